@@ -1,0 +1,182 @@
+"""Population grids: integer disaggregation of census totals and roll-up to admin units.
+
+A population layer holds one row per grid cell (``pop``, ``households``, ``pop_60plus``,
+``pop_80plus``; see the layer contract in DESIGN.md). This module turns census totals into such a
+grid (exactly, with integers) and sums a grid, or facilities, per administrative unit.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geoplan.errors import Problem, SchemaError
+
+logger = logging.getLogger(__name__)
+
+COUNT_COLUMNS = ("pop", "households", "pop_60plus", "pop_80plus")
+
+
+def allocate_integer_total(weights: np.ndarray, total: int) -> np.ndarray:
+    """Split an integer total over cells in proportion to weights, summing exactly to the total.
+
+    Uses the largest-remainder (Hamilton) method, so every cell gets ``floor(share)`` or
+    ``floor(share) + 1`` and the result sums to ``total``.
+
+    Parameters
+    ----------
+    weights
+        Non-negative weights, one per cell. Cells with weight 0 receive 0.
+    total
+        The non-negative integer total to distribute (for example a census count).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer counts (int64), same shape as ``weights``.
+
+    Raises
+    ------
+    ValueError
+        If a weight is negative or not finite, the total is negative, or all weights are 0
+        while the total is positive.
+    """
+    w = np.asarray(weights, dtype=float)
+    if total < 0:
+        msg = f"total must be >= 0, got {total}"
+        raise ValueError(msg)
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        msg = "weights must be finite and >= 0"
+        raise ValueError(msg)
+    s = w.sum()
+    if s == 0:
+        if total == 0:
+            return np.zeros(w.shape, dtype=np.int64)
+        msg = f"cannot allocate {total} over cells whose weights are all 0"
+        raise ValueError(msg)
+    share = w.ravel() * (total / s)
+    counts = np.floor(share).astype(np.int64)
+    rest = int(total - counts.sum())
+    if rest:
+        remainder = share - counts
+        # stable order: largest remainder first, ties by cell position
+        order = np.lexsort((np.arange(remainder.size), -remainder))
+        counts[order[:rest]] += 1
+    return counts.reshape(w.shape)
+
+
+def assign_to_units(
+    points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, code_col: str = "code"
+) -> pd.Series:
+    """Return the code of the admin unit each feature falls in (by representative point).
+
+    Parameters
+    ----------
+    points
+        Cells (polygons or points) or facilities, in the same CRS as ``units``.
+    units
+        Admin units of one level (non-overlapping polygons) with a ``code`` column.
+    code_col
+        Column of ``units`` holding the unit code.
+
+    Returns
+    -------
+    pandas.Series
+        Unit code per row of ``points`` (same index); missing where a feature lies in no unit.
+    """
+    if points.crs != units.crs:
+        msg = f"CRS differ: features {points.crs} vs units {units.crs}; reproject first"
+        raise SchemaError("assign_to_units", [Problem(msg)])
+    reps = points.geometry
+    if not (reps.geom_type == "Point").all():
+        reps = reps.representative_point()
+    probe = gpd.GeoDataFrame(geometry=reps.values, index=np.arange(len(points)), crs=points.crs)
+    joined = gpd.sjoin(probe, units[[code_col, "geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return pd.Series(joined[code_col].to_numpy(), index=points.index, name=code_col)
+
+
+def population_by_unit(
+    population: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    columns: tuple[str, ...] = COUNT_COLUMNS,
+) -> pd.DataFrame:
+    """Sum population counts per admin unit.
+
+    Parameters
+    ----------
+    population
+        Population cells with the count ``columns``.
+    units
+        Admin units of one level with ``code`` and ``name``.
+    columns
+        Count columns to sum.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by unit code, with ``name`` and one summed column per count column. Units with
+        no cells get 0.
+    """
+    unit_code = assign_to_units(population, units)
+    sums = population[list(columns)].groupby(unit_code).sum()
+    out = units.set_index("code")[["name"]].join(sums)
+    out[list(columns)] = out[list(columns)].fillna(0).astype("int64")
+    return out
+
+
+def facility_counts_by_unit(facilities: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Count facilities of each type located in each admin unit.
+
+    Parameters
+    ----------
+    facilities
+        Facility points with a ``type`` column.
+    units
+        Admin units of one level with ``code``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by unit code, one integer column per facility type present.
+    """
+    unit_code = assign_to_units(facilities, units)
+    table = pd.crosstab(unit_code, facilities["type"])
+    table = table.reindex(units["code"].to_numpy(), fill_value=0)
+    table.index.name = "code"
+    table.columns.name = None
+    return table.astype("int64")
+
+
+def unit_summary(
+    units: gpd.GeoDataFrame, population: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame
+) -> pd.DataFrame:
+    """Return people, older people, households and facilities by type per admin unit.
+
+    Parameters
+    ----------
+    units
+        Admin units of one level (for example the 镇街 of a study).
+    population
+        Population cells.
+    facilities
+        Facility points.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per unit plus a final ``合计`` (total) row.
+    """
+    pop = population_by_unit(population, units)
+    counts = facility_counts_by_unit(facilities, units)
+    table = pop.join(counts).fillna(0)
+    numeric = [c for c in table.columns if c != "name"]
+    table[numeric] = table[numeric].astype("int64")
+    total = table[numeric].sum().to_frame().T
+    total.index = pd.Index(["total"], name=table.index.name)
+    total.insert(0, "name", "合计")
+    return pd.concat([table, total])
