@@ -82,3 +82,7 @@ class InfeasibleError(GeoplanError):
 
 class RuleError(GeoplanError):
     """A standards rule or plan-indicator file is malformed (missing unit, threshold, direction)."""
+
+
+class OutputError(GeoplanError):
+    """A map, chart or report cannot be produced as asked (missing basemap key, no CJK font, …)."""

@@ -1,0 +1,197 @@
+"""Basemap tile layers and the small HTML controls (legend, notes, title) of geoplan maps."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Sequence
+
+import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from geoplan.errors import OutputError
+
+#: Basemaps geoplan can draw under its layers; ``"none"`` needs no network at all.
+BASEMAPS = ("none", "osm", "tianditu", "gaode")
+
+#: Environment variable holding the user's 天地图 key (``tk``).
+TIANDITU_ENV = "GEOPLAN_TIANDITU_TK"
+
+GAODE_NOTE = "高德底图（GCJ-02显示偏移已校正）"
+INTERNAL_NOTE = "内部工作底图，未经审核不得公开"
+
+_TIANDITU_URL = (
+    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={tk}"
+)
+_GAODE_URL = (
+    "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+    "&x={x}&y={y}&z={z}"
+)
+_OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+_CSS = """
+<style>
+html body .leaflet-container { background: #f2f1ec;
+  font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; }
+.geoplan-box { background: rgba(255,255,255,0.92); padding: 6px 9px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,0.3); font-size: 12px; line-height: 1.5; }
+.geoplan-box h4 { margin: 0 0 4px; font-size: 13px; }
+.geoplan-legend i { display: inline-block; width: 14px; height: 12px; margin-right: 6px;
+  vertical-align: middle; border: 1px solid #666; }
+.geoplan-title { font-size: 15px; font-weight: bold; }
+.geoplan-note { color: #a00; font-weight: bold; }
+img.geoplan-raster { image-rendering: pixelated; }
+</style>
+"""
+
+
+class _BoxControl(MacroElement):
+    """A Leaflet control holding a fixed HTML box (legend, note or title)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.control({position: {{ this.position|tojson }}});
+        {{ this.get_name() }}.onAdd = function (map) {
+            var div = L.DomUtil.create("div", {{ this.css_class|tojson }});
+            div.innerHTML = {{ this.inner_html|tojson }};
+            L.DomEvent.disableClickPropagation(div);
+            return div;
+        };
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, inner_html: str, *, css_class: str, position: str):
+        super().__init__()
+        self._name = "GeoplanBox"
+        self.inner_html = inner_html
+        self.css_class = css_class
+        self.position = position
+
+
+def add_page_css(m: folium.Map) -> None:
+    """Add geoplan's CSS (fonts, legend boxes) to the page once."""
+    if not getattr(m, "geoplan_css_added", False):
+        m.get_root().header.add_child(Element(_CSS), name="geoplan_css")
+        m.geoplan_css_added = True
+
+
+def add_legend(
+    m: folium.Map,
+    title: str,
+    entries: Sequence[tuple[str, str]],
+    *,
+    position: str = "bottomright",
+) -> None:
+    """Add a legend box: a title and ``(colour, label)`` rows, labels in Chinese.
+
+    Parameters
+    ----------
+    m
+        The map.
+    title
+        Legend heading, e.g. ``"60岁以上老人覆盖率"``.
+    entries
+        ``(css colour, label)`` pairs in display order.
+    position
+        Leaflet control corner (``"topright"``, ``"bottomright"``, ``"bottomleft"``, ``"topleft"``).
+    """
+    add_page_css(m)
+    rows = "".join(
+        f'<div><i style="background:{html.escape(color)}"></i>{html.escape(label)}</div>'
+        for color, label in entries
+    )
+    box = f"<h4>{html.escape(title)}</h4>{rows}"
+    m.add_child(_BoxControl(box, css_class="geoplan-box geoplan-legend", position=position))
+
+
+def add_note(m: folium.Map, text: str, *, position: str = "bottomleft") -> None:
+    """Add a highlighted note (e.g. the map-review warning) to a corner of the map."""
+    add_page_css(m)
+    box = html.escape(text)
+    m.add_child(_BoxControl(box, css_class="geoplan-box geoplan-note", position=position))
+
+
+def add_title(m: folium.Map, title: str) -> None:
+    """Add the map title box (top left, beside the zoom buttons)."""
+    add_page_css(m)
+    box = html.escape(title)
+    m.add_child(_BoxControl(box, css_class="geoplan-box geoplan-title", position="topleft"))
+
+
+def tianditu_key(tk: str | None) -> str:
+    """Return the 天地图 key from the argument or ``GEOPLAN_TIANDITU_TK``.
+
+    Raises
+    ------
+    OutputError
+        If neither gives a non-empty key.
+    """
+    key = (tk or os.environ.get(TIANDITU_ENV, "")).strip()
+    if not key:
+        msg = (
+            "the 天地图 (Tianditu) basemap needs your key: pass tianditu_tk=... or set "
+            f"{TIANDITU_ENV}. Apply for a browser-type key with a domain whitelist at "
+            "https://console.tianditu.gov.cn (the key is visible to everyone who opens the map)."
+        )
+        raise OutputError(msg)
+    return key
+
+
+def add_basemap(m: folium.Map, basemap: str, *, tianditu_tk: str | None = None) -> None:
+    """Add the tile layers of ``basemap`` (one of :data:`BASEMAPS`) and its notes.
+
+    Raises
+    ------
+    OutputError
+        If ``basemap`` is unknown, or 天地图 is asked for without a key.
+    """
+    if basemap not in BASEMAPS:
+        msg = f"unknown basemap {basemap!r}; choose one of {', '.join(BASEMAPS)}"
+        raise OutputError(msg)
+    if basemap == "none":
+        return
+    if basemap == "osm":
+        folium.TileLayer(
+            _OSM_URL, name="OpenStreetMap", attr="© OpenStreetMap contributors", max_zoom=19
+        ).add_to(m)
+    elif basemap == "tianditu":
+        key = tianditu_key(tianditu_tk)
+        for layer, label in (("vec", "天地图矢量"), ("cva", "天地图注记")):
+            folium.TileLayer(
+                _TIANDITU_URL.format(layer=layer, tk=key),
+                name=label,
+                attr="© 天地图 (国家地理信息公共服务平台)",
+                subdomains="01234567",
+                max_zoom=18,
+                overlay=layer == "cva",
+                control=layer == "cva",
+            ).add_to(m)
+    else:
+        folium.TileLayer(
+            _GAODE_URL, name="高德地图", attr=f"© 高德地图 · {GAODE_NOTE}", subdomains="1234",
+            max_zoom=18,
+        ).add_to(m)
+        add_note(m, GAODE_NOTE, position="bottomright")
+    if basemap in ("osm", "gaode"):
+        add_note(m, INTERNAL_NOTE)
+
+
+def layer_control_overlay_names(m: folium.Map) -> list[str]:
+    """Return the names of the overlays a layer control on ``m`` lists (for checks and tests)."""
+    names = []
+    for child in m._children.values():
+        if getattr(child, "overlay", False) and getattr(child, "control", False):
+            names.append(child.layer_name)
+    return names
+
+
+def js_string(value: str) -> str:
+    """Return ``value`` as a JavaScript string literal."""
+    return json.dumps(value, ensure_ascii=False)

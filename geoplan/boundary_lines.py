@@ -1,0 +1,393 @@
+"""Boundary lines against the admin polygons and against their earlier version.
+
+A registered boundary line should run along the shared edge of the two units it separates
+(``left_code`` / ``right_code``) and, unless it was changed on purpose, along its earlier
+version (e.g. the 2016 agreement line, 协议书附图). The checks here measure how far it departs:
+deviating stretches, the sliver polygons between the two lines with their area on each side,
+and the Hausdorff and mean deviation per line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from geoplan.boundary_findings import (
+    Tolerances,
+    finding,
+    findings_frame,
+    fmt_m,
+    fmt_m2,
+    require_same_crs,
+    tolerances_from,
+)
+from geoplan.boundary_topology import line_parts, polygon_parts, unit_codes
+from geoplan.crs import require_metric
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the per-line deviation table returned next to the findings.
+DEVIATION_COLUMNS = [
+    "line_code",
+    "length_m",
+    "hausdorff_m",
+    "mean_deviation_m",
+    "deviating_length_m",
+    "version_hausdorff_m",
+    "version_changed_length_m",
+]
+
+
+@dataclass(frozen=True)
+class _Deviation:
+    """How far one line departs from a reference (both directions)."""
+
+    hausdorff_m: float
+    mean_m: float
+    stretches: BaseGeometry  # deviating parts of the line and of the reference
+    deviating_length_m: float
+
+
+def _densified_distances(line: BaseGeometry, reference: BaseGeometry, step_m: float):
+    """Vertices of ``line`` densified to ``step_m`` and their distances to ``reference``."""
+    dense = shapely.segmentize(line, step_m)
+    parts = [p for p in shapely.get_parts(dense) if p.geom_type == "LineString"]
+    out = []
+    for part in parts:
+        coords = shapely.get_coordinates(part)
+        dist = shapely.distance(shapely.points(coords), reference)
+        out.append((coords, dist))
+    return out
+
+
+def _runs_over(coords: np.ndarray, dist: np.ndarray, limit: float) -> list[BaseGeometry]:
+    """The stretches of a densified line whose vertices lie farther than ``limit``."""
+    over = dist > limit
+    stretches: list[BaseGeometry] = []
+    i, n = 0, len(over)
+    while i < n:
+        if not over[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and over[j + 1]:
+            j += 1
+        lo, hi = max(i - 1, 0), min(j + 1, n - 1)
+        if hi > lo:
+            stretches.append(shapely.LineString(coords[lo : hi + 1]))
+        else:
+            stretches.append(shapely.Point(coords[lo]))
+        i = j + 1
+    return stretches
+
+
+def _mean_along(coords: np.ndarray, dist: np.ndarray) -> tuple[float, float]:
+    """Length-weighted sum of distance along a densified line and its length."""
+    if len(coords) < 2:
+        return 0.0, 0.0
+    seg = np.hypot(*np.diff(coords, axis=0).T)
+    return float(np.sum(seg * (dist[:-1] + dist[1:]) / 2.0)), float(seg.sum())
+
+
+def line_deviation(
+    line: BaseGeometry,
+    reference: BaseGeometry,
+    *,
+    limit_m: float,
+    line_target: BaseGeometry | None = None,
+) -> _Deviation:
+    """Measure how far ``line`` departs from ``reference`` and the other way round.
+
+    Parameters
+    ----------
+    line
+        The registered line (metric CRS).
+    reference
+        The line it should follow (shared edge or earlier version).
+    limit_m
+        Distance beyond which a stretch counts as deviating.
+    line_target
+        What the line's own vertices are measured against (default ``reference``); the
+        polygon check passes both polygons' boundaries so that a stretch lying on one
+        polygon's edge is not counted twice with a topology gap or overlap.
+    """
+    step_m = max(limit_m / 2.0, 0.5)
+    target = reference if line_target is None else line_target
+    forward = _densified_distances(line, target, step_m)
+    backward = _densified_distances(reference, line, step_m)
+    stretches: list[BaseGeometry] = []
+    total, length, worst, dev_len = 0.0, 0.0, 0.0, 0.0
+    for coords, dist in forward:
+        s, n = _mean_along(coords, dist)
+        total, length = total + s, length + n
+        if len(dist):
+            worst = max(worst, float(dist.max()))
+        runs = _runs_over(coords, dist, limit_m)
+        dev_len += sum(r.length for r in runs)
+        stretches.extend(runs)
+    for coords, dist in backward:
+        if len(dist):
+            worst = max(worst, float(dist.max()))
+        stretches.extend(_runs_over(coords, dist, limit_m))
+    merged = shapely.union_all(stretches) if stretches else shapely.GeometryCollection()
+    return _Deviation(worst, total / length if length else 0.0, merged, dev_len)
+
+
+def _sliver_faces(
+    line: BaseGeometry, reference: BaseGeometry, near: BaseGeometry, min_area_m2: float
+) -> list[BaseGeometry]:
+    """Polygons enclosed between ``line`` and ``reference`` that touch ``near``."""
+    if near.is_empty:
+        return []
+    noded = shapely.union_all([line, reference])
+    faces = polygon_parts(shapely.polygonize(shapely.get_parts(noded)))
+    probe = shapely.buffer(near, 0.01)
+    return [f for f in faces if f.area >= min_area_m2 and f.intersects(probe)]
+
+
+def _side_areas(faces: list[BaseGeometry], left: BaseGeometry | None, right: BaseGeometry | None):
+    """Area of the sliver faces inside the left and the right unit (m²)."""
+    if not faces:
+        return 0.0, 0.0
+    union = shapely.union_all(faces)
+    a_left = shapely.intersection(union, left).area if left is not None else np.nan
+    a_right = shapely.intersection(union, right).area if right is not None else np.nan
+    return float(a_left), float(a_right)
+
+
+def shared_edge(a: BaseGeometry, b: BaseGeometry, *, snap_m: float) -> BaseGeometry:
+    """Return the part of ``a``'s boundary lying within ``snap_m`` of ``b``'s boundary (lines)."""
+    near_b = shapely.buffer(b.boundary, snap_m)
+    return line_parts(shapely.intersection(a.boundary, near_b))
+
+
+def check_lines_against_units(
+    lines: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    code_col: str = "code",
+    tolerances: Tolerances | Mapping[str, float] | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Compare every registered line with the shared edge of its two units.
+
+    A point of the line deviates when it lies farther than ``line_deviation_m`` from the
+    boundaries of both units (where the units themselves disagree, a gap or overlap, the
+    line may follow either edge: that is a topology finding, not a line finding); a stretch of
+    the shared edge deviates when it lies that far from the line.
+
+    Parameters
+    ----------
+    lines
+        Boundary lines (``line_code``, ``left_code``, ``right_code``, geometry), metric CRS.
+    units
+        The units the lines separate (towns for township-level lines), same CRS.
+    code_col
+        Unit code column.
+    tolerances
+        :class:`~geoplan.boundary_findings.Tolerances` or a mapping of overrides.
+
+    Returns
+    -------
+    findings : geopandas.GeoDataFrame
+        ``line_polygon_deviation`` (value = Hausdorff distance in m, geometry = deviating
+        stretches of the line and of the shared edge), ``line_not_touching``,
+        ``line_units_not_adjacent`` and ``line_unknown_unit``.
+    deviation : pandas.DataFrame
+        One row per line: ``line_code``, ``length_m``, ``hausdorff_m``, ``mean_deviation_m``,
+        ``deviating_length_m`` (NaN when the line could not be compared).
+    """
+    require_metric(lines, "boundary lines")
+    require_metric(units, "admin units")
+    require_same_crs({"boundary lines": lines, "admin units": units})
+    tol = tolerances_from(tolerances)
+    limit = tol.line_deviation_m
+    geom_of = dict(zip(unit_codes(units, code_col), units.geometry.values, strict=True))
+    records: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for row, line_code, left, right, line in zip(
+        lines.index,
+        lines["line_code"].astype(str),
+        lines["left_code"].astype(str),
+        lines["right_code"].astype(str),
+        lines.geometry.values,
+        strict=True,
+    ):
+        stats = {"line_code": line_code, "length_m": float(line.length)}
+        missing = [c for c in (left, right) if c not in geom_of]
+        if missing:
+            records.append(
+                finding(
+                    "line_unknown_unit",
+                    line_code,
+                    f"两侧政区代码 {'、'.join(missing)} 不在政区图层中",
+                    geometry=line,
+                    line_code=line_code,
+                    row=row,
+                )
+            )
+            rows.append(stats)
+            continue
+        a, b = geom_of[left], geom_of[right]
+        gap_m = min(line.distance(a.boundary), line.distance(b.boundary))
+        if gap_m > limit:
+            records.append(
+                finding(
+                    "line_not_touching",
+                    line_code,
+                    f"界线距 {left}、{right} 政区边界最近 {fmt_m(gap_m)}，未接触任一政区",
+                    geometry=line,
+                    line_code=line_code,
+                    value=gap_m,
+                    tolerance=limit,
+                    row=row,
+                )
+            )
+            rows.append(stats)
+            continue
+        edge = shared_edge(a, b, snap_m=max(tol.sliver_width_m / 2.0, 0.01))
+        if edge.length < limit:
+            records.append(
+                finding(
+                    "line_units_not_adjacent",
+                    line_code,
+                    f"{left} 与 {right} 无共有边，界线长 {fmt_m(line.length)}",
+                    geometry=line,
+                    line_code=line_code,
+                    value=edge.length,
+                    tolerance=limit,
+                    row=row,
+                )
+            )
+            rows.append(stats)
+            continue
+        both = shapely.union_all([a.boundary, b.boundary])
+        dev = line_deviation(line, edge, limit_m=limit, line_target=both)
+        stats.update(
+            hausdorff_m=dev.hausdorff_m,
+            mean_deviation_m=dev.mean_m,
+            deviating_length_m=dev.deviating_length_m,
+        )
+        rows.append(stats)
+        if dev.hausdorff_m <= limit:
+            continue
+        faces = _sliver_faces(line, edge, dev.stretches, tol.topology_area_m2)
+        a_left, a_right = _side_areas(faces, a, b)
+        records.append(
+            finding(
+                "line_polygon_deviation",
+                line_code,
+                f"界线偏离共有边：最大 {fmt_m(dev.hausdorff_m)}，平均 {dev.mean_m:.2f} m，"
+                f"偏离段长 {fmt_m(dev.deviating_length_m)}；夹块 {len(faces)} 个，"
+                f"左侧({left}) {fmt_m2(a_left)}，右侧({right}) {fmt_m2(a_right)}",
+                geometry=dev.stretches,
+                line_code=line_code,
+                value=dev.hausdorff_m,
+                tolerance=limit,
+                row=row,
+            )
+        )
+    table = pd.DataFrame(rows, columns=DEVIATION_COLUMNS[:5])
+    return findings_frame(records, lines.crs), table
+
+
+def check_line_versions(
+    lines: gpd.GeoDataFrame,
+    previous: gpd.GeoDataFrame,
+    *,
+    units: gpd.GeoDataFrame | None = None,
+    code_col: str = "code",
+    tolerances: Tolerances | Mapping[str, float] | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Compare every line with its earlier version (matched on ``line_code``).
+
+    When ``previous`` holds several versions of a line, the latest (largest ``version``) is
+    used. Lines without an earlier version are not compared (a new line is not a defect).
+
+    Parameters
+    ----------
+    lines, previous
+        Current and earlier boundary lines, same metric CRS.
+    units
+        Optional units; when given, the area enclosed between the versions is split into the
+        part inside the left and the right unit.
+    code_col
+        Unit code column.
+    tolerances
+        Stretches farther apart than ``line_deviation_m`` count as changed.
+
+    Returns
+    -------
+    findings : geopandas.GeoDataFrame
+        ``line_version_change`` per changed line (value = Hausdorff distance in m, geometry =
+        the changed stretches of both versions).
+    changes : pandas.DataFrame
+        ``line_code``, ``version_hausdorff_m``, ``version_changed_length_m`` per compared line.
+    """
+    require_metric(lines, "boundary lines")
+    require_metric(previous, "previous boundary lines")
+    require_same_crs({"boundary lines": lines, "previous boundary lines": previous})
+    tol = tolerances_from(tolerances)
+    limit = tol.line_deviation_m
+    geom_of = {}
+    if units is not None:
+        geom_of = dict(zip(unit_codes(units, code_col), units.geometry.values, strict=True))
+    prev = previous.copy()
+    prev["_code"] = prev["line_code"].astype(str)
+    if "version" in prev.columns:
+        prev = prev.sort_values("version", key=lambda s: s.astype(str), kind="stable")
+    latest = prev.drop_duplicates("_code", keep="last").set_index("_code")
+    records: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for row, code, left, right, line in zip(
+        lines.index,
+        lines["line_code"].astype(str),
+        lines["left_code"].astype(str),
+        lines["right_code"].astype(str),
+        lines.geometry.values,
+        strict=True,
+    ):
+        if code not in latest.index:
+            continue
+        old = latest.geometry.loc[code]
+        dev = line_deviation(line, old, limit_m=limit)
+        rows.append(
+            {
+                "line_code": code,
+                "version_hausdorff_m": dev.hausdorff_m,
+                "version_changed_length_m": dev.deviating_length_m,
+            }
+        )
+        if dev.hausdorff_m <= limit:
+            continue
+        faces = _sliver_faces(line, old, dev.stretches, tol.topology_area_m2)
+        a_left, a_right = _side_areas(faces, geom_of.get(left), geom_of.get(right))
+        area = sum(f.area for f in faces)
+        old_version = latest["version"].loc[code] if "version" in latest.columns else "上一版"
+        sides = (
+            f"，其中左侧({left}) {fmt_m2(a_left)}、右侧({right}) {fmt_m2(a_right)}"
+            if geom_of
+            else ""
+        )
+        records.append(
+            finding(
+                "line_version_change",
+                code,
+                f"与 {old_version} 版相比：最大偏移 {fmt_m(dev.hausdorff_m)}，变化段长 "
+                f"{fmt_m(dev.deviating_length_m)}，两版之间面积 {fmt_m2(area)}{sides}",
+                geometry=dev.stretches,
+                line_code=code,
+                value=dev.hausdorff_m,
+                tolerance=limit,
+                row=row,
+            )
+        )
+    table = pd.DataFrame(rows, columns=["line_code", *DEVIATION_COLUMNS[5:]])
+    return findings_frame(records, lines.crs), table

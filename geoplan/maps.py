@@ -1,0 +1,578 @@
+"""Folium maps of a study: facilities, coverage, gaps, proposals, standards and boundary checks.
+
+Every builder takes plain GeoDataFrames in the study's metric CRS (never modified) and
+converts a copy to EPSG:4326 only for display; with the 高德 basemap the copy is also shifted
+into GCJ-02 (:func:`geoplan.crs.to_gcj02_display`) so overlays sit on the Gaode tiles.
+Each layer has a Chinese name in the layer control and the CSS class ``geoplan-<layer_id>``
+on its SVG paths (or its image), so features can be counted and toggled per layer.
+:func:`save_map` writes one HTML file with Leaflet and every other asset inlined.
+
+Typical use::
+
+    m = base_map(study.towns, title="晋江市 15分钟养老服务圈")
+    add_coverage_choropleth(m, towns_with_share)
+    add_facilities(m, study.facilities, admin_units=study.admin_units)
+    add_layer_control(m)
+    save_map(m, "map.html")
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import folium
+import geopandas as gpd
+import pandas as pd
+
+from geoplan._basemaps import BASEMAPS, GAODE_NOTE, INTERNAL_NOTE, add_legend, add_note
+from geoplan._mapcore import (
+    COORD_DECIMALS,
+    MAX_VECTOR_FEATURES,
+    SHARE_BINS,
+    SHARE_COLORS,
+    add_layer,
+    add_layer_control,
+    add_value_cells,
+    base_map,
+    bin_labels,
+    binned_colors,
+    display_layer,
+    map_to_html,
+    save_map,
+)
+from geoplan.errors import OutputError
+
+__all__ = [
+    "BASEMAPS",
+    "COORD_DECIMALS",
+    "FACILITY_STATUS_ZH",
+    "FINDING_KIND_ZH",
+    "GAODE_NOTE",
+    "INTERNAL_NOTE",
+    "MAX_VECTOR_FEATURES",
+    "SHARE_BINS",
+    "SHARE_COLORS",
+    "add_boundary_lines",
+    "add_boundary_markers",
+    "add_coverage_choropleth",
+    "add_facilities",
+    "add_findings",
+    "add_layer",
+    "add_layer_control",
+    "add_legend",
+    "add_note",
+    "add_proposed_sites",
+    "add_service_areas",
+    "add_standards_shortfalls",
+    "add_uncovered_cells",
+    "add_value_cells",
+    "base_map",
+    "bin_labels",
+    "binned_colors",
+    "display_layer",
+    "map_to_html",
+    "overview_map",
+    "save_map",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Chinese names of facility statuses, as shown in popups and legends.
+FACILITY_STATUS_ZH = {
+    "existing": "现有",
+    "building": "在建",
+    "planned": "规划",
+    "proposed": "拟建（选址建议）",
+    "closed": "已关闭",
+}
+# Marker style per status: filled = exists, dashed/hollow = not built yet.
+_STATUS_STYLE = {
+    "existing": {"fillOpacity": 0.9, "weight": 1.5},
+    "building": {"fillOpacity": 0.45, "weight": 2, "dashArray": "4 2"},
+    "planned": {"fillOpacity": 0.1, "weight": 2, "dashArray": "2 3"},
+    "proposed": {"fillOpacity": 0.0, "weight": 3, "dashArray": "1 3"},
+    "closed": {"fillOpacity": 0.2, "weight": 1, "color": "#777777"},
+}
+_TYPE_COLORS = (
+    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
+    "#17becf", "#999999", "#bcbd22", "#1f3a93",
+)
+#: Capacity columns and their Chinese labels (with units) for facility popups.
+CAPACITY_LABELS = {
+    "beds": "床位（张）",
+    "nursing_beds": "护理型床位（张）",
+    "seats": "餐位（个）",
+    "meals_per_day": "日供餐（份）",
+    "niches_total": "格位总数（个）",
+    "niches_used": "已用格位（个）",
+    "floor_area_m2": "建筑面积（m²）",
+}
+#: Chinese names of common joint-inspection finding kinds (``add_findings``).
+FINDING_KIND_ZH = {
+    "gap": "缝隙",
+    "overlap": "重叠",
+    "line_changed": "界线变动",
+    "line_added": "新增界线",
+    "line_removed": "删除界线",
+    "marker_damaged": "界桩损坏",
+    "marker_missing": "界桩缺失",
+    "marker_displaced": "界桩位移",
+    "marker_overdue": "界桩逾期未检",
+}
+_FALLBACK_TYPE_ZH = {
+    "elderly_station": "居家养老服务站",
+    "senior_canteen": "长者食堂/助餐点",
+    "columbarium": "公益性骨灰堂",
+    "social_work_station": "乡镇(街道)社工站",
+    "day_care_center": "日间照料中心",
+    "nursing_home": "养老机构/敬老院",
+    "community_center": "社区综合服务设施",
+    "children_home": "儿童之家",
+    "health_station": "社区卫生服务站",
+    "minor_protection_station": "未成年人保护工作站",
+    "care_center": "街道(镇)综合养老服务中心",
+}
+
+
+def facility_type_name(key: str) -> str:
+    """Return the Chinese name of a facility type key (the key itself if unregistered)."""
+    try:
+        from geoplan.schema import FACILITY_TYPES
+    except ImportError:
+        FACILITY_TYPES = {}
+    entry = FACILITY_TYPES.get(key)
+    if entry is not None:
+        return entry[0] if isinstance(entry, tuple | list) else str(getattr(entry, "name", entry))
+    return _FALLBACK_TYPE_ZH.get(key, key)
+
+
+def _capacity_text(row: pd.Series) -> str:
+    parts = []
+    for col, label in CAPACITY_LABELS.items():
+        value = row.get(col)
+        if value is not None and pd.notna(value) and float(value) > 0:
+            parts.append(f"{label} {float(value):,.0f}")
+    return "；".join(parts) or "—"
+
+
+def _town_names(facilities: gpd.GeoDataFrame, admin_units: gpd.GeoDataFrame | None,
+                admin_code_col: str) -> pd.Series:
+    if admin_units is None or admin_code_col not in facilities:
+        return pd.Series("—", index=facilities.index)
+    towns = admin_units[admin_units["level"] == "town"]
+    by_code = dict(zip(towns["code"].astype(str).str[:9], towns["name"], strict=True))
+    codes = facilities[admin_code_col].astype("string").str[:9]
+    return codes.map(by_code).fillna("—").astype(object)
+
+
+def add_facilities(
+    m: folium.Map,
+    facilities: gpd.GeoDataFrame,
+    *,
+    admin_units: gpd.GeoDataFrame | None = None,
+    type_col: str = "type",
+    status_col: str = "status",
+    name_col: str = "name",
+    admin_code_col: str = "admin_code",
+) -> list[folium.GeoJson]:
+    """Add one layer per facility type, with the status shown by the marker style.
+
+    Colour = type; fill and outline = status (现有 filled, 在建 half-filled dashed,
+    规划 hollow dashed, 拟建 hollow dotted). The popup shows 名称, 类型, 状态, the capacity
+    columns present (床位, 餐位, 建筑面积 …) and the 镇街 the facility lies in.
+
+    Parameters
+    ----------
+    m
+        The map.
+    facilities
+        Facility layer (DESIGN.md contract): ``type``, ``status``, ``name``, ``admin_code``
+        and any capacity columns.
+    admin_units
+        Admin units (``code``, ``name``, ``level``) to name the 镇街 from ``admin_code``
+        (its first 9 digits); without it the popup shows "—".
+    type_col, status_col, name_col, admin_code_col
+        Column names.
+
+    Returns
+    -------
+    list of folium.GeoJson
+        One layer per type, ids ``facilities-<type>``.
+    """
+    styled = facilities.copy()
+    styled["_type_zh"] = styled[type_col].astype(str).map(facility_type_name)
+    styled["_status_zh"] = styled[status_col].map(FACILITY_STATUS_ZH).fillna(styled[status_col])
+    styled["_capacity"] = styled.apply(_capacity_text, axis=1)
+    styled["_town"] = _town_names(facilities, admin_units, admin_code_col)
+    popup = {name_col: "名称", "_type_zh": "类型", "_status_zh": "状态", "_capacity": "规模",
+             "_town": "镇街"}
+    layers, legend = [], []
+    for i, (key, group) in enumerate(styled.groupby(type_col, sort=True)):
+        color = _TYPE_COLORS[i % len(_TYPE_COLORS)]
+
+        def style(row: pd.Series, color: str = color) -> dict[str, Any]:
+            base = {"color": color, "fillColor": color, "radius": 6}
+            return base | _STATUS_STYLE.get(row[status_col], {})
+
+        label = f"{facility_type_name(str(key))}（{len(group)}）"
+        layers.append(add_layer(m, group, name=label, layer_id=f"facilities-{key}",
+                                style=style, popup_fields=popup, tooltip_field=name_col))
+        legend.append((color, facility_type_name(str(key))))
+    add_legend(m, "设施类型（实心=现有，虚线=在建/规划/拟建）", legend, position="topright")
+    return layers
+
+
+def add_service_areas(
+    m: folium.Map,
+    areas: gpd.GeoDataFrame,
+    *,
+    type_col: str = "type",
+    minutes: float | None = 15,
+    show: bool = False,
+) -> list[folium.GeoJson]:
+    """Add service-area polygons (walking reach of each facility), one layer per type.
+
+    Parameters
+    ----------
+    areas
+        Polygons with a facility ``type`` column (other columns are ignored).
+    minutes
+        Walking time the areas stand for, used in the layer name (``None``: no time).
+    show
+        Whether the layers are on when the map opens (off by default: they overlap).
+
+    Returns
+    -------
+    list of folium.GeoJson
+        Ids ``service-areas-<type>``.
+    """
+    layers = []
+    for i, (key, group) in enumerate(areas.groupby(type_col, sort=True)):
+        color = _TYPE_COLORS[i % len(_TYPE_COLORS)]
+        when = f"{minutes:g}分钟" if minutes is not None else ""
+        layers.append(add_layer(
+            m, group, name=f"{facility_type_name(str(key))}{when}服务范围",
+            layer_id=f"service-areas-{key}", show=show, simplify_tolerance_m=2.0,
+            style={"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.15},
+        ))
+    return layers
+
+
+def add_coverage_choropleth(
+    m: folium.Map,
+    units: gpd.GeoDataFrame,
+    *,
+    share_col: str = "share_60plus",
+    level_name: str = "镇街",
+    layer_id: str = "coverage-town",
+    name_col: str = "name",
+    extra_popup: Mapping[str, str] | None = None,
+    show: bool = True,
+) -> folium.GeoJson | folium.raster_layers.ImageOverlay:
+    """Colour admin units by the share of people aged 60+ within reach of a facility.
+
+    Parameters
+    ----------
+    units
+        Admin units (镇街 or 社区/村) with ``share_col`` as a fraction in [0, 1].
+    share_col
+        The share column (default ``share_60plus``).
+    level_name
+        "镇街" or "社区/村", used in the layer name and legend.
+    layer_id
+        Layer id (``coverage-town``, ``coverage-village``).
+    extra_popup
+        More ``{column: label}`` pairs for the popup (e.g. ``{"pop_60plus": "60岁以上人口"}``).
+
+    Returns
+    -------
+    folium.GeoJson
+    """
+    shown = units.assign(_share_text=units[share_col].map(
+        lambda v: "—" if pd.isna(v) else f"{float(v):.1%}"))
+    popup = {name_col: "名称", "_share_text": "60岁以上老人覆盖率"} | dict(extra_popup or {})
+    return add_value_cells(
+        m, shown, value_col=share_col, name=f"{level_name}覆盖率（60岁以上）",
+        layer_id=layer_id, bins=SHARE_BINS, colors=SHARE_COLORS, popup_fields=popup,
+        legend_title=f"{level_name}60岁以上老人覆盖率", show=show,
+        legend_labels=bin_labels(SHARE_BINS, percent=True),
+    )
+
+
+def add_uncovered_cells(
+    m: folium.Map,
+    cells: gpd.GeoDataFrame,
+    *,
+    covered_col: str = "covered",
+    pop_col: str = "pop_60plus",
+    bins: tuple[float, ...] = (0, 5, 20, 50, 100, float("inf")),
+    max_vector_features: int = MAX_VECTOR_FEATURES,
+) -> folium.GeoJson | folium.raster_layers.ImageOverlay:
+    """Show population cells nobody covers (``covered_col`` False), coloured by ``pop_col``.
+
+    Large layers (more than ``max_vector_features`` uncovered cells) become one PNG overlay.
+
+    Returns
+    -------
+    folium.GeoJson or folium.raster_layers.ImageOverlay
+        Layer id ``uncovered-cells``.
+    """
+    gaps = cells[~cells[covered_col].astype(bool)]
+    colors = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
+    labels = [f"{lo:g}–{hi:g}人" for lo, hi in itertools.pairwise(bins[:-1])]
+    labels.append(f"≥{bins[-2]:g}人")
+    return add_value_cells(
+        m, gaps, value_col=pop_col, name=f"未覆盖网格（{len(gaps):,}）", layer_id="uncovered-cells",
+        bins=bins, colors=colors, legend_title="未覆盖网格60岁以上人口", legend_labels=labels,
+        popup_fields={pop_col: "60岁以上人口"}, max_vector_features=max_vector_features,
+    )
+
+
+def add_proposed_sites(
+    m: folium.Map,
+    sites: gpd.GeoDataFrame,
+    *,
+    gain_col: str = "marginal_gain",
+    rank_col: str = "rank",
+    name_col: str | None = "name",
+    gain_label: str = "新增覆盖60岁以上人口",
+) -> folium.GeoJson:
+    """Add proposed sites, sized by their marginal gain, labelled with their rank.
+
+    Parameters
+    ----------
+    sites
+        Points with ``rank`` (1 = chosen first) and ``marginal_gain`` (what each site adds
+        when opened in rank order, e.g. people aged 60+ newly covered).
+    gain_label
+        Chinese label of the gain in the popup.
+
+    Returns
+    -------
+    folium.GeoJson
+        Layer id ``proposed-sites``.
+    """
+    gains = pd.to_numeric(sites[gain_col], errors="coerce").fillna(0.0)
+    biggest = float(gains.max()) if len(gains) and gains.max() > 0 else 1.0
+    shown = sites.assign(
+        _radius=6 + 10 * (gains / biggest) ** 0.5,
+        _rank_text=sites[rank_col].map(lambda r: f"第{int(r)}位"),
+        _gain_text=gains.map(lambda g: f"{g:,.0f}"),
+    )
+    popup = {"_rank_text": "建议顺序", "_gain_text": gain_label}
+    if name_col and name_col in sites:
+        popup = {name_col: "名称"} | popup
+    add_legend(m, "拟建选址", [("#6a3d9a", "圆越大，新增覆盖越多")], position="topright")
+    return add_layer(
+        m, shown, name=f"拟建选址（{len(sites)}）", layer_id="proposed-sites",
+        popup_fields=popup, tooltip_field="_rank_text",
+        style=lambda row: {"color": "#6a3d9a", "fillColor": "#cab2d6", "fillOpacity": 0.8,
+                           "weight": 2, "radius": float(row["_radius"])},
+    )
+
+
+def add_standards_shortfalls(
+    m: folium.Map,
+    units: gpd.GeoDataFrame,
+    *,
+    status_col: str = "status",
+    shortfall_col: str = "shortfall",
+    name_col: str = "name",
+    rule_label: str = "标准",
+    extra_popup: Mapping[str, str] | None = None,
+    layer_id: str = "standards",
+) -> folium.GeoJson:
+    """Colour admin units by whether they meet a standard, with the shortfall in the popup.
+
+    Parameters
+    ----------
+    units
+        Admin units with ``status_col`` ("pass"/"fail", or a boolean where True = passes)
+        and ``shortfall_col`` (how much is missing, in the rule's unit; 0 when met).
+    rule_label
+        Name of the standard for the layer name, e.g. "每百户养老服务用房面积".
+    extra_popup
+        More ``{column: label}`` pairs, e.g. ``{"value": "现状", "required": "要求"}``.
+
+    Returns
+    -------
+    folium.GeoJson
+
+    Raises
+    ------
+    OutputError
+        If ``status_col`` holds values other than pass/fail/True/False.
+    """
+    status = units[status_col]
+    passed = status.map({"pass": True, "fail": False, True: True, False: False})
+    if passed.isna().any():
+        bad = sorted(map(str, status[passed.isna()].unique()))
+        msg = f"column {status_col!r} must hold 'pass'/'fail' (or booleans), found {bad}"
+        raise OutputError(msg)
+    shown = units.assign(
+        _passed=passed.astype(bool),
+        _status_text=passed.map({True: "达标", False: "未达标"}),
+        _shortfall_text=units[shortfall_col].map(lambda v: "—" if pd.isna(v) else f"{v:,.1f}"),
+    )
+    popup = {name_col: "名称", "_status_text": "是否达标", "_shortfall_text": "缺口"}
+    popup |= dict(extra_popup or {})
+    add_legend(m, rule_label, [("#1a9641", "达标"), ("#d7191c", "未达标")])
+    n_fail = int((~shown["_passed"]).sum())
+    return add_layer(
+        m, shown, name=f"{rule_label}（未达标 {n_fail}）", layer_id=layer_id, popup_fields=popup,
+        style=lambda row: {"color": "#555555", "weight": 1, "fillOpacity": 0.55,
+                           "fillColor": "#1a9641" if row["_passed"] else "#d7191c"},
+    )
+
+
+def add_boundary_lines(
+    m: folium.Map,
+    lines: gpd.GeoDataFrame,
+    *,
+    code_col: str = "line_code",
+    level_col: str = "level",
+) -> folium.GeoJson:
+    """Add administrative boundary lines (界线), wider for higher levels.
+
+    Returns
+    -------
+    folium.GeoJson
+        Layer id ``boundary-lines``.
+    """
+    widths = {"province": 4, "county": 3, "town": 2}
+    shown = lines.assign(_level=lines[level_col].astype(str))
+    return add_layer(
+        m, shown, name=f"行政区域界线（{len(lines)}）", layer_id="boundary-lines",
+        popup_fields={code_col: "界线编号", "_level": "级别"}, tooltip_field=code_col,
+        style=lambda row: {"color": "#333333", "weight": widths.get(row["_level"], 2),
+                           "dashArray": "8 4 2 4"},
+    )
+
+
+def add_boundary_markers(
+    m: folium.Map,
+    markers: gpd.GeoDataFrame,
+    *,
+    number_col: str = "marker_no",
+    condition_col: str = "condition",
+) -> folium.GeoJson:
+    """Add boundary markers (界桩); damaged or missing ones are red.
+
+    Returns
+    -------
+    folium.GeoJson
+        Layer id ``boundary-markers``.
+    """
+    good = {"完好", "good", "intact"}
+    shown = markers.assign(_condition=markers[condition_col].astype(str))
+    return add_layer(
+        m, shown, name=f"界桩（{len(markers)}）", layer_id="boundary-markers",
+        popup_fields={number_col: "界桩编号", "_condition": "状况"}, tooltip_field=number_col,
+        point_radius_px=5,
+        style=lambda row: {"color": "#000000", "weight": 1, "fillOpacity": 1,
+                           "fillColor": "#2b83ba" if row["_condition"] in good else "#d7191c"},
+    )
+
+
+def add_findings(
+    m: folium.Map,
+    findings: gpd.GeoDataFrame,
+    *,
+    kind_col: str = "kind",
+    detail_col: str = "detail",
+    kind_labels: Mapping[str, str] | None = None,
+) -> folium.GeoJson:
+    """Add joint-inspection findings (gaps, overlaps, line changes, marker problems).
+
+    Parameters
+    ----------
+    findings
+        Any geometries with ``kind`` (short code, e.g. ``gap``) and ``detail`` (text).
+    kind_labels
+        Chinese names of the kinds, added to (and overriding) :data:`FINDING_KIND_ZH`.
+
+    Returns
+    -------
+    folium.GeoJson
+        Layer id ``findings``; one colour per kind, with a legend.
+    """
+    labels = FINDING_KIND_ZH | dict(kind_labels or {})
+    kinds = sorted(findings[kind_col].astype(str).unique())
+    palette = {k: _TYPE_COLORS[i % len(_TYPE_COLORS)] for i, k in enumerate(kinds)}
+    shown = findings.assign(_kind=findings[kind_col].astype(str).map(lambda k: labels.get(k, k)))
+    add_legend(m, "联检发现", [(palette[k], labels.get(k, k)) for k in kinds], position="topright")
+    return add_layer(
+        m, shown, name=f"联检发现（{len(findings)}）", layer_id="findings",
+        popup_fields={"_kind": "类型", detail_col: "说明"}, tooltip_field="_kind",
+        style=lambda row: {"color": palette[str(row[kind_col])], "weight": 3,
+                           "fillColor": palette[str(row[kind_col])], "fillOpacity": 0.4},
+    )
+
+
+_OVERVIEW_BUILDERS = {
+    "towns": lambda m, g: add_coverage_choropleth(m, g),
+    "villages": lambda m, g: add_coverage_choropleth(
+        m, g, level_name="社区/村", layer_id="coverage-village", show=False),
+    "standards": lambda m, g: add_standards_shortfalls(m, g),
+    "uncovered_cells": lambda m, g: add_uncovered_cells(m, g),
+    "service_areas": lambda m, g: add_service_areas(m, g),
+    "boundary_lines": lambda m, g: add_boundary_lines(m, g),
+    "boundary_markers": lambda m, g: add_boundary_markers(m, g),
+    "findings": lambda m, g: add_findings(m, g),
+    "proposed_sites": lambda m, g: add_proposed_sites(m, g),
+}
+
+
+def overview_map(
+    layers: Mapping[str, gpd.GeoDataFrame],
+    *,
+    admin_units: gpd.GeoDataFrame | None = None,
+    basemap: str = "none",
+    tianditu_tk: str | None = None,
+    title: str | None = None,
+) -> folium.Map:
+    """Return a map with every layer given, drawn by its builder, plus a layer control.
+
+    Parameters
+    ----------
+    layers
+        ``{kind: layer}`` with kinds ``towns`` and ``villages`` (with ``share_60plus``),
+        ``standards``, ``uncovered_cells``, ``service_areas``, ``facilities``,
+        ``proposed_sites``, ``boundary_lines``, ``boundary_markers``, ``findings``; each
+        with its builder's default columns. Drawn in that order (areas below points).
+    admin_units
+        Admin units to name each facility's 镇街 in popups.
+    basemap, tianditu_tk, title
+        As in :func:`base_map`.
+
+    Returns
+    -------
+    folium.Map
+
+    Raises
+    ------
+    OutputError
+        An unknown kind, or no layers at all.
+    """
+    unknown = set(layers) - set(_OVERVIEW_BUILDERS) - {"facilities"}
+    if unknown or not layers:
+        msg = (f"overview_map: unknown layer kinds {sorted(unknown)}" if unknown
+               else "overview_map needs at least one layer")
+        raise OutputError(msg)
+    extent = layers.get("towns", next(iter(layers.values())))
+    m = base_map(extent, basemap=basemap, tianditu_tk=tianditu_tk,
+                 title=title)
+    order = [*list(_OVERVIEW_BUILDERS)[:5], "facilities", *list(_OVERVIEW_BUILDERS)[5:]]
+    for kind in order:
+        if kind not in layers:
+            continue
+        if kind == "facilities":
+            add_facilities(m, layers[kind], admin_units=admin_units)
+        else:
+            _OVERVIEW_BUILDERS[kind](m, layers[kind])
+    add_layer_control(m)
+    return m
+

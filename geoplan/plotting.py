@@ -1,0 +1,210 @@
+"""Matplotlib charts with Chinese text: CJK font selection and the report's chart builders."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+from pathlib import Path
+
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
+
+from geoplan.errors import OutputError
+
+logger = logging.getLogger(__name__)
+
+#: CJK font families tried in order: Debian ``fonts-noto-cjk`` first, then the usual
+#: families of planners' Windows/macOS PCs and the smaller Debian WenQuanYi fonts.
+CJK_FONT_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+)
+_FONT_FILE_HINTS = ("notosanscjk", "sourcehansans", "wqy", "msyh", "simhei", "pingfang")
+
+
+def _known_families() -> set[str]:
+    return {entry.name for entry in font_manager.fontManager.ttflist}
+
+
+def _register_system_cjk_fonts() -> None:
+    """Add CJK font files installed after matplotlib built its font cache."""
+    for path in font_manager.findSystemFonts():
+        if any(hint in Path(path).name.lower() for hint in _FONT_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # unreadable font file: skip it
+                logger.debug("cannot load font file %s", path)
+
+
+def chinese_font_family() -> str:
+    """Return the first installed family of :data:`CJK_FONT_FAMILIES`.
+
+    A font installed after matplotlib built its cache is found too (the system font
+    folders are scanned once more before giving up).
+
+    Raises
+    ------
+    OutputError
+        If none of the families is installed; the message names the package to install.
+    """
+    for attempt in range(2):
+        families = _known_families()
+        for family in CJK_FONT_FAMILIES:
+            if family in families:
+                return family
+        if attempt == 0:
+            _register_system_cjk_fonts()
+    msg = (
+        "no Chinese (CJK) font found for charts; tried " + ", ".join(CJK_FONT_FAMILIES)
+        + ". On Debian/Ubuntu: apt-get install fonts-noto-cjk (then restart Python)."
+    )
+    raise OutputError(msg)
+
+
+def chinese_rc() -> dict[str, object]:
+    """Return matplotlib rcParams that draw Chinese text (use with ``matplotlib.rc_context``).
+
+    Raises
+    ------
+    OutputError
+        If no CJK font is installed.
+    """
+    family = chinese_font_family()
+    return {
+        "font.family": "sans-serif",
+        "font.sans-serif": [family, "DejaVu Sans"],
+        "axes.unicode_minus": False,
+    }
+
+
+def use_chinese_font() -> str:
+    """Set matplotlib's global rcParams to a CJK font (for notebooks); return the family.
+
+    Raises
+    ------
+    OutputError
+        If no CJK font is installed.
+    """
+    import matplotlib as mpl
+
+    rc = chinese_rc()
+    mpl.rcParams.update(rc)
+    return str(rc["font.sans-serif"][0])  # type: ignore[index]
+
+
+def _new_figure(width_in: float, height_in: float) -> Figure:
+    fig = Figure(figsize=(width_in, height_in), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def bar_chart(
+    values: pd.Series,
+    *,
+    title: str,
+    ylabel: str = "",
+    percent: bool = False,
+    target: float | None = None,
+    target_label: str = "目标",
+) -> Figure:
+    """Return a bar chart of ``values`` (index = Chinese category labels).
+
+    Parameters
+    ----------
+    values
+        Numbers per category, e.g. coverage share per 镇街 (index: town names).
+    title, ylabel
+        Chinese title and axis label.
+    percent
+        Values are shares in [0, 1]; the axis is labelled in %.
+    target
+        Draw a horizontal reference line (e.g. the plan target 0.9).
+    target_label
+        Legend label of that line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A figure not attached to pyplot (no global state); embed it with :func:`figure_png`.
+
+    Raises
+    ------
+    OutputError
+        If no CJK font is installed.
+    """
+    import matplotlib as mpl
+
+    with mpl.rc_context(chinese_rc()):
+        fig = _new_figure(max(6.0, 0.38 * len(values) + 2), 3.6)
+        ax = fig.add_subplot()
+        ax.bar([str(i) for i in values.index], values.to_numpy(dtype=float), color="#3182bd")
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        if percent:
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        if target is not None:
+            ax.axhline(target, color="#d7191c", linestyle="--", label=target_label)
+            ax.legend(loc="upper right")
+        ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.canvas.draw()  # lay out now, inside the font context
+    return fig
+
+
+def stacked_bar_chart(table: pd.DataFrame, *, title: str, ylabel: str = "") -> Figure:
+    """Return a stacked bar chart: one bar per row, one colour per column (legend in Chinese).
+
+    Raises
+    ------
+    OutputError
+        If no CJK font is installed.
+    """
+    import matplotlib as mpl
+
+    with mpl.rc_context(chinese_rc()):
+        fig = _new_figure(max(6.0, 0.38 * len(table) + 2), 3.6)
+        ax = fig.add_subplot()
+        bottom = pd.Series(0.0, index=table.index)
+        labels = [str(i) for i in table.index]
+        for column in table.columns:
+            heights = table[column].astype(float).fillna(0.0)
+            ax.bar(labels, heights.to_numpy(), bottom=bottom.to_numpy(), label=str(column))
+            bottom = bottom + heights
+        ax.set_title(title)
+        ax.set_ylabel(ylabel)
+        ax.legend(loc="upper right", fontsize=8)
+        ax.tick_params(axis="x", labelrotation=60, labelsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.canvas.draw()
+    return fig
+
+
+def figure_png(fig: Figure) -> bytes:
+    """Return the figure as PNG bytes (drawn with the CJK font it was built with).
+
+    Raises
+    ------
+    OutputError
+        If no CJK font is installed.
+    """
+    import matplotlib as mpl
+
+    buffer = io.BytesIO()
+    with mpl.rc_context(chinese_rc()):
+        fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def figure_data_uri(fig: Figure) -> str:
+    """Return the figure as a ``data:image/png;base64,…`` URI for inline HTML."""
+    return "data:image/png;base64," + base64.b64encode(figure_png(fig)).decode("ascii")
+

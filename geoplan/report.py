@@ -1,0 +1,403 @@
+"""Planner-facing reports: an Excel workbook and a self-contained HTML report, headers in Chinese.
+
+``write_workbook`` turns any tables (coverage per unit, standards compliance, indicator
+evaluation, proposals, inspection findings …) into one ``.xlsx`` with Chinese headers, a frozen
+header row, widths that respect double-width Chinese characters, number formats and highlighted
+rows. ``write_html_report`` writes one HTML file with headings, tables, charts (inline PNG, CJK
+font) and the map embedded; it opens with no network access.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import os
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import folium
+import pandas as pd
+from matplotlib.figure import Figure
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from geoplan._mapcore import map_to_html
+from geoplan._output import atomic_output_path, write_text_atomically
+from geoplan.errors import OutputError
+from geoplan.plotting import figure_data_uri
+
+__all__ = [
+    "COLUMN_NAMES_ZH",
+    "INTEGER_FORMAT",
+    "PERCENT_FORMAT",
+    "ReportSection",
+    "display_width",
+    "write_html_report",
+    "write_workbook",
+]
+
+logger = logging.getLogger(__name__)
+
+INTEGER_FORMAT = "#,##0"
+DECIMAL_FORMAT = "#,##0.0"
+PERCENT_FORMAT = "0.0%"
+DATE_FORMAT = "yyyy-mm-dd"
+HIGHLIGHT_FILL = "FCE4D6"
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HIGHLIGHT = PatternFill("solid", fgColor=HIGHLIGHT_FILL)
+_THIN = Side(style="thin", color="A6A6A6")
+
+#: Default Chinese headers for the column names geoplan's layers and results use; a sheet's
+#: own header map (``headers=``) overrides them, and unknown columns keep their names.
+COLUMN_NAMES_ZH = {
+    "code": "区划代码",
+    "name": "名称",
+    "level": "层级",
+    "kind": "类型",
+    "parent_code": "上级代码",
+    "households": "户数",
+    "pop": "常住人口",
+    "pop_60plus": "60岁以上人口",
+    "pop_80plus": "80岁以上人口",
+    "covered_60plus": "覆盖60岁以上人口",
+    "share_60plus": "60岁以上老人覆盖率",
+    "share_pop": "人口覆盖率",
+    "facility_id": "设施编号",
+    "type": "设施类型",
+    "status": "状态",
+    "beds": "床位（张）",
+    "nursing_beds": "护理型床位（张）",
+    "seats": "餐位（个）",
+    "meals_per_day": "日供餐（份）",
+    "floor_area_m2": "建筑面积（m²）",
+    "niches_total": "格位总数（个）",
+    "niches_used": "已用格位（个）",
+    "admin_code": "所在区划代码",
+    "rule": "标准条款",
+    "value": "现状值",
+    "required": "标准值",
+    "shortfall": "缺口",
+    "passed": "是否达标",
+    "rank": "建议顺序",
+    "marginal_gain": "新增覆盖",
+    "cumulative_gain": "累计覆盖",
+    "detail": "说明",
+    "line_code": "界线编号",
+    "marker_no": "界桩编号",
+    "condition": "状况",
+}
+
+
+def display_width(text: str) -> int:
+    """Return the width of ``text`` in Excel character cells (CJK and full-width count 2)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _is_share(column: str, percent_cols: Sequence[str] | None) -> bool:
+    if percent_cols is not None:
+        return column in percent_cols
+    name = column.lower()
+    return "share" in name or name.endswith(("_rate", "_ratio"))
+
+
+def _column_format(series: pd.Series, is_share: bool) -> str | None:
+    if pd.api.types.is_bool_dtype(series):
+        return None
+    if pd.api.types.is_integer_dtype(series):
+        return INTEGER_FORMAT
+    if pd.api.types.is_float_dtype(series):
+        return PERCENT_FORMAT if is_share else DECIMAL_FORMAT
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return DATE_FORMAT
+    return None
+
+
+def _cell_value(value: object) -> object:
+    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, str | bytes | dt.date):
+        return _cell_value(value.item())
+    return value
+
+
+def _shown_text(value: object, number_format: str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and number_format == PERCENT_FORMAT:
+        return f"{value:.1%}"
+    if isinstance(value, int | float) and number_format:
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def _prepare(table: pd.DataFrame, highlight_col: str) -> tuple[pd.DataFrame, pd.Series]:
+    frame = pd.DataFrame(table).copy()
+    if "geometry" in frame.columns:
+        frame = frame.drop(columns="geometry")
+    if highlight_col in frame.columns:
+        flags = frame[highlight_col].fillna(False).astype(bool)
+        frame = frame.drop(columns=highlight_col)
+    else:
+        flags = pd.Series(False, index=frame.index)
+    return frame, flags
+
+
+def _check_sheet_name(name: str) -> None:
+    bad = set("[]:*?/\\") & set(name)
+    if not name or len(name) > 31 or bad:
+        msg = (f"Excel sheet name {name!r} is not allowed: 1–31 characters, none of [ ] : * ? / \\"
+               f"{' (found ' + ''.join(sorted(bad)) + ')' if bad else ''}")
+        raise OutputError(msg)
+
+
+def _write_sheet(ws, frame: pd.DataFrame, flags: pd.Series, header_zh: Mapping[str, str],
+                 percent_cols: Sequence[str] | None) -> None:
+    columns = [str(c) for c in frame.columns]
+    headers = [header_zh.get(c, COLUMN_NAMES_ZH.get(c, c)) for c in columns]
+    ws.append(headers)
+    formats = [_column_format(frame[c], _is_share(str(c), percent_cols)) for c in frame.columns]
+    widths = [display_width(h) for h in headers]
+    for row_values, flagged in zip(frame.itertuples(index=False), flags, strict=True):
+        values = [_cell_value(v) for v in row_values]
+        ws.append(values)
+        r = ws.max_row
+        for j, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
+            cell = ws.cell(row=r, column=j)
+            if fmt and value is not None:
+                cell.number_format = fmt
+            if flagged:
+                cell.fill = _HIGHLIGHT
+            widths[j - 1] = max(widths[j - 1], display_width(_shown_text(value, fmt)))
+    for j in range(1, len(headers) + 1):
+        cell = ws.cell(row=1, column=j)
+        cell.font = Font(bold=True)
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        cell.border = Border(bottom=_THIN)
+        ws.column_dimensions[get_column_letter(j)].width = min(60, max(6, widths[j - 1] + 2))
+    ws.freeze_panes = "A2"
+    if headers:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(ws.max_row, 1)}"
+
+
+def write_workbook(
+    sheets: Mapping[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    headers: Mapping[str, Mapping[str, str]] | None = None,
+    highlight_col: str = "highlight",
+    percent_cols: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
+    """Write tables to one Excel workbook, one sheet each, formatted for planners.
+
+    Parameters
+    ----------
+    sheets
+        ``{sheet name: table}`` in order, e.g. ``{"覆盖率": coverage, "标准达标": compliance,
+        "指标评估": indicators, "选址建议": proposals, "联检发现": findings}``. Any
+        DataFrame (a ``geometry`` column is dropped); the index is not written, so
+        ``reset_index()`` first if it carries the unit code.
+    path
+        Output ``.xlsx``; written atomically.
+    headers
+        Per sheet ``{column: Chinese header}``; defaults come from :data:`COLUMN_NAMES_ZH`.
+    highlight_col
+        Boolean helper column: rows where it is True are filled light orange (e.g.
+        shortfalls, indicators behind target). The column itself is not written.
+    percent_cols
+        Per sheet, the columns that hold shares in [0, 1] (format ``0.0%``). Without an
+        entry for a sheet, float columns whose name contains ``share`` or ends in
+        ``_rate``/``_ratio`` are shares.
+
+    Returns
+    -------
+    pathlib.Path
+        The written workbook. Header row bold and frozen, auto-filter on, integer columns
+        ``#,##0``, other numbers ``#,##0.0``, shares ``0.0%``, booleans 是/否, column widths
+        from the longest text (Chinese characters count double).
+
+    Raises
+    ------
+    OutputError
+        No sheets, or a sheet name Excel does not accept.
+    """
+    if not sheets:
+        msg = "write_workbook needs at least one sheet"
+        raise OutputError(msg)
+    for name in sheets:
+        _check_sheet_name(name)
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    for name, table in sheets.items():
+        frame, flags = _prepare(table, highlight_col)
+        ws = workbook.create_sheet(title=name)
+        _write_sheet(ws, frame, flags, (headers or {}).get(name, {}),
+                     (percent_cols or {}).get(name))
+    with atomic_output_path(path) as tmp:
+        workbook.save(tmp)
+    logger.info("wrote workbook %s (%d sheets)", path, len(sheets))
+    return Path(path)
+
+
+# ---------------------------------------------------------------- HTML report
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One section of the HTML report.
+
+    Parameters
+    ----------
+    heading
+        Section heading (Chinese).
+    text
+        Paragraphs, separated by blank lines (plain text, escaped).
+    table
+        Optional table; a ``highlight`` column marks rows to highlight and is not shown.
+    headers
+        ``{column: Chinese header}`` for the table (defaults: :data:`COLUMN_NAMES_ZH`).
+    figures
+        matplotlib figures (e.g. from :func:`geoplan.plotting.bar_chart`), inlined as PNG.
+    percent_cols
+        Columns of ``table`` holding shares in [0, 1] (default: as in :func:`write_workbook`).
+    """
+
+    heading: str
+    text: str = ""
+    table: pd.DataFrame | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    figures: Sequence[Figure] = ()
+    percent_cols: Sequence[str] | None = None
+
+
+_REPORT_CSS = """
+body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
+  margin: 24px auto; max-width: 1100px; color: #222; line-height: 1.6; }
+h1 { font-size: 24px; border-bottom: 2px solid #2f5597; padding-bottom: 6px; }
+h2 { font-size: 19px; color: #2f5597; margin-top: 32px; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
+th, td { border: 1px solid #bfbfbf; padding: 3px 8px; }
+th { background: #ddebf7; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.highlight td { background: #fce4d6; }
+figure { margin: 12px 0; } figure img { max-width: 100%; }
+iframe.map { width: 100%; height: 640px; border: 1px solid #999; }
+.meta { color: #666; font-size: 12px; }
+"""
+
+
+def _format_html_value(value: object, fmt: str | None) -> tuple[str, bool]:
+    value = _cell_value(value)
+    if value is None:
+        return "—", False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if fmt == PERCENT_FORMAT:
+            return f"{value:.1%}", True
+        if fmt == INTEGER_FORMAT or float(value).is_integer():
+            return f"{value:,.0f}", True
+        return f"{value:,.1f}", True
+    if isinstance(value, dt.datetime | dt.date):
+        return value.strftime("%Y-%m-%d"), False
+    return str(value), False
+
+
+def table_html(table: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
+               percent_cols: Sequence[str] | None = None,
+               highlight_col: str = "highlight") -> str:
+    """Return ``table`` as an HTML ``<table>`` with Chinese headers and formatted numbers."""
+    frame, flags = _prepare(table, highlight_col)
+    names = [str(c) for c in frame.columns]
+    formats = [_column_format(frame[c], _is_share(str(c), percent_cols)) for c in frame.columns]
+    head = "".join(
+        f"<th>{html.escape((headers or {}).get(c, COLUMN_NAMES_ZH.get(c, c)))}</th>" for c in names
+    )
+    rows = []
+    for values, flagged in zip(frame.itertuples(index=False), flags, strict=True):
+        cells = []
+        for value, fmt in zip(values, formats, strict=True):
+            text, numeric = _format_html_value(value, fmt)
+            cells.append(f'<td{" class=num" if numeric else ""}>{html.escape(text)}</td>')
+        rows.append(f'<tr{" class=highlight" if flagged else ""}>{"".join(cells)}</tr>')
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _section_html(section: ReportSection) -> str:
+    parts = [f"<section><h2>{html.escape(section.heading)}</h2>"]
+    for paragraph in (p.strip() for p in section.text.split("\n\n")):
+        if paragraph:
+            parts.append(f"<p>{html.escape(paragraph)}</p>")
+    for fig in section.figures:
+        title = fig.axes[0].get_title() if fig.axes else section.heading
+        parts.append(f'<figure><img class="chart" alt="{html.escape(title)}" '
+                     f'src="{figure_data_uri(fig)}"></figure>')
+    if section.table is not None:
+        parts.append(table_html(section.table, headers=section.headers,
+                                percent_cols=section.percent_cols))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def write_html_report(
+    sections: Sequence[ReportSection],
+    path: str | os.PathLike[str],
+    *,
+    title: str,
+    map_html: folium.Map | str | None = None,
+    map_heading: str = "地图",
+    note: str = "",
+) -> Path:
+    """Write one self-contained HTML report: title, sections, and the map embedded.
+
+    Parameters
+    ----------
+    sections
+        Report sections in order.
+    path
+        Output ``.html``; written atomically.
+    title
+        Report title (``<h1>`` and page title).
+    map_html
+        A folium map (saved self-contained) or a full HTML page, embedded in an
+        ``<iframe srcdoc>`` after the sections; ``None``: no map.
+    map_heading
+        Heading above the map.
+    note
+        A line under the title (e.g. data sources, "内部工作底图，未经审核不得公开").
+
+    Returns
+    -------
+    pathlib.Path
+        The written file. Charts are PNG data URIs and the map's assets are inlined, so
+        the page makes no network request.
+
+    Raises
+    ------
+    OutputError
+        No CJK font for the charts, or the map needs an asset geoplan does not vendor.
+    """
+    body = [f"<h1>{html.escape(title)}</h1>"]
+    stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    body.append(f'<p class="meta">生成时间 {stamp}{"　" + html.escape(note) if note else ""}</p>')
+    body += [_section_html(s) for s in sections]
+    if map_html is not None:
+        page = map_to_html(map_html) if isinstance(map_html, folium.Map) else map_html
+        body.append(f"<section><h2>{html.escape(map_heading)}</h2>"
+                    f'<iframe class="map" title="{html.escape(map_heading)}" '
+                    f'srcdoc="{html.escape(page, quote=True)}"></iframe></section>')
+    document = (
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_REPORT_CSS}</style></head>"
+        f"<body>{''.join(body)}</body></html>\n"
+    )
+    target = write_text_atomically(document, path)
+    logger.info("wrote report %s (%.1f MB)", target, len(document.encode()) / 1e6)
+    return target

@@ -1,0 +1,584 @@
+"""Layer contracts, the facility-type registry, and one-pass validation of layers.
+
+Every layer geoplan works with is a GeoDataFrame with a declared CRS, a unique string id as
+its index, and the columns of its *kind* (see :data:`LAYER_CONTRACTS` and DESIGN.md "Layer
+contracts"). :func:`validate_layer` checks a layer against its contract and reports *every*
+problem at once in a :class:`~geoplan.errors.SchemaError` (row ids and column names), so a
+planner fixes a spreadsheet in one go instead of one error per run.
+
+The facility-type registry :data:`FACILITY_TYPES` maps each type key (``elderly_station``,
+``senior_canteen``, ``columbarium`` …) to its Chinese name and capacity columns; the Chinese
+and English names used in planners' tables (居家养老服务站, 幸福院, 助餐点, 骨灰堂 …) are
+recognised by :func:`facility_type_key`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from geoplan.errors import Problem, SchemaError
+
+__all__ = [
+    "FACILITY_STATUSES",
+    "FACILITY_TYPES",
+    "LAYER_CONTRACTS",
+    "ColumnSpec",
+    "FacilityType",
+    "LayerContract",
+    "facility_type_key",
+    "mojibake_encoding",
+    "status_key",
+    "validate_layer",
+]
+
+logger = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- facility types
+class FacilityType(NamedTuple):
+    """One facility type: Chinese name and capacity columns (``zh, cols = FACILITY_TYPES[k]``)."""
+
+    name_zh: str
+    capacity_columns: tuple[str, ...]
+
+    @property
+    def name_en(self) -> str:
+        """English name of the type."""
+        return _NAMES_EN[self.name_zh]
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Chinese names recognised for this type when reading tables."""
+        return _ALIASES[self.name_zh]
+
+
+FACILITY_TYPES: dict[str, FacilityType] = {
+    "elderly_station": FacilityType("居家养老服务站", ("floor_area_m2", "beds")),
+    "senior_canteen": FacilityType("长者食堂/助餐点", ("seats", "meals_per_day", "floor_area_m2")),
+    "columbarium": FacilityType("公益性骨灰堂", ("niches_total", "niches_used", "floor_area_m2")),
+    "social_work_station": FacilityType("乡镇(街道)社工站", ("floor_area_m2",)),
+    "day_care_center": FacilityType("日间照料中心", ("beds", "floor_area_m2")),
+    "nursing_home": FacilityType("养老机构/敬老院", ("beds", "nursing_beds", "floor_area_m2")),
+    "community_center": FacilityType("社区综合服务设施", ("floor_area_m2",)),
+    "children_home": FacilityType("儿童之家", ("floor_area_m2",)),
+    "health_station": FacilityType("社区卫生服务站", ("floor_area_m2",)),
+    "minor_protection_station": FacilityType("未成年人保护工作站", ("floor_area_m2",)),
+    "care_center": FacilityType("街道(镇)综合养老服务中心", ("beds", "nursing_beds", "floor_area_m2")),
+}
+
+_NAMES_EN = {
+    "居家养老服务站": "home-based elderly care station",
+    "长者食堂/助餐点": "senior canteen / meal point",
+    "公益性骨灰堂": "public-welfare columbarium",
+    "乡镇(街道)社工站": "township (street) social work station",
+    "日间照料中心": "day care centre",
+    "养老机构/敬老院": "nursing home",
+    "社区综合服务设施": "community service centre",
+    "儿童之家": "children's home",
+    "社区卫生服务站": "community health station",
+    "未成年人保护工作站": "minor protection station",
+    "街道(镇)综合养老服务中心": "township comprehensive elderly care centre",
+}
+
+_ALIASES = {
+    "居家养老服务站": ("居家养老服务站", "养老服务站", "幸福院", "农村幸福院", "居家社区养老服务站",
+                "社区养老服务站", "居家养老服务点", "村级养老服务站", "长者之家"),
+    "长者食堂/助餐点": ("长者食堂", "助餐点", "老年食堂", "老年助餐点", "长者助餐点", "助餐服务点",
+                  "社区食堂", "幸福食堂", "爱心食堂", "长者食堂/助餐点"),
+    "公益性骨灰堂": ("公益性骨灰堂", "骨灰堂", "公益性安葬设施", "公益性安葬(放)设施", "骨灰楼",
+               "公益性骨灰楼", "骨灰存放设施", "农村公益性骨灰堂", "公益性公墓"),
+    "乡镇(街道)社工站": ("乡镇(街道)社工站", "社工站", "乡镇社工站", "街道社工站", "镇街社工站",
+                   "社会工作服务站", "乡镇(街道)社会工作服务站"),
+    "日间照料中心": ("日间照料中心", "老年人日间照料中心", "社区日间照料中心", "日照中心"),
+    "养老机构/敬老院": ("养老机构", "敬老院", "养老院", "福利院", "社会福利院", "养老公寓",
+                  "护理院", "养老机构/敬老院", "农村敬老院", "公办养老机构", "民办养老机构"),
+    "社区综合服务设施": ("社区综合服务设施", "社区综合服务中心", "社区服务中心", "社区综合服务站",
+                   "党群服务中心", "社区党群服务中心"),
+    "儿童之家": ("儿童之家", "社区儿童之家"),
+    "社区卫生服务站": ("社区卫生服务站", "卫生服务站", "社区卫生服务中心", "卫生室", "村卫生室"),
+    "未成年人保护工作站": ("未成年人保护工作站", "未成年人保护站", "未保站"),
+    "街道(镇)综合养老服务中心": ("街道(镇)综合养老服务中心", "综合养老服务中心", "镇街综合养老服务中心",
+                        "街道综合养老服务中心", "乡镇综合养老服务中心", "区域性养老服务中心",
+                        "镇综合养老服务中心"),
+}
+
+#: Facility statuses (key -> Chinese name) and the Chinese words read as each.
+FACILITY_STATUSES: dict[str, str] = {
+    "existing": "已建", "building": "在建", "planned": "规划", "proposed": "拟建", "closed": "关闭",
+}
+_STATUS_ALIASES = {
+    "existing": ("已建", "现状", "现有", "建成", "已建成", "运营", "运营中", "在用", "正常"),
+    "building": ("在建", "建设中", "施工中"),
+    "planned": ("规划", "规划新建", "规划建设", "计划"),
+    "proposed": ("拟建", "新建", "待建", "选址"),
+    "closed": ("关闭", "停用", "停业", "撤销", "已关闭"),
+}
+_LEVELS = {
+    "county": ("county", "县", "区", "县级", "县级市", "市辖区", "县区"),
+    "town": ("town", "township", "镇", "乡", "街道", "乡镇", "镇街", "乡级", "经济开发区", "开发区"),
+    "village": ("village", "community", "村", "社区", "居委会", "村委会", "村级", "村居"),
+}
+
+
+def _norm_key(value: object) -> str:
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
+    return re.sub(r"\s+", "", text)
+
+
+def _lookup(table: dict[str, Iterable[str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, words in table.items():
+        for word in (key, *words):
+            out[_norm_key(word)] = key
+    return out
+
+
+_TYPE_LOOKUP = _lookup({
+    key: (ft.name_zh, _NAMES_EN[ft.name_zh], *_ALIASES[ft.name_zh])
+    for key, ft in FACILITY_TYPES.items()
+})
+_STATUS_LOOKUP = _lookup(_STATUS_ALIASES)
+_LEVEL_LOOKUP = _lookup(_LEVELS)
+
+
+def facility_type_key(value: object) -> str | None:
+    """Return the registry key for a facility type written as a key, Chinese or English name.
+
+    Parameters
+    ----------
+    value
+        E.g. ``"elderly_station"``, ``"幸福院"``, ``"助餐点"``, ``"公益性骨灰堂"``.
+
+    Returns
+    -------
+    str or None
+        The key of :data:`FACILITY_TYPES`, or ``None`` if the value is not recognised.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return _TYPE_LOOKUP.get(_norm_key(value))
+
+
+def status_key(value: object) -> str | None:
+    """Return the status key (``existing``/``building``/``planned``/``proposed``/``closed``).
+
+    Chinese words are recognised: 已建/现状 → existing, 在建 → building, 规划 → planned,
+    拟建 → proposed, 关闭/停用 → closed. Unknown values give ``None``.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return _STATUS_LOOKUP.get(_norm_key(value))
+
+
+# --------------------------------------------------------------------------- mojibake
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_ALLOWED_DECODED = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+                              r"\u00b7\u2014\u2018-\u201d\u2026\u2160-\u216b\u2460-\u2473]")
+
+
+def mojibake_encoding(text: object) -> str | None:
+    """Tell whether a text is Chinese read with the wrong (Latin-1) encoding.
+
+    A GBK (or UTF-8) file read as ISO-8859-1 gives strings such as ``'Ãû³Æ'``; their
+    Latin-1 bytes decode as Chinese. Genuine Latin text (``'café'``) does not.
+
+    Parameters
+    ----------
+    text
+        Any value; only strings with characters in U+0080–U+00FF are examined.
+
+    Returns
+    -------
+    str or None
+        ``"utf-8"`` or ``"gbk"``: the encoding under which the bytes are Chinese text, or
+        ``None`` if the text does not look like mojibake.
+    """
+    if not isinstance(text, str) or not any("\x80" <= c <= "\xff" for c in text):
+        return None
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    for encoding in ("utf-8", "gbk"):
+        try:
+            fixed = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        non_ascii = _NON_ASCII.findall(fixed)
+        if _CJK.search(fixed) and all(_ALLOWED_DECODED.match(c) for c in non_ascii):
+            return encoding
+    return None
+
+
+# --------------------------------------------------------------------------- contracts
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One contract column.
+
+    ``dtype`` is one of ``"id"`` (text id), ``"str"``, ``"code"`` (digits of an admin code,
+    ``lengths`` allowed), ``"count"`` (non-negative number of people/places), ``"amount"``
+    (non-negative measure such as m²), ``"float"``, ``"date"``, ``"bool"``, ``"type"``
+    (facility type), ``"status"``, ``"level"``.
+    """
+
+    name: str
+    dtype: str
+    required: bool = False
+    nan_ok: bool = True
+    lengths: tuple[int, ...] = ()
+    default: object = None
+
+
+@dataclass(frozen=True)
+class LayerContract:
+    """The contract of one layer kind: id column, columns, allowed geometry types."""
+
+    kind: str
+    id_column: str | None
+    columns: tuple[ColumnSpec, ...]
+    geom_types: tuple[str, ...]
+    check_within: bool = False
+    id_required: bool = True
+
+
+_CAPACITY = tuple(ColumnSpec(c, "count") for c in
+                  ("beds", "nursing_beds", "seats", "meals_per_day", "niches_total", "niches_used"))
+_POLYS = ("Polygon", "MultiPolygon")
+
+LAYER_CONTRACTS: dict[str, LayerContract] = {
+    "admin_units": LayerContract("admin_units", "code", (
+        ColumnSpec("code", "code", required=True, lengths=(9, 12)),
+        ColumnSpec("name", "str", required=True),
+        ColumnSpec("level", "level", required=True),
+        ColumnSpec("kind", "str"),
+        ColumnSpec("parent_code", "code", lengths=(6, 9, 12)),
+        ColumnSpec("households", "count"),
+    ), _POLYS),
+    "facilities": LayerContract("facilities", "facility_id", (
+        ColumnSpec("facility_id", "id", required=True),
+        ColumnSpec("type", "type", required=True),
+        ColumnSpec("name", "str", required=True),
+        ColumnSpec("status", "status", default="existing"),
+        *_CAPACITY,
+        ColumnSpec("floor_area_m2", "amount"),
+        ColumnSpec("admin_code", "code", lengths=(9, 12)),
+    ), ("Point",), check_within=True),
+    "population": LayerContract("population", "cell_id", (
+        ColumnSpec("cell_id", "id", required=True),
+        ColumnSpec("pop", "count", required=True, nan_ok=False),
+        ColumnSpec("households", "count", nan_ok=False),
+        ColumnSpec("pop_60plus", "count", nan_ok=False),
+        ColumnSpec("pop_80plus", "count", nan_ok=False),
+        ColumnSpec("admin_code", "code", lengths=(9, 12)),
+    ), (*_POLYS, "Point"), check_within=True),
+    "boundary_lines": LayerContract("boundary_lines", "line_code", (
+        ColumnSpec("line_code", "id", required=True),
+        ColumnSpec("level", "str"),
+        ColumnSpec("left_code", "code", lengths=(6, 9, 12)),
+        ColumnSpec("right_code", "code", lengths=(6, 9, 12)),
+        ColumnSpec("version", "str"),
+    ), ("LineString", "MultiLineString")),
+    "boundary_markers": LayerContract("boundary_markers", "marker_no", (
+        ColumnSpec("marker_no", "id", required=True),
+        ColumnSpec("line_code", "str"),
+        *(ColumnSpec(c, "float") for c in ("x_reg", "y_reg", "x_obs", "y_obs")),
+        ColumnSpec("marker_type", "str"),
+        ColumnSpec("condition", "str"),
+        ColumnSpec("custodian", "str"),
+        ColumnSpec("last_inspected", "date"),
+        ColumnSpec("coords_missing", "bool", default=False),
+    ), ("Point",)),
+    "study_area": LayerContract("study_area", "code", (
+        ColumnSpec("code", "code", lengths=(6, 9, 12)),
+        ColumnSpec("name", "str"),
+    ), _POLYS, id_required=False),
+    "projects": LayerContract("projects", "project_id", (
+        ColumnSpec("project_id", "id", required=True),
+        ColumnSpec("name", "str"),
+    ), (*_POLYS, "LineString", "MultiLineString", "Point")),
+}
+_LEVEL_CODE_LENGTHS = {"county": (6, 12), "town": (9, 12), "village": (12,)}
+_NUMERIC = ("count", "amount", "float")
+_TEXTUAL = ("id", "str", "code", "type", "status", "level")
+
+
+# --------------------------------------------------------------------------- helpers
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def _id_text(value: object) -> str | None:
+    """An id as text: 12.0 -> '12', '  A1 ' -> 'A1', missing -> None."""
+    if _is_missing(value) or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    return text or None
+
+
+def clean_number_text(value: object) -> object:
+    """Normalise a number typed as text: full-width digits, spaces, thousands separators."""
+    if not isinstance(value, str):
+        return value
+    text = unicodedata.normalize("NFKC", value).strip().replace(",", "").replace(" ", "")
+    return text if text else None
+
+
+def _to_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Coerce to float; also return the mask of values that are present but not numbers."""
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.astype(float), pd.Series(False, index=series.index)
+    raw = series.astype(object).map(clean_number_text)
+    values = pd.to_numeric(raw, errors="coerce").astype(float)
+    bad = raw.map(lambda v: not _is_missing(v)) & values.isna()
+    return values, bad
+
+
+def _geom_problems(geoms: gpd.GeoSeries, labels: list[str], contract: LayerContract,
+                   empty_ok: np.ndarray) -> list[Problem]:
+    problems: list[Problem] = []
+    arr = np.asarray(geoms.array, dtype=object)
+    missing = shapely.is_missing(arr)
+    empty = ~missing & shapely.is_empty(arr)
+    types = np.array([g.geom_type if g is not None else "" for g in arr], dtype=object)
+    present = ~missing & ~empty
+    valid = np.ones(len(arr), dtype=bool)
+    valid[present] = shapely.is_valid(arr[present])
+    col = geoms.name if isinstance(geoms.name, str) else "geometry"
+    for i, label in enumerate(labels):
+        if missing[i] and not empty_ok[i]:
+            problems.append(Problem("missing geometry (no coordinates)", label, col))
+        elif empty[i] and not empty_ok[i]:
+            problems.append(Problem("empty geometry", label, col))
+        elif present[i]:
+            if types[i] not in contract.geom_types:
+                problems.append(Problem(f"geometry type {types[i]} not allowed; expected "
+                                        f"{' or '.join(contract.geom_types)}", label, col))
+            if not valid[i]:
+                reason = shapely.is_valid_reason(arr[i])
+                problems.append(Problem(f"invalid geometry: {reason} (try shapely.make_valid)",
+                                        label, col))
+    return problems
+
+
+def _outside_problems(geoms: gpd.GeoSeries, labels: list[str], study_area: gpd.GeoDataFrame
+                      | gpd.GeoSeries, tolerance_m: float) -> list[Problem]:
+    from geoplan.crs import metric_crs_for
+
+    if geoms.crs is None or study_area.crs is None or len(study_area) == 0:
+        return []
+    area_crs = CRS.from_user_input(study_area.crs)
+    epsg = area_crs if area_crs.is_projected else metric_crs_for(study_area)
+    area = shapely.union_all(np.asarray(study_area.geometry.to_crs(epsg).array, dtype=object))
+    arr = np.asarray(geoms.to_crs(epsg).array, dtype=object)
+    ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+    points = arr.copy()
+    points[ok] = shapely.point_on_surface(arr[ok])
+    dist = np.zeros(len(arr))
+    dist[ok] = shapely.distance(area, points[ok])
+    col = geoms.name if isinstance(geoms.name, str) else "geometry"
+    return [Problem(f"outside the study area by {dist[i]:,.0f} m", labels[i], col)
+            for i in np.flatnonzero(dist > tolerance_m)]
+
+
+def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: list[Problem],
+            levels: pd.Series | None) -> pd.Series | None:
+    """Check and coerce one column; append problems; return the coerced column."""
+    series = out[spec.name]
+    name = spec.name
+
+    def add(mask: Iterable[bool], make: object) -> None:
+        for i in np.flatnonzero(np.asarray(list(mask), dtype=bool)):
+            problems.append(Problem(make(i), labels[i], name))  # type: ignore[operator]
+
+    raw = series.astype(object).to_numpy()
+    if spec.dtype in _NUMERIC:
+        values, bad = _to_numbers(series)
+        add(bad, lambda i: f"not a number: {raw[i]!r}")
+        if spec.dtype in ("count", "amount"):
+            add(values < 0, lambda i: f"negative value {values.iloc[i]:g}")
+        if not spec.nan_ok:
+            add(values.isna() & ~bad, lambda _i: "missing value (NaN)")
+        finite = values.dropna()
+        if spec.dtype == "count" and values.notna().all() and (finite == finite.round()).all():
+            return values.astype(np.int64)
+        return values
+    if spec.dtype == "date":
+        text = series.astype(object).map(lambda v: clean_number_text(v) if isinstance(v, str) else v)
+        values = pd.to_datetime(text, errors="coerce", format="mixed")
+        add(text.map(lambda v: not _is_missing(v)) & values.isna(),
+            lambda i: f"not a date: {raw[i]!r}")
+        return values
+    if spec.dtype == "bool":
+        return series.fillna(False).astype(bool)
+    text = pd.Series([_id_text(v) for v in raw], index=series.index, dtype=object)
+    if spec.dtype == "type":
+        keys = text.map(facility_type_key)
+        known = ", ".join(FACILITY_TYPES)
+        add(text.notna() & keys.isna(), lambda i: f"unknown facility type {raw[i]!r}; known: {known}")
+        add(text.isna(), lambda _i: "missing facility type")
+        return keys.astype("str")
+    if spec.dtype == "status":
+        keys = text.map(status_key)
+        allowed = ", ".join(f"{k} ({v})" for k, v in FACILITY_STATUSES.items())
+        add(text.notna() & keys.isna(), lambda i: f"unknown status {raw[i]!r}; allowed: {allowed}")
+        return keys.fillna(spec.default).astype("str")
+    if spec.dtype == "level":
+        keys = text.map(lambda v: None if v is None else _LEVEL_LOOKUP.get(_norm_key(v)))
+        add(text.notna() & keys.isna(), lambda i: f"unknown level {raw[i]!r}; allowed: county, "
+            "town (镇/乡/街道), village (村/社区)")
+        add(text.isna(), lambda _i: "missing level")
+        return keys.astype("str")
+    if spec.dtype == "code":
+        for i, value in enumerate(text):
+            if value is None:
+                continue
+            lengths = spec.lengths
+            if levels is not None and name == "code":
+                lengths = _LEVEL_CODE_LENGTHS.get(levels.iloc[i], spec.lengths)
+            if not value.isdigit() or len(value) not in lengths:
+                problems.append(Problem(
+                    f"admin code {value!r} should be {' or '.join(map(str, lengths))} digits",
+                    labels[i], name))
+    if spec.required and spec.dtype != "id":
+        add(text.isna(), lambda _i: "missing value")
+    add([mojibake_encoding(v) is not None for v in text],
+        lambda i: f"garbled text {text.iloc[i]!r} (a {mojibake_encoding(text.iloc[i]).upper()} "
+        "file read as Latin-1? re-read with encoding='GBK')")
+    return text.astype("str")
+
+
+# --------------------------------------------------------------------------- validation
+def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
+                   study_area: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
+                   what: str | None = None, tolerance_m: float = 50.0) -> gpd.GeoDataFrame:
+    """Check a layer against its contract, reporting every problem at once.
+
+    Parameters
+    ----------
+    gdf
+        The layer. It is not modified.
+    kind
+        One of :data:`LAYER_CONTRACTS`: ``admin_units``, ``facilities``, ``population``,
+        ``boundary_lines``, ``boundary_markers``, ``study_area``, ``projects``.
+    study_area
+        Optional outline; facilities and population cells (their representative points)
+        farther than ``tolerance_m`` outside it are reported.
+    what
+        How to name the layer in the error, e.g. ``"facilities (养老服务站.xlsx)"``.
+    tolerance_m
+        Distance outside the study area still accepted, in metres.
+
+    Returns
+    -------
+    GeoDataFrame
+        A new frame: index = the id column as strings (unnamed; the id column is kept),
+        numbers coerced (counts without gaps become int64), facility types, statuses and
+        levels mapped to their keys, missing ``status`` filled with ``"existing"`` and
+        missing capacity columns added as NaN. Extra columns pass through.
+
+    Raises
+    ------
+    SchemaError
+        With every problem found: missing required columns, text in number columns,
+        negative or NaN counts, missing/empty/invalid geometry or the wrong geometry type,
+        missing or duplicate ids, points outside the study area, unknown facility types,
+        statuses or levels, admin codes of the wrong length, garbled (mojibake) text.
+    """
+    label = what or f"{kind} layer"
+    if kind not in LAYER_CONTRACTS:
+        raise SchemaError(label, [Problem(f"unknown layer kind {kind!r}; known: "
+                                          f"{', '.join(LAYER_CONTRACTS)}")])
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise SchemaError(label, [Problem(f"expected a GeoDataFrame, got {type(gdf).__name__}")])
+    contract = LAYER_CONTRACTS[kind]
+    out = gdf.copy()
+    problems: list[Problem] = []
+    n = len(out)
+
+    for col in out.columns:
+        if isinstance(col, str) and mojibake_encoding(col):
+            problems.append(Problem(f"garbled column name (a GBK file read as Latin-1? re-read "
+                                    f"with encoding='GBK'; it reads {col.encode('latin-1').decode(mojibake_encoding(col))!r})",
+                                    None, col))
+    if out.crs is None:
+        problems.append(Problem("layer has no CRS; declare its coordinates"))
+    if n == 0 and kind == "study_area":
+        problems.append(Problem("the study area has no features"))
+
+    # ids -> labels used in every other message
+    id_col = contract.id_column
+    ids: list[str | None]
+    if id_col in out.columns:
+        ids = [_id_text(v) for v in out[id_col].astype(object)]
+    else:
+        if contract.id_required:
+            problems.append(Problem("missing required id column", None, id_col))
+        ids = [_id_text(v) for v in out.index]
+    labels = [i if i is not None else f"#{pos}" for pos, i in enumerate(ids)]
+    if id_col in out.columns:
+        for pos, i in enumerate(ids):
+            if i is None:
+                problems.append(Problem("missing id", labels[pos], id_col))
+        counts = pd.Series([i for i in ids if i is not None], dtype=object).value_counts()
+        for pos, i in enumerate(ids):
+            if i is not None and counts[i] > 1:
+                problems.append(Problem(f"duplicate id {i!r} ({counts[i]} rows)", labels[pos], id_col))
+
+    levels = None
+    level_spec = next((s for s in contract.columns if s.dtype == "level"), None)
+    if level_spec is not None and level_spec.name in out.columns:
+        levels = _column(out, level_spec, labels, [], None)
+    for spec in contract.columns:
+        if spec.name not in out.columns:
+            if spec.required and spec.name != id_col:
+                problems.append(Problem("missing required column", None, spec.name))
+            elif spec.default is not None:
+                out[spec.name] = spec.default
+            elif kind == "facilities" and spec.dtype in ("count", "amount"):
+                out[spec.name] = np.nan
+            continue
+        out[spec.name] = _column(out, spec, labels, problems, levels)
+
+    # other text columns: garbled values
+    specified = {s.name for s in contract.columns}
+    geom_name = out.geometry.name if out._geometry_column_name in out.columns else None
+    for col in out.columns:
+        if col in specified or col == geom_name:
+            continue
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            for pos, value in enumerate(out[col].astype(object)):
+                enc = mojibake_encoding(value)
+                if enc:
+                    problems.append(Problem(f"garbled text {value!r} (a {enc.upper()} file read "
+                                            "as Latin-1? re-read with encoding='GBK')",
+                                            labels[pos], str(col)))
+
+    if geom_name is None:
+        problems.append(Problem("layer has no geometry column", None, "geometry"))
+    else:
+        empty_ok = np.zeros(n, dtype=bool)
+        if kind == "boundary_markers":
+            empty_ok = out["coords_missing"].to_numpy(dtype=bool)
+        problems += _geom_problems(out.geometry, labels, contract, empty_ok)
+        if contract.check_within and study_area is not None:
+            problems += _outside_problems(out.geometry, labels, study_area, tolerance_m)
+
+    if problems:
+        raise SchemaError(label, problems)
+    out.index = pd.Index(labels, dtype="str")
+    logger.debug("validated %s: %d rows", label, n)
+    return out

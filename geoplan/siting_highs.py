@@ -1,0 +1,168 @@
+"""Solve a sparse mixed-integer program with HiGHS (``highspy``), straight from SciPy arrays.
+
+The siting models (:mod:`geoplan.siting`) build their constraint matrices as SciPy sparse
+matrices and hand them here; nothing is ever expanded into a dense demand × candidate table
+and no modelling layer (PuLP, Pyomo) sits in between. The matrix is passed to HiGHS in
+column-wise (CSC) form through ``Highs.passModel``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import scipy.sparse as sp
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MipOutcome", "solve_sparse_mip"]
+
+
+@dataclass(frozen=True)
+class MipOutcome:
+    """What HiGHS returned for one model.
+
+    Attributes
+    ----------
+    x
+        Column values of the best solution found (``None`` when there is none).
+    objective
+        Objective value of ``x`` (``nan`` when there is none).
+    bound
+        Best proven bound on the optimum (upper bound when maximising, lower when
+        minimising). For an LP it equals the optimum.
+    status
+        HiGHS model status as text, e.g. ``"Optimal"``, ``"Time limit reached"``, ``"Infeasible"``.
+    optimal
+        ``True`` when HiGHS proved optimality (within its MIP gap tolerance).
+    infeasible
+        ``True`` when HiGHS proved the model infeasible.
+    time_s
+        Wall time of the solve in seconds.
+    """
+
+    x: np.ndarray | None
+    objective: float
+    bound: float
+    status: str
+    optimal: bool
+    infeasible: bool
+    time_s: float
+
+
+def solve_sparse_mip(
+    cost: np.ndarray,
+    A: sp.spmatrix,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    col_lower: np.ndarray,
+    col_upper: np.ndarray,
+    integer: np.ndarray,
+    *,
+    maximize: bool,
+    time_limit_s: float | None = None,
+    mip_rel_gap: float = 1e-7,
+    start: np.ndarray | None = None,
+    relax: bool = False,
+    threads: int | None = None,
+) -> MipOutcome:
+    """Solve ``opt c'x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper``.
+
+    Parameters
+    ----------
+    cost
+        Objective coefficients, one per column.
+    A
+        Constraint matrix (any SciPy sparse format; converted to CSC once).
+    row_lower, row_upper
+        Row bounds; use ``±numpy.inf`` for a missing side.
+    col_lower, col_upper
+        Column bounds.
+    integer
+        Boolean mask of integer columns.
+    maximize
+        Maximise instead of minimise.
+    time_limit_s
+        Stop after this many seconds and return the best solution found with its bound.
+    mip_rel_gap
+        Relative gap at which HiGHS stops the branch and bound.
+    start
+        Optional full column vector of a feasible solution (e.g. from the greedy heuristic),
+        given to HiGHS as an incumbent.
+    relax
+        Solve the LP relaxation (ignore ``integer``).
+    threads
+        Number of HiGHS threads (``None``: HiGHS default).
+
+    Returns
+    -------
+    MipOutcome
+    """
+    A = sp.csc_matrix(A)
+    A.sum_duplicates()
+    n_row, n_col = A.shape
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_col
+    lp.num_row_ = n_row
+    lp.col_cost_ = np.asarray(cost, dtype=np.float64)
+    lp.col_lower_ = np.asarray(col_lower, dtype=np.float64)
+    lp.col_upper_ = np.asarray(col_upper, dtype=np.float64)
+    lp.row_lower_ = np.asarray(row_lower, dtype=np.float64)
+    lp.row_upper_ = np.asarray(row_upper, dtype=np.float64)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.num_col_ = n_col
+    lp.a_matrix_.num_row_ = n_row
+    lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = A.indices.astype(np.int32)
+    lp.a_matrix_.value_ = A.data.astype(np.float64)
+    is_mip = (not relax) and bool(np.any(integer))
+    if is_mip:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+            for flag in np.asarray(integer, dtype=bool)
+        ]
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    if time_limit_s is not None:
+        h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
+    if is_mip:
+        h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    if threads is not None:
+        h.setOptionValue("threads", int(threads))
+    h.passModel(lp)
+    if is_mip and start is not None:
+        idx = np.arange(n_col, dtype=np.int32)
+        h.setSolution(n_col, idx, np.asarray(start, dtype=np.float64))
+    t0 = time.perf_counter()
+    h.run()
+    elapsed = time.perf_counter() - t0
+    status = h.getModelStatus()
+    text = h.modelStatusToString(status)
+    info = h.getInfo()
+    infeasible = status in (
+        highspy.HighsModelStatus.kInfeasible,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    )
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_solution else None
+    objective = float(info.objective_function_value) if has_solution else float("nan")
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    if is_mip:
+        bound = float(info.mip_dual_bound)
+    else:
+        bound = objective if optimal else float("nan")
+    logger.debug("HiGHS %s: %s in %.3f s, obj %.6g, bound %.6g", lp.num_col_, text, elapsed,
+                 objective, bound)
+    return MipOutcome(
+        x=x,
+        objective=objective,
+        bound=bound,
+        status=text,
+        optimal=optimal,
+        infeasible=infeasible,
+        time_s=elapsed,
+    )

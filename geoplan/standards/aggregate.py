@@ -1,0 +1,202 @@
+"""Put facilities, staff and population counts onto admin units, with the source of every count.
+
+These helpers are shared by the standards checks and by the plan indicators computed
+from spatial data. They never guess a denominator: each quantity comes back with the
+layer it was taken from and the source/year recorded in that layer's metadata
+(``GeoDataFrame.attrs``), or an explicit statement that no source was recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from geoplan.errors import CRSError, Problem, SchemaError
+
+QUANTITY_NAMES_ZH = {
+    "households": "户数",
+    "pop": "常住人口",
+    "pop_60plus": "60岁及以上老年人口",
+    "pop_80plus": "80岁及以上老年人口",
+    "pop_registered": "户籍人口",
+}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A denominator per unit code, with where it came from."""
+
+    name: str
+    values: pd.Series
+    source: str
+    year: str
+
+    @property
+    def label(self) -> str:
+        """Chinese name of the quantity, e.g. ``"户数"``."""
+        return QUANTITY_NAMES_ZH.get(self.name, self.name)
+
+
+def units_at_level(admin_units: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
+    """Admin units of one level (``"town"`` or ``"village"``), indexed by ``code``.
+
+    Raises
+    ------
+    SchemaError
+        When ``code``, ``name`` or ``level`` columns are missing.
+    """
+    missing = [c for c in ("code", "name", "level") if c not in admin_units.columns]
+    if missing:
+        raise SchemaError(
+            "admin units", [Problem(f"missing column {c!r}", column=c) for c in missing]
+        )
+    sub = admin_units.loc[admin_units["level"] == level].copy()
+    sub.index = sub["code"].astype(str).to_numpy()
+    return sub
+
+
+def _layer_source(layer: pd.DataFrame | None, column: str, what: str) -> tuple[str, str]:
+    """Source and year of ``column`` from ``layer.attrs`` (``sources`` dict or ``source``)."""
+    attrs = getattr(layer, "attrs", {}) or {}
+    per_col = (attrs.get("sources") or {}).get(column)
+    if isinstance(per_col, dict):
+        src, year = per_col.get("source", ""), per_col.get("year", "")
+    elif isinstance(per_col, str):
+        src, year = per_col, attrs.get("year", "")
+    else:
+        src, year = attrs.get("source", ""), attrs.get("year", "")
+    src = str(src) if src else "(图层元数据未注明来源)"
+    return f"{what} 列 {column}: {src}", str(year) if year not in (None, "") else "(未注明年份)"
+
+
+def assign_to_level(
+    things: pd.DataFrame, admin_units: gpd.GeoDataFrame, level: str
+) -> pd.Series:
+    """Unit code at ``level`` for every row of ``things`` (facilities or staff).
+
+    Uses ``admin_code`` first (a village code is lifted to its town through
+    ``parent_code``); rows without a usable code fall back to point-in-polygon when
+    ``things`` has geometry. Unassigned rows get ``<NA>``.
+
+    Raises
+    ------
+    CRSError
+        When a spatial fallback is needed and the CRSs differ.
+    """
+    codes = pd.Series(pd.NA, index=things.index, dtype="object")
+    level_units = units_at_level(admin_units, level)
+    level_codes = set(level_units.index)
+    if "admin_code" in things.columns:
+        raw = things["admin_code"].astype("string")
+        codes = raw.where(raw.isin(level_codes)).astype("object")
+        if level == "town" and "parent_code" in admin_units.columns:
+            villages = units_at_level(admin_units, "village")
+            parent = villages["parent_code"].astype("string")
+            lifted = raw.map(parent)
+            codes = codes.where(codes.notna(), lifted.where(lifted.isin(level_codes)))
+    todo = codes.isna()
+    if todo.any() and isinstance(things, gpd.GeoDataFrame) and len(level_units):
+        if things.crs != level_units.crs:
+            msg = (
+                f"facilities/staff CRS {things.crs} differs from admin units CRS "
+                f"{level_units.crs}; reproject both to the study's metric CRS first"
+            )
+            raise CRSError(msg)
+        pts = gpd.GeoDataFrame(geometry=things.loc[todo].geometry, crs=things.crs)
+        polys = gpd.GeoDataFrame({"unit_code": level_units.index}, geometry=level_units.geometry.values, crs=level_units.crs)
+        hit = gpd.sjoin(pts, polys, how="left", predicate="within")
+        hit = hit[~hit.index.duplicated(keep="first")]
+        codes.loc[todo] = hit["unit_code"].reindex(pts.index).to_numpy()
+    return codes.where(codes.notna(), pd.NA)
+
+
+def filter_facilities(
+    facilities: pd.DataFrame, types: list[str] | tuple[str, ...], statuses: list[str] | tuple[str, ...]
+) -> pd.DataFrame:
+    """Facilities of the given ``type`` keys and ``status`` values (a copy)."""
+    mask = facilities["type"].isin(list(types))
+    if "status" in facilities.columns:
+        mask &= facilities["status"].isin(list(statuses))
+    return facilities.loc[mask].copy()
+
+
+def population_by_unit(
+    population: gpd.GeoDataFrame, level_units: gpd.GeoDataFrame, column: str
+) -> pd.Series:
+    """Sum of a population-layer column per unit, assigning each cell by its representative point.
+
+    Raises
+    ------
+    CRSError
+        When the population layer and the units are in different CRSs.
+    """
+    if population.crs != level_units.crs:
+        msg = (
+            f"population CRS {population.crs} differs from admin units CRS {level_units.crs}; "
+            "reproject both to the study's metric CRS first"
+        )
+        raise CRSError(msg)
+    pts = gpd.GeoDataFrame(
+        {"v": pd.to_numeric(population[column], errors="coerce").to_numpy()},
+        geometry=population.geometry.representative_point().to_numpy(),
+        crs=population.crs,
+    )
+    polys = gpd.GeoDataFrame({"unit_code": level_units.index}, geometry=level_units.geometry.values, crs=level_units.crs)
+    hit = gpd.sjoin(pts, polys, how="inner", predicate="within")
+    hit = hit[~hit.index.duplicated(keep="first")]
+    return hit.groupby("unit_code")["v"].sum(min_count=1).reindex(level_units.index)
+
+
+def quantity_by_unit(
+    name: str,
+    level_units: gpd.GeoDataFrame,
+    *,
+    population: gpd.GeoDataFrame | None = None,
+    denominators: pd.DataFrame | None = None,
+) -> Quantity | None:
+    """A denominator (households, 60+ …) per unit, from the most explicit source available.
+
+    Order: an explicit ``denominators`` table (index = unit code) with a column ``name``;
+    then the admin units' own column ``name`` (complete for every unit); then the
+    population layer's column ``name`` summed per unit. ``None`` when none has it.
+    """
+    if denominators is not None and name in denominators.columns:
+        table = denominators.copy()
+        table.index = table.index.astype(str)
+        vals = pd.to_numeric(table[name], errors="coerce").reindex(level_units.index)
+        src, year = _layer_source(denominators, name, "分母表")
+        return Quantity(name, vals, src, year)
+    if name in level_units.columns:
+        vals = pd.to_numeric(level_units[name], errors="coerce")
+        if vals.notna().all():
+            src, year = _layer_source(level_units, name, "行政区划图层")
+            return Quantity(name, vals, src, year)
+    if population is not None and name in population.columns:
+        vals = population_by_unit(population, level_units, name)
+        src, year = _layer_source(population, name, "人口图层(按格网代表点汇总)")
+        return Quantity(name, vals, src, year)
+    return None
+
+
+def sum_by_unit(frame: pd.DataFrame, codes: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
+    """Per-unit sum of ``column`` and per-unit count of rows where it is missing."""
+    vals = pd.to_numeric(frame[column], errors="coerce") if column in frame.columns else pd.Series(
+        np.nan, index=frame.index
+    )
+    df = pd.DataFrame({"code": codes.reindex(frame.index), "v": vals}).dropna(subset=["code"])
+    total = df.groupby("code")["v"].sum()
+    missing = df["v"].isna().groupby(df["code"]).sum()
+    return total, missing
+
+
+def staff_count_by_unit(staff: pd.DataFrame, codes: pd.Series, role: str) -> pd.Series:
+    """Number of staff with ``role`` per unit code (``count`` column if present, else rows)."""
+    mask = staff["role"] == role
+    n = pd.to_numeric(staff["count"], errors="coerce") if "count" in staff.columns else pd.Series(
+        1.0, index=staff.index
+    )
+    df = pd.DataFrame({"code": codes, "n": n}).loc[mask].dropna(subset=["code"])
+    return df.groupby("code")["n"].sum()
