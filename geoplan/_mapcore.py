@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 
 from geoplan._assets import inline_assets
 from geoplan._basemaps import (
@@ -25,6 +26,7 @@ from geoplan._basemaps import (
 )
 from geoplan._output import write_text_atomically
 from geoplan._raster import cells_png_overlay
+from geoplan.crs import to_gcj02_display
 from geoplan.errors import CRSError, OutputError
 
 logger = logging.getLogger(__name__)
@@ -102,8 +104,6 @@ def display_layer(m: folium.Map, gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         raise CRSError(msg)
     shown = gdf.to_crs(4326)
     if getattr(m, "geoplan_display", "wgs84") == "gcj02":
-        from geoplan.crs import to_gcj02_display
-
         shown = to_gcj02_display(shown)
     return shown
 
@@ -145,6 +145,34 @@ def _feature_collection(
              "geometry": json.loads(shapely.to_geojson(geom))}
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def _drawable(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """Drop rows without a geometry (they cannot be drawn), saying how many."""
+    missing = gdf.geometry.isna() | gdf.geometry.is_empty
+    if missing.any():
+        logger.info("map layer %s: %d rows without geometry not drawn", name, int(missing.sum()))
+        return gdf[~missing]
+    return gdf
+
+
+def _cells_as_squares(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Turn point cells (cell centres) into squares as wide as the typical point spacing."""
+    if len(cells) == 0 or not (cells.geom_type == "Point").all():
+        return cells
+    if not cells.crs.is_projected:
+        msg = "point cells need a metric CRS to be drawn as squares (geoplan.crs.to_metric)"
+        raise CRSError(msg)
+    xy = shapely.get_coordinates(cells.geometry.values)
+    if len(xy) < 2:
+        size_m = 100.0
+    else:
+        distances, _ = cKDTree(xy).query(xy, k=2)
+        size_m = float(np.median(distances[:, 1])) or 100.0
+    out = cells.copy()
+    out.geometry = shapely.box(xy[:, 0] - size_m / 2, xy[:, 1] - size_m / 2,
+                               xy[:, 0] + size_m / 2, xy[:, 1] + size_m / 2)
+    return out
 
 
 def _simplified(gdf: gpd.GeoDataFrame, tolerance_m: float) -> gpd.GeoDataFrame:
@@ -207,6 +235,7 @@ def add_layer(
     CRSError
         No CRS, or simplification asked for a layer in degrees.
     """
+    gdf = _drawable(gdf, name)
     shown = display_layer(m, _simplified(gdf, simplify_tolerance_m))
     fields = list(popup_fields or {})
     if tooltip_field and tooltip_field not in fields:
@@ -224,7 +253,7 @@ def add_layer(
         ),
     )
     layer.geoplan_layer_id = layer_id
-    layer.geoplan_feature_count = len(gdf)
+    layer.geoplan_feature_count = len(gdf)  # rows drawn
     layer.add_to(m)
     logger.info("map layer %s (%s): %d features", layer_id, name, len(gdf))
     return layer
@@ -278,6 +307,9 @@ def add_value_cells(
 ) -> folium.GeoJson | folium.raster_layers.ImageOverlay:
     """Add polygon cells coloured by ``value_col`` in classes; large layers become a PNG.
 
+    Point cells (cell centres, e.g. a population raster read as points) are drawn as squares
+    as wide as the median distance between neighbouring points.
+
     Up to ``max_vector_features`` cells are drawn as vectors with popups; above that the
     cells are rasterised in Web Mercator into one PNG image overlay (inlined as a data URI,
     CSS class ``geoplan-<layer_id>``), so a 100,000-cell grid opens and pans smoothly.
@@ -293,6 +325,7 @@ def add_value_cells(
     OutputError
         If the colours do not match the class limits.
     """
+    cells = _cells_as_squares(_drawable(cells, name))
     colors_per_cell = binned_colors(cells[value_col], bins, colors)
     if legend_title:
         labels = legend_labels or bin_labels(bins)

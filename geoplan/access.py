@@ -42,13 +42,11 @@ __all__ = [
     "DEFAULT_SPEED_M_PER_MIN",
     "DEFAULT_TIERS_MIN",
     "REACH_EPSILON_M",
-    "coverage_by_unit",
-    "coverage_gaps",
     "nearest_facility_time",
     "reach_matrix",
-    "service_areas",
-    "two_step_fca",
 ]
+# coverage_by_unit, coverage_gaps, service_areas and two_step_fca are importable from here
+# too (see __getattr__ at the end); they live in their own modules.
 
 #: Default walking speed (m/min): 1.0 m/s, an older pedestrian's pace.
 DEFAULT_SPEED_M_PER_MIN = 60.0
@@ -60,26 +58,34 @@ DEFAULT_MAX_ACCESS_M = 500.0
 REACH_EPSILON_M = 1e-6
 
 
-def _sources_graph(network: WalkNetwork, src: pd.DataFrame) -> sparse.csr_matrix:
-    """The network CSR with one extra row (virtual node) per snapped source point.
-
-    Row ``n + i`` has edges to source ``i``'s edge end nodes weighted
-    ``access_m + along_m`` and ``access_m + edge_length_m - along_m``; nothing points back.
-    """
-    base = network.csr
-    n = base.shape[0]
-    k = len(src)
+def _connectors(src: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Per snapped source: end nodes ``u``, ``v`` and connector lengths to them (metres)."""
     acc = src["access_m"].to_numpy()
-    to_u = acc + src["along_m"].to_numpy()
-    to_v = acc + src["edge_length_m"].to_numpy() - src["along_m"].to_numpy()
-    u = src["u"].to_numpy()
-    v = src["v"].to_numpy()
+    along = src["along_m"].to_numpy()
+    return (
+        src["u"].to_numpy(),
+        src["v"].to_numpy(),
+        acc + along,
+        acc + src["edge_length_m"].to_numpy() - along,
+    )
+
+
+def _sources_graph(
+    base: sparse.csr_matrix, u: np.ndarray, v: np.ndarray, to_u: np.ndarray, to_v: np.ndarray
+) -> sparse.csr_matrix:
+    """Return ``base`` plus one extra row (virtual node) per source point.
+
+    Row ``n + i`` has edges to source ``i``'s edge end nodes ``u[i]``, ``v[i]`` weighted
+    ``to_u[i]``, ``to_v[i]``; nothing points back, so paths never run through a source.
+    """
+    n = base.shape[0]
+    k = len(u)
     loop = u == v
     to_u = np.where(loop, np.minimum(to_u, to_v), to_u)
     counts = np.where(loop, 1, 2)
     cols = np.empty(counts.sum(), dtype=base.indices.dtype)
     vals = np.empty(counts.sum(), dtype=np.float64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    starts = np.cumsum(counts) - counts
     cols[starts] = u
     vals[starts] = to_u
     two = ~loop
@@ -153,7 +159,7 @@ def nearest_source_distance(
         ``limit_m``.
     """
     n = network.n_nodes
-    graph = _sources_graph(network, src)
+    graph = _sources_graph(network.csr, *_connectors(src))
     dist, _, sources = dijkstra(
         graph, directed=True, indices=np.arange(n, n + len(src)), min_only=True,
         limit=limit_m, return_predecessors=True,
@@ -192,7 +198,9 @@ def _check_numeric(layer: pd.DataFrame, columns: Sequence[str], what: str) -> No
         raise SchemaError(what, problems)
 
 
-def facility_types(facilities: pd.DataFrame, types: Sequence[str] | None, type_col: str) -> list[str]:
+def facility_types(
+    facilities: pd.DataFrame, types: Sequence[str] | None, type_col: str
+) -> list[str]:
     """Validate the facility types to analyse and return them in order.
 
     Parameters
@@ -274,7 +282,7 @@ def nearest_facility_time(
     max_access_m: float = DEFAULT_MAX_ACCESS_M,
     demand_snap: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Walking distance and time from every demand cell to the nearest facility of each type.
+    """Return walking distance and time from every demand cell to the nearest facility, per type.
 
     One multi-source Dijkstra per type, limited to ``max_minutes * speed_m_per_min`` metres.
 
@@ -366,7 +374,7 @@ def reach_matrix(
     demand_snap: pd.DataFrame | None = None,
     batch_size: int = 32,
 ) -> sparse.csr_matrix:
-    """Walking distance from every site to every demand cell it reaches within ``max_m``.
+    """Return the walking distance from every site to every demand cell within ``max_m``.
 
     Sites are processed in spatially compact batches; each batch searches only the part of
     the network within ``max_m`` (straight line) of its sites, which holds every path
@@ -386,7 +394,7 @@ def reach_matrix(
     sites_snap, demand_snap
         Optional precomputed :func:`geoplan.snapping.snap_points` results.
     batch_size
-        Sites per batch (memory: about ``batch_size * len(demand) * 8`` bytes of scratch).
+        Sites per batch.
 
     Returns
     -------
@@ -408,125 +416,88 @@ def reach_matrix(
     k, m = len(src), len(dem)
     if k == 0 or m == 0:
         return sparse.csr_matrix((k, m), dtype=np.float64)
-    incidence = [_incidence(dem, network.n_nodes, side) for side in ("u", "v")]
-    scratch = np.full((min(batch_size, k), m), np.inf)
-    order = _spatial_order(src[["x", "y"]].to_numpy(), cell_m=max(max_m, 1.0))
-    rows, cols, vals = [], [], []
+    buckets = _NodeBuckets(network.node_xy, cell_m=max(max_m / 4.0, 1.0))
+    s_u, s_v, s_to_u, s_to_v = _connectors(src)
+    s_xy = src[["x", "y"]].to_numpy()
+    s_edge = src["edge"].to_numpy()
+    s_off = src["access_m"].to_numpy()
+    s_along = src["along_m"].to_numpy()
+    d_u = dem["u"].to_numpy()
+    d_v = dem["v"].to_numpy()
+    d_along = dem["along_m"].to_numpy()
+    d_access = dem["access_m"].to_numpy()
+    d_to_u = dem["access_m"].to_numpy() + d_along
+    d_to_v = dem["access_m"].to_numpy() + dem["edge_length_m"].to_numpy() - d_along
+    d_edge = dem["edge"].to_numpy()
+    edge_order = np.argsort(d_edge, kind="stable")
+    edge_sorted = d_edge[edge_order]
+    order = _spatial_order(s_xy, cell_m=max(max_m, 1.0))
+    counts, cols, vals = [], [], []
     for start in range(0, k, batch_size):
-        batch = order[start:start + batch_size]
-        r, c, d = _reach_batch(network, src.iloc[batch], dem, incidence, scratch, max_m)
-        rows.append(batch[r])
-        cols.append(c)
-        vals.append(d)
-    return sparse.csr_matrix(
-        (np.maximum(np.concatenate(vals), REACH_EPSILON_M),
-         (np.concatenate(rows), np.concatenate(cols))),
+        b = order[start:start + batch_size]
+        local = buckets.nodes_in_box(s_xy[b].min(axis=0) - max_m, s_xy[b].max(axis=0) + max_m)
+        n_loc = len(local)
+        to_local = np.full(network.n_nodes + 1, n_loc, dtype=np.int64)  # n_loc: outside
+        to_local[local] = np.arange(n_loc)
+        sub = network.csr[local][:, local]
+        sub = sparse.csr_matrix(
+            (sub.data, sub.indices, np.append(sub.indptr, sub.indptr[-1])),
+            shape=(n_loc + 1, n_loc + 1),
+        )  # plus a dead-end dummy node n_loc standing for everything outside the box
+        graph = _sources_graph(sub, to_local[s_u[b]], to_local[s_v[b]], s_to_u[b], s_to_v[b])
+        dist = dijkstra(graph, directed=True, limit=max_m,
+                        indices=np.arange(n_loc + 1, n_loc + 1 + len(b)))[:, : n_loc + 1]
+        dist[:, n_loc] = np.inf
+        # two points on the same edge also reach each other directly along it
+        lo = np.searchsorted(edge_sorted, s_edge[b], "left")
+        cnt = np.searchsorted(edge_sorted, s_edge[b], "right") - lo
+        si = np.repeat(np.arange(len(b)), cnt)
+        dj = edge_order[np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt - lo, cnt)]
+        cells = np.union1d(np.flatnonzero((to_local[d_u] < n_loc) | (to_local[d_v] < n_loc)), dj)
+        total = np.minimum(dist[:, to_local[d_u[cells]]] + d_to_u[cells],
+                           dist[:, to_local[d_v[cells]]] + d_to_v[cells])
+        if len(dj):
+            direct = s_off[b][si] + np.abs(s_along[b][si] - d_along[dj]) + d_access[dj]
+            col = np.searchsorted(cells, dj)
+            total[si, col] = np.minimum(total[si, col], direct)
+        hit = np.flatnonzero(total <= max_m)
+        r, c = np.divmod(hit, len(cells))
+        counts.append(np.bincount(r, minlength=len(b)))
+        cols.append(cells[c])
+        vals.append(total.ravel()[hit])
+    # rows come out grouped by site in `order`, cells ascending within each site
+    indptr = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=indptr[1:])
+    permuted = sparse.csr_matrix(
+        (np.maximum(np.concatenate(vals), REACH_EPSILON_M), np.concatenate(cols), indptr),
         shape=(k, m),
     )
+    permuted.has_sorted_indices = True
+    inverse = np.empty(k, dtype=np.int64)
+    inverse[order] = np.arange(k)
+    return permuted[inverse]
 
 
-def _incidence(dem: pd.DataFrame, n_nodes: int, side: str) -> tuple[np.ndarray, ...]:
-    """Demand cells hanging off each node through their edge's ``side`` end.
+class _NodeBuckets:
+    """Nodes sorted into square grid cells, to list the nodes inside a box quickly."""
 
-    Returns ``(indptr, cell, extra_m)``: the cells of node ``i`` are
-    ``cell[indptr[i]:indptr[i+1]]`` and a cell's distance is the node's plus ``extra_m``.
-    """
-    node = dem[side].to_numpy()
-    b = dem["along_m"].to_numpy()
-    extra = dem["access_m"].to_numpy() + (b if side == "u" else dem["edge_length_m"].to_numpy() - b)
-    order = np.argsort(node, kind="stable")
-    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(node, minlength=n_nodes), out=indptr[1:])
-    return indptr, order, extra[order]
+    def __init__(self, node_xy: np.ndarray, cell_m: float):
+        self.origin = node_xy.min(axis=0)
+        self.cell_m = cell_m
+        g = np.floor((node_xy - self.origin) / cell_m).astype(np.int64)
+        self.shape = g.max(axis=0) + 1
+        key = g[:, 1] * self.shape[0] + g[:, 0]
+        self.order = np.argsort(key, kind="stable")
+        self.start = np.searchsorted(key[self.order], np.arange(self.shape[0] * self.shape[1] + 1))
 
-
-def _expand(node: np.ndarray, incidence: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """For reached nodes, the (reached-entry, cell-slot) pairs of the cells on their edges."""
-    indptr = incidence[0]
-    start = indptr[node]
-    cnt = indptr[node + 1] - start
-    entry = np.repeat(np.arange(len(node)), cnt)
-    slot = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt - start, cnt)
-    return entry, slot
-
-
-def _reach_batch(
-    network: WalkNetwork, src: pd.DataFrame, dem: pd.DataFrame,
-    incidence: list[tuple[np.ndarray, ...]], scratch: np.ndarray, max_m: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reached (site position in batch, cell, metres) triples for one compact batch."""
-    s_xy = src[["x", "y"]].to_numpy()
-    lo = s_xy.min(axis=0) - max_m
-    hi = s_xy.max(axis=0) + max_m
-    local = np.flatnonzero(np.all((network.node_xy >= lo) & (network.node_xy <= hi), axis=1))
-    n_loc = len(local)
-    to_local = np.full(network.n_nodes, n_loc, dtype=np.int64)  # n_loc: "outside the box"
-    to_local[local] = np.arange(n_loc)
-    sub = network.csr[local][:, local]
-    sub = sparse.csr_matrix(
-        (sub.data, sub.indices, np.append(sub.indptr, sub.indptr[-1])), shape=(n_loc + 1,) * 2
-    )
-    src_l = src.assign(u=to_local[src["u"].to_numpy()], v=to_local[src["v"].to_numpy()])
-    graph = _sources_graph(_Csr(sub), src_l)
-    dist = dijkstra(graph, directed=True, indices=np.arange(n_loc + 1, n_loc + 1 + len(src)),
-                    limit=max_m)[:, :n_loc]
-    bi, nl = np.nonzero(dist <= max_m)
-    d = dist[bi, nl]
-    node = local[nl]
-    pairs_i, pairs_j, fresh = [], [], []
-    for side, inc in enumerate(incidence):
-        entry, slot = _expand(node, inc)
-        val = d[entry] + inc[2][slot]
-        ok = val <= max_m
-        i, j, val = bi[entry[ok]], inc[1][slot[ok]], val[ok]
-        prev = scratch[i, j]
-        scratch[i, j] = np.minimum(prev, val)
-        pairs_i.append(i)
-        pairs_j.append(j)
-        fresh.append(np.isinf(prev) if side else np.ones(len(i), dtype=bool))
-    direct = _same_edge_pairs(src, dem)
-    if direct is not None:
-        i, j, val = direct
-        ok = val <= max_m
-        i, j, val = i[ok], j[ok], val[ok]
-        prev = scratch[i, j]
-        scratch[i, j] = np.minimum(prev, val)
-        pairs_i.append(i)
-        pairs_j.append(j)
-        fresh.append(np.isinf(prev))
-    keep = np.concatenate(fresh)
-    r = np.concatenate(pairs_i)[keep]
-    c = np.concatenate(pairs_j)[keep]
-    out = scratch[r, c]
-    scratch[r, c] = np.inf  # reset the touched entries for the next batch
-    return r, c, out
-
-
-class _Csr:
-    """Minimal stand-in exposing ``csr`` for :func:`_sources_graph` on a subgraph."""
-
-    def __init__(self, csr: sparse.csr_matrix):
-        self.csr = csr
-
-
-def _same_edge_pairs(src: pd.DataFrame, dem: pd.DataFrame) -> tuple[np.ndarray, ...] | None:
-    """All (source, demand) pairs on the same edge with their direct along-edge distance."""
-    s_edge = src["edge"].to_numpy()
-    d_edge = dem["edge"].to_numpy()
-    d_order = np.argsort(d_edge, kind="stable")
-    d_sorted = d_edge[d_order]
-    lo = np.searchsorted(d_sorted, s_edge, "left")
-    cnt = np.searchsorted(d_sorted, s_edge, "right") - lo
-    if cnt.sum() == 0:
-        return None
-    si = np.repeat(np.arange(len(s_edge)), cnt)
-    dj = d_order[np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt - lo, cnt)]
-    dd = (
-        src["access_m"].to_numpy()[si]
-        + np.abs(src["along_m"].to_numpy()[si] - dem["along_m"].to_numpy()[dj])
-        + dem["access_m"].to_numpy()[dj]
-    )
-    return si, dj, dd
+    def nodes_in_box(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Nodes in the grid cells overlapping the box (a superset of the nodes inside it)."""
+        g0 = np.clip(np.floor((lo - self.origin) / self.cell_m).astype(np.int64), 0, self.shape - 1)
+        g1 = np.clip(np.floor((hi - self.origin) / self.cell_m).astype(np.int64), 0, self.shape - 1)
+        nx_ = self.shape[0]
+        parts = [self.order[self.start[gy * nx_ + g0[0]]:self.start[gy * nx_ + g1[0] + 1]]
+                 for gy in range(g0[1], g1[1] + 1)]
+        return np.concatenate(parts)
 
 
 def __getattr__(name: str) -> Any:

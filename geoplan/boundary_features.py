@@ -1,4 +1,4 @@
-"""Features across boundary lines: footprints that straddle a boundary, facilities on the wrong side.
+"""Features across boundary lines: straddling footprints, facilities on the wrong side.
 
 Settlements, parcels and project footprints cut by a boundary are the source of many disputes
 (which side's permit, which side's services); a facility whose recorded ``admin_code`` names a
@@ -75,7 +75,8 @@ def check_straddling_features(
     tree = shapely.STRtree(unit_geoms)
     pair_line = line_code_by_pair(lines)
     records: list[dict[str, Any]] = []
-    for row, fid, geom in zip(features.index, _ids(features, id_col), features.geometry.values, strict=True):
+    ids = _ids(features, id_col)
+    for row, fid, geom in zip(features.index, ids, features.geometry.values, strict=True):
         if geom is None or geom.is_empty:
             continue
         hits = tree.query(geom, predicate="intersects")

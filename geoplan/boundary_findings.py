@@ -223,3 +223,33 @@ def fmt_m(value: float) -> str:
 def fmt_m2(value: float) -> str:
     """Format an area in square metres for a finding's detail text (``"1,234 m²"``)."""
     return f"{value:,.0f} m²"
+
+
+def finding_layers(findings: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """Split a findings table into map layers by geometry type, with Chinese kind names.
+
+    Returns
+    -------
+    dict of str to geopandas.GeoDataFrame
+        ``{"points": …, "lines": …, "polygons": …}`` (each possibly empty, same CRS as
+        ``findings``), with an added ``kind_zh`` column; findings without geometry are left out.
+        Collections are exploded into their parts, so each layer holds one geometry family.
+    """
+    table = findings.copy()
+    table["kind_zh"] = [FINDING_KINDS[k][0] for k in table["kind"]]
+    table = table[table.geometry.notna() & ~table.geometry.is_empty]
+    parts = table.explode(index_parts=False)
+    family = parts.geom_type.map(
+        {
+            "Point": "points",
+            "MultiPoint": "points",
+            "LineString": "lines",
+            "MultiLineString": "lines",
+            "Polygon": "polygons",
+            "MultiPolygon": "polygons",
+        }
+    )
+    out = {}
+    for name in ("points", "lines", "polygons"):
+        out[name] = gpd.GeoDataFrame(parts[family == name], geometry="geometry", crs=findings.crs)
+    return out

@@ -69,7 +69,7 @@ def _densified_distances(line: BaseGeometry, reference: BaseGeometry, step_m: fl
 
 
 def _runs_over(coords: np.ndarray, dist: np.ndarray, limit: float) -> list[BaseGeometry]:
-    """The stretches of a densified line whose vertices lie farther than ``limit``."""
+    """Return the stretches of a densified line whose vertices lie farther than ``limit``."""
     over = dist > limit
     stretches: list[BaseGeometry] = []
     i, n = 0, len(over)
@@ -164,9 +164,41 @@ def _side_areas(faces: list[BaseGeometry], left: BaseGeometry | None, right: Bas
 
 
 def shared_edge(a: BaseGeometry, b: BaseGeometry, *, snap_m: float) -> BaseGeometry:
-    """Return the part of ``a``'s boundary lying within ``snap_m`` of ``b``'s boundary (lines)."""
-    near_b = shapely.buffer(b.boundary, snap_m)
-    return line_parts(shapely.intersection(a.boundary, near_b))
+    """Return the common boundary of two polygons as lines.
+
+    ``a``'s boundary is first snapped to ``b``'s within ``snap_m`` (digitising noise), then
+    intersected with it, so exactly coincident edges come back exactly.
+    """
+    snapped = shapely.snap(a.boundary, b.boundary, snap_m)
+    return line_parts(shapely.intersection(snapped, b.boundary))
+
+
+def _either_edge(
+    a: BaseGeometry,
+    b: BaseGeometry,
+    edge: BaseGeometry,
+    line: BaseGeometry,
+    tree: shapely.STRtree,
+    unit_geoms: np.ndarray,
+    tol: Tolerances,
+) -> BaseGeometry:
+    """Return where the line may run: the shared edge or either polygon's own free edge.
+
+    Where the two polygons disagree (a gap or an overlap), following either one's edge is a
+    topology problem, not a line problem; edges against third units are excluded so that a line
+    is not excused by running along an unrelated boundary.
+    """
+    snap_m = max(tol.sliver_width_m / 2.0, 0.01)
+    both = shapely.union_all([a.boundary, b.boundary])
+    near = tree.query(shapely.buffer(line, tol.line_deviation_m * 4), predicate="intersects")
+    others = [
+        unit_geoms[k].boundary
+        for k in near
+        if not unit_geoms[k].equals(a) and not unit_geoms[k].equals(b)
+    ]
+    if others:
+        both = shapely.difference(both, shapely.buffer(shapely.union_all(others), snap_m))
+    return shapely.union_all([edge, both])
 
 
 def check_lines_against_units(
@@ -210,6 +242,8 @@ def check_lines_against_units(
     tol = tolerances_from(tolerances)
     limit = tol.line_deviation_m
     geom_of = dict(zip(unit_codes(units, code_col), units.geometry.values, strict=True))
+    unit_geoms = np.asarray(units.geometry.values, dtype=object)
+    units_tree = shapely.STRtree(unit_geoms)
     records: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
     for row, line_code, left, right, line in zip(
@@ -268,8 +302,8 @@ def check_lines_against_units(
             )
             rows.append(stats)
             continue
-        both = shapely.union_all([a.boundary, b.boundary])
-        dev = line_deviation(line, edge, limit_m=limit, line_target=both)
+        target = _either_edge(a, b, edge, line, units_tree, unit_geoms, tol)
+        dev = line_deviation(line, edge, limit_m=limit, line_target=target)
         stats.update(
             hausdorff_m=dev.hausdorff_m,
             mean_deviation_m=dev.mean_m,

@@ -166,101 +166,117 @@ def check_markers(
     for col in ("x_reg", "y_reg", "x_obs", "y_obs"):
         values = frame[col] if col in frame.columns else pd.Series(np.nan, index=frame.index)
         frame[col] = pd.to_numeric(values, errors="coerce").astype("float64")
+    dates = frame["last_inspected"] if "last_inspected" in frame.columns else None
     inspected = pd.to_datetime(
-        frame["last_inspected"] if "last_inspected" in frame.columns else pd.NaT, errors="coerce"
+        dates if dates is not None else pd.Series(pd.NaT, index=frame.index), errors="coerce"
     )
     records: list[dict[str, Any]] = []
     checks: list[dict[str, Any]] = []
     serials: dict[str, list[tuple[int, str, str, Any]]] = defaultdict(list)
+    context = {"lines": line_geom, "tol": tol, "ref": ref, "due_before": due_before}
     for k, row in enumerate(frame.index):
-        rec = frame.iloc[k]
-        number = _text(rec["marker_no"])
-        code = normalize_code(rec["line_code"])
-        parsed = parse_marker_no(number)
-        reg = _point(rec["x_reg"], rec["y_reg"])
-        obs = _point(rec["x_obs"], rec["y_obs"])
-        here = reg if reg is not None else obs
-        subject = number or f"(第{k + 1}行)"
-        found: list[dict[str, Any]] = []
-
-        def add(kind: str, detail: str, *, geom: Any = here, code_: Any = code, **kw: Any) -> None:
-            found.append(finding(kind, subject, detail, geometry=geom, line_code=code_, row=row, **kw))
-
-        if parsed is None:
-            add("marker_number_malformed", f"编号“{number}”不符合 4位界线编码+3位序号+类型字母(A/B/C)")
-        if code is None and parsed is not None:
-            code = parsed["line"]
-        known = code is not None and code in line_geom
-        if not known:
-            add("marker_unknown_line", f"界线编码 {code or '(空)'} 不在界线图层中", code_=code)
-        elif parsed is not None and parsed["line"] != code:
-            add("marker_line_mismatch", f"编号中的界线编码 {parsed['line']} 与所属界线 {code} 不符")
-        serial = _serial_of(number)
-        if known and serial is not None:
-            serials[code].append((serial[1], number, str(row), here))
-        if reg is None:
-            add("marker_no_coordinates", "缺少登记坐标（登记X/登记Y）", geom=obs)
-        displacement = reg.distance(obs) if reg is not None and obs is not None else math.nan
-        if displacement > tol.marker_displacement_m:
-            add(
-                "marker_displaced",
-                f"实测位置距登记位置 {fmt_m(displacement)}",
-                geom=obs,
-                value=displacement,
-                tolerance=tol.marker_displacement_m,
-            )
-        to_line = reg.distance(line_geom[code]) if known and reg is not None else math.nan
-        if to_line > tol.marker_to_line_m:
-            add(
-                "marker_off_line",
-                f"登记位置距界线 {fmt_m(to_line)}",
-                value=to_line,
-                tolerance=tol.marker_to_line_m,
-            )
-        condition = _text(rec.get("condition"))
-        condition = _CONDITION_SYNONYMS.get(condition.lower(), condition)
-        if condition in BAD_CONDITIONS:
-            add("marker_condition", f"状况：{condition}")
-        elif condition != GOOD_CONDITION:
-            add(
-                "marker_condition",
-                f"状况“{condition or '(空)'}”不是 完好/损坏/丢失/移位 之一",
-                severity="warning",
-            )
-        custodian = _text(rec.get("custodian"))
-        if not custodian:
-            add("marker_no_custodian", "未落实管护员")
-        last = inspected.iloc[k]
-        if pd.isna(last):
-            add("marker_overdue", "无上次检查日期")
-        elif last < due_before:
-            years = (ref - last).days / 365.25
-            add(
-                "marker_overdue",
-                f"上次检查 {last:%Y-%m-%d}，距 {ref:%Y-%m-%d} 已 {years:.1f} 年",
-                value=years,
-                tolerance=tol.inspection_cycle_years,
-            )
+        found, check = _check_one_marker(frame.iloc[k], row, k, inspected.iloc[k], context)
         records.extend(found)
-        type_letter = parsed["type"] if parsed else ""
-        checks.append(
-            {
-                "marker_no": number,
-                "line_code": code,
-                "marker_type": MARKER_TYPES.get(type_letter, ""),
-                "condition": condition,
-                "custodian": custodian,
-                "last_inspected": last,
-                "displacement_m": displacement,
-                "distance_to_line_m": to_line,
-                "problems": "；".join(FINDING_KINDS[f["kind"]][0] for f in found),
-                "row": str(row),
-            }
-        )
+        checks.append(check)
+        serial = _serial_of(check["marker_no"])
+        if check["line_code"] in line_geom and serial is not None:
+            here = _marker_position(frame.iloc[k])
+            serials[check["line_code"]].append((serial[1], check["marker_no"], str(row), here))
     records.extend(_sequence_findings(serials))
     table = pd.DataFrame(checks, columns=MARKER_CHECK_COLUMNS)
     _add_sequence_problems(table, records)
     return findings_frame(records, lines.crs), table
+
+
+def _marker_position(rec: pd.Series) -> Any:
+    """Return where a marker is drawn: its registered position, else its surveyed one, else None."""
+    reg = _point(rec["x_reg"], rec["y_reg"])
+    return reg if reg is not None else _point(rec["x_obs"], rec["y_obs"])
+
+
+def _check_one_marker(
+    rec: pd.Series, row: object, k: int, last: Any, context: Mapping[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return the findings and the check-table row of one marker."""
+    tol: Tolerances = context["tol"]
+    line_geom = context["lines"]
+    number = _text(rec["marker_no"])
+    parsed = parse_marker_no(number)
+    code = normalize_code(rec["line_code"])
+    if code is None and parsed is not None:
+        code = parsed["line"]
+    reg = _point(rec["x_reg"], rec["y_reg"])
+    obs = _point(rec["x_obs"], rec["y_obs"])
+    subject = number or f"(第{k + 1}行)"
+    found: list[dict[str, Any]] = []
+
+    def add(kind: str, detail: str, geom: Any = None, **kw: Any) -> None:
+        geom = geom if geom is not None else (reg if reg is not None else obs)
+        found.append(finding(kind, subject, detail, geometry=geom, line_code=code, row=row, **kw))
+
+    if parsed is None:
+        add("marker_number_malformed", f"编号“{number}”不符合 4位界线编码+3位序号+类型字母(A/B/C)")
+    known = code is not None and code in line_geom
+    if not known:
+        add("marker_unknown_line", f"界线编码 {code or '(空)'} 不在界线图层中")
+    elif parsed is not None and parsed["line"] != code:
+        add("marker_line_mismatch", f"编号中的界线编码 {parsed['line']} 与所属界线 {code} 不符")
+    if reg is None:
+        add("marker_no_coordinates", "缺少登记坐标（登记X/登记Y）")
+    displacement = reg.distance(obs) if reg is not None and obs is not None else math.nan
+    if displacement > tol.marker_displacement_m:
+        add(
+            "marker_displaced",
+            f"实测位置距登记位置 {fmt_m(displacement)}",
+            obs,
+            value=displacement,
+            tolerance=tol.marker_displacement_m,
+        )
+    to_line = reg.distance(line_geom[code]) if known and reg is not None else math.nan
+    if to_line > tol.marker_to_line_m:
+        add(
+            "marker_off_line",
+            f"登记位置距界线 {fmt_m(to_line)}",
+            value=to_line,
+            tolerance=tol.marker_to_line_m,
+        )
+    condition = _text(rec.get("condition"))
+    condition = _CONDITION_SYNONYMS.get(condition.lower(), condition)
+    if condition in BAD_CONDITIONS:
+        add("marker_condition", f"状况：{condition}")
+    elif condition != GOOD_CONDITION:
+        add(
+            "marker_condition",
+            f"状况“{condition or '(空)'}”不是 完好/损坏/丢失/移位 之一",
+            severity="warning",
+        )
+    custodian = _text(rec.get("custodian"))
+    if not custodian:
+        add("marker_no_custodian", "未落实管护员")
+    ref = context["ref"]
+    if pd.isna(last):
+        add("marker_overdue", "无上次检查日期")
+    elif last < context["due_before"]:
+        years = (ref - last).days / 365.25
+        add(
+            "marker_overdue",
+            f"上次检查 {last:%Y-%m-%d}，距 {ref:%Y-%m-%d} 已 {years:.1f} 年",
+            value=years,
+            tolerance=tol.inspection_cycle_years,
+        )
+    check = {
+        "marker_no": number,
+        "line_code": code,
+        "marker_type": MARKER_TYPES.get(parsed["type"], "") if parsed else "",
+        "condition": condition,
+        "custodian": custodian,
+        "last_inspected": last,
+        "displacement_m": displacement,
+        "distance_to_line_m": to_line,
+        "problems": "；".join(FINDING_KINDS[f["kind"]][0] for f in found),
+        "row": str(row),
+    }
+    return found, check
 
 
 def _sequence_findings(
@@ -281,7 +297,7 @@ def _sequence_findings(
                     finding(
                         "marker_duplicate",
                         number,
-                        f"界线 {code} 序号 {serial:03d} 重复（另见第 {others} 行）",
+                        f"界线 {code} 序号 {serial:03d} 重复（同号另见行 {others}）",
                         geometry=geom,
                         line_code=code,
                         row=row,

@@ -74,14 +74,13 @@ def unit_codes(units: gpd.GeoDataFrame, code_col: str = "code") -> np.ndarray:
 
 
 def line_code_by_pair(lines: gpd.GeoDataFrame | None) -> dict[frozenset[str], str]:
-    """Return a lookup {frozenset({left_code, right_code}): line_code} (first line wins)."""
+    """Return a lookup {frozenset({left_code, right_code}): line_code} (smallest code wins)."""
     if lines is None or len(lines) == 0:
         return {}
     out: dict[frozenset[str], str] = {}
-    for code, left, right in zip(
-        lines["line_code"], lines["left_code"], lines["right_code"], strict=True
-    ):
-        out.setdefault(frozenset((str(left), str(right))), str(code))
+    triples = zip(lines["line_code"], lines["left_code"], lines["right_code"], strict=True)
+    for code, left, right in sorted((str(c), str(a), str(b)) for c, a, b in triples):
+        out.setdefault(frozenset((left, right)), code)
     return out
 
 
@@ -102,6 +101,24 @@ def _contact_codes(
         if contact >= min_contact_m:
             found.append((contact, codes[i]))
     return sorted(code for _, code in found)
+
+
+def coverage_gaps(
+    units: gpd.GeoDataFrame, *, study_area: BaseGeometry | None = None
+) -> list[BaseGeometry]:
+    """Return the gap polygons of a layer: holes of its union, or the study area minus the union.
+
+    Parameters
+    ----------
+    units
+        Units of one level (metric CRS).
+    study_area
+        Optional outline; when given, gaps on the outer edge are included.
+    """
+    union = shapely.union_all(np.asarray(units.geometry.values, dtype=object))
+    if study_area is not None:
+        return polygon_parts(shapely.difference(study_area, union))
+    return [shapely.Polygon(ring) for poly in polygon_parts(union) for ring in poly.interiors]
 
 
 def check_coverage(
@@ -166,12 +183,7 @@ def check_coverage(
                 )
             )
 
-    union = shapely.union_all(geoms)
-    if study_area is not None:
-        gaps = polygon_parts(shapely.difference(study_area, union))
-    else:
-        gaps = [shapely.Polygon(ring) for poly in polygon_parts(union) for ring in poly.interiors]
-    for piece in gaps:
+    for piece in coverage_gaps(units, study_area=study_area):
         if piece.area < tol.topology_area_m2:
             continue
         involved = _contact_codes(piece, geoms, codes, tree, snap_m, tol.sliver_width_m)
@@ -192,7 +204,7 @@ def _piece_finding(
     line_code: str | None,
     tol: Tolerances,
 ) -> list[dict[str, Any]]:
-    """The finding for one gap or overlap piece (empty list when below the area tolerance)."""
+    """Return the finding for one gap or overlap piece (none below the area tolerance)."""
     area = piece.area
     if area < tol.topology_area_m2:
         return []
@@ -226,6 +238,7 @@ def check_nesting(
     *,
     code_col: str = "code",
     parent_col: str = "parent_code",
+    exclude: BaseGeometry | None = None,
     tolerances: Tolerances | Mapping[str, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """Return the children (villages) that are not inside their parent (town) as findings.
@@ -238,6 +251,10 @@ def check_nesting(
         Parent units with their code in ``code_col``; same CRS.
     code_col, parent_col
         Columns with the unit code and the parent's code.
+    exclude
+        Area not counted as outside (the parent layer's own gaps, see :func:`coverage_gaps`):
+        a village still covering a piece its town lost is one problem, the town-level gap,
+        already reported by :func:`check_coverage`.
     tolerances
         Area outside the parent below ``topology_area_m2`` is ignored; pieces thinner than
         ``sliver_width_m`` are digitising slivers and reported as ``topology_sliver``.
@@ -271,6 +288,8 @@ def check_nesting(
             )
             continue
         outside = shapely.difference(geom, parent_geom[parent_code])
+        if exclude is not None and not outside.is_empty:
+            outside = shapely.difference(outside, exclude)
         pieces = [p for p in polygon_parts(outside) if p.area >= tol.topology_area_m2]
         solid = [p for p in pieces if mean_width_m(p) >= tol.sliver_width_m]
         for piece in pieces:

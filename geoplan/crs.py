@@ -1,20 +1,15 @@
 """Declared coordinate systems, GCJ-02/BD-09 conversion and the study's Gauss-Krüger zone.
 
-Every input layer declares its coordinates (``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09`` or
-``EPSG:n``); :func:`parse_coords` turns a declaration into one canonical name and refuses
-what it cannot convert honestly (undeclared, unknown, legacy Xian 1980 / Beijing 1954).
-
-GCJ-02 (高德/腾讯) and BD-09 (百度) are obfuscations of WGS 84 that PROJ does not know.
-They are converted here with the public formula (Krasovsky 1940 constants) and exact
-fixed-point inverses, vectorised over NumPy arrays. The offset is applied only inside
-mainland China (:func:`in_mainland_china`); outside it the four lon/lat systems coincide.
-Use the GCJ-02/BD-09 → CGCS2000 direction to bring a planner's own geocoded facility
-lists into the analysis, not to publish de-obfuscated bulk data.
-
-CGCS2000 and WGS 84 lon/lat differ by well under a metre (both are ITRF-aligned; PROJ
-itself treats the pair as a no-op), so WGS 84 numbers are relabelled EPSG:4490 unchanged.
-All metric work happens in the study's CGCS2000 3-degree Gauss-Krüger zone
-(EPSG:4534–4554, "CM nnnE", false easting 500 000 m).
+Every input declares its coordinates (``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09`` or
+``EPSG:n``); :func:`parse_coords` refuses undeclared, unknown and legacy (Xian 1980 /
+Beijing 1954) ones. GCJ-02 (高德/腾讯) and BD-09 (百度), which PROJ does not know, are
+converted with the public formula (Krasovsky 1940 constants) and exact fixed-point inverses,
+vectorised over NumPy arrays, only where the WGS 84 position lies in mainland China
+(:func:`in_mainland_china`). Use GCJ-02/BD-09 → CGCS2000 to bring a planner's own geocoded
+lists into the analysis, not to publish de-obfuscated bulk data. CGCS2000 and WGS 84 lon/lat
+differ by well under a metre (PROJ itself has a no-op between them), so WGS 84 numbers are
+relabelled EPSG:4490 unchanged. Metric work happens in the study's CGCS2000 3-degree
+Gauss-Krüger zone (EPSG:4534–4554, "CM nnnE", false easting 500 000 m).
 """
 
 from __future__ import annotations
@@ -56,7 +51,7 @@ _ALIAS_TO_CANONICAL = {alias: name for name, aliases in _ALIASES.items() for ali
 _LEGACY_NAMES = ("xian80", "xian1980", "西安80", "西安1980", "1980西安", "beijing54",
                  "beijing1954", "北京54", "北京1954", "1954北京", "新北京54")
 _LEGACY_DATUMS = ("xian1980", "beijing1954", "newbeijing")
-_LONLAT_DATUMS = ("worldgeodeticsystem1984", "wgs84", "wgs1984", "china2000")
+_DATUMS = {WGS84: ("worldgeodeticsystem1984", "wgs84", "wgs1984"), CGCS2000: ("china2000",)}
 
 # Krasovsky 1940 ellipsoid, as used by the GCJ-02 formula.
 _KRASOVSKY_A_M = 6378245.0
@@ -66,12 +61,12 @@ _CONTRACTION = 0.05  # bound on how much an offset changes per degree moved (see
 _CHINA_BBOX = (72.004, 0.8293, 137.8347, 55.8271)  # the crude box every implementation uses
 
 # Areas inside the crude box where online maps apply no offset, as (lon, lat) rings.
-# Land borders follow the county outlines of CTAmap (2021, ~50 m quantisation):
-# Hong Kong's northern edge is the Shenzhen River / Sha Tau Kok line, so Futian and Luohu
-# (22.53-22.55 N) stay in the mainland; Deep Bay and Mirs Bay are split by hand-drawn
-# mid-water lines. Precision: ~0.1-0.3 km along the Macau and Sha Tau Kok borders, 0.5-1 km
-# along the Shenzhen River, 1-3 km at sea; Kinmen's ring is its outline buffered by ~1.2 km.
-# The Macau campus on Hengqin island counts as mainland.
+# Land borders follow the CTAmap 2021 county outlines (~50 m quantisation): Hong Kong's
+# northern edge is the Shenzhen River / Sha Tau Kok line, so Futian and Luohu (22.52-22.56 N)
+# stay mainland. Checked against those outlines, land more than ~100 m from a border is
+# classified right (tests/test_crs.py); the lines through Deep Bay, Mirs Bay, the Pearl River
+# mouth and the Taiwan Strait are hand-drawn mid-water lines (1-3 km rough). Kinmen's ring is
+# its outline buffered by ~1.2 km; Matsu's are boxes; the Macau campus on Hengqin is mainland.
 _EXCLUDED_RINGS = {
     "Hong Kong": (
         (113.82, 22.17), (113.82, 22.30), (113.87, 22.40), (113.915, 22.445), (113.96, 22.475),
@@ -82,10 +77,10 @@ _EXCLUDED_RINGS = {
         (114.45, 22.545), (114.45, 22.14), (113.87, 22.14),
     ),
     "Macau": (
-        (113.527, 22.178), (113.531, 22.190), (113.534, 22.200), (113.537, 22.207),
+        (113.524, 22.176), (113.527, 22.186), (113.531, 22.196), (113.534, 22.2055),
         (113.554, 22.2165), (113.562, 22.212), (113.60, 22.214), (113.62, 22.20),
         (113.62, 22.10), (113.549, 22.10), (113.549, 22.143), (113.540, 22.157),
-        (113.538, 22.165),
+        (113.536, 22.165),
     ),
     "Taiwan": (
         (119.25, 22.9), (120.6, 21.75), (122.15, 21.75), (122.2, 25.7), (121.45, 25.45),
@@ -176,7 +171,7 @@ def parse_coords(declared: str | int | None) -> str:
     if isinstance(declared, int) and not isinstance(declared, bool):
         return _parse_epsg(declared)
     if not isinstance(declared, str):
-        raise CRSError(f"坐标系声明应为文字 / declaration must be text, got {declared!r}: {_CHOICES}")
+        raise CRSError(f"坐标系声明应为文字 / declaration must be text, not {declared!r}")
     key = _key(declared)
     if key in _ALIAS_TO_CANONICAL:
         return _ALIAS_TO_CANONICAL[key]
@@ -201,6 +196,11 @@ def _out(values: np.ndarray) -> np.ndarray:
     return values[()] if values.ndim == 0 else values
 
 
+def _in_box(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    x0, y0, x1, y1 = _CHINA_BBOX
+    return (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
+
+
 def in_mainland_china(lon: object, lat: object) -> np.ndarray:
     """Tell which points get the GCJ-02 offset: inside mainland China.
 
@@ -215,11 +215,11 @@ def in_mainland_china(lon: object, lat: object) -> np.ndarray:
         True inside the crude China box (72.004–137.8347°E, 0.8293–55.8271°N) and outside
         Hong Kong, Macau, Taiwan, Kinmen and Matsu; False for NaN. A NumPy bool for scalars.
         Neighbouring countries inside the box count as "mainland", as in every common
-        implementation; the excluded rings are precise to ~0.1–1 km on land borders.
+        implementation. Land more than ~100 m from the Hong Kong / Macau border is classified
+        right.
     """
     lon_a, lat_a = _as_float(lon, lat)
-    x0, y0, x1, y1 = _CHINA_BBOX
-    inside = (lon_a >= x0) & (lon_a <= x1) & (lat_a >= y0) & (lat_a <= y1)
+    inside = _in_box(lon_a, lat_a)
     flat, lon_f, lat_f = inside.reshape(-1), lon_a.reshape(-1), lat_a.reshape(-1)
     for polygon in _EXCLUDED:
         px0, py0, px1, py1 = polygon.bounds
@@ -288,14 +288,33 @@ def _invert(forward: Callable[[np.ndarray, np.ndarray], ArrayPair], lon: np.ndar
     return x, y
 
 
-def _on_mainland(convert: Callable[[np.ndarray, np.ndarray], ArrayPair],
-                 lon: object, lat: object) -> ArrayPair:
+def _mainland_wgs(lon: np.ndarray, lat: np.ndarray, gcj: bool) -> np.ndarray:
+    """Mainland test of the WGS 84 position of points given in WGS 84 or (``gcj``) GCJ-02."""
+    if not gcj:
+        return np.asarray(in_mainland_china(lon, lat))
+    dlon, dlat = _gcj_delta_deg(lon, lat)  # one-step WGS 84 estimate, good to ~2 m
+    return _in_box(lon, lat) & np.asarray(in_mainland_china(lon - dlon, lat - dlat))
+
+
+def _on_mainland(convert: Callable[[np.ndarray, np.ndarray], ArrayPair], lon: object,
+                 lat: object, *, test_result: bool = False, gcj: bool = False) -> ArrayPair:
+    """Apply ``convert`` to the points whose WGS 84 position lies in mainland China.
+
+    Forward conversions test their input, inverses (``test_result``) their result, so every
+    mainland point round-trips exactly, even next to the Hong Kong border. ``gcj`` says the
+    tested side is GCJ-02 (GCJ-02 <-> BD-09), tested through its WGS 84 estimate.
+    """
     lon_a, lat_a = _as_float(lon, lat)
-    mask = np.asarray(in_mainland_china(lon_a, lat_a))
-    if mask.all():
-        lon_a, lat_a = convert(lon_a, lat_a)
+    flat_lon, flat_lat = lon_a.reshape(-1), lat_a.reshape(-1)
+    if test_result:
+        idx = np.flatnonzero(_in_box(flat_lon, flat_lat))
+        x, y = convert(flat_lon[idx], flat_lat[idx])
+        keep = _mainland_wgs(x, y, gcj)
+        idx, x, y = idx[keep], x[keep], y[keep]
     else:
-        lon_a[mask], lat_a[mask] = convert(lon_a[mask], lat_a[mask])
+        idx = np.flatnonzero(_mainland_wgs(flat_lon, flat_lat, gcj))
+        x, y = convert(flat_lon[idx], flat_lat[idx])
+    flat_lon[idx], flat_lat[idx] = x, y
     return _out(lon_a), _out(lat_a)
 
 
@@ -332,40 +351,35 @@ def gcj02_to_wgs84(lon: object, lat: object, *, tol_deg: float = 1e-9,
     Returns
     -------
     tuple of numpy.ndarray
-        ``(lon, lat)`` in WGS 84 degrees; unchanged outside mainland China (decided on the
-        GCJ-02 input, so within ~0.6 km of an excluded area the two directions may disagree).
+        ``(lon, lat)`` in WGS 84 degrees; unchanged where the result would lie outside
+        mainland China. So every mainland point round-trips exactly, while a Hong Kong point
+        within ~0.3 km of the Shenzhen border may be taken for a mainland one.
     """
     def convert(x: np.ndarray, y: np.ndarray) -> ArrayPair:
         return _invert(_wgs_to_gcj, x, y, (x, y), tol_deg, max_iter)
 
-    return _on_mainland(convert, lon, lat)
+    return _on_mainland(convert, lon, lat, test_result=True)
 
 
 def gcj02_to_bd09(lon: object, lat: object) -> ArrayPair:
-    """Convert GCJ-02 lon/lat to BD-09 (百度), degrees in and out; unchanged off the mainland."""
-    return _on_mainland(_gcj_to_bd, lon, lat)
+    """Convert GCJ-02 lon/lat to BD-09 (百度), degrees; unchanged off the mainland.
+
+    Whether a point is mainland is decided on its one-step WGS 84 estimate (good to ~2 m),
+    so this agrees with :func:`wgs84_to_bd09` right up to the Hong Kong border.
+    """
+    return _on_mainland(_gcj_to_bd, lon, lat, gcj=True)
 
 
 def bd09_to_gcj02(lon: object, lat: object, *, tol_deg: float = 1e-9,
                   max_iter: int = 20) -> ArrayPair:
-    """Convert BD-09 lon/lat to GCJ-02 exactly (closed-form start, then fixed-point iteration).
+    """Convert BD-09 lon/lat to GCJ-02 exactly, degrees; unchanged off the mainland.
 
-    Parameters
-    ----------
-    lon, lat
-        BD-09 degrees, scalars or arrays; NaN passes through.
-    tol_deg, max_iter
-        As in :func:`gcj02_to_wgs84`.
-
-    Returns
-    -------
-    tuple of numpy.ndarray
-        ``(lon, lat)`` in GCJ-02 degrees; unchanged outside mainland China.
+    Closed-form start, then fixed-point iteration; arguments as in :func:`gcj02_to_wgs84`.
     """
     def convert(x: np.ndarray, y: np.ndarray) -> ArrayPair:
         return _invert(_gcj_to_bd, x, y, _bd_to_gcj_closed_form(x, y), tol_deg, max_iter)
 
-    return _on_mainland(convert, lon, lat)
+    return _on_mainland(convert, lon, lat, test_result=True, gcj=True)
 
 
 def wgs84_to_bd09(lon: object, lat: object) -> ArrayPair:
@@ -380,7 +394,7 @@ def bd09_to_wgs84(lon: object, lat: object, *, tol_deg: float = 1e-9,
         gx, gy = _invert(_gcj_to_bd, x, y, _bd_to_gcj_closed_form(x, y), tol_deg, max_iter)
         return _invert(_wgs_to_gcj, gx, gy, (gx, gy), tol_deg, max_iter)
 
-    return _on_mainland(convert, lon, lat)
+    return _on_mainland(convert, lon, lat, test_result=True)
 
 
 def gcj02_offset_m(lon: object, lat: object) -> ArrayPair:
@@ -421,8 +435,12 @@ def _transform_layer(layer: Layer, convert: Callable[..., ArrayPair], crs: int) 
     return layer.set_geometry(gpd.GeoSeries(new, index=layer.index, crs=crs, name=name))
 
 
+def _has_datum(crs: CRS, declared: str) -> bool:
+    return any(name in _datum_key(crs) for name in _DATUMS[declared])
+
+
 def _is_lonlat(crs: CRS) -> bool:
-    return crs.is_geographic and any(name in _datum_key(crs) for name in _LONLAT_DATUMS)
+    return crs.is_geographic and (_has_datum(crs, WGS84) or _has_datum(crs, CGCS2000))
 
 
 def _check_file_crs(file_crs: CRS | None, declared: str) -> None:
@@ -430,8 +448,10 @@ def _check_file_crs(file_crs: CRS | None, declared: str) -> None:
         return
     if _is_legacy(file_crs):
         raise _legacy_error(_label(file_crs))
-    if declared in _LONLAT:
+    if declared in (GCJ02, BD09):
         agrees = _is_lonlat(file_crs)
+    elif declared in (WGS84, CGCS2000):  # a projection of the declared datum is explicit too
+        agrees = _is_lonlat(file_crs) or (file_crs.is_projected and _has_datum(file_crs, declared))
     else:
         code = int(declared.split(":")[1])
         agrees = file_crs.to_epsg(min_confidence=70) == code or file_crs.equals(
@@ -464,18 +484,19 @@ def to_cgcs2000(layer: Layer, coords: str | int | None) -> Layer:
     Raises
     ------
     CRSError
-        If the declaration is missing, unknown or legacy, or contradicts the layer's CRS.
+        If the declaration is missing, unknown or legacy, or contradicts the layer's CRS
+        (``cgcs2000``/``wgs84`` accept a projection of that datum, e.g. EPSG:4549 for
+        ``cgcs2000``; ``gcj02``/``bd09`` need lon/lat).
     """
     declared = parse_coords(coords)
     _check_file_crs(layer.crs, declared)
-    if declared in (WGS84, CGCS2000):
+    if declared in (WGS84, CGCS2000) and (layer.crs is None or layer.crs.is_geographic):
         return layer.set_crs(CGCS2000_EPSG, allow_override=True)
     if declared == GCJ02:
         return _transform_layer(layer, gcj02_to_wgs84, CGCS2000_EPSG)
     if declared == BD09:
         return _transform_layer(layer, bd09_to_wgs84, CGCS2000_EPSG)
-    source = layer if layer.crs is not None else layer.set_crs(declared)
-    return source.to_crs(CGCS2000_EPSG)
+    return (layer if layer.crs is not None else layer.set_crs(declared)).to_crs(CGCS2000_EPSG)
 
 
 def _require_crs(layer: Layer, what: str) -> CRS:
@@ -579,9 +600,9 @@ def require_metric(obj: Layer | CRS | int | str | None, what: str) -> CRS:
     except ProjCRSError as exc:
         raise CRSError(f"{what}: 无法识别的坐标系 / unrecognised CRS {crs!r}") from exc
     if not crs.is_projected:
-        raise CRSError(f"{what} 使用经纬度（度）{_label(crs)}，距离和面积需要米制投影 / {what} is in "
-                       f"degrees ({_label(crs)}); project it to the study's CGCS2000 Gauss-Krüger "
-                       "zone first, e.g. geoplan.crs.to_metric(layer, 4549)")
+        raise CRSError(f"{what} 使用经纬度（度），距离和面积需要米制投影 / {what} is in degrees "
+                       f"({_label(crs)}); project it to the study's CGCS2000 Gauss-Krüger zone "
+                       "first, e.g. geoplan.crs.to_metric(layer, 4549)")
     units = {axis.unit_name for axis in crs.axis_info}
     if units != {"metre"}:
         raise CRSError(f"{what} 的单位是 {sorted(units)} 而不是米 / {what} is in {sorted(units)}, "

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import folium
@@ -28,6 +28,12 @@ import geopandas as gpd
 import pandas as pd
 
 from geoplan._basemaps import BASEMAPS, GAODE_NOTE, INTERNAL_NOTE, add_legend, add_note
+from geoplan._mapboundary import (
+    FINDING_KIND_ZH,
+    add_boundary_lines,
+    add_boundary_markers,
+    add_findings,
+)
 from geoplan._mapcore import (
     COORD_DECIMALS,
     MAX_VECTOR_FEATURES,
@@ -44,6 +50,7 @@ from geoplan._mapcore import (
     save_map,
 )
 from geoplan.errors import OutputError
+from geoplan.schema import FACILITY_TYPES
 
 __all__ = [
     "BASEMAPS",
@@ -76,6 +83,7 @@ __all__ = [
     "map_to_html",
     "overview_map",
     "save_map",
+    "units_with_coverage",
 ]
 
 logger = logging.getLogger(__name__)
@@ -110,43 +118,10 @@ CAPACITY_LABELS = {
     "niches_used": "已用格位（个）",
     "floor_area_m2": "建筑面积（m²）",
 }
-#: Chinese names of common joint-inspection finding kinds (``add_findings``).
-FINDING_KIND_ZH = {
-    "gap": "缝隙",
-    "overlap": "重叠",
-    "line_changed": "界线变动",
-    "line_added": "新增界线",
-    "line_removed": "删除界线",
-    "marker_damaged": "界桩损坏",
-    "marker_missing": "界桩缺失",
-    "marker_displaced": "界桩位移",
-    "marker_overdue": "界桩逾期未检",
-}
-_FALLBACK_TYPE_ZH = {
-    "elderly_station": "居家养老服务站",
-    "senior_canteen": "长者食堂/助餐点",
-    "columbarium": "公益性骨灰堂",
-    "social_work_station": "乡镇(街道)社工站",
-    "day_care_center": "日间照料中心",
-    "nursing_home": "养老机构/敬老院",
-    "community_center": "社区综合服务设施",
-    "children_home": "儿童之家",
-    "health_station": "社区卫生服务站",
-    "minor_protection_station": "未成年人保护工作站",
-    "care_center": "街道(镇)综合养老服务中心",
-}
-
-
 def facility_type_name(key: str) -> str:
     """Return the Chinese name of a facility type key (the key itself if unregistered)."""
-    try:
-        from geoplan.schema import FACILITY_TYPES
-    except ImportError:
-        FACILITY_TYPES = {}
     entry = FACILITY_TYPES.get(key)
-    if entry is not None:
-        return entry[0] if isinstance(entry, tuple | list) else str(getattr(entry, "name", entry))
-    return _FALLBACK_TYPE_ZH.get(key, key)
+    return entry.name_zh if entry is not None else key
 
 
 def _capacity_text(row: pd.Series) -> str:
@@ -177,6 +152,7 @@ def add_facilities(
     status_col: str = "status",
     name_col: str = "name",
     admin_code_col: str = "admin_code",
+    shown_types: Collection[str] | None = None,
 ) -> list[folium.GeoJson]:
     """Add one layer per facility type, with the status shown by the marker style.
 
@@ -196,6 +172,9 @@ def add_facilities(
         (its first 9 digits); without it the popup shows "—".
     type_col, status_col, name_col, admin_code_col
         Column names.
+    shown_types
+        Types whose layers are on when the map opens (default: all); the others can be
+        switched on in the layer control. Useful when a county has thousands of sites.
 
     Returns
     -------
@@ -214,11 +193,12 @@ def add_facilities(
         color = _TYPE_COLORS[i % len(_TYPE_COLORS)]
 
         def style(row: pd.Series, color: str = color) -> dict[str, Any]:
-            base = {"color": color, "fillColor": color, "radius": 6}
+            base = {"color": color, "fillColor": color, "radius": 5}
             return base | _STATUS_STYLE.get(row[status_col], {})
 
         label = f"{facility_type_name(str(key))}（{len(group)}）"
-        layers.append(add_layer(m, group, name=label, layer_id=f"facilities-{key}",
+        show = shown_types is None or key in shown_types
+        layers.append(add_layer(m, group, name=label, layer_id=f"facilities-{key}", show=show,
                                 style=style, popup_fields=popup, tooltip_field=name_col))
         legend.append((color, facility_type_name(str(key))))
     add_legend(m, "设施类型（实心=现有，虚线=在建/规划/拟建）", legend, position="topright")
@@ -238,7 +218,8 @@ def add_service_areas(
     Parameters
     ----------
     areas
-        Polygons with a facility ``type`` column (other columns are ignored).
+        Polygons with a facility ``type`` column, or indexed by type (as
+        :func:`geoplan.service_areas.service_areas` returns them with ``dissolve_by="type"``).
     minutes
         Walking time the areas stand for, used in the layer name (``None``: no time).
     show
@@ -249,6 +230,10 @@ def add_service_areas(
     list of folium.GeoJson
         Ids ``service-areas-<type>``.
     """
+    if type_col not in areas.columns:  # dissolved by type: the type is the index
+        keys = list(areas.index.astype(str))
+        areas = areas.reset_index(drop=True)
+        areas[type_col] = keys
     layers = []
     for i, (key, group) in enumerate(areas.groupby(type_col, sort=True)):
         color = _TYPE_COLORS[i % len(_TYPE_COLORS)]
@@ -261,11 +246,55 @@ def add_service_areas(
     return layers
 
 
+def units_with_coverage(
+    units: gpd.GeoDataFrame,
+    coverage: pd.DataFrame,
+    *,
+    facility_type: str,
+    tier_min: float = 15,
+    level: str = "town",
+) -> gpd.GeoDataFrame:
+    """Return the units of one ``level`` with their coverage columns for one type and tier.
+
+    Parameters
+    ----------
+    units
+        Admin units (``code``, ``level``, geometry).
+    coverage
+        The long table of :func:`geoplan.coverage.coverage_by_unit` (one row per unit,
+        ``facility_type`` and ``tier_min``).
+    facility_type, tier_min, level
+        Which rows to keep.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A copy of the units at ``level`` with the coverage columns (``pop_60plus_share`` …)
+        joined on ``code``; units without a row get NaN (drawn grey).
+
+    Raises
+    ------
+    OutputError
+        If ``coverage`` has no row for that type, tier and level.
+    """
+    rows = coverage[(coverage["facility_type"] == facility_type)
+                    & (coverage["tier_min"] == tier_min) & (coverage["level"] == level)]
+    if rows.empty:
+        msg = f"no coverage rows for type {facility_type!r}, {tier_min:g} min, level {level!r}"
+        raise OutputError(msg)
+    extra = rows.drop(columns=[c for c in ("level", "name") if c in rows]).set_index("code")
+    joined = units[units["level"] == level].copy()
+    for column in extra.columns:
+        name = f"{column}_coverage" if column in joined.columns else column
+        joined[name] = joined["code"].map(extra[column])
+    return joined
+
+
 def add_coverage_choropleth(
     m: folium.Map,
     units: gpd.GeoDataFrame,
     *,
-    share_col: str = "share_60plus",
+    share_col: str = "pop_60plus_share",
     level_name: str = "镇街",
     layer_id: str = "coverage-town",
     name_col: str = "name",
@@ -277,9 +306,11 @@ def add_coverage_choropleth(
     Parameters
     ----------
     units
-        Admin units (镇街 or 社区/村) with ``share_col`` as a fraction in [0, 1].
+        Admin units (镇街 or 社区/村) with ``share_col`` as a fraction in [0, 1], e.g. from
+        :func:`units_with_coverage`.
     share_col
-        The share column (default ``share_60plus``).
+        The share column (default ``pop_60plus_share``, as :func:`geoplan.coverage.coverage_by_unit`
+        names it).
     level_name
         "镇街" or "社区/村", used in the layer name and legend.
     layer_id
@@ -335,7 +366,7 @@ def add_proposed_sites(
     m: folium.Map,
     sites: gpd.GeoDataFrame,
     *,
-    gain_col: str = "marginal_gain",
+    gain_col: str = "new_pop_60plus",
     rank_col: str = "rank",
     name_col: str | None = "name",
     gain_label: str = "新增覆盖60岁以上人口",
@@ -345,8 +376,10 @@ def add_proposed_sites(
     Parameters
     ----------
     sites
-        Points with ``rank`` (1 = chosen first) and ``marginal_gain`` (what each site adds
-        when opened in rank order, e.g. people aged 60+ newly covered).
+        Points with ``rank`` (1 = chosen first) and ``gain_col`` (what each site adds when
+        opened in rank order; default ``new_pop_60plus`` as
+        :func:`geoplan.siting.rank_sites_by_marginal_gain` names it, joined to the
+        candidate points).
     gain_label
         Chinese label of the gain in the popup.
 
@@ -390,8 +423,11 @@ def add_standards_shortfalls(
     Parameters
     ----------
     units
-        Admin units with ``status_col`` ("pass"/"fail", or a boolean where True = passes)
-        and ``shortfall_col`` (how much is missing, in the rule's unit; 0 when met).
+        Admin units with ``status_col`` ("pass"/"fail"/"not_computable" as in
+        :mod:`geoplan.standards.evaluate`, or a boolean where True = passes) and
+        ``shortfall_col`` (how much is missing, in the rule's unit; 0 when met). To map one
+        rule of the long results table, join its rows to the units first, e.g.
+        ``units.join(results.query("rule_id == @rid").set_index("unit_code")[cols])``.
     rule_label
         Name of the standard for the layer name, e.g. "每百户养老服务用房面积".
     extra_popup
@@ -404,111 +440,30 @@ def add_standards_shortfalls(
     Raises
     ------
     OutputError
-        If ``status_col`` holds values other than pass/fail/True/False.
+        If ``status_col`` holds other values than pass/fail/not_computable/True/False.
     """
-    status = units[status_col]
-    passed = status.map({"pass": True, "fail": False, True: True, False: False})
-    if passed.isna().any():
-        bad = sorted(map(str, status[passed.isna()].unique()))
-        msg = f"column {status_col!r} must hold 'pass'/'fail' (or booleans), found {bad}"
+    status = units[status_col].astype(object)
+    known = {"pass": "达标", True: "达标", "fail": "未达标", False: "未达标",
+             "not_computable": "无法计算"}
+    text = status.map(lambda v: known.get(v))
+    if text.isna().any():
+        bad = sorted(map(str, status[text.isna()].unique()))
+        msg = (f"column {status_col!r} must hold 'pass'/'fail'/'not_computable' (or booleans), "
+               f"found {bad}")
         raise OutputError(msg)
     shown = units.assign(
-        _passed=passed.astype(bool),
-        _status_text=passed.map({True: "达标", False: "未达标"}),
+        _status_text=text,
         _shortfall_text=units[shortfall_col].map(lambda v: "—" if pd.isna(v) else f"{v:,.1f}"),
     )
     popup = {name_col: "名称", "_status_text": "是否达标", "_shortfall_text": "缺口"}
     popup |= dict(extra_popup or {})
-    add_legend(m, rule_label, [("#1a9641", "达标"), ("#d7191c", "未达标")])
-    n_fail = int((~shown["_passed"]).sum())
+    colors = {"达标": "#1a9641", "未达标": "#d7191c", "无法计算": "#bdbdbd"}
+    add_legend(m, rule_label, [(color, label) for label, color in colors.items()])
+    n_fail = int((shown["_status_text"] == "未达标").sum())
     return add_layer(
         m, shown, name=f"{rule_label}（未达标 {n_fail}）", layer_id=layer_id, popup_fields=popup,
         style=lambda row: {"color": "#555555", "weight": 1, "fillOpacity": 0.55,
-                           "fillColor": "#1a9641" if row["_passed"] else "#d7191c"},
-    )
-
-
-def add_boundary_lines(
-    m: folium.Map,
-    lines: gpd.GeoDataFrame,
-    *,
-    code_col: str = "line_code",
-    level_col: str = "level",
-) -> folium.GeoJson:
-    """Add administrative boundary lines (界线), wider for higher levels.
-
-    Returns
-    -------
-    folium.GeoJson
-        Layer id ``boundary-lines``.
-    """
-    widths = {"province": 4, "county": 3, "town": 2}
-    shown = lines.assign(_level=lines[level_col].astype(str))
-    return add_layer(
-        m, shown, name=f"行政区域界线（{len(lines)}）", layer_id="boundary-lines",
-        popup_fields={code_col: "界线编号", "_level": "级别"}, tooltip_field=code_col,
-        style=lambda row: {"color": "#333333", "weight": widths.get(row["_level"], 2),
-                           "dashArray": "8 4 2 4"},
-    )
-
-
-def add_boundary_markers(
-    m: folium.Map,
-    markers: gpd.GeoDataFrame,
-    *,
-    number_col: str = "marker_no",
-    condition_col: str = "condition",
-) -> folium.GeoJson:
-    """Add boundary markers (界桩); damaged or missing ones are red.
-
-    Returns
-    -------
-    folium.GeoJson
-        Layer id ``boundary-markers``.
-    """
-    good = {"完好", "good", "intact"}
-    shown = markers.assign(_condition=markers[condition_col].astype(str))
-    return add_layer(
-        m, shown, name=f"界桩（{len(markers)}）", layer_id="boundary-markers",
-        popup_fields={number_col: "界桩编号", "_condition": "状况"}, tooltip_field=number_col,
-        point_radius_px=5,
-        style=lambda row: {"color": "#000000", "weight": 1, "fillOpacity": 1,
-                           "fillColor": "#2b83ba" if row["_condition"] in good else "#d7191c"},
-    )
-
-
-def add_findings(
-    m: folium.Map,
-    findings: gpd.GeoDataFrame,
-    *,
-    kind_col: str = "kind",
-    detail_col: str = "detail",
-    kind_labels: Mapping[str, str] | None = None,
-) -> folium.GeoJson:
-    """Add joint-inspection findings (gaps, overlaps, line changes, marker problems).
-
-    Parameters
-    ----------
-    findings
-        Any geometries with ``kind`` (short code, e.g. ``gap``) and ``detail`` (text).
-    kind_labels
-        Chinese names of the kinds, added to (and overriding) :data:`FINDING_KIND_ZH`.
-
-    Returns
-    -------
-    folium.GeoJson
-        Layer id ``findings``; one colour per kind, with a legend.
-    """
-    labels = FINDING_KIND_ZH | dict(kind_labels or {})
-    kinds = sorted(findings[kind_col].astype(str).unique())
-    palette = {k: _TYPE_COLORS[i % len(_TYPE_COLORS)] for i, k in enumerate(kinds)}
-    shown = findings.assign(_kind=findings[kind_col].astype(str).map(lambda k: labels.get(k, k)))
-    add_legend(m, "联检发现", [(palette[k], labels.get(k, k)) for k in kinds], position="topright")
-    return add_layer(
-        m, shown, name=f"联检发现（{len(findings)}）", layer_id="findings",
-        popup_fields={"_kind": "类型", detail_col: "说明"}, tooltip_field="_kind",
-        style=lambda row: {"color": palette[str(row[kind_col])], "weight": 3,
-                           "fillColor": palette[str(row[kind_col])], "fillOpacity": 0.4},
+                           "fillColor": colors[row["_status_text"]]},
     )
 
 
@@ -526,6 +481,12 @@ _OVERVIEW_BUILDERS = {
 }
 
 
+_OVERVIEW_ORDER = (
+    "towns", "villages", "standards", "uncovered_cells", "service_areas", "boundary_lines",
+    "facilities", "boundary_markers", "proposed_sites", "findings",
+)
+
+
 def overview_map(
     layers: Mapping[str, gpd.GeoDataFrame],
     *,
@@ -533,6 +494,7 @@ def overview_map(
     basemap: str = "none",
     tianditu_tk: str | None = None,
     title: str | None = None,
+    shown_facility_types: Collection[str] | None = None,
 ) -> folium.Map:
     """Return a map with every layer given, drawn by its builder, plus a layer control.
 
@@ -542,11 +504,16 @@ def overview_map(
         ``{kind: layer}`` with kinds ``towns`` and ``villages`` (with ``share_60plus``),
         ``standards``, ``uncovered_cells``, ``service_areas``, ``facilities``,
         ``proposed_sites``, ``boundary_lines``, ``boundary_markers``, ``findings``; each
-        with its builder's default columns. Drawn in that order (areas below points).
+        with its builder's default columns. Drawn areas first, then lines, then points
+        (order: towns, villages, standards, uncovered_cells, service_areas,
+        boundary_lines, facilities, boundary_markers, proposed_sites, findings).
     admin_units
         Admin units to name each facility's 镇街 in popups.
     basemap, tianditu_tk, title
         As in :func:`base_map`.
+    shown_facility_types
+        Facility types switched on when the map opens (default: all), see
+        :func:`add_facilities`.
 
     Returns
     -------
@@ -565,12 +532,12 @@ def overview_map(
     extent = layers.get("towns", next(iter(layers.values())))
     m = base_map(extent, basemap=basemap, tianditu_tk=tianditu_tk,
                  title=title)
-    order = [*list(_OVERVIEW_BUILDERS)[:5], "facilities", *list(_OVERVIEW_BUILDERS)[5:]]
-    for kind in order:
+    for kind in _OVERVIEW_ORDER:
         if kind not in layers:
             continue
         if kind == "facilities":
-            add_facilities(m, layers[kind], admin_units=admin_units)
+            add_facilities(m, layers[kind], admin_units=admin_units,
+                           shown_types=shown_facility_types)
         else:
             _OVERVIEW_BUILDERS[kind](m, layers[kind])
     add_layer_control(m)

@@ -45,11 +45,11 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "WalkNetwork",
     "walk_network_from_edges",
-    "walk_network_from_file",
     "walk_network_from_graph",
-    "walk_network_from_osm",
     "walkable_mask",
 ]
+# walk_network_from_file and walk_network_from_osm are importable from here too (see
+# __getattr__ at the end); they live in geoplan.network_sources.
 
 #: Highway values never walkable (construction, proposals, platforms, race tracks...).
 EXCLUDED_HIGHWAYS = frozenset(
@@ -243,6 +243,7 @@ class WalkNetwork:
         self._edge_lines: np.ndarray | None = None
         self._tree: shapely.STRtree | None = None
         self._components: np.ndarray | None = None
+        self._cache: dict[str, object] = {}  # derived indexes (e.g. the snapping index)
 
     @property
     def n_nodes(self) -> int:
@@ -425,7 +426,9 @@ def walk_network_from_graph(
     return _network_from_tables(nodes, edges, metric_epsg)
 
 
-def _network_from_tables(nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, epsg: int) -> WalkNetwork:
+def _network_from_tables(
+    nodes: gpd.GeoDataFrame, edges: gpd.GeoDataFrame, epsg: int
+) -> WalkNetwork:
     """Turn node/edge tables keyed by node id (``u``/``v`` = ids) into a WalkNetwork."""
     used = pd.unique(np.concatenate([edges["u"].to_numpy(), edges["v"].to_numpy()]))
     node_index = pd.Index(used)
@@ -459,7 +462,11 @@ def _drop_reverse_duplicates(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     length_cm = np.round(edges["length_m"].to_numpy() * 100).astype(np.int64)
     key = pd.DataFrame({"lo": lo, "hi": hi, "len": length_cm})
-    return edges.loc[~key.duplicated().to_numpy()].reset_index(drop=True)
+    # keep the shortest of near-equal twins so the CSR minimum is exact
+    order = np.argsort(edges["length_m"].to_numpy(), kind="stable")
+    dup = np.zeros(len(edges), dtype=bool)
+    dup[order] = key.iloc[order].duplicated().to_numpy()
+    return edges.loc[~dup].reset_index(drop=True)
 
 
 def _split_lines_at_nodes(

@@ -207,7 +207,10 @@ def walk_network_from_file(
             walk_filter="highway" in layer.columns,
             include_private=include_private,
         )
-    msg = f"unknown network file type: {path.name} (use .osm, .osm.bz2, .osm.pbf, .graphml, .gpkg, .shp)"
+    msg = (
+        f"unknown network file type: {path.name} "
+        "(use .osm, .osm.bz2, .osm.pbf, .graphml, .gpkg, .shp)"
+    )
     raise GeoplanError(msg)
 
 
@@ -217,7 +220,9 @@ def _require_wgs84(declared: str | None, path: Path) -> None:
         raise CRSError(msg)
 
 
-def _declare_layer_crs(layer: gpd.GeoDataFrame, declared: str | None, path: Path) -> gpd.GeoDataFrame:
+def _declare_layer_crs(
+    layer: gpd.GeoDataFrame, declared: str | None, path: Path
+) -> gpd.GeoDataFrame:
     if declared in ("gcj02", "bd09"):
         msg = f"{path.name}: convert GCJ-02/BD-09 road lines before building a network"
         raise CRSError(msg)

@@ -51,23 +51,37 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _HIGHLIGHT = PatternFill("solid", fgColor=HIGHLIGHT_FILL)
 _THIN = Side(style="thin", color="A6A6A6")
 
-#: Default Chinese headers for the column names geoplan's layers and results use; a sheet's
+_MEASURES_ZH = {"pop": "常住人口", "households": "户数", "pop_60plus": "60岁以上人口",
+                "pop_80plus": "80岁以上人口"}
+_SHARES_ZH = {"pop": "人口覆盖率", "households": "户数覆盖率", "pop_60plus": "60岁以上老人覆盖率",
+              "pop_80plus": "80岁以上老人覆盖率"}
+
+
+def _measure_headers() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for m, zh in _MEASURES_ZH.items():
+        names |= {
+            m: zh, f"{m}_total": zh, f"{m}_covered": f"覆盖{zh}", f"{m}_share": _SHARES_ZH[m],
+            f"{m}_covered_straight": f"直线距离覆盖{zh}",
+            f"{m}_share_straight": f"直线距离{_SHARES_ZH[m]}",
+            f"{m}_detour_loss": f"绕行损失{zh}", f"new_{m}": f"新增覆盖{zh}",
+            f"cum_{m}": f"累计覆盖{zh}",
+        }
+    return names
+
+
+#: Default Chinese headers for the column names geoplan's layers and results use (layers,
+#: ``coverage_by_unit``, standards evaluation, siting ranks, boundary findings); a sheet's
 #: own header map (``headers=``) overrides them, and unknown columns keep their names.
-COLUMN_NAMES_ZH = {
+COLUMN_NAMES_ZH = _measure_headers() | {
     "code": "区划代码",
     "name": "名称",
     "level": "层级",
     "kind": "类型",
     "parent_code": "上级代码",
-    "households": "户数",
-    "pop": "常住人口",
-    "pop_60plus": "60岁以上人口",
-    "pop_80plus": "80岁以上人口",
-    "covered_60plus": "覆盖60岁以上人口",
-    "share_60plus": "60岁以上老人覆盖率",
-    "share_pop": "人口覆盖率",
     "facility_id": "设施编号",
     "type": "设施类型",
+    "facility_type": "设施类型",
     "status": "状态",
     "beds": "床位（张）",
     "nursing_beds": "护理型床位（张）",
@@ -77,16 +91,40 @@ COLUMN_NAMES_ZH = {
     "niches_total": "格位总数（个）",
     "niches_used": "已用格位（个）",
     "admin_code": "所在区划代码",
-    "rule": "标准条款",
+    "tier_min": "步行时间（分钟）",
+    "reach_m": "步行距离（米）",
+    "n_cells": "网格数",
+    "profile": "标准配置",
+    "rule_id": "条款编号",
+    "family": "类别",
+    "name_zh": "指标名称",
+    "unit_code": "区划代码",
+    "unit_name": "单位名称",
     "value": "现状值",
-    "required": "标准值",
-    "shortfall": "缺口",
+    "comparator": "比较",
+    "threshold": "标准值",
+    "measure_unit": "计量单位",
+    "target_year": "目标年份",
     "passed": "是否达标",
+    "shortfall": "缺口",
+    "shortfall_unit": "缺口单位",
+    "numerator": "分子",
+    "denominator": "分母",
+    "denominator_name": "分母名称",
+    "denominator_source": "分母来源",
+    "denominator_year": "分母年份",
+    "reason": "原因",
+    "note": "备注",
+    "clause": "依据条款",
     "rank": "建议顺序",
-    "marginal_gain": "新增覆盖",
-    "cumulative_gain": "累计覆盖",
-    "detail": "说明",
+    "candidate": "候选点",
+    "site_id": "选址编号",
+    "severity": "严重程度",
+    "subject": "对象",
     "line_code": "界线编号",
+    "detail": "说明",
+    "tolerance": "容差",
+    "row": "数据行",
     "marker_no": "界桩编号",
     "condition": "状况",
 }
@@ -121,8 +159,8 @@ def _cell_value(value: object) -> object:
         return None
     if isinstance(value, bool):
         return "是" if value else "否"
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
+    if isinstance(value, pd.Timestamp):  # Excel has no time zones: keep the wall time
+        return (value.tz_localize(None) if value.tzinfo else value).to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, str | bytes | dt.date):
         return _cell_value(value.item())
     return value
@@ -280,7 +318,7 @@ class ReportSection:
 
 _REPORT_CSS = """
 body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
-  margin: 24px auto; max-width: 1100px; color: #222; line-height: 1.6; }
+  margin: 24px auto; padding: 0 16px; max-width: 1100px; color: #222; line-height: 1.6; }
 h1 { font-size: 24px; border-bottom: 2px solid #2f5597; padding-bottom: 6px; }
 h2 { font-size: 19px; color: #2f5597; margin-top: 32px; }
 table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }

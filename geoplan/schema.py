@@ -15,8 +15,8 @@ recognised by :func:`facility_type_key`.
 from __future__ import annotations
 
 import logging
-import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -27,6 +27,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from geoplan._text import clean_number_text, id_text, is_missing, mojibake_encoding, norm_key
 from geoplan.errors import Problem, SchemaError
 
 __all__ = [
@@ -74,7 +75,8 @@ FACILITY_TYPES: dict[str, FacilityType] = {
     "children_home": FacilityType("儿童之家", ("floor_area_m2",)),
     "health_station": FacilityType("社区卫生服务站", ("floor_area_m2",)),
     "minor_protection_station": FacilityType("未成年人保护工作站", ("floor_area_m2",)),
-    "care_center": FacilityType("街道(镇)综合养老服务中心", ("beds", "nursing_beds", "floor_area_m2")),
+    "care_center": FacilityType("街道(镇)综合养老服务中心",
+                                ("beds", "nursing_beds", "floor_area_m2")),
 }
 
 _NAMES_EN = {
@@ -108,7 +110,8 @@ _ALIASES = {
     "儿童之家": ("儿童之家", "社区儿童之家"),
     "社区卫生服务站": ("社区卫生服务站", "卫生服务站", "社区卫生服务中心", "卫生室", "村卫生室"),
     "未成年人保护工作站": ("未成年人保护工作站", "未成年人保护站", "未保站"),
-    "街道(镇)综合养老服务中心": ("街道(镇)综合养老服务中心", "综合养老服务中心", "镇街综合养老服务中心",
+    "街道(镇)综合养老服务中心": ("街道(镇)综合养老服务中心", "综合养老服务中心",
+                        "镇街综合养老服务中心",
                         "街道综合养老服务中心", "乡镇综合养老服务中心", "区域性养老服务中心",
                         "镇综合养老服务中心"),
 }
@@ -126,21 +129,17 @@ _STATUS_ALIASES = {
 }
 _LEVELS = {
     "county": ("county", "县", "区", "县级", "县级市", "市辖区", "县区"),
-    "town": ("town", "township", "镇", "乡", "街道", "乡镇", "镇街", "乡级", "经济开发区", "开发区"),
+    "town": ("town", "township", "镇", "乡", "街道", "乡镇", "镇街", "乡级", "经济开发区",
+             "开发区"),
     "village": ("village", "community", "村", "社区", "居委会", "村委会", "村级", "村居"),
 }
-
-
-def _norm_key(value: object) -> str:
-    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
-    return re.sub(r"\s+", "", text)
 
 
 def _lookup(table: dict[str, Iterable[str]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, words in table.items():
         for word in (key, *words):
-            out[_norm_key(word)] = key
+            out[norm_key(word)] = key
     return out
 
 
@@ -167,7 +166,7 @@ def facility_type_key(value: object) -> str | None:
     """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    return _TYPE_LOOKUP.get(_norm_key(value))
+    return _TYPE_LOOKUP.get(norm_key(value))
 
 
 def status_key(value: object) -> str | None:
@@ -178,48 +177,7 @@ def status_key(value: object) -> str | None:
     """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    return _STATUS_LOOKUP.get(_norm_key(value))
-
-
-# --------------------------------------------------------------------------- mojibake
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_ALLOWED_DECODED = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
-                              r"\u00b7\u2014\u2018-\u201d\u2026\u2160-\u216b\u2460-\u2473]")
-
-
-def mojibake_encoding(text: object) -> str | None:
-    """Tell whether a text is Chinese read with the wrong (Latin-1) encoding.
-
-    A GBK (or UTF-8) file read as ISO-8859-1 gives strings such as ``'Ãû³Æ'``; their
-    Latin-1 bytes decode as Chinese. Genuine Latin text (``'café'``) does not.
-
-    Parameters
-    ----------
-    text
-        Any value; only strings with characters in U+0080–U+00FF are examined.
-
-    Returns
-    -------
-    str or None
-        ``"utf-8"`` or ``"gbk"``: the encoding under which the bytes are Chinese text, or
-        ``None`` if the text does not look like mojibake.
-    """
-    if not isinstance(text, str) or not any("\x80" <= c <= "\xff" for c in text):
-        return None
-    try:
-        raw = text.encode("latin-1")
-    except UnicodeEncodeError:
-        return None
-    for encoding in ("utf-8", "gbk"):
-        try:
-            fixed = raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        non_ascii = _NON_ASCII.findall(fixed)
-        if _CJK.search(fixed) and all(_ALLOWED_DECODED.match(c) for c in non_ascii):
-            return encoding
-    return None
+    return _STATUS_LOOKUP.get(norm_key(value))
 
 
 # --------------------------------------------------------------------------- contracts
@@ -251,6 +209,7 @@ class LayerContract:
     geom_types: tuple[str, ...]
     check_within: bool = False
     id_required: bool = True
+    flag_duplicates: bool = False
 
 
 _CAPACITY = tuple(ColumnSpec(c, "count") for c in
@@ -299,7 +258,7 @@ LAYER_CONTRACTS: dict[str, LayerContract] = {
         ColumnSpec("custodian", "str"),
         ColumnSpec("last_inspected", "date"),
         ColumnSpec("coords_missing", "bool", default=False),
-    ), ("Point",)),
+    ), ("Point",), flag_duplicates=True),
     "study_area": LayerContract("study_area", "code", (
         ColumnSpec("code", "code", lengths=(6, 9, 12)),
         ColumnSpec("name", "str"),
@@ -315,35 +274,13 @@ _TEXTUAL = ("id", "str", "code", "type", "status", "level")
 
 
 # --------------------------------------------------------------------------- helpers
-def _is_missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
-
-
-def _id_text(value: object) -> str | None:
-    """An id as text: 12.0 -> '12', '  A1 ' -> 'A1', missing -> None."""
-    if _is_missing(value) or value is pd.NaT:
-        return None
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    return text or None
-
-
-def clean_number_text(value: object) -> object:
-    """Normalise a number typed as text: full-width digits, spaces, thousands separators."""
-    if not isinstance(value, str):
-        return value
-    text = unicodedata.normalize("NFKC", value).strip().replace(",", "").replace(" ", "")
-    return text if text else None
-
-
 def _to_numbers(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Coerce to float; also return the mask of values that are present but not numbers."""
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         return series.astype(float), pd.Series(False, index=series.index)
     raw = series.astype(object).map(clean_number_text)
     values = pd.to_numeric(raw, errors="coerce").astype(float)
-    bad = raw.map(lambda v: not _is_missing(v)) & values.isna()
+    bad = raw.map(lambda v: not is_missing(v)) & values.isna()
     return values, bad
 
 
@@ -417,18 +354,25 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
             return values.astype(np.int64)
         return values
     if spec.dtype == "date":
-        text = series.astype(object).map(lambda v: clean_number_text(v) if isinstance(v, str) else v)
+        text = series.astype(object).map(
+            lambda v: (unicodedata.normalize("NFKC", v).strip() or None) if isinstance(v, str)
+            else v)
         values = pd.to_datetime(text, errors="coerce", format="mixed")
-        add(text.map(lambda v: not _is_missing(v)) & values.isna(),
+        add(text.map(lambda v: not is_missing(v)) & values.isna(),
             lambda i: f"not a date: {raw[i]!r}")
         return values
     if spec.dtype == "bool":
         return series.fillna(False).astype(bool)
-    text = pd.Series([_id_text(v) for v in raw], index=series.index, dtype=object)
+    if spec.dtype == "str":
+        text = pd.Series([None if is_missing(v) else str(v).strip() for v in raw],
+                         index=series.index, dtype=object)
+    else:
+        text = pd.Series([id_text(v) for v in raw], index=series.index, dtype=object)
     if spec.dtype == "type":
         keys = text.map(facility_type_key)
         known = ", ".join(FACILITY_TYPES)
-        add(text.notna() & keys.isna(), lambda i: f"unknown facility type {raw[i]!r}; known: {known}")
+        add(text.notna() & keys.isna(),
+            lambda i: f"unknown facility type {raw[i]!r}; known: {known}")
         add(text.isna(), lambda _i: "missing facility type")
         return keys.astype("str")
     if spec.dtype == "status":
@@ -437,7 +381,7 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
         add(text.notna() & keys.isna(), lambda i: f"unknown status {raw[i]!r}; allowed: {allowed}")
         return keys.fillna(spec.default).astype("str")
     if spec.dtype == "level":
-        keys = text.map(lambda v: None if v is None else _LEVEL_LOOKUP.get(_norm_key(v)))
+        keys = text.map(lambda v: None if v is None else _LEVEL_LOOKUP.get(norm_key(v)))
         add(text.notna() & keys.isna(), lambda i: f"unknown level {raw[i]!r}; allowed: county, "
             "town (镇/乡/街道), village (村/社区)")
         add(text.isna(), lambda _i: "missing level")
@@ -455,10 +399,17 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
                     labels[i], name))
     if spec.required and spec.dtype != "id":
         add(text.isna(), lambda _i: "missing value")
-    add([mojibake_encoding(v) is not None for v in text],
-        lambda i: f"garbled text {text.iloc[i]!r} (a {mojibake_encoding(text.iloc[i]).upper()} "
+    add([mojibake_encoding(v) is not None for v in raw],
+        lambda i: f"garbled text {raw[i]!r} (a {mojibake_encoding(raw[i]).upper()} "
         "file read as Latin-1? re-read with encoding='GBK')")
     return text.astype("str")
+
+
+def _geometry_name(gdf: gpd.GeoDataFrame) -> str | None:
+    try:
+        return gdf.geometry.name
+    except AttributeError:  # no active geometry column
+        return None
 
 
 # --------------------------------------------------------------------------- validation
@@ -493,7 +444,10 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
     Raises
     ------
     SchemaError
-        With every problem found: missing required columns, text in number columns,
+        With every problem found (boundary markers are the exception for duplicate numbers
+        and missing coordinates: they are kept and flagged in ``duplicate_id`` and
+        ``coords_missing``, indexed ``<marker_no>#2`` for a repeat, because the boundary
+        checks report them as findings): missing required columns, text in number columns,
         negative or NaN counts, missing/empty/invalid geometry or the wrong geometry type,
         missing or duplicate ids, points outside the study area, unknown facility types,
         statuses or levels, admin codes of the wrong length, garbled (mojibake) text.
@@ -510,11 +464,14 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
     n = len(out)
 
     for col in out.columns:
-        if isinstance(col, str) and mojibake_encoding(col):
-            problems.append(Problem(f"garbled column name (a GBK file read as Latin-1? re-read "
-                                    f"with encoding='GBK'; it reads {col.encode('latin-1').decode(mojibake_encoding(col))!r})",
+        enc = mojibake_encoding(col) if isinstance(col, str) else None
+        if enc:
+            fixed = col.encode("latin-1").decode(enc)
+            problems.append(Problem(f"garbled column name, reads {fixed!r} as {enc.upper()} (a "
+                                    "GBK file read as Latin-1? re-read with encoding='GBK')",
                                     None, col))
-    if out.crs is None:
+    geom_name = _geometry_name(out)
+    if geom_name is not None and out.crs is None:
         problems.append(Problem("layer has no CRS; declare its coordinates"))
     if n == 0 and kind == "study_area":
         problems.append(Problem("the study area has no features"))
@@ -523,20 +480,30 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
     id_col = contract.id_column
     ids: list[str | None]
     if id_col in out.columns:
-        ids = [_id_text(v) for v in out[id_col].astype(object)]
+        ids = [id_text(v) for v in out[id_col].astype(object)]
     else:
         if contract.id_required:
             problems.append(Problem("missing required id column", None, id_col))
-        ids = [_id_text(v) for v in out.index]
+        ids = [id_text(v) for v in out.index]
     labels = [i if i is not None else f"#{pos}" for pos, i in enumerate(ids)]
     if id_col in out.columns:
         for pos, i in enumerate(ids):
             if i is None:
                 problems.append(Problem("missing id", labels[pos], id_col))
-        counts = pd.Series([i for i in ids if i is not None], dtype=object).value_counts()
-        for pos, i in enumerate(ids):
-            if i is not None and counts[i] > 1:
-                problems.append(Problem(f"duplicate id {i!r} ({counts[i]} rows)", labels[pos], id_col))
+        counts = Counter(i for i in ids if i is not None)
+        if contract.flag_duplicates:
+            # kept and flagged (the boundary checks report them); later copies get "#2", "#3"
+            seen: dict[str, int] = {}
+            for pos, i in enumerate(ids):
+                if i is not None:
+                    seen[i] = seen.get(i, 0) + 1
+                    labels[pos] = i if seen[i] == 1 else f"{i}#{seen[i]}"
+            out["duplicate_id"] = [i is not None and counts[i] > 1 for i in ids]
+        else:
+            for pos, i in enumerate(ids):
+                if i is not None and counts[i] > 1:
+                    problems.append(Problem(f"duplicate id {i!r} ({counts[i]} rows)", labels[pos],
+                                            id_col))
 
     levels = None
     level_spec = next((s for s in contract.columns if s.dtype == "level"), None)
@@ -555,7 +522,6 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
 
     # other text columns: garbled values
     specified = {s.name for s in contract.columns}
-    geom_name = out.geometry.name if out._geometry_column_name in out.columns else None
     for col in out.columns:
         if col in specified or col == geom_name:
             continue

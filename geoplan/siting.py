@@ -45,6 +45,7 @@ import scipy.sparse as sp
 
 from geoplan.errors import InfeasibleError
 from geoplan.siting_assign import capacitated_mclp, p_median
+from geoplan.siting_bounds import lagrangian_mclp_bound
 from geoplan.siting_common import (
     Quota,
     SitingResult,
@@ -54,6 +55,8 @@ from geoplan.siting_common import (
     coverage_from_reach,
     dominated_candidates,
     merge_identical_columns,
+    order_by_marginal_gain,
+    pad_to_p_sites,
     quota_rows,
     quotas_from_labels,
     relative_gap,
@@ -96,6 +99,17 @@ class _Reduced:
     cost: np.ndarray
     quotas: QuotaRows
     n_merged_from: int
+    cand_pos: np.ndarray  # position of each candidate in the unrestricted reduced model
+
+
+def _restrict(R: _Reduced, keep: np.ndarray) -> _Reduced:
+    """Keep some reduced candidates (and the demand they still reach)."""
+    cover = sp.csr_matrix(R.cover[np.flatnonzero(keep)])
+    live = np.asarray(cover.sum(axis=0)).ravel() > 0
+    cover = sp.csr_matrix(cover[:, np.flatnonzero(live)])
+    q = QuotaRows(R.quotas.member[:, keep], R.quotas.lower, R.quotas.upper)
+    return _Reduced(sp.csr_matrix(cover.T), cover, R.w[live], R.cand[keep], R.cost[keep], q,
+                    R.n_merged_from, np.flatnonzero(keep))
 
 
 def _covered_by(existing_reach, max_m, n_d: int) -> np.ndarray:
@@ -122,47 +136,19 @@ def _reduce(C, w, keep_demand, cost, quotas: QuotaRows, preprocess: bool) -> _Re
     cover.sort_indices()
     Ct = sp.csr_matrix(cover.T)
     q = QuotaRows(quotas.member[:, kept], quotas.lower, quotas.upper)
-    return _Reduced(Ct, cover, w_m, kept, cost[kept], q, int(keep_demand.sum()))
+    return _Reduced(Ct, cover, w_m, kept, cost[kept], q, int(keep_demand.sum()),
+                    np.arange(kept.size))
 
 
-def order_by_marginal_gain(C: sp.csr_matrix, w: np.ndarray, selected, covered0) -> np.ndarray:
-    """Order ``selected`` greedily: each next site adds the most weight not yet covered."""
-    selected = [int(s) for s in selected]
-    if not selected:
-        return np.zeros(0, int)
-    uncovered = ~np.asarray(covered0, bool)
-    out = []
-    rest = list(selected)
-    while rest:
-        gains = [w[C.indices[C.indptr[j] : C.indptr[j + 1]]][
-            uncovered[C.indices[C.indptr[j] : C.indptr[j + 1]]]].sum() for j in rest]
-        k = int(np.argmax(gains))
-        j = rest.pop(k)
-        out.append(j)
-        uncovered[C.indices[C.indptr[j] : C.indptr[j + 1]]] = False
-    return np.asarray(out, int)
+def _left(t0: float, limit_s: float) -> float:
+    """Seconds left of an overall limit (at least one, so HiGHS can return an answer)."""
+    return max(1.0, limit_s - (time.perf_counter() - t0))
 
 
-def _pad(selected, p, C, w, covered0, quotas: QuotaRows, n_c) -> tuple[list[int], int]:
-    """Add zero-gain candidates until ``p`` sites are chosen (respecting quota maximums)."""
-    selected = list(selected)
-    if len(selected) >= p:
-        return selected, 0
-    score = C @ w
-    counts = quotas.member[:, selected].sum(axis=1) if selected else np.zeros(quotas.lower.size)
-    added = 0
-    for j in np.argsort(-score, kind="stable"):
-        if len(selected) >= p:
-            break
-        if j in selected:
-            continue
-        after = counts + quotas.member[:, j]
-        if (after > quotas.upper).any():
-            continue
-        selected.append(int(j))
-        counts = after
-        added += 1
-    return selected, added
+def _integer_gap(coefficients: np.ndarray) -> float | None:
+    """Absolute MIP gap just under 1 when all objective coefficients are integers."""
+    c = np.asarray(coefficients, float)
+    return 0.999 if c.size and np.array_equal(c, np.round(c)) else None
 
 
 def _mclp_arrays(R: _Reduced, p: int, budget):
@@ -213,7 +199,8 @@ def mclp(
     reach
         Candidates × demand walking metres (sparse; explicit entries are reached pairs).
     weights
-        Demand weight per cell (e.g. ``pop_60plus``, see :func:`geoplan.siting_tables.demand_weights`).
+        Demand weight per cell (e.g. ``pop_60plus``; see
+        :func:`geoplan.siting_tables.demand_weights`).
     p
         Number of new sites.
     max_m
@@ -227,7 +214,8 @@ def mclp(
     method
         ``"exact"`` (HiGHS MIP) or ``"greedy"`` (greedy + swap with the LP bound).
     time_limit_s
-        Time limit of the HiGHS solve; the best solution and its gap are returned at the limit.
+        Overall time limit in seconds (preprocessing, heuristic, bound and HiGHS); at the
+        limit the best solution found is returned with its gap.
     mip_rel_gap
         Relative gap at which HiGHS stops.
     preprocess
@@ -268,27 +256,50 @@ def mclp(
                       time_limit_s=min(5.0, time_limit_s)) if sel_r else sel_r
     heur_obj = float(R.w[np.asarray(R.cover[sel_r].sum(axis=0)).ravel() > 0].sum()) if sel_r \
         else 0.0
-    c, A, lo, hi, integer = _mclp_arrays(R, p, budget)
     n_rc = R.cover.shape[0]
     notes = [f"preprocessing: {R.n_merged_from} demand cells -> {R.w.size} merged, "
              f"{n_c} candidates -> {n_rc}"]
-    if method == "exact":
+    lag = None
+    if budget is None and not quotas and n_rc:
+        lag = lagrangian_mclp_bound(R.cover, R.Ct, R.w, p, heur_obj,
+                                    time_limit_s=min(10.0, time_limit_s / 4))
+    tol = 1e-9 * max(1.0, heur_obj)
+    if method == "exact" and lag is not None and lag.bound <= heur_obj + tol:
+        status, bound_gain = "Optimal", lag.bound
+        notes.append("greedy+swap answer proven optimal by the Lagrangian bound")
+    elif method == "exact":
+        Rm = R
+        if lag is not None and lag.fixed_out.any():
+            keep = ~lag.fixed_out
+            keep[sel_r] = True
+            Rm = _restrict(R, keep)
+            sel_r = [int(k) for k in np.flatnonzero(np.isin(np.flatnonzero(keep), sel_r))]
+            notes.append(f"Lagrangian fixing: {int((~keep).sum())} candidates ruled out")
+        c, A, lo, hi, integer = _mclp_arrays(Rm, p, budget)
+        nm = Rm.cover.shape[0]
         start = None
         if sel_r:
-            x0 = np.zeros(n_rc)
+            x0 = np.zeros(nm)
             x0[sel_r] = 1
-            start = np.r_[x0, np.minimum(1.0, R.Ct @ x0)]
+            start = np.r_[x0, np.minimum(1.0, Rm.Ct @ x0)]
         out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
-                               maximize=True, time_limit_s=time_limit_s,
-                               mip_rel_gap=mip_rel_gap, start=start)
+                               maximize=True, time_limit_s=_left(t0, time_limit_s),
+                               mip_rel_gap=mip_rel_gap, mip_abs_gap=_integer_gap(Rm.w),
+                               start=start)
         if out.infeasible:
             raise InfeasibleError("no choice of new sites meets the quotas and the budget "
                                   f"together (HiGHS: {out.status})")
         if out.x is None:
             raise InfeasibleError(f"HiGHS found no solution within the limit ({out.status})")
-        sel_r = list(np.flatnonzero(out.x[:n_rc] > 0.5))
+        sel_r = [int(Rm.cand_pos[j]) for j in np.flatnonzero(out.x[:nm] > 0.5)]
         status, bound_gain = out.status, out.bound
+        if lag is not None:
+            bound_gain = min(bound_gain, lag.bound)
+    elif lag is not None:
+        status, bound_gain = "greedy+swap", lag.bound
+        notes.append(f"Lagrangian bound after {lag.iterations} iterations")
     else:
+        c, A, lo, hi, integer = _mclp_arrays(R, p, budget)
         lp = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
                               maximize=True, relax=True, time_limit_s=time_limit_s)
         if lp.infeasible:
@@ -297,9 +308,12 @@ def mclp(
         status, bound_gain = "greedy+swap", lp.bound
         if not np.isfinite(bound_gain):
             notes.append(f"LP bound not available ({lp.status})")
+    if _integer_gap(R.w) is not None and np.isfinite(bound_gain):
+        # integer weights: the optimum is an integer, so the bound rounds down
+        bound_gain = float(np.floor(bound_gain + 1e-6 * max(1.0, abs(bound_gain))))
     selected = [int(R.cand[j]) for j in sel_r]
     if pad_to_p and budget is None:
-        selected, added = _pad(selected, p, C, w, covered0, Q, n_c)
+        selected, added = pad_to_p_sites(selected, p, C, w, covered0, Q, n_c)
         if added:
             notes.append(f"{added} site(s) add no coverage; padded to p = {p}")
     cov_after = covered0 | (np.asarray(C[selected].sum(axis=0)).ravel() > 0 if selected
@@ -455,22 +469,29 @@ def lscp(
             x0[sel_r] = 1
             start = x0 if full else np.r_[x0, np.minimum(1.0, R.Ct @ x0)]
         out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
-                               maximize=False, time_limit_s=time_limit_s,
-                               mip_rel_gap=mip_rel_gap, start=start)
+                               maximize=False, time_limit_s=_left(t0, time_limit_s),
+                               mip_rel_gap=mip_rel_gap, mip_abs_gap=_integer_gap(R.cost),
+                               start=start)
         if out.infeasible or out.x is None:
             raise InfeasibleError(f"no set of new sites meets the coverage target and the "
                                   f"quotas (HiGHS: {out.status})")
         sel_r = list(np.flatnonzero(out.x[:n_rc] > 0.5))
         status, bound = out.status, out.bound
     else:
-        if R.quotas.lower.size and not sel_r and R.quotas.lower.any():
-            raise InfeasibleError("greedy could not meet the coverage target and the quotas")
+        hit = np.asarray(R.cover[sel_r].sum(axis=0)).ravel() > 0 if sel_r else \
+            np.zeros(R.w.size, bool)
+        short = hit.sum() < R.w.size if full else float(R.w[hit].sum()) < need - 1e-9
+        if short or (R.quotas.member[:, sel_r].sum(axis=1) < R.quotas.lower).any():
+            raise InfeasibleError("greedy found no set of new sites that meets the coverage "
+                                  "target and the quotas; try method='exact'")
         lp = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
                               maximize=False, relax=True, time_limit_s=time_limit_s)
         if lp.infeasible:
             raise InfeasibleError(f"the coverage target and the quotas cannot be met together "
                                   f"(LP relaxation: {lp.status})")
         status, bound = "greedy+swap", lp.bound
+    if _integer_gap(R.cost) is not None and np.isfinite(bound):
+        bound = float(np.ceil(bound - 1e-6 * max(1.0, abs(bound))))
     selected = [int(R.cand[j]) for j in sel_r]
     cov_after = covered0 | (np.asarray(C[selected].sum(axis=0)).ravel() > 0 if selected
                             else np.zeros(n_d, bool))
@@ -526,7 +547,7 @@ def mclp_multi_year(
     time_limit_s: float = 60.0,
     compare_joint: bool = False,
 ) -> MultiYearPlan:
-    """An annual build quota as a sequence of MCLPs ("≥ 10 new canteens a year for 5 years").
+    """Plan an annual build quota as a sequence of MCLPs ("≥ 10 new canteens a year").
 
     Each year chooses its new sites by MCLP with every earlier site fixed as existing — the
     way a plan is carried out: year 1 cannot depend on what year 5 will build, and sites

@@ -89,8 +89,10 @@ class SitingResult:
     method
         ``"exact"`` (HiGHS branch and bound) or ``"greedy"`` (greedy + swap, LP bound).
     selected
-        Indices (rows of the candidate reach matrix) of the proposed new sites, ranked by
-        marginal gain: each site adds the most model weight given the sites before it.
+        Indices (rows of the candidate reach matrix) of the proposed new sites, ranked.
+        Covering models (LSCP, MCLP): by marginal gain, each site adds the most weight not
+        covered by existing or earlier-ranked sites. p-median and capacitated MCLP: by the
+        weight assigned to the site.
     objective
         Objective value of the answer: covered weight (MCLP, capacitated MCLP: served
         weight), total cost or number of new sites (LSCP), total weighted walking metres
@@ -306,10 +308,50 @@ def dominated_candidates(cover: sp.csr_matrix, cost: np.ndarray, droppable: np.n
     if live.size < 2:
         return dominated
     B = sp.csr_matrix(cover[live], dtype=np.float32)
-    O = sp.coo_matrix(B @ B.T)
-    a, b, ov = live[O.row], live[O.col], O.data
+    overlap = sp.coo_matrix(B @ B.T)
+    a, b, ov = live[overlap.row], live[overlap.col], overlap.data
     sel = (a != b) & (np.abs(ov - size[a]) < 0.5) & (cost[b] <= cost[a])
     a, b = a[sel], b[sel]
     strict = (size[b] > size[a]) | (cost[b] < cost[a]) | (b < a)
     dominated[a[strict]] = True
     return dominated
+
+
+def order_by_marginal_gain(C: sp.csr_matrix, w: np.ndarray, selected, covered0) -> np.ndarray:
+    """Order ``selected`` greedily: each next site adds the most weight not yet covered."""
+    selected = [int(s) for s in selected]
+    if not selected:
+        return np.zeros(0, int)
+    uncovered = ~np.asarray(covered0, bool)
+    out = []
+    rest = list(selected)
+    while rest:
+        gains = [w[C.indices[C.indptr[j] : C.indptr[j + 1]]][
+            uncovered[C.indices[C.indptr[j] : C.indptr[j + 1]]]].sum() for j in rest]
+        k = int(np.argmax(gains))
+        j = rest.pop(k)
+        out.append(j)
+        uncovered[C.indices[C.indptr[j] : C.indptr[j + 1]]] = False
+    return np.asarray(out, int)
+
+
+def pad_to_p_sites(selected, p, C, w, covered0, quotas: QuotaRows, n_c) -> tuple[list[int], int]:
+    """Add zero-gain candidates until ``p`` sites are chosen (respecting quota maximums)."""
+    selected = list(selected)
+    if len(selected) >= p:
+        return selected, 0
+    score = C @ w
+    counts = quotas.member[:, selected].sum(axis=1) if selected else np.zeros(quotas.lower.size)
+    added = 0
+    for j in np.argsort(-score, kind="stable"):
+        if len(selected) >= p:
+            break
+        if j in selected:
+            continue
+        after = counts + quotas.member[:, j]
+        if (after > quotas.upper).any():
+            continue
+        selected.append(int(j))
+        counts = after
+        added += 1
+    return selected, added

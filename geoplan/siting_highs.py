@@ -65,6 +65,7 @@ def solve_sparse_mip(
     maximize: bool,
     time_limit_s: float | None = None,
     mip_rel_gap: float = 1e-7,
+    mip_abs_gap: float | None = None,
     start: np.ndarray | None = None,
     relax: bool = False,
     threads: int | None = None,
@@ -89,6 +90,9 @@ def solve_sparse_mip(
         Stop after this many seconds and return the best solution found with its bound.
     mip_rel_gap
         Relative gap at which HiGHS stops the branch and bound.
+    mip_abs_gap
+        Absolute gap at which HiGHS stops (e.g. just under 1 when every objective
+        coefficient is an integer, so the optimum is an integer too).
     start
         Optional full column vector of a feasible solution (e.g. from the greedy heuristic),
         given to HiGHS as an incumbent.
@@ -131,6 +135,8 @@ def solve_sparse_mip(
         h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
     if is_mip:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+        if mip_abs_gap is not None:
+            h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
     if threads is not None:
         h.setOptionValue("threads", int(threads))
     h.passModel(lp)
@@ -151,10 +157,7 @@ def solve_sparse_mip(
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_solution else None
     objective = float(info.objective_function_value) if has_solution else float("nan")
     optimal = status == highspy.HighsModelStatus.kOptimal
-    if is_mip:
-        bound = float(info.mip_dual_bound)
-    else:
-        bound = objective if optimal else float("nan")
+    bound = float(info.mip_dual_bound) if is_mip else (objective if optimal else float("nan"))
     logger.debug("HiGHS %s: %s in %.3f s, obj %.6g, bound %.6g", lp.num_col_, text, elapsed,
                  objective, bound)
     return MipOutcome(

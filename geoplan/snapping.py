@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
+from scipy.spatial import cKDTree
 
 from geoplan.errors import CRSError, NetworkError
 from geoplan.network import WalkNetwork
@@ -115,14 +116,7 @@ def snap_points(
         msg = f"{what}: {int(bad.sum())} row(s) with missing or empty geometry, e.g. {ids}"
         raise NetworkError(msg)
     xy = _representative_xy(geoms)
-    pts = shapely.points(xy)
-    pairs, dist = network.edge_tree.query_nearest(pts, all_matches=False, return_distance=True)
-    order = np.argsort(pairs[0], kind="stable")
-    edge = pairs[1][order]
-    dist = dist[order]
-    lines = network.edge_lines[edge]
-    along = shapely.line_locate_point(lines, pts)
-    proj = shapely.get_coordinates(shapely.line_interpolate_point(lines, along))
+    edge, along, proj, dist = _nearest_on_edges(network, xy)
     length = network.edges["length_m"].to_numpy()[edge]
     along = np.clip(along, 0.0, length)
     return pd.DataFrame(
@@ -138,6 +132,87 @@ def snap_points(
         },
         index=frame.index,
     )
+
+
+class _PieceIndex:
+    """Edges cut into straight pieces of at most ``2 * half_m`` metres, KD-tree on midpoints.
+
+    The nearest piece to a point is among the ``k`` nearest midpoints whenever the k-th
+    midpoint is at least ``best distance + half_m`` away; other points fall back to the
+    exact (slower) STRtree search.
+    """
+
+    def __init__(self, network: WalkNetwork, half_m: float = 10.0):
+        coords, line = shapely.get_coordinates(network.edge_lines, return_index=True)
+        same = line[1:] == line[:-1]
+        a, b, edge = coords[:-1][same], coords[1:][same], line[:-1][same]
+        seg_len = np.hypot(*(b - a).T)
+        start_along = np.zeros(len(seg_len))
+        first = np.ones(len(edge), dtype=bool)
+        first[1:] = edge[1:] != edge[:-1]
+        csum = np.cumsum(seg_len)
+        group_start = np.maximum.accumulate(np.where(first, np.arange(len(edge)), 0))
+        start_along = csum - seg_len - (csum[group_start] - seg_len[group_start])
+        n_piece = np.maximum(1, np.ceil(seg_len / (2 * half_m)).astype(np.int64))
+        seg = np.repeat(np.arange(len(seg_len)), n_piece)
+        j = np.arange(len(seg)) - np.repeat(np.cumsum(n_piece) - n_piece, n_piece)
+        f0 = (j / n_piece[seg])[:, None]
+        f1 = ((j + 1) / n_piece[seg])[:, None]
+        d = (b - a)[seg]
+        pa = a[seg] + f0 * d
+        pb = a[seg] + f1 * d
+        self.ax, self.ay = pa[:, 0].copy(), pa[:, 1].copy()
+        self.dx, self.dy = pb[:, 0] - pa[:, 0], pb[:, 1] - pa[:, 1]
+        len2 = self.dx**2 + self.dy**2
+        self.inv_len2 = np.where(len2 > 0, 1.0 / np.where(len2 > 0, len2, 1.0), 0.0)
+        self.length = np.sqrt(len2)
+        self.edge = edge[seg]
+        self.along0 = start_along[seg] + f0[:, 0] * seg_len[seg]
+        self.half_m = float(self.length.max() / 2.0) if len(seg) else 0.0
+        self.tree = cKDTree((pa + pb) / 2.0)
+
+
+def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, k: int = 6):
+    """Nearest edge, distance along it, projected point and distance for each point."""
+    index = network._cache.get("pieces")
+    if index is None:
+        index = _PieceIndex(network)
+        network._cache["pieces"] = index
+    k = min(k, len(index.edge))
+    mid_dist, cand = index.tree.query(xy, k=k, workers=-1)
+    cand = cand.reshape(len(xy), k)
+    mid_dist = mid_dist.reshape(len(xy), k)
+    px, py = xy[:, :1], xy[:, 1:]
+    ax, ay = index.ax[cand], index.ay[cand]
+    dx, dy = index.dx[cand], index.dy[cand]
+    t = np.clip(((px - ax) * dx + (py - ay) * dy) * index.inv_len2[cand], 0.0, 1.0)
+    qx = ax + t * dx
+    qy = ay + t * dy
+    dist2 = (px - qx) ** 2 + (py - qy) ** 2
+    best = np.argmin(dist2, axis=1)
+    rows = np.arange(len(xy))
+    pick = cand[rows, best]
+    tb = t[rows, best]
+    out_d = np.sqrt(dist2[rows, best])
+    out_proj = np.column_stack([qx[rows, best], qy[rows, best]])
+    out_edge = index.edge[pick]
+    out_along = index.along0[pick] + tb * index.length[pick]
+    unsure = mid_dist[:, -1] < out_d + index.half_m
+    if k == len(index.edge):
+        unsure[:] = False
+    if unsure.any():  # exact fallback for points whose nearest piece may be beyond the k
+        pts = shapely.points(xy[unsure])
+        pairs, dd = network.edge_tree.query_nearest(pts, all_matches=False, return_distance=True)
+        order = np.argsort(pairs[0], kind="stable")
+        e = pairs[1][order]
+        lines = network.edge_lines[e]
+        al = shapely.line_locate_point(lines, pts)
+        out_edge[unsure] = e
+        out_d[unsure] = dd[order]
+        out_along[unsure] = al
+        out_proj[unsure] = shapely.get_coordinates(shapely.line_interpolate_point(lines, al))
+    logger.debug("snapped %d points, %d by the exact fallback", len(xy), int(unsure.sum()))
+    return out_edge, out_along, out_proj, out_d
 
 
 def check_snap_offset(

@@ -45,7 +45,9 @@ __all__ = [
 ]
 
 
-def smooth_noise(shape: tuple[int, int], scale_cells: float, rng: np.random.Generator) -> np.ndarray:
+def smooth_noise(
+    shape: tuple[int, int], scale_cells: float, rng: np.random.Generator
+) -> np.ndarray:
     """Return a smooth random field of the given shape with unit standard deviation.
 
     Parameters
@@ -62,7 +64,10 @@ def smooth_noise(shape: tuple[int, int], scale_cells: float, rng: np.random.Gene
     numpy.ndarray
         float64 array of ``shape``, mean about 0 and standard deviation 1.
     """
-    coarse_shape = (int(np.ceil(shape[0] / scale_cells)) + 3, int(np.ceil(shape[1] / scale_cells)) + 3)
+    coarse_shape = (
+        int(np.ceil(shape[0] / scale_cells)) + 3,
+        int(np.ceil(shape[1] / scale_cells)) + 3,
+    )
     coarse = rng.standard_normal(coarse_shape)
     zoom = (shape[0] / (coarse_shape[0] - 3), shape[1] / (coarse_shape[1] - 3))
     fine = ndimage.zoom(coarse, zoom, order=3, mode="nearest")[: shape[0], : shape[1]]
@@ -309,10 +314,12 @@ def allocate_integer_total(
     if total < 0 or (w < 0).any() or not np.isfinite(w).all():
         msg = "total and weights must be non-negative and finite"
         raise ValueError(msg)
-    cap = np.full(len(w), np.iinfo(np.int64).max // 4) if caps is None else np.asarray(caps)
+    cap = np.full(len(w), int(total)) if caps is None else np.asarray(caps)
     cap = cap.astype(np.int64)
-    if int(cap[w > 0].sum()) < total:
-        msg = f"cannot place {total}: the cells with positive weight hold at most {cap[w > 0].sum()}"
+    if not (w > 0).any() or int(cap[w > 0].sum()) < total:
+        msg = (
+            f"cannot place {total}: the cells with positive weight hold at most {cap[w > 0].sum()}"
+        )
         raise ValueError(msg)
     alloc = np.zeros(len(w), dtype=np.int64)
     remaining = int(total)

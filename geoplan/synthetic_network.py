@@ -41,7 +41,9 @@ def _jittered_grid(
         return np.empty((0, 2))
     minx, miny, maxx, maxy = region.bounds
     cx, cy = centre if centre is not None else ((minx + maxx) / 2, (miny + maxy) / 2)
-    radius = np.hypot(maxx - minx, maxy - miny) / 2 + np.hypot(cx - (minx + maxx) / 2, cy - (miny + maxy) / 2)
+    radius = np.hypot(maxx - minx, maxy - miny) / 2 + np.hypot(
+        cx - (minx + maxx) / 2, cy - (miny + maxy) / 2
+    )
     sx, sy = spacing_xy_m
     gx = np.arange(-radius, radius + sx, sx)
     gy = np.arange(-radius, radius + sy, sy)
@@ -66,18 +68,15 @@ def _relative_neighbourhood_edges(xy: np.ndarray) -> np.ndarray:
     mid = (xy[pairs[:, 0]] + xy[pairs[:, 1]]) / 2
     tree = cKDTree(xy)
     candidates = tree.query_ball_point(mid, r=d * 0.8661, return_sorted=True)
-    keep = np.ones(len(pairs), dtype=bool)
-    for e, cand in enumerate(candidates):
-        if len(cand) <= 2:
-            continue
-        k = np.asarray(cand)
-        i, j = pairs[e]
-        k = k[(k != i) & (k != j)]
-        dik = np.linalg.norm(xy[k] - xy[i], axis=1)
-        djk = np.linalg.norm(xy[k] - xy[j], axis=1)
-        if (np.maximum(dik, djk) < d[e] - 1e-9).any():
-            keep[e] = False
-    return pairs[keep]
+    counts = np.fromiter((len(c) for c in candidates), dtype=np.int64, count=len(candidates))
+    k = np.fromiter((p for c in candidates for p in c), dtype=np.int64, count=int(counts.sum()))
+    e = np.repeat(np.arange(len(pairs)), counts)
+    i, j = pairs[e, 0], pairs[e, 1]
+    dik = np.hypot(*(xy[k] - xy[i]).T)
+    djk = np.hypot(*(xy[k] - xy[j]).T)
+    witness = (k != i) & (k != j) & (np.maximum(dik, djk) < d[e] - 1e-9)
+    blocked = np.bincount(e[witness], minlength=len(pairs)) > 0
+    return pairs[~blocked]
 
 
 def _segments(xy: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -89,7 +88,7 @@ def _segments(xy: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 def _segment_ok(
     a: np.ndarray, b: np.ndarray, area: shapely.Geometry, barrier_all: shapely.Geometry
 ) -> bool:
-    """True when the segment a-b lies in the area and crosses no barrier."""
+    """Tell whether the segment a-b lies in the area and crosses no barrier."""
     seg = shapely.LineString([a, b])
     return bool(area.contains(seg)) and not bool(barrier_all.intersects(seg))
 
@@ -243,7 +242,9 @@ def street_network(
         disk = shapely.Point(c).buffer(village_core_radius_m).intersection(poly)
         disk = disk.difference(urban)
         angle = rng.uniform(0, np.pi / 2)
-        pts = _jittered_grid(disk, (village_spacing_m,) * 2, angle, 0.12 * village_spacing_m, rng, tuple(c))
+        pts = _jittered_grid(
+            disk, (village_spacing_m,) * 2, angle, 0.12 * village_spacing_m, rng, tuple(c)
+        )
         groups.append(pts)
         zones += ["village"] * len(pts)
     rural_area = area.difference(urban.buffer(0.4 * rural_spacing_m))
@@ -300,7 +301,12 @@ def street_network(
     u, v, all_zone = u[order], v[order], all_zone[order]
     geoms = _segments(node_xy, np.column_stack([u, v]))
     edges = gpd.GeoDataFrame(
-        {"u": u, "v": v, "zone": pd.array(all_zone, dtype=object), "length_m": shapely.length(geoms)},
+        {
+            "u": u,
+            "v": v,
+            "zone": pd.array(all_zone, dtype=object),
+            "length_m": shapely.length(geoms),
+        },
         geometry=geoms,
         crs=crs,
     )

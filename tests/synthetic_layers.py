@@ -40,7 +40,7 @@ def jinjiang_outline(shared_data: Path) -> gpd.GeoDataFrame:
 
 
 def towns_from_outline(outline: gpd.GeoDataFrame, *, seed: int = 1) -> gpd.GeoDataFrame:
-    """Cut the outline into a grid of town polygons with a synthetic ``share_60plus``."""
+    """Cut the outline into a grid of town polygons with a synthetic ``pop_60plus_share``."""
     minx, miny, maxx, maxy = outline.total_bounds
     xs, ys = np.linspace(minx, maxx, 5), np.linspace(miny, maxy, 6)
     shape = outline.geometry.iat[0]
@@ -54,7 +54,7 @@ def towns_from_outline(outline: gpd.GeoDataFrame, *, seed: int = 1) -> gpd.GeoDa
         {"code": codes, "name": TOWN_NAMES[: len(parts)], "level": "town",
          "kind": ["街道" if n.endswith("街道") else "镇" for n in TOWN_NAMES[: len(parts)]],
          "parent_code": "350582", "households": rng.integers(8_000, 60_000, len(parts)),
-         "share_60plus": rng.uniform(0.05, 0.98, len(parts))},
+         "pop_60plus_share": rng.uniform(0.05, 0.98, len(parts))},
         geometry=parts, crs=outline.crs, index=pd.Index(codes, name="id"),
     )
     return towns
@@ -100,15 +100,17 @@ def grid_cells(outline: gpd.GeoDataFrame, *, n_target: int, seed: int = 3) -> gp
 
 
 def findings_in(towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return three inspection findings (a gap polygon, a changed line, a damaged marker)."""
+    """Return four inspection findings: a gap, a changed line, a damaged marker, and an
+    overdue round that has no location (not drawable)."""
     c = towns.geometry.iat[0].representative_point()
     return gpd.GeoDataFrame(
-        {"kind": ["gap", "line_changed", "marker_damaged"],
+        {"kind": ["topology_gap", "line_version_change", "marker_condition", "round_overdue"],
          "detail": ["两镇之间存在 35 m² 缝隙", "界线 3505820103 版本间偏移 12 m",
-                    "界桩 35058201A 损坏"]},
+                    "界桩 35058201A 损坏", "界线 3505820101 逾期未联检"]},
         geometry=[box(c.x, c.y, c.x + 200, c.y + 200),
-                  LineString([(c.x, c.y), (c.x + 900, c.y + 300)]), Point(c.x + 500, c.y - 400)],
-        crs=towns.crs, index=pd.Index(["f1", "f2", "f3"], name="id"),
+                  LineString([(c.x, c.y), (c.x + 900, c.y + 300)]), Point(c.x + 500, c.y - 400),
+                  None],
+        crs=towns.crs, index=pd.Index(["f1", "f2", "f3", "f4"], name="id"),
     )
 
 
@@ -141,7 +143,7 @@ def proposed_sites_in(towns: gpd.GeoDataFrame, n: int = 5) -> gpd.GeoDataFrame:
     ids = [f"s{i + 1}" for i in range(len(points))]
     return gpd.GeoDataFrame(
         {"name": [f"候选点{i + 1}" for i in range(len(points))], "rank": range(1, len(points) + 1),
-         "marginal_gain": [1200.0 / (i + 1) for i in range(len(points))]},
+         "new_pop_60plus": [1200.0 / (i + 1) for i in range(len(points))]},
         geometry=points, crs=towns.crs, index=pd.Index(ids, name="id"),
     )
 

@@ -59,27 +59,34 @@ def units_at_level(admin_units: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFram
 
 
 def _layer_source(layer: pd.DataFrame | None, column: str, what: str) -> tuple[str, str]:
-    """Source and year of ``column`` from ``layer.attrs`` (``sources`` dict or ``source``)."""
-    attrs = getattr(layer, "attrs", {}) or {}
-    per_col = (attrs.get("sources") or {}).get(column)
-    if isinstance(per_col, dict):
-        src, year = per_col.get("source", ""), per_col.get("year", "")
-    elif isinstance(per_col, str):
-        src, year = per_col, attrs.get("year", "")
-    else:
-        src, year = attrs.get("source", ""), attrs.get("year", "")
-    src = str(src) if src else "(图层元数据未注明来源)"
-    return f"{what} 列 {column}: {src}", str(year) if year not in (None, "") else "(未注明年份)"
+    """Source and year of ``column`` from the layer's metadata.
+
+    Looks in ``attrs["sources"][column]`` (a dict with ``source``/``year`` or a string),
+    then ``attrs["source"]``/``attrs["year"]``, then the same keys under
+    ``attrs["geoplan"]`` (the provenance :mod:`geoplan.io` records when reading).
+    """
+    attrs = dict(getattr(layer, "attrs", {}) or {})
+    for meta in (attrs, dict(attrs.get("geoplan") or {})):
+        per_col = (meta.get("sources") or {}).get(column)
+        if isinstance(per_col, dict) and per_col.get("source"):
+            return f"{what} 列 {column}: {per_col['source']}", _year(per_col.get("year"))
+        if isinstance(per_col, str) and per_col:
+            return f"{what} 列 {column}: {per_col}", _year(meta.get("year"))
+        if meta.get("source"):
+            return f"{what} 列 {column}: {meta['source']}", _year(meta.get("year"))
+    return f"{what} 列 {column}: (图层元数据未注明来源)", _year(None)
 
 
-def assign_to_level(
-    things: pd.DataFrame, admin_units: gpd.GeoDataFrame, level: str
-) -> pd.Series:
-    """Unit code at ``level`` for every row of ``things`` (facilities or staff).
+def _year(value: object) -> str:
+    return "(未注明年份)" if value in (None, "") else str(value)
 
-    Uses ``admin_code`` first (a village code is lifted to its town through
-    ``parent_code``); rows without a usable code fall back to point-in-polygon when
-    ``things`` has geometry. Unassigned rows get ``<NA>``.
+
+def assign_to_level(things: pd.DataFrame, admin_units: gpd.GeoDataFrame, level: str) -> pd.Series:
+    """Find the unit code at ``level`` for every row of ``things`` (facilities or staff).
+
+    Uses ``admin_code``, then ``village_code`` (a village code is lifted to its town
+    through ``parent_code``); rows without a usable code fall back to point-in-polygon
+    when ``things`` has geometry. Unassigned rows get ``<NA>``.
 
     Raises
     ------
@@ -89,14 +96,18 @@ def assign_to_level(
     codes = pd.Series(pd.NA, index=things.index, dtype="object")
     level_units = units_at_level(admin_units, level)
     level_codes = set(level_units.index)
-    if "admin_code" in things.columns:
-        raw = things["admin_code"].astype("string")
-        codes = raw.where(raw.isin(level_codes)).astype("object")
-        if level == "town" and "parent_code" in admin_units.columns:
-            villages = units_at_level(admin_units, "village")
-            parent = villages["parent_code"].astype("string")
+    parent = None
+    if level == "town" and "parent_code" in admin_units.columns:
+        parent = units_at_level(admin_units, "village")["parent_code"].astype("string")
+    for col in ("admin_code", "village_code"):
+        if col not in things.columns:
+            continue
+        raw = things[col].astype("string")
+        found = raw.where(raw.isin(level_codes))
+        if parent is not None:
             lifted = raw.map(parent)
-            codes = codes.where(codes.notna(), lifted.where(lifted.isin(level_codes)))
+            found = found.where(found.notna(), lifted.where(lifted.isin(level_codes)))
+        codes = codes.where(codes.notna(), found.astype("object"))
     todo = codes.isna()
     if todo.any() and isinstance(things, gpd.GeoDataFrame) and len(level_units):
         if things.crs != level_units.crs:
@@ -106,7 +117,11 @@ def assign_to_level(
             )
             raise CRSError(msg)
         pts = gpd.GeoDataFrame(geometry=things.loc[todo].geometry, crs=things.crs)
-        polys = gpd.GeoDataFrame({"unit_code": level_units.index}, geometry=level_units.geometry.values, crs=level_units.crs)
+        polys = gpd.GeoDataFrame(
+            {"unit_code": level_units.index},
+            geometry=level_units.geometry.values,
+            crs=level_units.crs,
+        )
         hit = gpd.sjoin(pts, polys, how="left", predicate="within")
         hit = hit[~hit.index.duplicated(keep="first")]
         codes.loc[todo] = hit["unit_code"].reindex(pts.index).to_numpy()
@@ -114,7 +129,9 @@ def assign_to_level(
 
 
 def filter_facilities(
-    facilities: pd.DataFrame, types: list[str] | tuple[str, ...], statuses: list[str] | tuple[str, ...]
+    facilities: pd.DataFrame,
+    types: list[str] | tuple[str, ...],
+    statuses: list[str] | tuple[str, ...],
 ) -> pd.DataFrame:
     """Facilities of the given ``type`` keys and ``status`` values (a copy)."""
     mask = facilities["type"].isin(list(types))
@@ -144,7 +161,9 @@ def population_by_unit(
         geometry=population.geometry.representative_point().to_numpy(),
         crs=population.crs,
     )
-    polys = gpd.GeoDataFrame({"unit_code": level_units.index}, geometry=level_units.geometry.values, crs=level_units.crs)
+    polys = gpd.GeoDataFrame(
+        {"unit_code": level_units.index}, geometry=level_units.geometry.values, crs=level_units.crs
+    )
     hit = gpd.sjoin(pts, polys, how="inner", predicate="within")
     hit = hit[~hit.index.duplicated(keep="first")]
     return hit.groupby("unit_code")["v"].sum(min_count=1).reindex(level_units.index)
@@ -157,7 +176,7 @@ def quantity_by_unit(
     population: gpd.GeoDataFrame | None = None,
     denominators: pd.DataFrame | None = None,
 ) -> Quantity | None:
-    """A denominator (households, 60+ …) per unit, from the most explicit source available.
+    """Get a denominator (households, 60+ …) per unit from the most explicit source available.
 
     Order: an explicit ``denominators`` table (index = unit code) with a column ``name``;
     then the admin units' own column ``name`` (complete for every unit); then the
@@ -181,22 +200,40 @@ def quantity_by_unit(
     return None
 
 
-def sum_by_unit(frame: pd.DataFrame, codes: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
-    """Per-unit sum of ``column`` and per-unit count of rows where it is missing."""
-    vals = pd.to_numeric(frame[column], errors="coerce") if column in frame.columns else pd.Series(
-        np.nan, index=frame.index
+def sum_by_unit(
+    frame: pd.DataFrame, codes: pd.Series, column: str
+) -> tuple[pd.Series, pd.Series, list[str]]:
+    """Per-unit sum of ``column``, per-unit count of rows where it is missing, and skipped types.
+
+    A facility type none of whose rows has a value in ``column`` does not record that
+    capacity at all (e.g. stations without beds): it is left out and named in the third
+    return value. Where a type records the column for some rows but not others, the
+    missing rows are counted per unit, so callers can refuse to treat them as zero.
+    """
+    vals = (
+        pd.to_numeric(frame[column], errors="coerce")
+        if column in frame.columns
+        else pd.Series(np.nan, index=frame.index)
     )
+    skipped: list[str] = []
+    if "type" in frame.columns:
+        recorded = vals.notna().groupby(frame["type"]).any()
+        skipped = sorted(str(t) for t, ok in recorded.items() if not ok)
+        keep = ~frame["type"].isin(skipped)
+        frame, vals = frame.loc[keep], vals.loc[keep]
     df = pd.DataFrame({"code": codes.reindex(frame.index), "v": vals}).dropna(subset=["code"])
     total = df.groupby("code")["v"].sum()
     missing = df["v"].isna().groupby(df["code"]).sum()
-    return total, missing
+    return total, missing, skipped
 
 
 def staff_count_by_unit(staff: pd.DataFrame, codes: pd.Series, role: str) -> pd.Series:
-    """Number of staff with ``role`` per unit code (``count`` column if present, else rows)."""
+    """Count staff with ``role`` per unit code (``count`` column if present, else rows)."""
     mask = staff["role"] == role
-    n = pd.to_numeric(staff["count"], errors="coerce") if "count" in staff.columns else pd.Series(
-        1.0, index=staff.index
+    n = (
+        pd.to_numeric(staff["count"], errors="coerce")
+        if "count" in staff.columns
+        else pd.Series(1.0, index=staff.index)
     )
     df = pd.DataFrame({"code": codes, "n": n}).loc[mask].dropna(subset=["code"])
     return df.groupby("code")["n"].sum()

@@ -1,4 +1,4 @@
-"""Columbarium capacity versus deaths: years until the free niches run out, per service area and pool.
+"""Columbarium capacity versus deaths: years until free niches run out, per service area and pool.
 
 Expected deposits a year = population × death rate (‰) ÷ 1000 × storage share (the share
 of deaths whose ashes go into a niche; 1.0 when cremation and deposit are both 100 %,
@@ -15,22 +15,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geoplan.standards.aggregate import filter_facilities, quantity_by_unit, units_at_level
-from geoplan.standards.evaluate import (
+from geoplan.standards._core import (
     COUNTY_NAME,
     DEFAULT_STATUSES,
     NOT_COMPUTABLE,
-    _Inputs,
-    _judge,
-    _row,
+    Inputs,
+    judge,
+    result_row,
     shortfall_amount,
 )
+from geoplan.standards.aggregate import filter_facilities, units_at_level
 from geoplan.standards.rules import Rule
 
-POOL_NAMES = {"village": "村(居)级骨灰堂合计", "town": "镇(街道)级骨灰堂合计", "county": "市/区级骨灰堂合计"}
+POOL_NAMES = {
+    "village": "村(居)级骨灰堂合计",
+    "town": "镇(街道)级骨灰堂合计",
+    "county": "市/区级骨灰堂合计",
+}
 
 
-def years_to_exhaustion(free_niches: float, population: float, death_rate_per_1000: float, storage_share: float = 1.0) -> float:
+def years_to_exhaustion(
+    free_niches: float, population: float, death_rate_per_1000: float, storage_share: float = 1.0
+) -> float:
     """Years until ``free_niches`` are used up at a constant yearly demand.
 
     Parameters
@@ -53,10 +59,14 @@ def years_to_exhaustion(free_niches: float, population: float, death_rate_per_10
     return float(free_niches / demand) if demand > 0 else float("nan")
 
 
-def _service_areas(fac: pd.DataFrame, ctx: _Inputs) -> pd.DataFrame:
+def _service_areas(fac: pd.DataFrame, ctx: Inputs) -> pd.DataFrame:
     """Level and code of the unit each columbarium serves."""
     col = "service_area_code" if "service_area_code" in fac.columns else "admin_code"
-    raw = fac[col].astype("string") if col in fac.columns else pd.Series(pd.NA, index=fac.index, dtype="string")
+    raw = (
+        fac[col].astype("string")
+        if col in fac.columns
+        else pd.Series(pd.NA, index=fac.index, dtype="string")
+    )
     villages = set(units_at_level(ctx.admin_units, "village").index)
     towns = set(units_at_level(ctx.admin_units, "town").index)
     level = np.where(raw.isin(villages), "village", np.where(raw.isin(towns), "town", "county"))
@@ -64,18 +74,33 @@ def _service_areas(fac: pd.DataFrame, ctx: _Inputs) -> pd.DataFrame:
     return pd.DataFrame({"level": level, "code": code.astype(object)}, index=fac.index)
 
 
-def columbarium_rows(rule: Rule, ctx: _Inputs, threshold: float, year: int | None) -> list[dict]:
+def columbarium_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -> list[dict]:
     """Rows of the ``columbarium_years`` family: one per service area, one per pool."""
     p = rule.params
     rate, share = float(p["death_rate_per_1000"]), float(p.get("storage_share", 1.0))
-    fac = filter_facilities(ctx.facilities, p.get("facility_types", ["columbarium"]), p.get("statuses", DEFAULT_STATUSES))
+    fac = filter_facilities(
+        ctx.facilities,
+        p.get("facility_types", ["columbarium"]),
+        p.get("statuses", DEFAULT_STATUSES),
+    )
     base = dict(threshold=threshold, target_year=year, shortfall_unit="格位")
     if fac.empty:
-        return [_row(rule, "county", ctx.county_code, COUNTY_NAME, status=NOT_COMPUTABLE, reason="没有骨灰堂设施", **base)]
+        return [
+            result_row(
+                rule,
+                "county",
+                ctx.county_code,
+                COUNTY_NAME,
+                status=NOT_COMPUTABLE,
+                reason="没有骨灰堂设施",
+                **base,
+            )
+        ]
     areas = _service_areas(fac, ctx)
     missing_cols = [c for c in ("niches_total", "niches_used") if c not in fac.columns]
     free = (
-        pd.to_numeric(fac["niches_total"], errors="coerce") - pd.to_numeric(fac["niches_used"], errors="coerce")
+        pd.to_numeric(fac["niches_total"], errors="coerce")
+        - pd.to_numeric(fac["niches_used"], errors="coerce")
         if not missing_cols
         else pd.Series(np.nan, index=fac.index)
     )
@@ -84,25 +109,74 @@ def columbarium_rows(rule: Rule, ctx: _Inputs, threshold: float, year: int | Non
     for (level, code), idx in areas.groupby(["level", "code"]).groups.items():
         q = pops.get(level)
         name = COUNTY_NAME if level == "county" else _unit_name(ctx, level, code)
-        fields = {} if q is None else {"denominator_name": q.label, "denominator_source": q.source, "denominator_year": q.year}
+        fields = (
+            {}
+            if q is None
+            else {
+                "denominator_name": q.label,
+                "denominator_source": q.source,
+                "denominator_year": q.year,
+            }
+        )
         pop = np.nan if q is None else float(q.values.get(code, np.nan))
         f = free.loc[idx]
         reason = _problem(missing_cols, f, q, pop, rate, share)
         if reason:
-            rows.append(_row(rule, level, code, name, status=NOT_COMPUTABLE, reason=reason, **base, **fields))
+            rows.append(
+                result_row(
+                    rule, level, code, name, status=NOT_COMPUTABLE, reason=reason, **base, **fields
+                )
+            )
             pool_acc.setdefault(level, []).append(None)
             continue
         demand = pop * rate / 1000.0 * share
-        rows.append(_emit(rule, level, code, name, float(f.sum()), pop, demand, threshold, base, fields, len(idx)))
+        rows.append(
+            _emit(
+                rule,
+                level,
+                code,
+                name,
+                float(f.sum()),
+                pop,
+                demand,
+                threshold,
+                base,
+                fields,
+                f"{len(idx)} 处",
+            )
+        )
         pool_acc.setdefault(level, []).append((float(f.sum()), pop, demand))
     for level, parts in pool_acc.items():
         code = f"pool:{level}"
         if any(part is None for part in parts):
-            rows.append(_row(rule, "county", code, POOL_NAMES[level], status=NOT_COMPUTABLE,
-                             reason="池内有服务区无法计算,合计不成立", **base))  # fmt: skip
+            rows.append(
+                result_row(
+                    rule,
+                    "county",
+                    code,
+                    POOL_NAMES[level],
+                    status=NOT_COMPUTABLE,
+                    reason="池内有服务区无法计算,合计不成立",
+                    **base,
+                )
+            )
             continue
         f_sum, pop_sum, dem_sum = (sum(x[i] for x in parts) for i in range(3))
-        rows.append(_emit(rule, "county", code, POOL_NAMES[level], f_sum, pop_sum, dem_sum, threshold, base, {}, len(parts)))
+        rows.append(
+            _emit(
+                rule,
+                "county",
+                code,
+                POOL_NAMES[level],
+                f_sum,
+                pop_sum,
+                dem_sum,
+                threshold,
+                base,
+                {},
+                f"{len(parts)} 个服务区",
+            )
+        )
     return rows
 
 
@@ -122,31 +196,40 @@ def _problem(missing_cols, free, q, pop, rate, share) -> str:
     return ""
 
 
-def _emit(rule, level, code, name, free, pop, demand, threshold, base, fields, n_sites) -> dict:
+def _emit(rule, level, code, name, free, pop, demand, threshold, base, fields, count: str) -> dict:
     years = free / demand
-    return _row(
-        rule, level, code, name, value=years, numerator=free, denominator=pop,
-        status=_judge(rule, years, threshold),
+    return result_row(
+        rule,
+        level,
+        code,
+        name,
+        value=years,
+        numerator=free,
+        denominator=pop,
+        status=judge(rule, years, threshold),
         shortfall=shortfall_amount(free, threshold * demand, rule.comparator, True),
-        detail=f"{n_sites} 处/区; 空余格位 {free:,.0f}; 年需求 {demand:,.1f}",
-        **base, **fields,
-    )  # fmt: skip
+        detail=f"{count}; 空余格位 {free:,.0f}; 年需求 {demand:,.1f}",
+        **base,
+        **fields,
+    )
 
 
-def _unit_name(ctx: _Inputs, level: str, code: str) -> str:
+def _unit_name(ctx: Inputs, level: str, code: str) -> str:
     units = units_at_level(ctx.admin_units, level)
     return str(units.at[code, "name"]) if code in units.index else str(code)
 
 
-def _populations(ctx: _Inputs, name: str) -> dict:
+def _populations(ctx: Inputs, name: str) -> dict:
     out = {}
     for level in ("village", "town"):
         units = units_at_level(ctx.admin_units, level)
-        out[level] = quantity_by_unit(name, units, population=ctx.population, denominators=ctx.denominators)
+        out[level] = ctx.quantity(name, units)
     town_q = out["town"]
     if town_q is not None and town_q.values.notna().all():
         total = pd.Series([town_q.values.sum()], index=[ctx.county_code])
-        out["county"] = type(town_q)(town_q.name, total, town_q.source + " (各镇街合计)", town_q.year)
+        out["county"] = type(town_q)(
+            town_q.name, total, town_q.source + " (各镇街合计)", town_q.year
+        )
     else:
         out["county"] = None
     return out

@@ -121,7 +121,7 @@ class Profile:
     chain: tuple[str, ...] = ()
 
     def rule(self, rule_id: str) -> Rule:
-        """The rule with ``rule_id``; raises RuleError when absent."""
+        """Return the rule with ``rule_id``; raise RuleError when absent."""
         for r in self.rules:
             if r.id == rule_id:
                 return r
@@ -196,7 +196,9 @@ def _load(path: Path, seen: tuple[Path, ...]) -> Profile:
     if head.get("extends"):
         parent_ref = str(head["extends"])
         candidate = path.parent / parent_ref
-        parent_path = candidate if candidate.suffix == ".toml" else _resolve_profile_path(parent_ref)
+        parent_path = (
+            candidate if candidate.suffix == ".toml" else _resolve_profile_path(parent_ref)
+        )
         parent = _load(parent_path, (*seen, path))
         parent_rules = list(parent.rules)
         chain = parent.chain
@@ -213,7 +215,8 @@ def _load(path: Path, seen: tuple[Path, ...]) -> Profile:
     disabled = set(head.get("disable", []))
     unknown_disabled = disabled - {r.id for r in parent_rules}
     if unknown_disabled:
-        msg = f"{path}: 'disable' names rules that the parent does not have: {sorted(unknown_disabled)}"
+        msg = f"{path}: 'disable' names rules that the parent does not have: "
+        msg += str(sorted(unknown_disabled))
         raise RuleError(msg)
     merged = {r.id: r for r in parent_rules if r.id not in disabled}
     for r in own:
@@ -354,9 +357,7 @@ def _check_params(family: str, params: dict[str, Any], path: Path, rid: str) -> 
                 "staff",
                 "quantity",
             ):
-                raise _fail(
-                    path, rid, f"{side} needs source = 'facilities', 'staff' or 'quantity'"
-                )
+                raise _fail(path, rid, f"{side} needs source = 'facilities', 'staff' or 'quantity'")
             if spec["source"] == "quantity" and spec.get("name") not in QUANTITIES:
                 raise _fail(path, rid, f"{side} quantity must be one of {QUANTITIES}")
             if spec["source"] == "facilities" and not (spec.get("column") and spec.get("types")):

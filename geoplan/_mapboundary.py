@@ -1,0 +1,107 @@
+"""Map layers of the boundary joint inspection: boundary lines, markers (界桩) and findings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import folium
+import geopandas as gpd
+
+from geoplan._basemaps import add_legend
+from geoplan._mapcore import add_layer
+from geoplan.boundary_findings import FINDING_KINDS
+
+_PALETTE = (
+    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
+    "#17becf", "#999999", "#bcbd22", "#1f3a93",
+)
+
+#: Chinese names of joint-inspection finding kinds (``add_findings``), from the boundary
+#: checks' registry.
+FINDING_KIND_ZH = {kind: names[0] for kind, names in FINDING_KINDS.items()}
+
+def add_boundary_lines(
+    m: folium.Map,
+    lines: gpd.GeoDataFrame,
+    *,
+    code_col: str = "line_code",
+    level_col: str = "level",
+) -> folium.GeoJson:
+    """Add administrative boundary lines (界线), wider for higher levels.
+
+    Returns
+    -------
+    folium.GeoJson
+        Layer id ``boundary-lines``.
+    """
+    widths = {"province": 4, "county": 3, "town": 2}
+    shown = lines.assign(_level=lines[level_col].astype(str))
+    return add_layer(
+        m, shown, name=f"行政区域界线（{len(lines)}）", layer_id="boundary-lines",
+        popup_fields={code_col: "界线编号", "_level": "级别"}, tooltip_field=code_col,
+        style=lambda row: {"color": "#333333", "weight": widths.get(row["_level"], 2),
+                           "dashArray": "8 4 2 4"},
+    )
+
+
+def add_boundary_markers(
+    m: folium.Map,
+    markers: gpd.GeoDataFrame,
+    *,
+    number_col: str = "marker_no",
+    condition_col: str = "condition",
+) -> folium.GeoJson:
+    """Add boundary markers (界桩); damaged or missing ones are red.
+
+    Returns
+    -------
+    folium.GeoJson
+        Layer id ``boundary-markers``.
+    """
+    good = {"完好", "good", "intact"}
+    shown = markers.assign(_condition=markers[condition_col].astype(str))
+    return add_layer(
+        m, shown, name=f"界桩（{len(markers)}）", layer_id="boundary-markers",
+        popup_fields={number_col: "界桩编号", "_condition": "状况"}, tooltip_field=number_col,
+        point_radius_px=5,
+        style=lambda row: {"color": "#000000", "weight": 1, "fillOpacity": 1,
+                           "fillColor": "#2b83ba" if row["_condition"] in good else "#d7191c"},
+    )
+
+
+def add_findings(
+    m: folium.Map,
+    findings: gpd.GeoDataFrame,
+    *,
+    kind_col: str = "kind",
+    detail_col: str = "detail",
+    kind_labels: Mapping[str, str] | None = None,
+) -> folium.GeoJson:
+    """Add joint-inspection findings (gaps, overlaps, line changes, marker problems).
+
+    Parameters
+    ----------
+    findings
+        The joint-inspection findings table (:mod:`geoplan.boundary_findings`): any
+        geometries with ``kind`` (e.g. ``topology_gap``) and ``detail`` (text). Rows
+        without a geometry (e.g. an overdue round) are not drawn.
+    kind_labels
+        Chinese names of the kinds, added to (and overriding) :data:`FINDING_KIND_ZH`.
+
+    Returns
+    -------
+    folium.GeoJson
+        Layer id ``findings``; one colour per kind, with a legend.
+    """
+    labels = FINDING_KIND_ZH | dict(kind_labels or {})
+    n_located = int((findings.geometry.notna() & ~findings.geometry.is_empty).sum())
+    kinds = sorted(findings[kind_col].astype(str).unique())
+    palette = {k: _PALETTE[i % len(_PALETTE)] for i, k in enumerate(kinds)}
+    shown = findings.assign(_kind=findings[kind_col].astype(str).map(lambda k: labels.get(k, k)))
+    add_legend(m, "联检发现", [(palette[k], labels.get(k, k)) for k in kinds], position="topright")
+    return add_layer(
+        m, shown, name=f"联检发现（{n_located}）", layer_id="findings",
+        popup_fields={"_kind": "类型", detail_col: "说明"}, tooltip_field="_kind",
+        style=lambda row: {"color": palette[str(row[kind_col])], "weight": 3,
+                           "fillColor": palette[str(row[kind_col])], "fillOpacity": 0.4},
+    )

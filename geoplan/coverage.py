@@ -1,0 +1,291 @@
+"""Who is covered: 15-minute service-circle coverage per 镇街 and 社区/村, and the gap layer.
+
+:func:`coverage_by_unit` counts population, households, 60+ and 80+ within each tier's
+walking distance of each facility type, per admin unit and for the whole study, and shows
+the straight-line (buffer) coverage beside the network coverage so the detour penalty is
+visible. :func:`coverage_gaps` returns the uncovered cells as a layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
+
+from geoplan.access import (
+    DEFAULT_MAX_ACCESS_M,
+    DEFAULT_SPEED_M_PER_MIN,
+    DEFAULT_TIERS_MIN,
+    _check_numeric,
+    facility_types,
+    nearest_facility_time,
+)
+from geoplan.errors import CRSError, Problem, SchemaError
+from geoplan.network import WalkNetwork
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MEASURES", "assign_units", "coverage_by_unit", "coverage_gaps"]
+
+#: Demand columns counted by default.
+MEASURES = ("pop", "households", "pop_60plus", "pop_80plus")
+
+
+def _points_xy(layer: gpd.GeoDataFrame) -> np.ndarray:
+    geoms = layer.geometry.to_numpy()
+    if np.all(shapely.get_type_id(geoms) == 0):
+        return shapely.get_coordinates(geoms)
+    return shapely.get_coordinates(shapely.centroid(geoms))
+
+
+def assign_units(
+    demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, level_col: str = "level",
+    code_col: str = "code",
+) -> pd.DataFrame:
+    """Return the admin unit of every demand cell, one column per level.
+
+    A cell belongs to the unit containing its centre (its point, or its polygon's centroid).
+
+    Parameters
+    ----------
+    demand
+        Demand cells.
+    units
+        Admin units with ``level_col`` (e.g. ``town``/``village``) and ``code_col``, same CRS.
+    level_col, code_col
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``demand``, one column per level holding the unit code (missing when
+        the cell lies in no unit of that level).
+
+    Raises
+    ------
+    CRSError
+        If the two layers' CRSs differ.
+    SchemaError
+        If ``level_col`` or ``code_col`` is missing.
+    """
+    missing = [c for c in (level_col, code_col) if c not in units.columns]
+    if missing:
+        raise SchemaError("admin units", [Problem("column missing", column=c) for c in missing])
+    if units.crs != demand.crs:
+        msg = f"admin units are in {units.crs} but demand is in {demand.crs}; use to_crs()"
+        raise CRSError(msg)
+    pts = shapely.points(_points_xy(demand))
+    out = pd.DataFrame(index=demand.index)
+    for level in pd.unique(units[level_col].astype(str)):
+        layer = units.loc[units[level_col].astype(str) == level]
+        tree = shapely.STRtree(layer.geometry.to_numpy())
+        idx = tree.query(pts, predicate="within")
+        codes = np.full(len(pts), None, dtype=object)
+        first = np.unique(idx[0], return_index=True)[1]
+        codes[idx[0][first]] = layer[code_col].astype(str).to_numpy()[idx[1][first]]
+        out[level] = codes
+    return out
+
+
+def _straight_line_m(
+    demand_xy: np.ndarray, facilities: gpd.GeoDataFrame, type_col: str, t: str
+) -> np.ndarray:
+    fac = facilities.loc[facilities[type_col].astype(str) == t]
+    dist, _ = cKDTree(_points_xy(fac)).query(demand_xy, k=1)
+    return dist
+
+
+def coverage_by_unit(
+    network: WalkNetwork,
+    demand: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    *,
+    tiers_min: Sequence[float] = DEFAULT_TIERS_MIN,
+    speed_m_per_min: float = DEFAULT_SPEED_M_PER_MIN,
+    type_col: str = "type",
+    types: Sequence[str] | None = None,
+    measures: Sequence[str] = MEASURES,
+    level_col: str = "level",
+    nearest: pd.DataFrame | None = None,
+    demand_snap: pd.DataFrame | None = None,
+    max_access_m: float = DEFAULT_MAX_ACCESS_M,
+) -> pd.DataFrame:
+    """Count population, households, 60+ and 80+ within walking reach per unit, type and tier.
+
+    A cell is covered at tier ``T`` minutes when its walking distance to the nearest
+    facility of the type is at most ``T * speed_m_per_min`` metres; the straight-line
+    coverage uses the same radius as the crow flies (a buffer).
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    demand
+        Demand cells (network CRS) with the ``measures`` columns.
+    facilities
+        Facilities (network CRS) with ``type_col``.
+    units
+        Admin units (``code``, ``name``, ``level_col``), e.g. towns and villages.
+    tiers_min
+        Walking-time tiers (minutes).
+    speed_m_per_min
+        Walking speed (m/min).
+    type_col, types
+        Facility type column and the types to report (default: all present).
+    measures
+        Demand columns to count.
+    level_col
+        Unit level column.
+    nearest
+        Optional precomputed :func:`geoplan.access.nearest_facility_time` result (with a
+        limit of at least the largest tier).
+    demand_snap
+        Optional precomputed snap of ``demand``.
+    max_access_m
+        See :func:`geoplan.access.nearest_facility_time`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (unit, facility type, tier) plus study totals (``level="study"``):
+        ``level``, ``code``, ``name``, ``facility_type``, ``tier_min``, ``reach_m``,
+        ``n_cells`` and, per measure ``m``: ``m_total``, ``m_covered``, ``m_share``
+        (network), ``m_covered_straight``, ``m_share_straight`` (buffer) and
+        ``m_detour_loss`` (straight minus network count).
+
+    Raises
+    ------
+    SchemaError
+        If a measure is missing, NaN or negative, or a facility type is empty.
+    CRSError
+        If the layers are not in the network's metric CRS.
+    NetworkError
+        If facilities lie outside the network's extent.
+    """
+    _check_numeric(demand, measures, "demand (population)")
+    wanted = facility_types(facilities, types, type_col)
+    tiers = sorted(float(t) for t in tiers_min)
+    if nearest is None:
+        nearest = nearest_facility_time(
+            network, demand, facilities, speed_m_per_min=speed_m_per_min,
+            max_minutes=max(tiers), type_col=type_col, types=wanted,
+            max_access_m=max_access_m, demand_snap=demand_snap,
+        )
+    unit_of = assign_units(demand, units, level_col=level_col)
+    names = units.assign(_code=units["code"].astype(str)).drop_duplicates("_code")
+    names = names.set_index("_code")["name"] if "name" in units.columns else None
+    weights = demand[list(measures)].to_numpy(dtype=np.float64)
+    xy = _points_xy(demand)
+    groups = [("study", np.zeros(len(demand), dtype=np.int64), np.array(["study"], dtype=object))]
+    for level in unit_of.columns:
+        codes = unit_of[level]
+        inside = codes.notna().to_numpy()
+        factor, uniques = pd.factorize(codes)
+        groups.append((level, np.where(inside, factor, -1), np.asarray(uniques, dtype=object)))
+    frames = []
+    for t in wanted:
+        net_m = nearest[f"{t}_dist_m"].to_numpy()
+        line_m = _straight_line_m(xy, facilities, type_col, t)
+        for tier in tiers:
+            reach_m = tier * speed_m_per_min
+            covered = np.nan_to_num(net_m, nan=np.inf) <= reach_m
+            straight = line_m <= reach_m
+            for level, group, uniques in groups:
+                frames.append(_rollup(level, group, uniques, weights, measures,
+                                      covered, straight, t, tier, reach_m))
+    table = pd.concat(frames, ignore_index=True)
+    if names is not None:
+        table["name"] = table["code"].map(names)
+        table.loc[table["level"] == "study", "name"] = "study area"
+    else:
+        table["name"] = None
+    first = ["level", "code", "name", "facility_type", "tier_min", "reach_m", "n_cells"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def _rollup(level, group, uniques, weights, measures, covered, straight, t, tier, reach_m):
+    ok = group >= 0
+    g = group[ok]
+    n = len(uniques)
+    out = {
+        "level": level, "code": uniques, "facility_type": t, "tier_min": tier,
+        "reach_m": reach_m, "n_cells": np.bincount(g, minlength=n),
+    }
+    for k, m in enumerate(measures):
+        w = weights[ok, k]
+        total = np.bincount(g, weights=w, minlength=n)
+        cov = np.bincount(g, weights=w * covered[ok], minlength=n)
+        line = np.bincount(g, weights=w * straight[ok], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{m}_total"] = total
+            out[f"{m}_covered"] = cov
+            out[f"{m}_share"] = np.where(total > 0, cov / total, np.nan)
+            out[f"{m}_covered_straight"] = line
+            out[f"{m}_share_straight"] = np.where(total > 0, line / total, np.nan)
+            out[f"{m}_detour_loss"] = line - cov
+    return pd.DataFrame(out)
+
+
+def coverage_gaps(
+    demand: gpd.GeoDataFrame,
+    nearest: pd.DataFrame,
+    *,
+    tier_min: float = max(DEFAULT_TIERS_MIN),
+    speed_m_per_min: float = DEFAULT_SPEED_M_PER_MIN,
+    types: Sequence[str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Return the demand cells not covered by at least one facility type at ``tier_min``.
+
+    Parameters
+    ----------
+    demand
+        Demand cells.
+    nearest
+        :func:`geoplan.access.nearest_facility_time` result for ``demand``.
+    tier_min
+        Walking-time tier (minutes).
+    speed_m_per_min
+        Walking speed (m/min).
+    types
+        Facility types to check (default: every type in ``nearest``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The uncovered cells (copies) with ``{type}_dist_m``, ``{type}_covered`` and
+        ``missing_types`` (comma-separated types not reached).
+
+    Raises
+    ------
+    SchemaError
+        If ``nearest`` lacks a requested type or is not aligned with ``demand``.
+    """
+    if types is None:
+        types = [c[: -len("_dist_m")] for c in nearest.columns if c.endswith("_dist_m")]
+    missing = [t for t in types if f"{t}_dist_m" not in nearest.columns]
+    if missing or not nearest.index.equals(demand.index):
+        problems = [Problem(f"no distances for type {t!r}") for t in missing]
+        if not nearest.index.equals(demand.index):
+            problems.append(Problem("nearest-facility table is not aligned with demand"))
+        raise SchemaError("nearest-facility table", problems)
+    reach_m = tier_min * speed_m_per_min
+    layer = demand.copy()
+    gap = np.zeros(len(layer), dtype=bool)
+    missing_types = [[] for _ in range(len(layer))]
+    for t in types:
+        dist = nearest[f"{t}_dist_m"].to_numpy()
+        covered = np.nan_to_num(dist, nan=np.inf) <= reach_m
+        layer[f"{t}_dist_m"] = dist
+        layer[f"{t}_covered"] = covered
+        gap |= ~covered
+        for i in np.flatnonzero(~covered):
+            missing_types[i].append(t)
+    layer["missing_types"] = [",".join(x) for x in missing_types]
+    layer["tier_min"] = tier_min
+    return layer.loc[gap]

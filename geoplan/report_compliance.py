@@ -1,0 +1,366 @@
+"""Compliance and indicator tables in the plans' own layout, and their Excel workbook.
+
+:func:`compliance_tables` turns a loaded study into a dict of sheet name → DataFrame with
+Chinese headers (序号 / 指标名称 / 单位 / 基期值 / 目标值 / 当前值 / 指标属性 / 完成情况 …)
+and a boolean ``highlight`` column marking shortfalls. :func:`write_compliance_workbook`
+writes them with openpyxl: one sheet per table, bold frozen header, widths that fit the
+Chinese text, highlighted rows filled. The tables are pure data; only the writer touches disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from geoplan.errors import StudyConfigError
+from geoplan.indicator_consistency import check_results_vs_baselines, findings_table
+from geoplan.indicator_measures import observations_from_layers
+from geoplan.indicators import BEHIND, evaluate_indicators, load_registry
+from geoplan.standards import STATUS_ZH, evaluate_standards, load_profile
+from geoplan.standards.evaluate import FAIL
+
+logger = logging.getLogger(__name__)
+
+HIGHLIGHT = "highlight"
+SHEET_ORDER = ("设施面积", "养老床位", "人员配备", "设施覆盖", "设施规模", "骨灰堂容量")
+COMPARATOR_ZH = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+LEVEL_ZH = {"county": "全域", "town": "镇(街道)", "village": "村(社区)"}
+DEFAULT_REGISTRIES = {
+    "jinjiang": ("jinjiang_14th", "jinjiang_13th"),
+    "nanan": ("nanan_14th", "nanan_13th"),
+}
+
+
+def rule_sheet(family: str, rule_params: Mapping[str, Any]) -> str:
+    """Sheet (topic) a rule's rows belong to, from its family and what it counts."""
+    if family == "columbarium_years":
+        return "骨灰堂容量"
+    if family in ("presence", "coverage_share"):
+        return "设施覆盖"
+    if family == "staffing_brackets":
+        return "人员配备"
+    if family == "site_minimum":
+        return "设施面积" if rule_params.get("column") == "floor_area_m2" else "设施规模"
+    numerator = rule_params.get("numerator", {})
+    if numerator.get("source") == "staff":
+        return "人员配备"
+    return "设施面积" if numerator.get("column") == "floor_area_m2" else "养老床位"
+
+
+def _num(value: Any, digits: int = 2) -> Any:
+    return None if value is None or pd.isna(value) else round(float(value), digits)
+
+
+def standards_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Per-unit compliance rows (from :func:`evaluate_standards`) with Chinese headers."""
+    rows = []
+    for i, r in enumerate(results.itertuples(index=False), start=1):
+        thr = (
+            "" if pd.isna(r.threshold) else f"{COMPARATOR_ZH[r.comparator]} {float(r.threshold):g}"
+        )
+        rows.append(
+            {
+                "序号": i,
+                "行政区划": r.unit_name,
+                "区划代码": r.unit_code,
+                "层级": LEVEL_ZH.get(r.level, r.level),
+                "指标名称": r.name_zh,
+                "单位": r.measure_unit,
+                "目标值": thr,
+                "当前值": _num(r.value),
+                "完成情况": STATUS_ZH[r.status],
+                "缺口": _num(r.shortfall),
+                "缺口单位": r.shortfall_unit,
+                "分子": _num(r.numerator),
+                "分母": _num(r.denominator),
+                "分母口径": r.denominator_name,
+                "分母来源": r.denominator_source,
+                "分母年份": r.denominator_year,
+                "目标年份": "" if pd.isna(r.target_year) else int(r.target_year),
+                "说明": "; ".join(x for x in (r.detail, r.reason) if x),
+                "数据质量提示": r.note,
+                "依据": r.clause,
+                HIGHLIGHT: r.status == FAIL,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def indicator_table(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Build the plan's indicator table (专栏 layout) with the evaluation bucket as 完成情况."""
+    rows = []
+    for r in evaluation.itertuples(index=False):
+        rows.append(
+            {
+                "序号": r.no,
+                "指标名称": r.name_zh,
+                "单位": r.unit,
+                "基期值": _num(r.base, 4),
+                "目标值": _num(r.target, 4),
+                "当年目标值": _num(r.expected_now, 2),
+                "当前值": _num(r.current, 4),
+                "指标属性": r.attribute,
+                "完成情况": r.bucket,
+                "约束性未达标": "是" if r.binding_miss else "",
+                "时间进度": _num(r.time_share, 3),
+                "进度比": _num(r.pace_ratio, 3),
+                "项目进展": r.pipeline_note,
+                "说明": "; ".join(
+                    x
+                    for x in (r.reason, r.override_reason and f"人工调整: {r.override_reason}")
+                    if x
+                ),
+                "出处": r.lines,
+                HIGHLIGHT: r.bucket == BEHIND or bool(r.binding_miss),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def findings_sheet(findings: pd.DataFrame) -> pd.DataFrame:
+    """Data-quality findings with Chinese headers; every row is highlighted."""
+    out = pd.DataFrame(
+        {
+            "序号": range(1, len(findings) + 1),
+            "检查": findings["check"],
+            "指标": findings["subject"],
+            "问题": findings["message"],
+            "数值": findings["values"],
+            "出处": findings["sources"],
+        }
+    )
+    out[HIGHLIGHT] = True
+    return out
+
+
+def tables_from_results(
+    results: pd.DataFrame, profile_rules: Mapping[str, Mapping[str, Any]]
+) -> dict[str, pd.DataFrame]:
+    """Split tidy standards results into one Chinese table per rule family (topic)."""
+    sheets = results["rule_id"].map(
+        lambda rid: rule_sheet(profile_rules[rid]["family"], profile_rules[rid]["params"])
+    )
+    out = {}
+    for name in SHEET_ORDER:
+        part = results.loc[sheets == name]
+        if len(part):
+            out[name] = standards_table(part)
+    return out
+
+
+def _study_date(study: Any) -> date:
+    ref = getattr(study, "reference_date", None)
+    if isinstance(ref, datetime):
+        return ref.date()
+    if isinstance(ref, date):
+        return ref
+    if isinstance(ref, str) and ref:
+        return date.fromisoformat(ref[:10])
+    msg = (
+        "the study has no reference_date ([study] reference_date in study.toml); the "
+        "compliance tables need the date the data describe to pick the year's targets"
+    )
+    raise StudyConfigError(msg)
+
+
+def _study_profile_name(study: Any) -> str:
+    if getattr(study, "standards_profile", None):
+        return str(study.standards_profile)
+    config = getattr(study, "config", None)
+    for getter in (
+        lambda c: c["standards"]["profile"],
+        lambda c: c.standards.profile,
+        lambda c: c["standards_profile"],
+        lambda c: c.standards_profile,
+    ):
+        with contextlib.suppress(Exception):
+            value = getter(config)
+            if value:
+                return str(value)
+    return "national"
+
+
+def _admin_units(study: Any) -> pd.DataFrame:
+    units = getattr(study, "admin_units", None)
+    if units is None:
+        units = pd.concat([study.towns, study.villages])
+    return units
+
+
+def compliance_tables(
+    study: Any,
+    *,
+    profile: str | Path | None = None,
+    registry: str | Path | None = None,
+    results_registry: str | Path | None = None,
+) -> dict[str, pd.DataFrame]:
+    """All compliance and indicator tables for a loaded study.
+
+    Parameters
+    ----------
+    study
+        A :class:`geoplan.study.Study`-like object: ``admin_units`` (or ``towns`` and
+        ``villages``), ``facilities``, ``population``, ``reference_date``, ``config``
+        (standards profile at ``config["standards"]["profile"]``), optional ``staff``
+        and ``denominators`` tables.
+    profile
+        Rule profile name or path; default: the study config's, else ``"national"``.
+    registry
+        Indicator registry to evaluate with values computed from the layers; default
+        the profile's plan (``jinjiang_14th`` for ``jinjiang``), none otherwise.
+    results_registry
+        The previous plan's results table compared with the registry's base values
+        (data-quality sheet); default per profile.
+
+    Returns
+    -------
+    dict[str, pandas.DataFrame]
+        Sheet name → table: ``指标完成情况`` (when a registry applies), one sheet per
+        rule family (设施面积, 养老床位, 人员配备, 设施覆盖, 设施规模, 骨灰堂容量), and
+        ``数据质量提示``. Each table has a boolean ``highlight`` column.
+
+    Raises
+    ------
+    StudyConfigError
+        When the study has no ``reference_date``.
+    RuleError
+        When the profile or a registry cannot be loaded.
+    """
+    name = profile or _study_profile_name(study)
+    prof = load_profile(name)
+    units = _admin_units(study)
+    population = getattr(study, "population", None)
+    staff = getattr(study, "staff", None)
+    denominators = getattr(study, "denominators", None)
+    as_of = _study_date(study)
+    tables: dict[str, pd.DataFrame] = {}
+    reg_name, prev_name = DEFAULT_REGISTRIES.get(prof.name, (None, None))
+    reg_name, prev_name = registry or reg_name, results_registry or prev_name
+    findings = []
+    if reg_name:
+        reg = load_registry(reg_name)
+        obs, _ = observations_from_layers(
+            reg,
+            units,
+            study.facilities,
+            as_of=as_of,
+            population=population,
+            denominators=denominators,
+        )
+        tables["指标完成情况"] = indicator_table(evaluate_indicators(reg, obs))
+        if prev_name:
+            findings += check_results_vs_baselines(load_registry(prev_name), reg)
+    results = evaluate_standards(
+        prof,
+        units,
+        study.facilities,
+        population=population,
+        staff=staff,
+        denominators=denominators,
+        reference_date=as_of,
+    )
+    rules = {r.id: {"family": r.family, "params": r.params} for r in prof.rules}
+    tables.update(tables_from_results(results, rules))
+    tables["数据质量提示"] = findings_sheet(findings_table(findings))
+    return tables
+
+
+# ---------------------------------------------------------------- workbook writer
+
+
+@contextlib.contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    try:
+        from geoplan.io import atomic_write
+    except ImportError:  # io.py not present: same contract, local implementation
+        atomic_write = None
+    if atomic_write is not None:
+        with atomic_write(path) as tmp:
+            yield Path(tmp)
+        return
+    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _display_width(value: Any) -> int:
+    text = "" if value is None else str(value)
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _safe_sheet_name(name: str, used: set[str]) -> str:
+    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in name)[:31] or "Sheet"
+    candidate, k = clean, 2
+    while candidate in used:
+        candidate = f"{clean[:28]}_{k}"
+        k += 1
+    used.add(candidate)
+    return candidate
+
+
+def write_compliance_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
+    """Write the tables to one ``.xlsx`` workbook, atomically.
+
+    Each table becomes a sheet; the ``highlight`` column is not written but its rows are
+    filled light red. The header is bold, filled and frozen; column widths fit the
+    content (Chinese characters count double, capped at 60).
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    path = Path(path)
+    wb = Workbook()
+    wb.remove(wb.active)
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    warn_fill = PatternFill("solid", fgColor="FFC7CE")
+    used: set[str] = set()
+    for name, table in tables.items():
+        ws = wb.create_sheet(_safe_sheet_name(name, used))
+        flags = (
+            table[HIGHLIGHT].fillna(False).astype(bool).tolist()
+            if HIGHLIGHT in table
+            else [False] * len(table)
+        )
+        data = table.drop(columns=[HIGHLIGHT], errors="ignore")
+        ws.append([str(c) for c in data.columns])
+        for values, flag in zip(data.itertuples(index=False), flags, strict=True):
+            ws.append(
+                [
+                    None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+                    for v in values
+                ]
+            )
+            if flag:
+                for cell in ws[ws.max_row]:
+                    cell.fill = warn_fill
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+            cell.fill = header_fill
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        ws.freeze_panes = "A2"
+        for j, col in enumerate(data.columns, start=1):
+            width = max([_display_width(col), *(_display_width(v) for v in data[col].tolist())])
+            ws.column_dimensions[get_column_letter(j)].width = min(60, max(6, width + 2))
+    with _atomic_path(path) as tmp:
+        wb.save(tmp)
+    logger.info("wrote compliance workbook %s (%d sheets)", path, len(tables))
+    return path

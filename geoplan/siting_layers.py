@@ -1,0 +1,155 @@
+"""Siting on layers: from a walking network, population cells and facility points to a proposal.
+
+A thin adapter over :mod:`geoplan.siting` (which works on matrices): it computes the reach
+matrices with :func:`geoplan.access.reach_matrix`, builds candidates from uncovered demand
+when none are given, runs the model and returns the ranked sites as a layer plus the
+before/after table per admin unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from geoplan import siting
+from geoplan.candidates import candidate_sites_from_demand_clusters
+from geoplan.siting_common import Quota, SitingResult, coverage_from_reach
+from geoplan.siting_tables import demand_weights
+
+__all__ = ["SiteProposal", "propose_sites"]
+
+
+@dataclass(frozen=True)
+class SiteProposal:
+    """A siting answer on layers.
+
+    Attributes
+    ----------
+    result
+        The model answer (objective, bound, gap, status, time).
+    sites
+        Proposed sites, ranked, in the network CRS: ``rank``, ``new_pop``,
+        ``new_households``, ``new_pop_60plus`` (newly covered, in the ranked order) and
+        the candidate's columns. Ready for a map layer.
+    by_unit
+        Before/after coverage per admin unit (``None`` without units).
+    candidates
+        The candidate layer the model chose from.
+    summary
+        One-row table: weight, covered before/after, shares, gain, gap, status, time.
+    """
+
+    result: SitingResult
+    sites: gpd.GeoDataFrame
+    by_unit: pd.DataFrame | None
+    candidates: gpd.GeoDataFrame
+    summary: pd.DataFrame
+
+
+def _unit_of_cells(demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, column: str) -> np.ndarray:
+    pts = gpd.GeoDataFrame(geometry=demand.geometry.representative_point(), crs=demand.crs)
+    joined = gpd.sjoin(pts, units[[column, "geometry"]], how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    return joined[column].reindex(demand.index).fillna("(outside)").astype(str).to_numpy()
+
+
+def propose_sites(
+    network,
+    demand: gpd.GeoDataFrame,
+    existing: gpd.GeoDataFrame | None,
+    *,
+    p: int,
+    max_m: float,
+    candidates: gpd.GeoDataFrame | None = None,
+    n_candidates: int | None = None,
+    weight_column: str = "pop_60plus",
+    priority: np.ndarray | pd.Series | None = None,
+    priority_multiplier: float = 1.0,
+    units: gpd.GeoDataFrame | None = None,
+    unit_column: str = "name",
+    quotas: Sequence[Quota] = (),
+    method: str = "exact",
+    time_limit_s: float = 60.0,
+    seed: int = 0,
+) -> SiteProposal:
+    """Propose ``p`` new sites (maximal covering) for one facility type.
+
+    Parameters
+    ----------
+    network
+        The study's :class:`geoplan.network.WalkNetwork`.
+    demand
+        Population cells (``pop``, ``households``, ``pop_60plus``…) in the network CRS.
+    existing
+        Existing (and building) sites of the type; fixed. ``None`` or empty: none.
+    p
+        Number of new sites.
+    max_m
+        Walking distance of the service circle in metres (e.g. 15 min × 75 m/min).
+    candidates
+        Candidate sites; default: ``n_candidates`` weighted KMeans centres of the demand no
+        existing site covers, snapped to network nodes.
+    n_candidates
+        Number of generated candidates (default ``max(5 * p, 30)``).
+    weight_column, priority, priority_multiplier
+        Demand weights (see :func:`geoplan.siting_tables.demand_weights`).
+    units, unit_column
+        Admin units (e.g. ``study.towns``) for the before/after table.
+    quotas
+        Quotas over the candidate rows.
+    method, time_limit_s
+        Solver choice and limit.
+    seed
+        Seed of the candidate clustering.
+
+    Returns
+    -------
+    SiteProposal
+    """
+    from geoplan.access import reach_matrix
+
+    w = demand_weights(demand, weight_column, priority=priority,
+                       priority_multiplier=priority_multiplier)
+    ex_reach = None
+    if existing is not None and len(existing):
+        ex_reach = reach_matrix(network, existing, demand, max_m)
+    if candidates is None:
+        covered = np.zeros(len(demand), bool)
+        if ex_reach is not None:
+            covered = np.asarray(coverage_from_reach(ex_reach).sum(axis=0)).ravel() > 0
+        k = n_candidates if n_candidates is not None else max(5 * p, 30)
+        candidates = candidate_sites_from_demand_clusters(
+            demand, k, weight_column=weight_column, mask=~covered, network=network, seed=seed)
+    reach = reach_matrix(network, candidates, demand, max_m) if len(candidates) else \
+        sp.csr_matrix((0, len(demand)))
+    result = siting.mclp(reach, w, min(p, len(candidates)), existing_reach=ex_reach,
+                         quotas=quotas, method=method, time_limit_s=time_limit_s)
+    cols = [c for c in ("pop", "households", "pop_60plus", "pop_80plus") if c in demand.columns]
+    ranked = siting.rank_sites_by_marginal_gain(result, reach, demand, existing_reach=ex_reach,
+                                                columns=cols)
+    sites = candidates.iloc[result.selected].copy()
+    for c in ranked.columns:
+        if c not in ("candidate", "site_id"):
+            sites[c] = ranked[c].to_numpy()
+    by_unit = None
+    if units is not None:
+        frame = pd.DataFrame(demand.drop(columns="geometry"))
+        frame["_unit"] = _unit_of_cells(demand, units, unit_column)
+        by_unit = siting.coverage_before_after_by_unit(result, reach, frame, "_unit",
+                                                       existing_reach=ex_reach, columns=cols)
+        by_unit.index.name = unit_column
+    summary = pd.DataFrame([{
+        "weight_column": weight_column, "p": p, "max_m": max_m,
+        "total_weight": result.total_weight, "covered_before": result.weight_before,
+        "covered_after": result.weight_after,
+        "share_before": result.weight_before / max(result.total_weight, 1e-12),
+        "share_after": result.weight_after / max(result.total_weight, 1e-12),
+        "gain": result.weight_after - result.weight_before, "gap": result.gap,
+        "status": result.status, "time_s": result.time_s,
+    }])
+    return SiteProposal(result, sites, by_unit, candidates, summary)

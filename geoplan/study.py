@@ -1,0 +1,535 @@
+"""A study: one TOML file naming the study area, its layers and the walking settings.
+
+:func:`load_study` reads the file (``tomllib``), validates it (pydantic; unknown keys are
+errors, every problem is listed with its key path), reads every layer with its declared
+coordinate system, validates it against its contract (facilities and population must lie
+in the study area), projects everything to the study's metric CRS (CGCS2000 3-degree
+Gauss-Krüger zone) and returns a frozen :class:`Study`. Notebooks and the ``geoplan``
+command use the same object.
+
+The file format
+---------------
+Paths are relative to the TOML file. Every layer declares ``coords``: ``"wgs84"``,
+``"cgcs2000"``, ``"gcj02"`` (高德/腾讯), ``"bd09"`` (百度) or ``"EPSG:n"``. A layer whose
+name is a layer kind (``study_area``, ``admin_units``, ``facilities``, ``population``,
+``boundary_lines``, ``boundary_markers``, ``projects``; ``towns``/``villages`` mean
+``admin_units``) needs no ``kind``; any other name gives its ``kind``, and layers of the same
+kind are joined (their ids must be unique together). Only ``study_area`` is required;
+other kinds left out are empty layers. ``[tables.<name>]`` are plain tables (no geometry),
+e.g. ``inspection_rounds``. ``[network]`` has exactly one of ``path`` (+ ``coords``),
+``synthetic`` (a generator in :mod:`geoplan.datasets`) or ``osm_place`` (downloads).
+
+.. code-block:: toml
+
+    [study]
+    name = "晋江市民政服务设施布局（示例）"
+    admin_code = "350582"
+    metric_crs = "EPSG:4549"       # optional: chosen from the study area when left out
+    reference_date = 2025-12-31    # optional
+
+    [walking]
+    speed_m_per_min = 60           # default 60
+    tiers_min = [5, 10, 15]        # default [5, 10, 15]
+
+    [standards]
+    profile = "national"           # default "national"
+
+    [layers.study_area]
+    path = "boundaries/study_area.gpkg"
+    layer = "study_area"
+    coords = "cgcs2000"
+
+    [layers.admin_units]           # towns (镇街) and villages (村社区), ``level`` column
+    path = "boundaries/admin_units.gpkg"
+    coords = "cgcs2000"
+
+    [layers.facilities]
+    path = "facilities/facilities.gpkg"
+    coords = "cgcs2000"
+    synthetic = true               # recorded in the layer's provenance
+
+    [layers.canteens]              # a second facility table, joined into facilities
+    kind = "facilities"
+    path = "facilities/senior_canteens_gcj02.xlsx"
+    sheet = "长者食堂"
+    coords = "gcj02"
+
+    [layers.population]
+    path = "population/population.tif"
+    coords = "EPSG:4549"
+    source = "synthetic grid reproducing the 2020 census totals"
+    year = 2020
+
+    [layers.boundary_lines]
+    path = "boundaries/boundary_lines.gpkg"
+    layer = "boundary_lines"
+    coords = "cgcs2000"
+
+    [layers.boundary_markers]
+    path = "boundaries/boundary_markers.xlsx"
+    coords = "EPSG:4549"
+    x_axis = "east"                # only needed when the headers do not say X(东)/Y(北)
+
+    [layers.projects]
+    path = "boundaries/projects.gpkg"
+    coords = "cgcs2000"
+
+    [tables.inspection_rounds]
+    path = "boundaries/inspection_rounds.csv"
+
+    [network]
+    synthetic = "jinjiang"         # or: path = "network/walk.graphml" + coords = "wgs84"
+    seed = 350582                  #     or: osm_place = "晋江市, 福建省, 中国"
+
+Layer keys: ``path``, ``coords``, ``kind``, ``layer`` (GeoPackage layer), ``sheet`` (Excel),
+``encoding``, ``columns`` (``{"header in the file" = "contract name"}``), ``x_axis``,
+``source``/``year`` (population provenance), ``geometry`` (``"cell"``/``"point"`` for a
+population raster), ``synthetic`` (bool, provenance).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import geopandas as gpd
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from geoplan import io as gio
+from geoplan.crs import metric_crs_for, parse_coords, require_metric
+from geoplan.errors import CRSError, GeoplanError, Problem, SchemaError, StudyConfigError
+from geoplan.schema import LAYER_CONTRACTS
+
+__all__ = ["LayerConfig", "NetworkConfig", "Study", "StudyConfig", "load_study"]
+
+logger = logging.getLogger(__name__)
+
+_NAME_KINDS = {"towns": "admin_units", "villages": "admin_units"}
+_KINDS = tuple(k for k in LAYER_CONTRACTS)
+
+
+def _existing_file(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    path = value if value.is_absolute() or base is None else Path(base) / value
+    if base is not None and not path.exists():
+        msg = f"file not found: {path}"
+        raise ValueError(msg)
+    return path
+
+
+def _declared(value: str | int | None) -> str:
+    try:
+        return parse_coords(value)
+    except CRSError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _declared_or_none(value: str | int | None) -> str | None:
+    return None if value is None else _declared(value)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudySection(_Strict):
+    """``[study]``: name, admin code, metric CRS and reference date."""
+
+    name: str = Field(min_length=1)
+    admin_code: str = Field(pattern=r"^\d{6}(\d{3}|\d{6})?$")
+    metric_crs: str | None = None
+    reference_date: dt.date | None = None
+
+    @field_validator("metric_crs")
+    @classmethod
+    def check_metric_crs(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        declared = _declared(value)
+        try:
+            require_metric(declared if declared.startswith("EPSG:") else 4490, "metric_crs")
+        except CRSError as exc:
+            raise ValueError(str(exc)) from None
+        return declared
+
+
+class WalkingSection(_Strict):
+    """``[walking]``: walking speed (m/min) and the time tiers (minutes)."""
+
+    speed_m_per_min: float = Field(default=60.0, gt=0, le=200)
+    tiers_min: tuple[float, ...] = Field(default=(5.0, 10.0, 15.0), min_length=1)
+
+    @field_validator("tiers_min")
+    @classmethod
+    def check_tiers(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(t <= 0 for t in value) or list(value) != sorted(set(value)):
+            msg = "tiers_min must be positive and strictly increasing, e.g. [5, 10, 15]"
+            raise ValueError(msg)
+        return value
+
+
+class StandardsSection(_Strict):
+    """``[standards]``: the jurisdiction profile of the planning rules."""
+
+    profile: str = "national"
+
+
+class LayerConfig(_Strict):
+    """``[layers.<name>]``: one input layer and how to read it."""
+
+    path: Path
+    coords: str
+    kind: Literal[_KINDS] | None = None  # type: ignore[valid-type]
+    layer: str | None = None
+    sheet: str | int | None = None
+    encoding: str | None = None
+    columns: dict[str, str] | None = None
+    x_axis: Literal["east", "north"] | None = None
+    source: str | None = None
+    year: int | None = None
+    geometry: Literal["cell", "point"] | None = None
+    synthetic: bool | None = None
+
+    check_path = field_validator("path")(_existing_file)
+    check_coords = field_validator("coords", mode="before")(_declared)
+
+
+class TableConfig(_Strict):
+    """``[tables.<name>]``: a plain table (CSV, Excel sheet, GeoPackage attribute table)."""
+
+    path: Path
+    sheet: str | int | None = None
+    encoding: str | None = None
+
+    check_path = field_validator("path")(_existing_file)
+
+
+class NetworkConfig(_Strict):
+    """``[network]``: a file (``path`` + ``coords``), a ``synthetic`` generator or ``osm_place``."""
+
+    path: Path | None = None
+    coords: str | None = None
+    synthetic: str | None = None
+    seed: int | None = None
+    osm_place: str | None = None
+
+    check_path = field_validator("path")(_existing_file)
+    check_coords = field_validator("coords", mode="before")(_declared_or_none)
+
+    @model_validator(mode="after")
+    def check_one_source(self) -> NetworkConfig:
+        """Check that exactly one network source is given, and coords with a path."""
+        given = [k for k in ("path", "synthetic", "osm_place") if getattr(self, k) is not None]
+        if len(given) != 1:
+            msg = f"give exactly one of path, synthetic, osm_place (got {given or 'none'})"
+            raise ValueError(msg)
+        if self.path is not None and self.coords is None:
+            msg = "a network path needs coords (e.g. 'wgs84' for OSM data)"
+            raise ValueError(msg)
+        return self
+
+
+class StudyConfig(_Strict):
+    """The whole study file."""
+
+    study: StudySection
+    walking: WalkingSection = WalkingSection()
+    standards: StandardsSection = StandardsSection()
+    layers: dict[str, LayerConfig]
+    tables: dict[str, TableConfig] = {}
+    network: NetworkConfig | None = None
+
+    _path: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def check_kinds(self) -> StudyConfig:
+        """Check that a study area is given and every layer has a known kind."""
+        if "study_area" not in self.layers:
+            msg = "layers.study_area is required (the outline of the study)"
+            raise ValueError(msg)
+        unknown = [n for n in self.layers if self.layer_kind(n) is None]
+        if unknown:
+            msg = (f"layers {unknown} need kind = one of {', '.join(_KINDS)} (or use a kind as "
+                   "the layer name)")
+            raise ValueError(msg)
+        return self
+
+    def layer_kind(self, name: str) -> str | None:
+        """Return the kind of layer ``name`` (its ``kind`` key, or the name itself)."""
+        layer = self.layers[name]
+        if layer.kind is not None:
+            return layer.kind
+        return name if name in LAYER_CONTRACTS else _NAME_KINDS.get(name)
+
+    @property
+    def path(self) -> Path | None:
+        """The TOML file this config was read from."""
+        return self._path
+
+    @property
+    def base_dir(self) -> Path | None:
+        """The folder relative paths are resolved against."""
+        return None if self._path is None else self._path.parent
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s) in the study file"]
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing" and err["loc"] and err["loc"][-1] == "coords":
+            msg = ("coords is required: declare the coordinate system, one of wgs84 / "
+                   "cgcs2000 / gcj02 (高德/腾讯) / bd09 (百度) / EPSG:n")
+        elif err["type"] == "extra_forbidden":
+            msg = f"unknown key (value {err['input']!r}); check the spelling"
+        lines.append(f"  - {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def read_study_config(path: str | Path) -> StudyConfig:
+    """Read and validate a study TOML file (without reading the layers).
+
+    Raises
+    ------
+    StudyConfigError
+        If the file is missing, not valid TOML, or breaks the format (all problems listed,
+        with their key paths, e.g. ``layers.facilities.coords``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"study file not found: {path}"
+        raise StudyConfigError(msg)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{path}: not a valid TOML file: {exc}"
+        raise StudyConfigError(msg) from None
+    try:
+        config = StudyConfig.model_validate(data, context={"base_dir": path.parent})
+    except ValidationError as exc:
+        raise StudyConfigError(_format_errors(path, exc)) from None
+    config._path = path
+    return config
+
+
+# --------------------------------------------------------------------------- the study
+@dataclass(frozen=True)
+class Study:
+    """A loaded study: validated layers in the metric CRS, and the walking settings.
+
+    Attributes
+    ----------
+    config
+        The validated :class:`StudyConfig`.
+    name, admin_code, reference_date, standards_profile
+        From ``[study]`` and ``[standards]``.
+    metric_epsg
+        The metric CRS (EPSG code) every layer is in.
+    speed_m_per_min, tiers_min
+        Walking speed and time tiers; :attr:`tier_distances_m` gives the distances.
+    study_area, admin_units, towns, villages, facilities, population, boundary_lines,
+    boundary_markers, projects
+        Validated GeoDataFrames in ``EPSG:metric_epsg`` (empty, with the contract columns,
+        for kinds the study file leaves out). ``towns``/``villages`` are the
+        ``level == "town"``/``"village"`` rows of ``admin_units``.
+    tables
+        Plain tables from ``[tables]``; :attr:`inspection_rounds` is ``tables
+        ["inspection_rounds"]`` (or ``None``).
+    """
+
+    config: StudyConfig
+    name: str
+    admin_code: str
+    metric_epsg: int
+    speed_m_per_min: float
+    tiers_min: tuple[float, ...]
+    reference_date: dt.date | None
+    standards_profile: str
+    study_area: gpd.GeoDataFrame
+    admin_units: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    population: gpd.GeoDataFrame
+    boundary_lines: gpd.GeoDataFrame
+    boundary_markers: gpd.GeoDataFrame
+    projects: gpd.GeoDataFrame
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def towns(self) -> gpd.GeoDataFrame:
+        """Township-level units (街道/镇/乡/经济开发区)."""
+        return self.admin_units.loc[self.admin_units["level"] == "town"].copy()
+
+    @property
+    def villages(self) -> gpd.GeoDataFrame:
+        """Village-level units (社区/村)."""
+        return self.admin_units.loc[self.admin_units["level"] == "village"].copy()
+
+    @property
+    def inspection_rounds(self) -> pd.DataFrame | None:
+        """The ``[tables.inspection_rounds]`` table, if any."""
+        return self.tables.get("inspection_rounds")
+
+    @property
+    def tier_distances_m(self) -> tuple[float, ...]:
+        """Walking distance of each time tier, in metres (speed × minutes)."""
+        return tuple(self.speed_m_per_min * t for t in self.tiers_min)
+
+    def network(self) -> Any:
+        """Return the study's walking network (:class:`geoplan.network.WalkNetwork`), built once.
+
+        Raises
+        ------
+        StudyConfigError
+            If the study has no ``[network]`` section or the builder is unavailable.
+        """
+        if "network" not in self._cache:
+            self._cache["network"] = self._build_network()
+        return self._cache["network"]
+
+    def _build_network(self) -> Any:
+        net = self.config.network
+        if net is None:
+            msg = f"{self.config.path}: no [network] section in the study file"
+            raise StudyConfigError(msg)
+        try:
+            from geoplan import network as gnet
+        except ImportError as exc:  # pragma: no cover - only while modules are missing
+            msg = f"the walking network module is not available: {exc}"
+            raise StudyConfigError(msg) from exc
+        if net.synthetic is not None:
+            try:
+                from geoplan.datasets import synthetic_network
+            except ImportError as exc:  # pragma: no cover - only while modules are missing
+                msg = f"synthetic network {net.synthetic!r} needs geoplan.datasets: {exc}"
+                raise StudyConfigError(msg) from exc
+            edges = synthetic_network(self)
+            return gnet.walk_network_from_edges(edges)
+        if net.path is not None:
+            return gnet.walk_network_from_file(net.path, coords=net.coords,
+                                               metric_epsg=self.metric_epsg)
+        return gnet.walk_network_from_osm(net.osm_place, metric_epsg=self.metric_epsg)
+
+
+def _empty_layer(kind: str, epsg: int) -> gpd.GeoDataFrame:
+    cols = [c.name for c in LAYER_CONTRACTS[kind].columns]
+    gdf = gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in cols},
+                           geometry=gpd.GeoSeries([], crs=epsg), crs=epsg)
+    gdf.index = pd.Index([], dtype="str")
+    gdf.attrs["geoplan"] = {"kind": kind, "empty": "not in the study file"}
+    return gdf
+
+
+def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | None
+          ) -> gpd.GeoDataFrame:
+    kwargs: dict[str, Any] = {k: getattr(layer, k) for k in
+                              ("layer", "sheet", "encoding", "columns", "x_axis")
+                              if getattr(layer, k) is not None}
+    if kind == "population":
+        raster_kw = {k: getattr(layer, k) for k in ("source", "year", "geometry")
+                     if getattr(layer, k) is not None}
+        if layer.path.suffix.lower() in gio.RASTER_SUFFIXES:
+            bad = set(kwargs) - {"x_axis"}
+            if bad:
+                msg = f"layers.{name}: {sorted(bad)} do not apply to a raster"
+                raise StudyConfigError(msg)
+            kwargs = {}
+        gdf = gio.read_population(layer.path, layer.coords, study_area=area, **raster_kw,
+                                  **kwargs)
+    else:
+        gdf = gio.read_layer(layer.path, kind, layer.coords, study_area=area, **kwargs)
+    meta = gdf.attrs.setdefault("geoplan", {})
+    meta["study_layer"] = name
+    if layer.synthetic is not None:
+        meta["synthetic"] = layer.synthetic
+    return gdf
+
+
+def _join(parts: list[gpd.GeoDataFrame], kind: str) -> gpd.GeoDataFrame:
+    if len(parts) == 1:
+        return parts[0]
+    joined = pd.concat(parts)
+    dup = joined.index[joined.index.duplicated()].unique()
+    if len(dup) and not LAYER_CONTRACTS[kind].flag_duplicates:
+        raise SchemaError(f"{kind} (joined from {len(parts)} layers)",
+                          [Problem("id used in more than one layer", i,
+                                   LAYER_CONTRACTS[kind].id_column) for i in dup])
+    joined = gpd.GeoDataFrame(joined, geometry=parts[0].geometry.name, crs=parts[0].crs)
+    joined.attrs = {"geoplan": {"kind": kind, "parts": [p.attrs.get("geoplan") for p in parts]}}
+    return joined
+
+
+def load_study(path: str | Path) -> Study:
+    """Load a study: read the TOML file, read, validate and project every layer.
+
+    Parameters
+    ----------
+    path
+        The study TOML file (format in this module's docstring).
+
+    Returns
+    -------
+    Study
+        Frozen; every layer validated and in the metric CRS ``study.metric_epsg``.
+
+    Raises
+    ------
+    StudyConfigError
+        If the file is missing, malformed, or names missing files or unknown keys.
+    CRSError
+        If a layer's declared coordinates contradict its file.
+    SchemaError
+        If a layer breaks its contract (every problem listed, with rows and columns).
+    """
+    config = read_study_config(path)
+    area = _read("study_area", config.layers["study_area"], "study_area", None)
+    if config.study.metric_crs is not None:
+        epsg = int(config.study.metric_crs.split(":")[1])
+    else:
+        epsg = metric_crs_for(area)
+        logger.info("metric CRS chosen from the study area: EPSG:%d", epsg)
+    parts: dict[str, list[gpd.GeoDataFrame]] = {}
+    for name, layer in config.layers.items():
+        if name == "study_area":
+            continue
+        kind = config.layer_kind(name)
+        if kind == "study_area":
+            msg = f"layers.{name}: only one study_area layer is allowed"
+            raise StudyConfigError(msg)
+        parts.setdefault(kind, []).append(_read(name, layer, kind, area))
+    layers = {kind: gio.reproject_layer(_join(p, kind), epsg) for kind, p in parts.items()}
+    for kind in LAYER_CONTRACTS:
+        if kind != "study_area" and kind not in layers:
+            layers[kind] = _empty_layer(kind, epsg)
+    tables = {}
+    for name, table in config.tables.items():
+        try:
+            tables[name] = gio.read_table(table.path, sheet=table.sheet, encoding=table.encoding)
+        except (ValueError, GeoplanError) as exc:
+            msg = f"tables.{name}: cannot read {table.path}: {exc}"
+            raise StudyConfigError(msg) from exc
+    study = Study(
+        config=config, name=config.study.name, admin_code=config.study.admin_code,
+        metric_epsg=epsg, speed_m_per_min=config.walking.speed_m_per_min,
+        tiers_min=tuple(config.walking.tiers_min), reference_date=config.study.reference_date,
+        standards_profile=config.standards.profile,
+        study_area=gio.reproject_layer(area, epsg), tables=tables,
+        **{k: v for k, v in layers.items()},
+    )
+    logger.info("loaded study %s: %s", study.name, ", ".join(
+        f"{k} {len(v)}" for k, v in layers.items()))
+    return study

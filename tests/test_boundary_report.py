@@ -1,0 +1,116 @@
+"""Inspection workbook and archive folder written from a small hand-built inspection."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from openpyxl import load_workbook
+from shapely.geometry import LineString, box
+
+from geoplan.boundary import inspect_boundaries
+from geoplan.boundary_findings import finding_layers
+from geoplan.boundary_report import archive_by_line, inspection_sheets, write_inspection_workbook
+from tests.test_boundary import (
+    PUSHED,
+    REF,
+    A,
+    B,
+    clean_markers,
+    lines_frame,
+    rounds_frame,
+    towns_frame,
+)
+
+
+@pytest.fixture(scope="module")
+def inspection():
+    notch = box(1000, 200, 1020, 700)
+    towns = towns_frame(b=box(1000, 0, 2000, 1000).difference(notch))
+    lines = lines_frame(ab=PUSHED, extra=[("0999", A, B, LineString([(5000, 5000), (5000, 6000)]))])
+    markers = clean_markers()
+    markers.loc["M1", "condition"] = "丢失"
+    markers.loc["M3", ["x_reg", "y_reg"]] = [float("nan"), float("nan")]
+    previous = lines_frame()
+    result = inspect_boundaries(
+        towns=towns,
+        lines=lines,
+        previous_lines=previous,
+        markers=markers,
+        rounds=rounds_frame(),
+        reference_date=REF,
+        plan_year=2026,
+    )
+    return result, lines, markers, previous
+
+
+def test_sheets_have_chinese_headers_and_one_row_per_item(inspection):
+    result = inspection[0]
+    sheets = inspection_sheets(result)
+    assert list(sheets) == ["界线一览", "界桩检查表", "问题清单", "联检计划"]
+    summary = sheets["界线一览"]
+    assert {"界线名称", "界线编码", "最近联检轮次", "下轮联检到期", "问题数"} <= set(
+        summary.columns
+    )
+    assert len(summary) == 4
+    assert len(sheets["问题清单"]) == len(result.findings)
+    assert set(sheets["问题清单"]["问题类型"]) >= {"政区缝隙", "界线偏离政区共有边", "界桩状况异常"}
+    one = inspection_sheets(result, line_code="0001")
+    assert one["界线一览"]["界线编码"].tolist() == ["0001"]
+    assert len(one["界桩检查表"]) == 3
+    assert set(one["问题清单"]["界线编码"]) == {"0001"}
+
+
+def test_workbook_has_frozen_chinese_header(inspection, tmp_path):
+    path = write_inspection_workbook(inspection[0], tmp_path / "联检报告.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["界线一览", "界桩检查表", "问题清单", "联检计划"]
+    ws = wb["问题清单"]
+    assert ws.freeze_panes == "A2"
+    header = [c.value for c in ws[1]]
+    assert header[:4] == ["问题编号", "问题类型", "类型代码", "严重程度"]
+    assert ws.max_row == len(inspection[0].findings) + 1
+    markers = wb["界桩检查表"]
+    assert markers["A1"].value == "界桩编号"
+
+
+def test_finding_layers_split_by_geometry(inspection):
+    layers = finding_layers(inspection[0].findings)
+    assert set(layers["polygons"]["kind"]) == {"topology_gap"}
+    assert set(layers["lines"]["kind"]) >= {"line_polygon_deviation", "line_not_touching"}
+    # M2 (y = 500) now lies 50 m from the pushed line 0001
+    assert set(layers["points"]["kind"]) == {
+        "marker_condition",
+        "marker_no_coordinates",
+        "marker_off_line",
+    }
+    assert (layers["points"].geom_type == "Point").all()
+
+
+def test_archive_has_a_workbook_and_a_geopackage_per_line(inspection, tmp_path):
+    result, lines, markers, previous = inspection
+    out = archive_by_line(result, lines, markers, tmp_path / "archive", previous_lines=previous)
+    names = sorted(p.name for p in out.iterdir())
+    assert {"联检报告.xlsx", "联检成果.gpkg", "清单.csv"} <= set(names)
+    for code in ("0001", "0002", "0003", "0999"):
+        assert f"{code}_线{code}.xlsx" in names
+        assert f"{code}_线{code}.gpkg" in names
+    layers = dict(pyogrio.list_layers(out / "0001_线0001.gpkg"))
+    assert {"界线", "界线_上一版本", "界桩", "问题_线"} <= set(layers)
+    got = gpd.read_file(out / "0001_线0001.gpkg", layer="界桩")
+    assert got["marker_no"].tolist() == ["0001001A", "0001002B", "0001003C"]
+    assert got.geometry.isna().sum() + got.geometry.is_empty.sum() == 1  # the unregistered one
+    manifest = pd.read_csv(out / "清单.csv", dtype=str)
+    assert len(manifest) == 2 + 2 * 4
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_failed_archive_leaves_the_earlier_one_intact(inspection, tmp_path):
+    result, lines, markers, _ = inspection
+    out = archive_by_line(result, lines, markers, tmp_path / "archive")
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(KeyError, match="line_code"):
+        archive_by_line(result, lines, markers.drop(columns="line_code"), tmp_path / "archive")
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -1,0 +1,163 @@
+"""Excel workbook, HTML report and Chinese chart fonts (the browser view is in test_browser.py)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import synthetic_layers as sl
+from openpyxl import load_workbook
+
+from geoplan import plotting, report
+from geoplan.errors import OutputError
+
+
+@pytest.fixture(scope="module")
+def towns(shared_data: Path):
+    return sl.towns_from_outline(sl.jinjiang_outline(shared_data))
+
+
+@pytest.fixture
+def coverage(towns) -> pd.DataFrame:
+    pop60 = pd.Series(np.arange(1, len(towns) + 1) * 1234, index=towns.index, dtype="int64")
+    return pd.DataFrame({
+        "code": towns["code"], "name": towns["name"], "pop_60plus": pop60,
+        "pop_60plus_share": towns["pop_60plus_share"], "passed": towns["pop_60plus_share"] >= 0.5,
+        "highlight": towns["pop_60plus_share"] < 0.5, "geometry": towns.geometry,
+    })
+
+
+def test_display_width_counts_chinese_double():
+    assert report.display_width("abc") == 3
+    assert report.display_width("晋江市") == 6
+    assert report.display_width("（m²）") == 6  # full-width brackets 2 each, m and ² 1 each
+
+
+def test_workbook_headers_formats_widths_highlight(coverage, tmp_path):
+    findings = pd.DataFrame({"kind": ["gap"], "detail": ["两镇之间存在缝隙"]})
+    path = report.write_workbook(
+        {"覆盖率": coverage, "联检发现": findings}, tmp_path / "report.xlsx",
+        headers={"联检发现": {"kind": "问题类型"}},
+    )
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["覆盖率", "联检发现"]
+    ws = wb["覆盖率"]
+    headers = [c.value for c in ws[1]]
+    assert headers == ["区划代码", "名称", "60岁以上人口", "60岁以上老人覆盖率", "是否达标"]
+    assert ws.freeze_panes == "A2"
+    assert ws.auto_filter.ref == f"A1:E{len(coverage) + 1}"
+    assert ws.max_row == len(coverage) + 1  # every row, no geometry, no helper column
+    assert ws["C2"].number_format == report.INTEGER_FORMAT
+    assert ws["C2"].value == 1234
+    assert ws["D2"].number_format == report.PERCENT_FORMAT
+    assert ws["D2"].value == pytest.approx(coverage["pop_60plus_share"].iloc[0])
+    assert {ws.cell(row=r, column=5).value for r in range(2, ws.max_row + 1)} <= {"是", "否"}
+    # the header "60岁以上老人覆盖率" is 2 + 8*2 = 18 cells wide: width 18 + 2
+    assert ws.column_dimensions["D"].width == 20
+    assert ws.column_dimensions["B"].width >= 10  # 4-character town names, counted double
+    highlighted = [r for r in range(2, ws.max_row + 1)
+                   if ws.cell(row=r, column=1).fill.fgColor.rgb.endswith(report.HIGHLIGHT_FILL)]
+    assert len(highlighted) == int(coverage["highlight"].sum())
+    assert 0 < len(highlighted) < len(coverage)
+    assert ws["A1"].font.bold
+    assert [c.value for c in wb["联检发现"][1]] == ["问题类型", "说明"]
+
+
+def test_percent_columns_can_be_named(tmp_path):
+    table = pd.DataFrame({"完成率": [0.5, 0.75], "value": [1.5, 2.25]})
+    path = report.write_workbook({"指标评估": table}, tmp_path / "x.xlsx",
+                                 percent_cols={"指标评估": ["完成率"]})
+    ws = load_workbook(path)["指标评估"]
+    assert ws["A2"].number_format == report.PERCENT_FORMAT
+    assert ws["B2"].number_format == "#,##0.0"
+    assert ws["B1"].value == "现状值"
+
+
+def test_dates_are_written_as_dates(tmp_path):
+    when = pd.to_datetime(["2024-01-02 08:00"] * 2).tz_localize("Asia/Shanghai")
+    table = pd.DataFrame({"last_inspected": pd.to_datetime(["2024-10-25", "2021-05-15"]),
+                          "when": when})
+    ws = load_workbook(report.write_workbook({"界桩": table}, tmp_path / "d.xlsx"))["界桩"]
+    assert ws["A2"].number_format == "yyyy-mm-dd"
+    assert ws["A2"].value.year == 2024
+    assert ws["B2"].value.hour == 8  # wall time kept, zone dropped
+
+
+def test_workbook_errors_leave_earlier_file(coverage, tmp_path):
+    target = tmp_path / "report.xlsx"
+    target.write_bytes(b"earlier")
+    with pytest.raises(OutputError, match="sheet name 'a/b' is not allowed"):
+        report.write_workbook({"a/b": coverage}, target)
+    with pytest.raises(OutputError, match="at least one sheet"):
+        report.write_workbook({}, target)
+    bad = pd.DataFrame({"x": [object()]})  # openpyxl cannot store this
+    with pytest.raises(ValueError, match="Cannot convert"):
+        report.write_workbook({"表": bad}, target)
+    assert target.read_bytes() == b"earlier"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.xlsx"]
+
+
+def test_chinese_font_is_found():
+    assert plotting.chinese_font_family() == "Noto Sans CJK SC", (
+        "Debian fonts-noto-cjk missing: apt-get install -y fonts-noto-cjk (make test installs it)"
+    )
+
+
+def test_no_cjk_font_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(plotting, "CJK_FONT_FAMILIES", ("No Such Font Family",))
+    with pytest.raises(OutputError, match="apt-get install fonts-noto-cjk"):
+        plotting.chinese_font_family()
+
+
+def test_charts_have_no_missing_glyphs(towns, caplog):
+    shares = towns.set_index("name")["pop_60plus_share"]
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        bar = plotting.bar_chart(shares, title="各镇街60岁以上老人覆盖率－目标", ylabel="覆盖率",
+                                 percent=True, target=0.9, target_label="规划目标")
+        stacked = plotting.stacked_bar_chart(
+            pd.DataFrame({"现有": [3, 4], "规划": [1, 2]}, index=["青阳街道", "安海镇"]),
+            title="设施数量")
+        png = plotting.figure_png(bar) + plotting.figure_png(stacked)
+    messages = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
+    missing = [m for m in messages if re.search(r"missing from font|findfont", m)]
+    assert missing == []
+    assert png.startswith(b"\x89PNG")
+    # the control: the default font does lack these glyphs, so the check above can fail
+    with warnings.catch_warnings(record=True) as control:
+        warnings.simplefilter("always")
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        fig.add_subplot().set_title("覆盖率", fontfamily="DejaVu Sans")
+        fig.canvas.draw()
+    assert any("missing from font" in str(w.message) for w in control)
+
+
+def test_html_report_is_self_contained(coverage, tmp_path):
+    chart = plotting.bar_chart(coverage.set_index("name")["pop_60plus_share"], title="覆盖率",
+                               percent=True)
+    path = report.write_html_report(
+        [report.ReportSection("一、覆盖率", text="第一段。\n\n第二段。", table=coverage,
+                              figures=[chart])],
+        tmp_path / "report.html", title="测试报告",
+        map_html="<html><body><p>地图</p></body></html>", note="内部工作底图，未经审核不得公开",
+    )
+    page = path.read_text(encoding="utf-8")
+    assert "<p>第一段。</p>\n<p>第二段。</p>" in page
+    assert "内部工作底图，未经审核不得公开" in page
+    assert page.count('src="data:image/png;base64,') == 1
+    assert "srcdoc=\"&lt;html&gt;&lt;body&gt;&lt;p&gt;地图" in page
+    assert "<th>60岁以上老人覆盖率</th>" in page
+    assert page.count('<tr class=highlight>') == int(coverage["highlight"].sum())
+    share = coverage["pop_60plus_share"].iloc[0]
+    assert f"<td class=num>{share:.1%}</td>" in page
+    assert "<td class=num>1,234</td>" in page
+    assert re.search(r"<(script|link|img)[^>]+(src|href)=\"https?://", page) is None

@@ -1,0 +1,369 @@
+"""Study TOML files: the format, its errors, and loading a whole study."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import prcoords
+import pytest
+import shapely
+
+import geoplan
+from geoplan.errors import SchemaError, StudyConfigError
+from geoplan.study import Study, load_study, read_study_config
+
+EPSG = 4549
+
+
+def _metric(lon: float, lat: float) -> tuple[float, float]:
+    p = gpd.GeoSeries.from_xy([lon], [lat], crs=4490).to_crs(EPSG).iloc[0]
+    return p.x, p.y
+
+
+def _write_population(path: Path) -> None:
+    import rasterio
+    from rasterio.transform import Affine
+
+    x0, y0 = _metric(118.54, 24.79)
+    bands = np.zeros((4, 2, 3), dtype="float32")
+    bands[0] = [[100, 0, 50], [30, 20, 0]]
+    bands[1] = bands[0] / 2
+    bands[2] = bands[0] / 10
+    bands[3] = bands[0] / 50
+    profile = {"driver": "GTiff", "width": 3, "height": 2, "count": 4, "dtype": "float32",
+               "crs": f"EPSG:{EPSG}", "transform": Affine(100, 0, x0, 0, -100, y0)}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(bands)
+        for i, name in enumerate(("pop", "households", "pop_60plus", "pop_80plus"), start=1):
+            dst.set_band_description(i, name)
+
+
+def _build_study_files(folder: Path) -> None:
+    """A small but complete study around 青阳/梅岭 (Jinjiang), every kind of input."""
+    (folder / "boundaries").mkdir()
+    (folder / "facilities").mkdir()
+    area = shapely.box(118.50, 24.74, 118.60, 24.82)
+    gpd.GeoDataFrame({"code": ["350582"], "name": ["晋江市(局部)"]}, geometry=[area],
+                     crs=4490).to_file(folder / "boundaries" / "area.gpkg", layer="study_area")
+    west = shapely.box(118.50, 24.74, 118.55, 24.82)
+    east = shapely.box(118.55, 24.74, 118.60, 24.82)
+    towns = gpd.GeoDataFrame({"code": ["350582001", "350582002"], "name": ["青阳街道", "梅岭街道"]},
+                             geometry=[west, east], crs=4490)
+    villages = gpd.GeoDataFrame(
+        {"code": ["350582001001", "350582002001"], "name": ["青华社区", "梅峰社区"],
+         "parent_code": ["350582001", "350582002"], "households": [500, 300]},
+        geometry=[west, east], crs=4490)
+    towns.to_file(folder / "boundaries" / "units.gpkg", layer="towns")
+    villages.to_file(folder / "boundaries" / "units.gpkg", layer="villages")
+    gpd.GeoDataFrame({"line_code": ["0001"], "left_code": ["350582001"],
+                      "right_code": ["350582002"], "version": ["2021"]},
+                     geometry=[shapely.LineString([(118.55, 24.74), (118.55, 24.82)])],
+                     crs=4490).to_file(folder / "boundaries" / "lines.gpkg")
+    gpd.GeoDataFrame({"project_id": ["P1"], "name": ["安置房"]},
+                     geometry=[shapely.box(118.548, 24.78, 118.552, 24.782)],
+                     crs=4490).to_file(folder / "boundaries" / "projects.gpkg")
+    gpd.GeoDataFrame(
+        {"facility_id": ["S1", "S2"], "type": ["居家养老服务站", "骨灰堂"],
+         "name": ["青华站", "梅峰骨灰堂"],
+         "niches_total": [None, 2000], "admin_code": ["350582001", "350582002"]},
+        geometry=[shapely.Point(118.52, 24.78), shapely.Point(118.58, 24.79)], crs=4490,
+    ).to_file(folder / "facilities" / "facilities.gpkg")
+    gcj = prcoords.wgs_gcj(prcoords.Coords(24.785, 118.545))
+    pd.DataFrame({"编号": ["C1"], "名称": ["青阳长者食堂"], "类型": ["长者食堂"],
+                  "经度": [gcj.lon], "纬度": [gcj.lat], "餐位": ["80"]}).to_excel(
+        folder / "facilities" / "canteens.xlsx", sheet_name="长者食堂", index=False)
+    x, y = _metric(118.55, 24.78)
+    pd.DataFrame({"界桩编号": ["0001001A", "0001002A"], "界线编码": ["0001", "0001"],
+                  "登记X(东)": [x, None], "登记Y(北)": [y, None],
+                  "状况": ["完好", "丢失"]}).to_excel(
+        folder / "boundaries" / "markers.xlsx", index=False)
+    (folder / "boundaries" / "rounds.csv").write_text(
+        "line_code,round,due\n0001,第五轮,2026-06-30\n", encoding="utf-8")
+    _write_population(folder / "pop.tif")
+    # a walking network: 5 x 5 junctions, 200 m blocks, in the metric CRS
+    x0, y0 = _metric(118.53, 24.77)
+    def street(i0: int, j0: int, i1: int, j1: int) -> shapely.LineString:
+        return shapely.LineString([(x0 + 200 * i0, y0 + 200 * j0), (x0 + 200 * i1, y0 + 200 * j1)])
+
+    streets = [street(i, j, i + 1, j) for i in range(4) for j in range(5)]
+    streets += [street(j, i, j, i + 1) for i in range(4) for j in range(5)]
+    gpd.GeoDataFrame(geometry=streets, crs=EPSG).to_file(folder / "streets.gpkg")
+
+
+STUDY_TOML = """
+[study]
+name = "晋江市民政设施（测试）"
+admin_code = "350582"
+reference_date = 2025-12-31
+
+[walking]
+speed_m_per_min = 70
+tiers_min = [5, 15]
+
+[standards]
+profile = "fujian"
+
+[layers.study_area]
+path = "boundaries/area.gpkg"
+layer = "study_area"
+coords = "cgcs2000"
+
+[layers.towns]
+path = "boundaries/units.gpkg"
+layer = "towns"
+coords = "cgcs2000"
+
+[layers.villages]
+path = "boundaries/units.gpkg"
+layer = "villages"
+coords = "cgcs2000"
+
+[layers.facilities]
+path = "facilities/facilities.gpkg"
+coords = "cgcs2000"
+synthetic = true
+
+[layers.canteens]
+kind = "facilities"
+path = "facilities/canteens.xlsx"
+sheet = "长者食堂"
+coords = "gcj02"
+
+[layers.population]
+path = "pop.tif"
+coords = "EPSG:4549"
+source = "test grid"
+year = 2020
+
+[layers.boundary_lines]
+path = "boundaries/lines.gpkg"
+coords = "cgcs2000"
+
+[layers.boundary_markers]
+path = "boundaries/markers.xlsx"
+coords = "EPSG:4549"
+
+[layers.projects]
+path = "boundaries/projects.gpkg"
+coords = "wgs84"
+
+[tables.inspection_rounds]
+path = "boundaries/rounds.csv"
+
+[network]
+path = "streets.gpkg"
+coords = "EPSG:4549"
+"""
+
+
+@pytest.fixture
+def study_dir(tmp_path: Path) -> Path:
+    _build_study_files(tmp_path)
+    (tmp_path / "study.toml").write_text(STUDY_TOML, encoding="utf-8")
+    return tmp_path
+
+
+def _edit(folder: Path, old: str, new: str) -> Path:
+    path = folder / "study.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --------------------------------------------------------------------------- happy path
+def test_load_study_reads_validates_and_projects_every_layer(study_dir: Path) -> None:
+    before = _digests(study_dir)
+    study = geoplan.load_study(study_dir / "study.toml")
+    assert _digests(study_dir) == before  # inputs are never written
+    assert isinstance(study, Study)
+    assert (study.name, study.admin_code, study.standards_profile) == (
+        "晋江市民政设施（测试）", "350582", "fujian")
+    assert study.metric_epsg == EPSG  # chosen from the study area: Jinjiang -> EPSG:4549
+    assert study.reference_date.isoformat() == "2025-12-31"
+    assert study.speed_m_per_min == 70
+    assert study.tiers_min == (5, 15)
+    assert study.tier_distances_m == (350, 1050)
+    layers = {"study_area": 1, "admin_units": 4, "facilities": 3, "population": 4,
+              "boundary_lines": 1, "boundary_markers": 2, "projects": 1}
+    for name, n in layers.items():
+        gdf = getattr(study, name)
+        assert len(gdf) == n, name
+        assert gdf.crs.to_epsg() == EPSG, name
+    assert list(study.towns.index) == ["350582001", "350582002"]
+    assert list(study.villages["parent_code"]) == ["350582001", "350582002"]
+    assert sorted(study.facilities.index) == ["C1", "S1", "S2"]
+    assert list(study.facilities.loc[["S1", "S2", "C1"], "type"]) == [
+        "elderly_station", "columbarium", "senior_canteen"]
+    # the GCJ-02 canteen lands on its WGS 84 position
+    x, y = _metric(118.545, 24.785)
+    assert study.facilities.geometry.loc["C1"].distance(shapely.Point(x, y)) < 1.0
+    assert study.population["pop"].sum() == 200
+    assert study.population.attrs["geoplan"]["year"] == 2020
+    assert list(study.boundary_markers["coords_missing"]) == [False, True]
+    mx, _ = _metric(118.55, 24.78)
+    assert study.boundary_markers.loc["0001001A", "x_reg"] == pytest.approx(mx, abs=1e-3)
+    assert study.inspection_rounds.loc[0, "round"] == "第五轮"
+    parts = study.facilities.attrs["geoplan"]["parts"]
+    assert [p["declared_coords"] for p in parts] == ["cgcs2000", "gcj02"]
+    assert parts[0]["synthetic"] is True
+
+
+def test_network_is_built_once_from_the_declared_file(study_dir: Path) -> None:
+    study = load_study(study_dir / "study.toml")
+    network = study.network()
+    assert network is study.network()  # cached
+    assert network.crs == EPSG
+    assert network.n_nodes == 25
+    assert network.edges["length_m"].sum() == pytest.approx(40 * 200)
+
+
+def test_defaults_and_explicit_metric_crs(study_dir: Path) -> None:
+    for section in ("[walking]\nspeed_m_per_min = 70\ntiers_min = [5, 15]\n",
+                    '[standards]\nprofile = "fujian"\n'):
+        _edit(study_dir, section, "")
+    _edit(study_dir, 'admin_code = "350582"', 'admin_code = "350582"\nmetric_crs = "EPSG:4548"')
+    study = load_study(study_dir / "study.toml")
+    assert (study.speed_m_per_min, study.tiers_min, study.standards_profile) == (
+        60, (5, 10, 15), "national")
+    assert study.metric_epsg == 4548
+    assert study.facilities.crs.to_epsg() == 4548
+
+
+def test_kinds_left_out_are_empty_layers_with_the_contract_columns(tmp_path: Path) -> None:
+    _build_study_files(tmp_path)
+    (tmp_path / "study.toml").write_text(
+        '[study]\nname = "x"\nadmin_code = "350582"\n'
+        '[layers.study_area]\npath = "boundaries/area.gpkg"\ncoords = "cgcs2000"\n',
+        encoding="utf-8")
+    study = load_study(tmp_path / "study.toml")
+    assert len(study.facilities) == 0
+    assert "facility_id" in study.facilities.columns
+    assert study.boundary_markers.crs.to_epsg() == EPSG
+    assert study.inspection_rounds is None
+    with pytest.raises(StudyConfigError, match=r"no \[network\] section"):
+        study.network()
+
+
+# --------------------------------------------------------------------------- config errors
+def test_missing_coords_is_named_with_its_key_path(study_dir: Path) -> None:
+    path = _edit(study_dir, 'sheet = "长者食堂"\ncoords = "gcj02"\n', 'sheet = "长者食堂"\n')
+    with pytest.raises(StudyConfigError, match=r"layers\.canteens\.coords: coords is required"):
+        load_study(path)
+
+
+def test_unknown_key_is_an_error(study_dir: Path) -> None:
+    path = _edit(study_dir, "[walking]\n", "[walking]\nspeed_kmh = 4\n")
+    with pytest.raises(StudyConfigError, match=r"walking\.speed_kmh: unknown key \(value 4\)"):
+        load_study(path)
+
+
+def test_missing_layer_file_is_an_error(study_dir: Path) -> None:
+    (study_dir / "pop.tif").unlink()
+    with pytest.raises(StudyConfigError,
+                       match=r"layers\.population\.path: file not found: .*pop\.tif"):
+        load_study(study_dir / "study.toml")
+
+
+def test_all_config_problems_are_listed_together(study_dir: Path) -> None:
+    path = _edit(study_dir, 'admin_code = "350582"', 'admin_code = "3505"\ncolour = "red"')
+    _edit(study_dir, "tiers_min = [5, 15]", "tiers_min = [15, 5]")
+    _edit(study_dir, 'coords = "wgs84"', 'coords = "utm"')
+    with pytest.raises(StudyConfigError) as info:
+        load_study(path)
+    text = str(info.value)
+    assert text.splitlines()[0].endswith("study.toml: 4 problem(s) in the study file")
+    for piece in ("study.admin_code:", "study.colour: unknown key", "walking.tiers_min: tiers_min "
+                  "must be positive and strictly increasing", "layers.projects.coords: "):
+        assert piece in text
+
+
+def test_missing_study_file_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(StudyConfigError, match="study file not found"):
+        load_study(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[study\nname = 1\n", encoding="utf-8")
+    with pytest.raises(StudyConfigError, match="not a valid TOML file"):
+        read_study_config(bad)
+
+
+def test_study_area_is_required(study_dir: Path) -> None:
+    path = _edit(study_dir, "[layers.study_area]", "[layers.outline]\nkind = \"study_area\"")
+    with pytest.raises(StudyConfigError, match=r"layers\.study_area is required"):
+        load_study(path)
+
+
+def test_layer_names_need_a_kind(study_dir: Path) -> None:
+    path = _edit(study_dir, 'kind = "facilities"\n', "")
+    with pytest.raises(StudyConfigError, match=r"layers \['canteens'\] need kind"):
+        load_study(path)
+
+
+def test_only_one_study_area(study_dir: Path) -> None:
+    path = _edit(study_dir, '[layers.projects]\n', '[layers.projects]\nkind = "study_area"\n')
+    with pytest.raises(StudyConfigError, match="only one study_area layer is allowed"):
+        load_study(path)
+
+
+def test_metric_crs_must_be_metric(study_dir: Path) -> None:
+    path = _edit(study_dir, 'admin_code = "350582"',
+                 'admin_code = "350582"\nmetric_crs = "cgcs2000"')
+    with pytest.raises(StudyConfigError, match=r"study\.metric_crs: .*project it to the study"):
+        load_study(path)
+
+
+def test_network_needs_exactly_one_source_and_coords_with_a_path(study_dir: Path) -> None:
+    path = _edit(study_dir, 'path = "streets.gpkg"\n', 'path = "streets.gpkg"\nsynthetic = "x"\n')
+    with pytest.raises(StudyConfigError, match="give exactly one of path, synthetic, osm_place"):
+        load_study(path)
+    _edit(study_dir, 'synthetic = "x"\ncoords = "EPSG:4549"\n', "")
+    with pytest.raises(StudyConfigError, match="a network path needs coords"):
+        load_study(path)
+
+
+def test_unknown_synthetic_network_is_reported_when_built(study_dir: Path) -> None:
+    path = _edit(study_dir, 'path = "streets.gpkg"\ncoords = "EPSG:4549"\n',
+                 'synthetic = "atlantis"\n')
+    study = load_study(path)
+    with pytest.raises(StudyConfigError, match="unknown synthetic network 'atlantis'"):
+        study.network()
+
+
+def test_raster_population_rejects_table_options(study_dir: Path) -> None:
+    path = _edit(study_dir, 'source = "test grid"', 'source = "test grid"\nsheet = "人口"')
+    with pytest.raises(StudyConfigError, match=r"layers.population: \['sheet'\] do not apply"):
+        load_study(path)
+
+
+def test_unreadable_table_is_a_config_error(study_dir: Path) -> None:
+    (study_dir / "boundaries" / "rounds.csv").write_bytes(b"\xff\xfe\xff")
+    with pytest.raises(StudyConfigError, match=r"tables\.inspection_rounds: cannot read"):
+        load_study(study_dir / "study.toml")
+
+
+# --------------------------------------------------------------------------- layer errors
+def test_ids_must_be_unique_across_joined_layers(study_dir: Path) -> None:
+    xlsx = study_dir / "facilities" / "canteens.xlsx"
+    table = pd.read_excel(xlsx, dtype=str)
+    table["编号"] = ["S1"]
+    table.to_excel(xlsx, sheet_name="长者食堂", index=False)
+    with pytest.raises(SchemaError, match="row 'S1', column 'facility_id': id used in more than"):
+        load_study(study_dir / "study.toml")
+
+
+def test_facilities_outside_the_study_area_are_reported(study_dir: Path) -> None:
+    path = study_dir / "facilities" / "facilities.gpkg"
+    fac = gpd.read_file(path)
+    fac.loc[1, "geometry"] = shapely.Point(118.9, 24.79)  # ~30 km east
+    fac.to_file(path)
+    with pytest.raises(SchemaError, match=r"row 'S2', column 'geometry': outside the study area"):
+        load_study(study_dir / "study.toml")
