@@ -45,7 +45,7 @@ import scipy.sparse as sp
 
 from geoplan.errors import InfeasibleError
 from geoplan.siting_assign import capacitated_mclp, p_median
-from geoplan.siting_bounds import lagrangian_mclp_bound
+from geoplan.siting_bounds import lagrangian_fixing, lagrangian_mclp_bound
 from geoplan.siting_common import (
     Quota,
     SitingResult,
@@ -263,14 +263,22 @@ def mclp(
     if budget is None and not quotas and n_rc:
         lag = lagrangian_mclp_bound(R.cover, R.Ct, R.w, p, heur_obj,
                                     time_limit_s=min(10.0, time_limit_s / 4))
+        if lag.best_value > heur_obj:
+            alt = swap_mclp(R.cover, R.Ct, R.w, list(lag.best_sites), time_limit_s=2.0)
+            alt_obj = float(R.w[np.asarray(R.cover[alt].sum(axis=0)).ravel() > 0].sum())
+            if alt_obj > heur_obj:
+                sel_r, heur_obj = [int(j) for j in alt], alt_obj
+                notes.append("Lagrangian heuristic improved the greedy answer")
     tol = 1e-9 * max(1.0, heur_obj)
     if method == "exact" and lag is not None and lag.bound <= heur_obj + tol:
         status, bound_gain = "Optimal", lag.bound
         notes.append("greedy+swap answer proven optimal by the Lagrangian bound")
     elif method == "exact":
         Rm = R
-        if lag is not None and lag.fixed_out.any():
-            keep = ~lag.fixed_out
+        fixed_out = lagrangian_fixing(R.cover, lag.multipliers, R.w, p, heur_obj) \
+            if lag is not None else np.zeros(n_rc, bool)
+        if fixed_out.any():
+            keep = ~fixed_out
             keep[sel_r] = True
             Rm = _restrict(R, keep)
             sel_r = [int(k) for k in np.flatnonzero(np.isin(np.flatnonzero(keep), sel_r))]

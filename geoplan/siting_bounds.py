@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LagrangianBound", "lagrangian_mclp_bound"]
+__all__ = ["LagrangianBound", "lagrangian_fixing", "lagrangian_mclp_bound"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,21 @@ class LagrangianBound:
     ----------
     bound
         Best upper bound found on the covered weight (of the instance given).
-    fixed_out
-        Boolean mask of candidates that no solution better than the incumbent can contain.
+    multipliers
+        The multipliers that gave ``bound`` (for :func:`lagrangian_fixing`).
+    best_sites
+        The best Lagrangian solution (top-``p`` candidates of one iteration) as a primal
+        answer, and ``best_value`` its covered weight.
+    best_value
+        Covered weight of ``best_sites``.
     iterations
         Subgradient iterations run.
     """
 
     bound: float
-    fixed_out: np.ndarray
+    multipliers: np.ndarray
+    best_sites: np.ndarray
+    best_value: float
     iterations: int
 
 
@@ -62,7 +69,10 @@ def lagrangian_mclp_bound(
     max_iter: int = 600,
     time_limit_s: float = 5.0,
 ) -> LagrangianBound:
-    """Subgradient optimisation of the MCLP Lagrangian bound, with variable fixing.
+    """Subgradient optimisation of the MCLP Lagrangian bound.
+
+    Each iteration's top-``p`` candidates are also a feasible answer; the best one is kept
+    (a Lagrangian heuristic) and raises the target of the step size.
 
     Parameters
     ----------
@@ -73,8 +83,7 @@ def lagrangian_mclp_bound(
     p
         Number of sites.
     incumbent
-        Covered weight of a known solution (e.g. greedy + swap); used for the step size and
-        for fixing.
+        Covered weight of a known solution (e.g. greedy + swap).
     max_iter, time_limit_s
         Stopping rules.
 
@@ -86,40 +95,57 @@ def lagrangian_mclp_bound(
     lam = w * 0.5
     best = np.inf
     best_lam = lam.copy()
+    best_sites = np.zeros(0, int)
+    best_value = -np.inf
     mu = 2.0
     stall = 0
     t_end = time.perf_counter() + time_limit_s
     it = 0
-    tol = 1e-9 * max(1.0, abs(incumbent))
     for it in range(1, max_iter + 1):  # noqa: B007 (it is reported)
         v = cover @ lam
         top = _top_p(v, p)
         L = float((w - lam).sum() + v[top].sum())
-        if not np.isfinite(best) or best - 1e-12 * max(1.0, best) > L:
+        if not np.isfinite(best) or L < best - 1e-12 * max(1.0, best):
             best, best_lam, stall = L, lam.copy(), 0
         else:
             stall += 1
             if stall >= 20:
                 mu, stall = mu / 2, 0
-        if best - incumbent <= tol or mu < 1e-4 or time.perf_counter() > t_end:
-            break
         x = np.zeros(n_c)
         x[top] = 1.0
         g = (Ct @ x) - 1.0  # y_i = 1 since lam <= w
+        value = float(w[g > -0.5].sum())
+        if value > best_value:
+            best_value, best_sites = value, top.copy()
+        target = max(incumbent, best_value)
+        if best - target <= 1e-9 * max(1.0, abs(target)) or mu < 1e-4 \
+                or time.perf_counter() > t_end:
+            break
         norm = float(g @ g)
         if norm == 0:
             break
-        step = mu * max(L - incumbent, 1e-9 * max(1.0, L)) / norm
+        step = mu * max(L - target, 1e-9 * max(1.0, L)) / norm
         lam = np.clip(lam - step * g, 0.0, w)
-    v = cover @ best_lam
-    top = _top_p(v, p)
-    base = float((w - best_lam).sum())
-    top_sum = float(v[top].sum())
+    return LagrangianBound(best, best_lam, best_sites, best_value, it)
+
+
+def lagrangian_fixing(cover: sp.csr_matrix, lam: np.ndarray, w: np.ndarray, p: int,
+                      incumbent: float) -> np.ndarray:
+    """Mask of candidates that no answer better than ``incumbent`` can contain.
+
+    For multipliers ``lam``, forcing candidate ``j`` in bounds the objective by
+    ``L - v_(p) + v_j`` (``v = C lam``, ``v_(p)`` the smallest of the top ``p``); when that is
+    below the incumbent, ``x_j = 0`` loses no optimum.
+    """
+    n_c = cover.shape[0]
     if p >= n_c:
-        return LagrangianBound(best, np.zeros(n_c, bool), it)
+        return np.zeros(n_c, bool)
+    v = cover @ lam
+    top = _top_p(v, p)
+    base = float((w - lam).sum())
+    top_sum = float(v[top].sum())
     vp = np.sort(v[top])[0] if top.size == p else 0.0
     in_top = np.zeros(n_c, bool)
     in_top[top] = True
     bound_with = np.where(in_top, base + top_sum, base + top_sum - vp + np.maximum(v, 0))
-    fixed_out = bound_with < incumbent - 1e-7 * max(1.0, abs(incumbent))
-    return LagrangianBound(best, fixed_out, it)
+    return bound_with < incumbent - 1e-7 * max(1.0, abs(incumbent))

@@ -172,14 +172,10 @@ class _PieceIndex:
         self.tree = cKDTree((pa + pb) / 2.0)
 
 
-def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, k: int = 6):
-    """Nearest edge, distance along it, projected point and distance for each point."""
-    index = network._cache.get("pieces")
-    if index is None:
-        index = _PieceIndex(network)
-        network._cache["pieces"] = index
+def _nearest_pieces(index: _PieceIndex, xy: np.ndarray, k: int):
+    """Best of the ``k`` pieces with the nearest midpoints, and whether it is certain."""
     k = min(k, len(index.edge))
-    mid_dist, cand = index.tree.query(xy, k=k, workers=-1)
+    mid_dist, cand = index.tree.query(xy, k=k)
     cand = cand.reshape(len(xy), k)
     mid_dist = mid_dist.reshape(len(xy), k)
     px, py = xy[:, :1], xy[:, 1:]
@@ -192,27 +188,43 @@ def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, k: int = 6):
     best = np.argmin(dist2, axis=1)
     rows = np.arange(len(xy))
     pick = cand[rows, best]
-    tb = t[rows, best]
-    out_d = np.sqrt(dist2[rows, best])
-    out_proj = np.column_stack([qx[rows, best], qy[rows, best]])
-    out_edge = index.edge[pick]
-    out_along = index.along0[pick] + tb * index.length[pick]
-    unsure = mid_dist[:, -1] < out_d + index.half_m
-    if k == len(index.edge):
-        unsure[:] = False
-    if unsure.any():  # exact fallback for points whose nearest piece may be beyond the k
+    dist = np.sqrt(dist2[rows, best])
+    sure = (mid_dist[:, -1] >= dist + index.half_m) | (k == len(index.edge))
+    return (index.edge[pick], index.along0[pick] + t[rows, best] * index.length[pick],
+            np.column_stack([qx[rows, best], qy[rows, best]]), dist, sure)
+
+
+def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, ks: tuple[int, ...] = (6, 32)):
+    """Nearest edge, distance along it, projected point and distance for each point.
+
+    Candidates come from a KD-tree of edge-piece midpoints (``k`` nearest, then more for
+    the uncertain points); points still uncertain use the exact STRtree search.
+    """
+    index = network._cache.get("pieces")
+    if index is None:
+        index = _PieceIndex(network)
+        network._cache["pieces"] = index
+    edge, along, proj, dist, sure = _nearest_pieces(index, xy, ks[0])
+    for k in ks[1:]:
+        todo = np.flatnonzero(~sure)
+        if len(todo) == 0:
+            break
+        e2, a2, p2, d2, s2 = _nearest_pieces(index, xy[todo], k)
+        edge[todo], along[todo], proj[todo], dist[todo], sure[todo] = e2, a2, p2, d2, s2
+    unsure = ~sure
+    if unsure.any():  # exact fallback
         pts = shapely.points(xy[unsure])
         pairs, dd = network.edge_tree.query_nearest(pts, all_matches=False, return_distance=True)
         order = np.argsort(pairs[0], kind="stable")
         e = pairs[1][order]
         lines = network.edge_lines[e]
         al = shapely.line_locate_point(lines, pts)
-        out_edge[unsure] = e
-        out_d[unsure] = dd[order]
-        out_along[unsure] = al
-        out_proj[unsure] = shapely.get_coordinates(shapely.line_interpolate_point(lines, al))
+        edge[unsure] = e
+        dist[unsure] = dd[order]
+        along[unsure] = al
+        proj[unsure] = shapely.get_coordinates(shapely.line_interpolate_point(lines, al))
     logger.debug("snapped %d points, %d by the exact fallback", len(xy), int(unsure.sum()))
-    return out_edge, out_along, out_proj, out_d
+    return edge, along, proj, dist
 
 
 def check_snap_offset(

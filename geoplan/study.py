@@ -327,7 +327,7 @@ def read_study_config(path: str | Path) -> StudyConfig:
 
 
 # --------------------------------------------------------------------------- the study
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Study:
     """A loaded study: validated layers in the metric CRS, and the walking settings.
 

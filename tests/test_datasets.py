@@ -18,6 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from geoplan import datasets, synthetic
 from geoplan.crs import gcj02_to_wgs84
 from geoplan.errors import StudyConfigError
+from geoplan.io import read_facilities
 from geoplan.network import walk_network_from_edges
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -236,6 +237,10 @@ def test_canteen_excel_is_a_gcj02_copy_of_the_layer(facilities):
     offset = gpd.GeoSeries(gpd.points_from_xy(sheet["经度"], sheet["纬度"]), crs=4490).to_crs(4549)
     assert offset.distance(truth.reset_index(drop=True)).min() > 100  # really shifted
     assert (sheet["餐位"].to_numpy() == layer["seats"].reindex(sheet["名称"]).to_numpy()).all()
+    imported = read_facilities(DATA / "facilities" / "senior_canteens_gcj02.xlsx", "gcj02")
+    assert set(imported["type"]) == {"senior_canteen"}
+    moved = imported.to_crs(4549).geometry.to_numpy()
+    assert shapely.distance(moved, truth.reindex(imported["name"]).to_numpy()).max() < 0.5
 
 
 def test_planted_defects_table_lists_each_check_once_except_marker_condition(planted):

@@ -369,7 +369,7 @@ def test_xiamen_golden_classification() -> None:
 
 
 def test_xiamen_golden_depends_on_stated_calibration() -> None:
-    """The pace threshold is calibrated; outside (0.368, 0.657] the published result breaks."""
+    """The pace threshold is calibrated; outside (0.3676, 0.6576] the published result breaks."""
     reg = load_registry("xiamen_13th")
     strict = evaluate_indicators(reg, min_pace_ratio=1.0).set_index("id")["bucket"]
     assert strict[["xm-05", "xm-07", "xm-15"]].eq(BEHIND).all()
