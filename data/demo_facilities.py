@@ -8,8 +8,11 @@ one planted admin-code mismatch).
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
+import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 import demo_admin as admin
@@ -339,10 +342,25 @@ def _to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _save_workbook(wb: Workbook, path: Path) -> None:
+    """Save a workbook atomically, with fixed zip timestamps (byte-identical reruns)."""
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    fixed = io.BytesIO()
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=(2025, 12, 31, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            data = src.read(item.filename)
+            if item.filename == "docProps/core.xml":  # openpyxl stamps the save time
+                stamp = rb"\g<1>2025-12-31T00:00:00Z"
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", stamp, data)
+            dst.writestr(info, data)
     fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=path.parent)
-    os.close(fd)
     try:
-        wb.save(tmp)
+        with os.fdopen(fd, "wb") as out:
+            out.write(fixed.getvalue())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -55,6 +55,16 @@ def _atomic_path(path: Path):
     return Path(tmp)
 
 
+def write_csv(table: pd.DataFrame, path: Path) -> None:
+    """Write a CSV table (UTF-8) atomically."""
+    tmp = _atomic_path(path)
+    try:
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_gpkg(layers: dict[str, tuple[gpd.GeoDataFrame, dict]], path: Path) -> None:
     """Write layers (with layer metadata) into one GeoPackage, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -273,7 +283,7 @@ def main() -> None:
     fac.write_markers_excel(markers, HERE / "boundaries" / "boundary_markers.xlsx")
     rounds, rdefects = bnd.rounds_table(cur, PICKS["round_overdue"])
     defects += rdefects
-    rounds.to_csv(HERE / "boundaries" / "inspection_rounds.csv", index=False)
+    write_csv(rounds, HERE / "boundaries" / "inspection_rounds.csv")
     anchors = fac.project_anchors(units_def, grid)
     projects, pdefects = bnd.projects_layer(towns, lines, PICKS["straddle"], anchors)
     defects += pdefects
@@ -292,7 +302,7 @@ def main() -> None:
     )
     table = pd.DataFrame(defects, columns=["check", "subject", "detail"])
     table.insert(0, "defect_id", [f"D{k + 1:02d}" for k in range(len(table))])
-    table.to_csv(HERE / "boundaries" / "planted_defects.csv", index=False)
+    write_csv(table, HERE / "boundaries" / "planted_defects.csv")
     fac.report(units_def, grid, facilities, cur, markers, edges, dt.date(2025, 12, 31))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import os
 from collections.abc import Sequence
 
@@ -87,7 +86,7 @@ def add_legend(
     title: str,
     entries: Sequence[tuple[str, str]],
     *,
-    position: str = "bottomright",
+    position: str = "bottomleft",
 ) -> None:
     """Add a legend box: a title and ``(colour, label)`` rows, labels in Chinese.
 
@@ -111,7 +110,7 @@ def add_legend(
     m.add_child(_BoxControl(box, css_class="geoplan-box geoplan-legend", position=position))
 
 
-def add_note(m: folium.Map, text: str, *, position: str = "bottomleft") -> None:
+def add_note(m: folium.Map, text: str, *, position: str = "bottomright") -> None:
     """Add a highlighted note (e.g. the map-review warning) to a corner of the map."""
     add_page_css(m)
     box = html.escape(text)
@@ -178,20 +177,6 @@ def add_basemap(m: folium.Map, basemap: str, *, tianditu_tk: str | None = None) 
             _GAODE_URL, name="高德地图", attr=f"© 高德地图 · {GAODE_NOTE}", subdomains="1234",
             max_zoom=18,
         ).add_to(m)
-        add_note(m, GAODE_NOTE, position="bottomright")
+        add_note(m, GAODE_NOTE)
     if basemap in ("osm", "gaode"):
         add_note(m, INTERNAL_NOTE)
-
-
-def layer_control_overlay_names(m: folium.Map) -> list[str]:
-    """Return the names of the overlays a layer control on ``m`` lists (for checks and tests)."""
-    names = []
-    for child in m._children.values():
-        if getattr(child, "overlay", False) and getattr(child, "control", False):
-            names.append(child.layer_name)
-    return names
-
-
-def js_string(value: str) -> str:
-    """Return ``value`` as a JavaScript string literal."""
-    return json.dumps(value, ensure_ascii=False)

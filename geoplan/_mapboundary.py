@@ -94,11 +94,12 @@ def add_findings(
         Layer id ``findings``; one colour per kind, with a legend.
     """
     labels = FINDING_KIND_ZH | dict(kind_labels or {})
-    n_located = int((findings.geometry.notna() & ~findings.geometry.is_empty).sum())
-    kinds = sorted(findings[kind_col].astype(str).unique())
+    located = findings.geometry.notna() & ~findings.geometry.is_empty
+    n_located = int(located.sum())
+    kinds = sorted(findings.loc[located, kind_col].astype(str).unique())
     palette = {k: _PALETTE[i % len(_PALETTE)] for i, k in enumerate(kinds)}
     shown = findings.assign(_kind=findings[kind_col].astype(str).map(lambda k: labels.get(k, k)))
-    add_legend(m, "联检发现", [(palette[k], labels.get(k, k)) for k in kinds], position="topright")
+    add_legend(m, "联检发现", [(palette[k], labels.get(k, k)) for k in kinds])
     return add_layer(
         m, shown, name=f"联检发现（{n_located}）", layer_id="findings",
         popup_fields={"_kind": "类型", detail_col: "说明"}, tooltip_field="_kind",

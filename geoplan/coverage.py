@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy import sparse
 from scipy.spatial import cKDTree
 
 from geoplan.access import (
@@ -79,15 +80,18 @@ def assign_units(
     if units.crs != demand.crs:
         msg = f"admin units are in {units.crs} but demand is in {demand.crs}; use to_crs()"
         raise CRSError(msg)
-    pts = shapely.points(_points_xy(demand))
+    points = shapely.STRtree(shapely.points(_points_xy(demand)))
     out = pd.DataFrame(index=demand.index)
     for level in pd.unique(units[level_col].astype(str)):
         layer = units.loc[units[level_col].astype(str) == level]
-        tree = shapely.STRtree(layer.geometry.to_numpy())
-        idx = tree.query(pts, predicate="within")
-        codes = np.full(len(pts), None, dtype=object)
-        first = np.unique(idx[0], return_index=True)[1]
-        codes[idx[0][first]] = layer[code_col].astype(str).to_numpy()[idx[1][first]]
+        # few polygons against many points: query the point tree with each polygon
+        unit_pos, cell = points.query(layer.geometry.to_numpy(), predicate="intersects")
+        codes = np.full(len(demand), None, dtype=object)
+        order = np.lexsort((unit_pos, cell))  # the first unit wins on a shared boundary
+        cell, unit_pos = cell[order], unit_pos[order]
+        first = np.ones(len(cell), dtype=bool)
+        first[1:] = cell[1:] != cell[:-1]
+        codes[cell[first]] = layer[code_col].astype(str).to_numpy()[unit_pos[first]]
         out[level] = codes
     return out
 
@@ -188,17 +192,17 @@ def coverage_by_unit(
         inside = codes.notna().to_numpy()
         factor, uniques = pd.factorize(codes)
         groups.append((level, np.where(inside, factor, -1), np.asarray(uniques, dtype=object)))
-    frames = []
-    for t in wanted:
-        net_m = nearest[f"{t}_dist_m"].to_numpy()
+    combos = [(t, tier) for t in wanted for tier in tiers]
+    network_ok = np.empty((len(demand), len(combos)))
+    straight_ok = np.empty((len(demand), len(combos)))
+    for t_pos, t in enumerate(wanted):
+        net_m = np.nan_to_num(nearest[f"{t}_dist_m"].to_numpy(dtype=np.float64), nan=np.inf)
         line_m = _straight_line_m(xy, facilities, type_col, t)
-        for tier in tiers:
-            reach_m = tier * speed_m_per_min
-            covered = np.nan_to_num(net_m, nan=np.inf) <= reach_m
-            straight = line_m <= reach_m
-            for level, group, uniques in groups:
-                frames.append(_rollup(level, group, uniques, weights, measures,
-                                      covered, straight, t, tier, reach_m))
+        for k, tier in enumerate(tiers):
+            network_ok[:, t_pos * len(tiers) + k] = net_m <= tier * speed_m_per_min
+            straight_ok[:, t_pos * len(tiers) + k] = line_m <= tier * speed_m_per_min
+    frames = [_rollup(level, group, uniques, weights, measures, network_ok, straight_ok,
+                      combos, speed_m_per_min) for level, group, uniques in groups]
     table = pd.concat(frames, ignore_index=True)
     if names is not None:
         table["name"] = table["code"].map(names)
@@ -209,19 +213,26 @@ def coverage_by_unit(
     return table[first + [c for c in table.columns if c not in first]]
 
 
-def _rollup(level, group, uniques, weights, measures, covered, straight, t, tier, reach_m):
-    ok = group >= 0
-    g = group[ok]
-    n = len(uniques)
+def _rollup(level, group, uniques, weights, measures, network_ok, straight_ok, combos,
+            speed_m_per_min):
+    """Sum the measures per unit for every (type, tier) with one sparse product each."""
+    ok = np.flatnonzero(group >= 0)
+    n_units, n_combo = len(uniques), len(combos)
+    member = sparse.csr_matrix((np.ones(len(ok)), (group[ok], ok)),
+                               shape=(n_units, len(group)))
     out = {
-        "level": level, "code": uniques, "facility_type": t, "tier_min": tier,
-        "reach_m": reach_m, "n_cells": np.bincount(g, minlength=n),
+        "level": level,
+        "code": np.repeat(uniques, n_combo),
+        "facility_type": np.tile([t for t, _ in combos], n_units),
+        "tier_min": np.tile([tier for _, tier in combos], n_units),
+        "n_cells": np.repeat(np.asarray(member.sum(axis=1)).ravel().astype(np.int64), n_combo),
     }
+    out["reach_m"] = out["tier_min"] * speed_m_per_min
     for k, m in enumerate(measures):
-        w = weights[ok, k]
-        total = np.bincount(g, weights=w, minlength=n)
-        cov = np.bincount(g, weights=w * covered[ok], minlength=n)
-        line = np.bincount(g, weights=w * straight[ok], minlength=n)
+        w = weights[:, k]
+        total = np.repeat(member @ w, n_combo)
+        cov = (member @ (network_ok * w[:, None])).ravel()
+        line = (member @ (straight_ok * w[:, None])).ravel()
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"{m}_total"] = total
             out[f"{m}_covered"] = cov
@@ -276,16 +287,15 @@ def coverage_gaps(
         raise SchemaError("nearest-facility table", problems)
     reach_m = tier_min * speed_m_per_min
     layer = demand.copy()
-    gap = np.zeros(len(layer), dtype=bool)
-    missing_types = [[] for _ in range(len(layer))]
-    for t in types:
-        dist = nearest[f"{t}_dist_m"].to_numpy()
-        covered = np.nan_to_num(dist, nan=np.inf) <= reach_m
+    covered = np.empty((len(layer), len(types)), dtype=bool)
+    for k, t in enumerate(types):
+        dist = nearest[f"{t}_dist_m"].to_numpy(dtype=np.float64)
+        covered[:, k] = np.nan_to_num(dist, nan=np.inf) <= reach_m
         layer[f"{t}_dist_m"] = dist
-        layer[f"{t}_covered"] = covered
-        gap |= ~covered
-        for i in np.flatnonzero(~covered):
-            missing_types[i].append(t)
-    layer["missing_types"] = [",".join(x) for x in missing_types]
+        layer[f"{t}_covered"] = covered[:, k]
+    gap = ~covered.all(axis=1)
+    layer = layer.loc[gap]
+    names = np.asarray(types, dtype=object)
+    layer["missing_types"] = [",".join(names[~row]) for row in covered[gap]]
     layer["tier_min"] = tier_min
-    return layer.loc[gap]
+    return layer

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import folium
@@ -82,6 +82,7 @@ __all__ = [
     "display_layer",
     "map_to_html",
     "overview_map",
+    "quantile_class_limits",
     "save_map",
     "units_with_coverage",
 ]
@@ -201,7 +202,7 @@ def add_facilities(
         layers.append(add_layer(m, group, name=label, layer_id=f"facilities-{key}", show=show,
                                 style=style, popup_fields=popup, tooltip_field=name_col))
         legend.append((color, facility_type_name(str(key))))
-    add_legend(m, "设施类型（实心=现有，虚线=在建/规划/拟建）", legend, position="topright")
+    add_legend(m, "设施类型（实心=现有，虚线=在建/规划/拟建）", legend)
     return layers
 
 
@@ -333,18 +334,47 @@ def add_coverage_choropleth(
     )
 
 
+_GAP_COLORS = ("#fbb4b9", "#f768a1", "#dd3497", "#ae017e", "#7a0177")  # magenta, unlike the reds
+
+
+def quantile_class_limits(values: pd.Series, n_classes: int = 5) -> tuple[float, ...]:
+    """Return rounded class limits ``(0, q1, …, inf)`` from quantiles of the positive values.
+
+    Each inner limit is the 1/n, 2/n, … quantile rounded to two significant digits; equal
+    limits are merged, so fewer classes come back when the values are few or repetitive.
+    """
+    positive = pd.to_numeric(values, errors="coerce").dropna()
+    positive = positive[positive > 0]
+    if positive.empty:
+        return (0.0, float("inf"))
+    qs = positive.quantile([i / n_classes for i in range(1, n_classes)]).to_numpy(dtype=float)
+    rounded = sorted({float(f"{q:.2g}") for q in qs if q > 0})
+    return (0.0, *rounded, float("inf"))
+
+
 def add_uncovered_cells(
     m: folium.Map,
     cells: gpd.GeoDataFrame,
     *,
     covered_col: str = "covered",
     pop_col: str = "pop_60plus",
-    bins: tuple[float, ...] = (0, 5, 20, 50, 100, float("inf")),
+    bins: Sequence[float] | None = None,
     max_vector_features: int = MAX_VECTOR_FEATURES,
 ) -> folium.GeoJson | folium.raster_layers.ImageOverlay:
     """Show population cells nobody covers (``covered_col`` False), coloured by ``pop_col``.
 
     Large layers (more than ``max_vector_features`` uncovered cells) become one PNG overlay.
+
+    Parameters
+    ----------
+    cells
+        Population cells (polygons, or points = cell centres) with a boolean ``covered_col``,
+        e.g. ``nearest_facility_time(...)[f"{type}_time_min"] <= 15``.
+    pop_col
+        The count shown (default ``pop_60plus``).
+    bins
+        Class limits ending in ``inf`` (up to 6 limits); default: quantiles of the
+        uncovered cells (:func:`quantile_class_limits`).
 
     Returns
     -------
@@ -352,12 +382,13 @@ def add_uncovered_cells(
         Layer id ``uncovered-cells``.
     """
     gaps = cells[~cells[covered_col].astype(bool)]
-    colors = ("#fee5d9", "#fcae91", "#fb6a4a", "#de2d26", "#a50f15")
-    labels = [f"{lo:g}–{hi:g}人" for lo, hi in itertools.pairwise(bins[:-1])]
-    labels.append(f"≥{bins[-2]:g}人")
+    limits = tuple(bins) if bins is not None else quantile_class_limits(gaps[pop_col])
+    colors = _GAP_COLORS[len(_GAP_COLORS) - (len(limits) - 1):]
+    labels = [f"{lo:g}–{hi:g}人" for lo, hi in itertools.pairwise(limits[:-1])]
+    labels.append(f"≥{limits[-2]:g}人")
     return add_value_cells(
         m, gaps, value_col=pop_col, name=f"未覆盖网格（{len(gaps):,}）", layer_id="uncovered-cells",
-        bins=bins, colors=colors, legend_title="未覆盖网格60岁以上人口", legend_labels=labels,
+        bins=limits, colors=colors, legend_title="未覆盖网格60岁以上人口", legend_labels=labels,
         popup_fields={pop_col: "60岁以上人口"}, max_vector_features=max_vector_features,
     )
 
@@ -398,7 +429,7 @@ def add_proposed_sites(
     popup = {"_rank_text": "建议顺序", "_gain_text": gain_label}
     if name_col and name_col in sites:
         popup = {name_col: "名称"} | popup
-    add_legend(m, "拟建选址", [("#6a3d9a", "圆越大，新增覆盖越多")], position="topright")
+    add_legend(m, "拟建选址", [("#6a3d9a", "圆越大，新增覆盖越多")])
     return add_layer(
         m, shown, name=f"拟建选址（{len(sites)}）", layer_id="proposed-sites",
         popup_fields=popup, tooltip_field="_rank_text",

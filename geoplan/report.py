@@ -26,8 +26,9 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from geoplan._mapcore import map_to_html
-from geoplan._output import atomic_output_path, write_text_atomically
+from geoplan._output import write_text_atomically
 from geoplan.errors import OutputError
+from geoplan.io import atomic_write
 from geoplan.plotting import figure_data_uri
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "PERCENT_FORMAT",
     "ReportSection",
     "display_width",
+    "table_html",
     "write_html_report",
     "write_workbook",
 ]
@@ -279,7 +281,7 @@ def write_workbook(
         ws = workbook.create_sheet(title=name)
         _write_sheet(ws, frame, flags, (headers or {}).get(name, {}),
                      (percent_cols or {}).get(name))
-    with atomic_output_path(path) as tmp:
+    with atomic_write(path) as tmp:
         workbook.save(tmp)
     logger.info("wrote workbook %s (%d sheets)", path, len(sheets))
     return Path(path)

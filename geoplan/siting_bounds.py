@@ -105,7 +105,7 @@ def lagrangian_mclp_bound(
         v = cover @ lam
         top = _top_p(v, p)
         L = float((w - lam).sum() + v[top].sum())
-        if not np.isfinite(best) or L < best - 1e-12 * max(1.0, best):
+        if not np.isfinite(best) or best - 1e-12 * max(1.0, best) > L:
             best, best_lam, stall = L, lam.copy(), 0
         else:
             stall += 1

@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+import shapely
 
 from geoplan import siting
 from geoplan.candidates import candidate_sites_from_demand_clusters
@@ -69,6 +70,7 @@ def propose_sites(
     n_candidates: int | None = None,
     weight_column: str = "pop_60plus",
     priority: np.ndarray | pd.Series | None = None,
+    priority_areas: gpd.GeoDataFrame | None = None,
     priority_multiplier: float = 1.0,
     units: gpd.GeoDataFrame | None = None,
     unit_column: str = "name",
@@ -98,6 +100,9 @@ def propose_sites(
         Number of generated candidates (default ``max(5 * p, 30)``).
     weight_column, priority, priority_multiplier
         Demand weights (see :func:`geoplan.siting_tables.demand_weights`).
+    priority_areas
+        Polygons (e.g. the 老区镇 安海 and 内坑 from ``study.towns``) whose cells get
+        ``priority_multiplier``; combined with ``priority`` when both are given.
     units, unit_column
         Admin units (e.g. ``study.towns``) for the before/after table.
     quotas
@@ -113,6 +118,12 @@ def propose_sites(
     """
     from geoplan.access import reach_matrix
 
+    if priority_areas is not None:
+        pts = demand.geometry.representative_point().values
+        inside = shapely.contains_xy(shapely.union_all(priority_areas.geometry.values),
+                                     shapely.get_coordinates(pts)[:, 0],
+                                     shapely.get_coordinates(pts)[:, 1])
+        priority = inside if priority is None else (np.asarray(priority, bool) | inside)
     w = demand_weights(demand, weight_column, priority=priority,
                        priority_multiplier=priority_multiplier)
     ex_reach = None

@@ -142,7 +142,7 @@ class _PieceIndex:
     exact (slower) STRtree search.
     """
 
-    def __init__(self, network: WalkNetwork, half_m: float = 10.0):
+    def __init__(self, network: WalkNetwork, half_m: float = 5.0):
         coords, line = shapely.get_coordinates(network.edge_lines, return_index=True)
         same = line[1:] == line[:-1]
         a, b, edge = coords[:-1][same], coords[1:][same], line[:-1][same]

@@ -23,7 +23,7 @@ from scipy.spatial import Delaunay, cKDTree
 logger = logging.getLogger(__name__)
 
 #: Bump when the output of :func:`street_network` changes for the same inputs (cache key).
-NETWORK_GENERATOR_VERSION = 1
+NETWORK_GENERATOR_VERSION = 2
 
 __all__ = ["NETWORK_GENERATOR_VERSION", "street_network"]
 
@@ -107,7 +107,7 @@ def _crossing_edge(
     if len(near) < 2:
         return None
     dist = np.linalg.norm(xy[near] - point, axis=1)
-    near = near[np.argsort(dist, kind="stable")][:16]
+    near = near[np.argsort(dist, kind="stable")][:40]
     best, best_len = None, np.inf
     for a_pos, a in enumerate(near):
         for b in near[a_pos + 1 :]:

@@ -49,7 +49,7 @@ def facilities() -> gpd.GeoDataFrame:
 
 
 @pytest.fixture(scope="module")
-def network_edges(tmp_path_factory) -> gpd.GeoDataFrame:
+def network_edges() -> gpd.GeoDataFrame:
     return datasets.synthetic_network(DATA, use_cache=False)
 
 

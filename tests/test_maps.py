@@ -20,7 +20,7 @@ import synthetic_layers as sl
 from geopandas.testing import assert_geodataframe_equal
 
 from geoplan import _assets, maps
-from geoplan._output import atomic_output_path, write_text_atomically
+from geoplan._output import write_text_atomically
 from geoplan.errors import CRSError, OutputError
 
 EXTERNAL_REF = re.compile(
@@ -85,16 +85,19 @@ def test_failed_save_keeps_the_earlier_file(layers, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
 
 
-def test_write_interrupted_midway_leaves_no_partial_file(tmp_path):
+def test_write_interrupted_midway_leaves_no_partial_file(layers, tmp_path, monkeypatch):
     target = tmp_path / "map.html"
     target.write_text("earlier map", encoding="utf-8")
-    def interrupted_write() -> None:
-        with atomic_output_path(target) as tmp:
-            tmp.write_text("half a map", encoding="utf-8")
-            raise RuntimeError("disk full")
+    real_write_text = Path.write_text
 
-    with pytest.raises(RuntimeError, match="disk full"):
-        interrupted_write()
+    def full_disk(self, text, *args, **kwargs):
+        real_write_text(self, text[:1000], *args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "write_text", full_disk)
+    with pytest.raises(OSError, match="disk full"):
+        maps.save_map(maps.base_map(layers["towns"]), target)
+    monkeypatch.undo()
     assert target.read_text(encoding="utf-8") == "earlier map"
     assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
     write_text_atomically("new map", target)
@@ -353,3 +356,15 @@ def test_point_cells_are_drawn_as_squares(layers):
     assert np.allclose(image.bounds, from_polygons.bounds, atol=1e-5)
     with pytest.raises(CRSError, match="point cells need a metric CRS"):
         maps.add_uncovered_cells(m, centres.to_crs(4326))
+
+
+def test_gap_classes_follow_the_data(layers):
+    assert maps.quantile_class_limits(pd.Series([0.0, 0.0])) == (0.0, float("inf"))
+    values = pd.Series(np.arange(0, 101, dtype=float))  # positive values 1..100
+    assert maps.quantile_class_limits(values) == (0.0, 21.0, 41.0, 60.0, 80.0, float("inf"))
+    m = maps.base_map(layers["towns"])
+    few = layers["cells"].assign(pop_60plus=1.0)  # one value: one class, one colour
+    layer = maps.add_uncovered_cells(m, few)
+    assert {f["properties"]["style"]["fillColor"] for f in _features(layer)} == {"#7a0177"}
+    with pytest.raises(OutputError, match="need 7 colours"):
+        maps.add_uncovered_cells(m, layers["cells"], bins=(0, 1, 2, 3, 4, 5, 6, float("inf")))

@@ -1,0 +1,26 @@
+"""Smoke test: the access benchmark runs in --quick mode and prints its table."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_access.py"
+
+
+def test_bench_access_quick_prints_the_table(shared_data):
+    out = subprocess.run([sys.executable, str(BENCH), "--quick"], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    for needle in ("calibration", "geoplan nearest step", "raw scipy dijkstra",
+                   "networkx multi_source_dijkstra_path_length", "ego_graph per facility",
+                   "pipeline:", "reach matrix", "peak RSS", "Futian OSM (real)"):
+        assert needle in text, needle
+    # every table row ends in a number of seconds followed by its note
+    rows = [line for line in text.splitlines() if line.startswith(("synthetic", "Futian"))]
+    assert len(rows) >= 10
+    for line in rows:
+        seconds = float(line[95:104])
+        assert seconds >= 0.0
