@@ -429,10 +429,16 @@ def reach_matrix(
     d_to_u = dem["access_m"].to_numpy() + d_along
     d_to_v = dem["access_m"].to_numpy() + dem["edge_length_m"].to_numpy() - d_along
     d_edge = dem["edge"].to_numpy()
+    # the cells hanging off each node (through either end of their edge)
+    ends = np.concatenate([d_u, d_v])
+    node_cells = np.tile(np.arange(m), 2)[np.argsort(ends, kind="stable")]
+    cells_ptr = np.zeros(network.n_nodes + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ends, minlength=network.n_nodes), out=cells_ptr[1:])
     edge_order = np.argsort(d_edge, kind="stable")
     edge_sorted = d_edge[edge_order]
     order = _spatial_order(s_xy, cell_m=max(max_m, 1.0))
-    counts, cols, vals = [], [], []
+    rows, cols, vals = [], [], []
+    mark = np.zeros(m, dtype=bool)
     for start in range(0, k, batch_size):
         b = order[start:start + batch_size]
         local = buckets.nodes_in_box(s_xy[b].min(axis=0) - max_m, s_xy[b].max(axis=0) + max_m)
@@ -446,36 +452,46 @@ def reach_matrix(
         )  # plus a dead-end dummy node n_loc standing for everything outside the box
         graph = _sources_graph(sub, to_local[s_u[b]], to_local[s_v[b]], s_to_u[b], s_to_v[b])
         dist = dijkstra(graph, directed=True, limit=max_m,
-                        indices=np.arange(n_loc + 1, n_loc + 1 + len(b)))[:, : n_loc + 1]
-        dist[:, n_loc] = np.inf
+                        indices=np.arange(n_loc + 1, n_loc + 1 + len(b)))
+        # node-major layout (one row of len(b) sites per node) makes the gathers contiguous
+        dist_t = np.ascontiguousarray(dist[:, : n_loc + 1].T)
+        dist_t[n_loc] = np.inf
         # two points on the same edge also reach each other directly along it
         lo = np.searchsorted(edge_sorted, s_edge[b], "left")
         cnt = np.searchsorted(edge_sorted, s_edge[b], "right") - lo
         si = np.repeat(np.arange(len(b)), cnt)
         dj = edge_order[np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt - lo, cnt)]
-        cells = np.union1d(np.flatnonzero((to_local[d_u] < n_loc) | (to_local[d_v] < n_loc)), dj)
-        total = np.minimum(dist[:, to_local[d_u[cells]]] + d_to_u[cells],
-                           dist[:, to_local[d_v[cells]]] + d_to_v[cells])
+        # only cells hanging off a node that some site of the batch reaches
+        reached = local[np.flatnonzero((dist_t[:n_loc] <= max_m).any(axis=1))]
+        start_c = cells_ptr[reached]
+        cnt_c = cells_ptr[reached + 1] - start_c
+        slots = np.arange(cnt_c.sum()) - np.repeat(np.cumsum(cnt_c) - cnt_c - start_c, cnt_c)
+        mark[node_cells[slots]] = True
+        mark[dj] = True
+        cells = np.flatnonzero(mark)
+        mark[cells] = False
+        total = dist_t[to_local[d_u[cells]]]
+        total += d_to_u[cells][:, None]
+        via_v = dist_t[to_local[d_v[cells]]]
+        via_v += d_to_v[cells][:, None]
+        np.minimum(total, via_v, out=total)
         if len(dj):
             direct = s_off[b][si] + np.abs(s_along[b][si] - d_along[dj]) + d_access[dj]
-            col = np.searchsorted(cells, dj)
-            total[si, col] = np.minimum(total[si, col], direct)
+            row = np.searchsorted(cells, dj)
+            total[row, si] = np.minimum(total[row, si], direct)
         hit = np.flatnonzero(total <= max_m)
-        r, c = np.divmod(hit, len(cells))
-        counts.append(np.bincount(r, minlength=len(b)))
-        cols.append(cells[c])
+        c, r = np.divmod(hit, len(b))
+        rows.append(b[r].astype(np.int32))
+        cols.append(cells[c].astype(np.int32))
         vals.append(total.ravel()[hit])
-    # rows come out grouped by site in `order`, cells ascending within each site
-    indptr = np.zeros(k + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(counts), out=indptr[1:])
-    permuted = sparse.csr_matrix(
-        (np.maximum(np.concatenate(vals), REACH_EPSILON_M), np.concatenate(cols), indptr),
+    # entries come cell by cell and every site sits in one batch, so the counting-sort
+    # conversion leaves the cells of each site in ascending order
+    matrix = sparse.coo_matrix(
+        (np.maximum(np.concatenate(vals), REACH_EPSILON_M),
+         (np.concatenate(rows), np.concatenate(cols))),
         shape=(k, m),
-    )
-    permuted.has_sorted_indices = True
-    inverse = np.empty(k, dtype=np.int64)
-    inverse[order] = np.arange(k)
-    return permuted[inverse]
+    ).tocsr()
+    return matrix
 
 
 class _NodeBuckets:

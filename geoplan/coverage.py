@@ -80,12 +80,17 @@ def assign_units(
     if units.crs != demand.crs:
         msg = f"admin units are in {units.crs} but demand is in {demand.crs}; use to_crs()"
         raise CRSError(msg)
-    points = shapely.STRtree(shapely.points(_points_xy(demand)))
+    xy = _points_xy(demand)
+    points = shapely.STRtree(shapely.points(xy))
     out = pd.DataFrame(index=demand.index)
     for level in pd.unique(units[level_col].astype(str)):
         layer = units.loc[units[level_col].astype(str) == level]
-        # few polygons against many points: query the point tree with each polygon
-        unit_pos, cell = points.query(layer.geometry.to_numpy(), predicate="intersects")
+        polygons = layer.geometry.to_numpy()
+        shapely.prepare(polygons)
+        # bounding-box candidates from the point tree, then point-in-polygon tests
+        unit_pos, cell = points.query(polygons)
+        inside = shapely.intersects_xy(polygons[unit_pos], xy[cell, 0], xy[cell, 1])
+        unit_pos, cell = unit_pos[inside], cell[inside]
         codes = np.full(len(demand), None, dtype=object)
         order = np.lexsort((unit_pos, cell))  # the first unit wins on a shared boundary
         cell, unit_pos = cell[order], unit_pos[order]
@@ -97,10 +102,12 @@ def assign_units(
 
 
 def _straight_line_m(
-    demand_xy: np.ndarray, facilities: gpd.GeoDataFrame, type_col: str, t: str
+    demand_xy: np.ndarray, facilities: gpd.GeoDataFrame, type_col: str, t: str,
+    upper_m: float = np.inf,
 ) -> np.ndarray:
+    """Straight-line distance to the nearest facility of type ``t`` (``inf`` beyond ``upper_m``)."""
     fac = facilities.loc[facilities[type_col].astype(str) == t]
-    dist, _ = cKDTree(_points_xy(fac)).query(demand_xy, k=1)
+    dist, _ = cKDTree(_points_xy(fac)).query(demand_xy, k=1, distance_upper_bound=upper_m)
     return dist
 
 
@@ -197,7 +204,7 @@ def coverage_by_unit(
     straight_ok = np.empty((len(demand), len(combos)))
     for t_pos, t in enumerate(wanted):
         net_m = np.nan_to_num(nearest[f"{t}_dist_m"].to_numpy(dtype=np.float64), nan=np.inf)
-        line_m = _straight_line_m(xy, facilities, type_col, t)
+        line_m = _straight_line_m(xy, facilities, type_col, t, max(tiers) * speed_m_per_min)
         for k, tier in enumerate(tiers):
             network_ok[:, t_pos * len(tiers) + k] = net_m <= tier * speed_m_per_min
             straight_ok[:, t_pos * len(tiers) + k] = line_m <= tier * speed_m_per_min

@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +27,9 @@ import shapely
 
 from geoplan.errors import StudyConfigError
 from geoplan.synthetic_network import NETWORK_GENERATOR_VERSION, street_network
+
+if TYPE_CHECKING:
+    from geoplan.study import Study
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ def demo_study_path() -> Path:
     return data_dir() / "study.toml"
 
 
-def load_demo() -> Any:
+def load_demo() -> Study:
     """Load the Jinjiang demo study (validated layers in EPSG:4549).
 
     Returns

@@ -53,18 +53,26 @@ from geoplan.siting_common import (
     check_reach,
     check_weights,
     coverage_from_reach,
-    dominated_candidates,
-    merge_identical_columns,
     order_by_marginal_gain,
     pad_to_p_sites,
     quota_rows,
     quotas_from_labels,
     relative_gap,
 )
-from geoplan.siting_greedy import QuotaRows, greedy_lscp, greedy_mclp, swap_mclp
+from geoplan.siting_greedy import greedy_lscp, greedy_mclp, swap_mclp
 from geoplan.siting_highs import solve_sparse_mip
+from geoplan.siting_model import (
+    covered_by_existing,
+    integer_gap,
+    lscp_arrays,
+    mclp_arrays,
+    reduce_covering,
+    restrict_candidates,
+    seconds_left,
+)
 from geoplan.siting_tables import (
     coverage_before_after_by_unit,
+    demand_weights,
     rank_sites_by_marginal_gain,
     scenario_table,
 )
@@ -78,6 +86,7 @@ __all__ = [
     "capacitated_mclp",
     "coverage_before_after_by_unit",
     "coverage_from_reach",
+    "demand_weights",
     "lscp",
     "mclp",
     "mclp_multi_year",
@@ -86,94 +95,6 @@ __all__ = [
     "rank_sites_by_marginal_gain",
     "scenario_table",
 ]
-
-
-@dataclass(frozen=True)
-class _Reduced:
-    """A covering instance after preprocessing."""
-
-    Ct: sp.csr_matrix  # merged demand × kept candidates
-    cover: sp.csr_matrix  # kept candidates × merged demand
-    w: np.ndarray  # merged weights
-    cand: np.ndarray  # original index of each kept candidate
-    cost: np.ndarray
-    quotas: QuotaRows
-    n_merged_from: int
-    cand_pos: np.ndarray  # position of each candidate in the unrestricted reduced model
-
-
-def _restrict(R: _Reduced, keep: np.ndarray) -> _Reduced:
-    """Keep some reduced candidates (and the demand they still reach)."""
-    cover = sp.csr_matrix(R.cover[np.flatnonzero(keep)])
-    live = np.asarray(cover.sum(axis=0)).ravel() > 0
-    cover = sp.csr_matrix(cover[:, np.flatnonzero(live)])
-    q = QuotaRows(R.quotas.member[:, keep], R.quotas.lower, R.quotas.upper)
-    return _Reduced(sp.csr_matrix(cover.T), cover, R.w[live], R.cand[keep], R.cost[keep], q,
-                    R.n_merged_from, np.flatnonzero(keep))
-
-
-def _covered_by(existing_reach, max_m, n_d: int) -> np.ndarray:
-    if existing_reach is None:
-        return np.zeros(n_d, bool)
-    E = coverage_from_reach(check_reach(existing_reach, "existing sites", n_d), max_m)
-    return np.asarray(E.sum(axis=0)).ravel() > 0
-
-
-def _reduce(C, w, keep_demand, cost, quotas: QuotaRows, preprocess: bool) -> _Reduced:
-    sub = sp.csr_matrix(C[:, np.flatnonzero(keep_demand)])
-    n_c = sub.shape[0]
-    if preprocess:
-        Ct, w_m, _ = merge_identical_columns(sub, w[keep_demand])
-        cover = sp.csr_matrix(Ct.T)
-        droppable = ~quotas.member.any(axis=0)
-        dom = dominated_candidates(cover, cost, droppable)
-        kept = np.flatnonzero(~dom)
-    else:
-        Ct = sp.csr_matrix(sub.T)
-        w_m = w[keep_demand]
-        kept = np.arange(n_c)
-    cover = sp.csr_matrix(sp.csr_matrix(Ct.T)[kept])
-    cover.sort_indices()
-    Ct = sp.csr_matrix(cover.T)
-    q = QuotaRows(quotas.member[:, kept], quotas.lower, quotas.upper)
-    return _Reduced(Ct, cover, w_m, kept, cost[kept], q, int(keep_demand.sum()),
-                    np.arange(kept.size))
-
-
-def _left(t0: float, limit_s: float) -> float:
-    """Seconds left of an overall limit (at least one, so HiGHS can return an answer)."""
-    return max(1.0, limit_s - (time.perf_counter() - t0))
-
-
-def _integer_gap(coefficients: np.ndarray) -> float | None:
-    """Absolute MIP gap just under 1 when all objective coefficients are integers."""
-    c = np.asarray(coefficients, float)
-    return 0.999 if c.size and np.array_equal(c, np.round(c)) else None
-
-
-def _mclp_arrays(R: _Reduced, p: int, budget):
-    n_c, n_m = R.cover.shape
-    A_cov = sp.hstack([-R.Ct, sp.identity(n_m, format="csr")], format="csr")
-    rows = [A_cov]
-    lo = [np.full(n_m, -np.inf)]
-    hi = [np.zeros(n_m)]
-    zeros_y = sp.csr_matrix((1, n_m))
-    rows.append(sp.hstack([sp.csr_matrix(np.ones((1, n_c))), zeros_y]))
-    lo.append([-np.inf])
-    hi.append([p])
-    if budget is not None:
-        rows.append(sp.hstack([sp.csr_matrix(R.cost[None, :]), zeros_y]))
-        lo.append([-np.inf])
-        hi.append([budget])
-    if R.quotas.lower.size:
-        rows.append(sp.hstack([sp.csr_matrix(R.quotas.member.astype(float)),
-                               sp.csr_matrix((R.quotas.lower.size, n_m))]))
-        lo.append(R.quotas.lower.astype(float))
-        hi.append(R.quotas.upper)
-    A = sp.vstack(rows, format="csc")
-    c = np.r_[np.zeros(n_c), R.w]
-    integer = np.r_[np.ones(n_c, bool), np.zeros(n_m, bool)]
-    return c, A, np.concatenate(lo), np.concatenate(hi), integer
 
 
 def mclp(
@@ -239,13 +160,13 @@ def mclp(
     n_c, n_d = R0.shape
     w = check_weights(weights, n_d)
     C = coverage_from_reach(R0, max_m)
-    covered0 = _covered_by(existing_reach, max_m, n_d)
+    covered0 = covered_by_existing(existing_reach, max_m, n_d)
     cost = np.ones(n_c) if cost is None else np.asarray(cost, float)
     Q = quota_rows(quotas, n_c, p)
     check_budget(Q, cost, budget, [q.name for q in quotas])
     before = float(w[covered0].sum())
     reached = np.asarray(C.sum(axis=0)).ravel() > 0
-    R = _reduce(C, w, (w > 0) & ~covered0 & reached, cost, Q, preprocess)
+    R = reduce_covering(C, w, (w > 0) & ~covered0 & reached, cost, Q, preprocess)
     sel_r = greedy_mclp(R.cover, R.Ct, R.w, p, cost=R.cost, budget=budget, quotas=R.quotas)
     if R.quotas.lower.size and (R.quotas.member[:, sel_r].sum(axis=1) < R.quotas.lower).any():
         if method == "greedy":
@@ -280,10 +201,10 @@ def mclp(
         if fixed_out.any():
             keep = ~fixed_out
             keep[sel_r] = True
-            Rm = _restrict(R, keep)
+            Rm = restrict_candidates(R, keep)
             sel_r = [int(k) for k in np.flatnonzero(np.isin(np.flatnonzero(keep), sel_r))]
             notes.append(f"Lagrangian fixing: {int((~keep).sum())} candidates ruled out")
-        c, A, lo, hi, integer = _mclp_arrays(Rm, p, budget)
+        c, A, lo, hi, integer = mclp_arrays(Rm, p, budget)
         nm = Rm.cover.shape[0]
         start = None
         if sel_r:
@@ -291,8 +212,8 @@ def mclp(
             x0[sel_r] = 1
             start = np.r_[x0, np.minimum(1.0, Rm.Ct @ x0)]
         out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
-                               maximize=True, time_limit_s=_left(t0, time_limit_s),
-                               mip_rel_gap=mip_rel_gap, mip_abs_gap=_integer_gap(Rm.w),
+                               maximize=True, time_limit_s=seconds_left(t0, time_limit_s),
+                               mip_rel_gap=mip_rel_gap, mip_abs_gap=integer_gap(Rm.w),
                                start=start)
         if out.infeasible:
             raise InfeasibleError("no choice of new sites meets the quotas and the budget "
@@ -307,7 +228,7 @@ def mclp(
         status, bound_gain = "greedy+swap", lag.bound
         notes.append(f"Lagrangian bound after {lag.iterations} iterations")
     else:
-        c, A, lo, hi, integer = _mclp_arrays(R, p, budget)
+        c, A, lo, hi, integer = mclp_arrays(R, p, budget)
         lp = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
                               maximize=True, relax=True, time_limit_s=time_limit_s)
         if lp.infeasible:
@@ -316,7 +237,7 @@ def mclp(
         status, bound_gain = "greedy+swap", lp.bound
         if not np.isfinite(bound_gain):
             notes.append(f"LP bound not available ({lp.status})")
-    if _integer_gap(R.w) is not None and np.isfinite(bound_gain):
+    if integer_gap(R.w) is not None and np.isfinite(bound_gain):
         # integer weights: the optimum is an integer, so the bound rounds down
         bound_gain = float(np.floor(bound_gain + 1e-6 * max(1.0, abs(bound_gain))))
     selected = [int(R.cand[j]) for j in sel_r]
@@ -346,33 +267,6 @@ def mclp(
         n_candidates_model=int(n_rc),
         notes=tuple(notes),
     )
-
-
-def _lscp_arrays(R: _Reduced, need_weight: float | None):
-    n_c, n_m = R.cover.shape
-    rows, lo, hi = [], [], []
-    if need_weight is None:
-        rows.append(R.Ct)
-        lo.append(np.ones(n_m))
-        hi.append(np.full(n_m, np.inf))
-        n_y = 0
-    else:
-        n_y = n_m
-        rows.append(sp.hstack([-R.Ct, sp.identity(n_m, format="csr")], format="csr"))
-        lo.append(np.full(n_m, -np.inf))
-        hi.append(np.zeros(n_m))
-        rows.append(sp.hstack([sp.csr_matrix((1, n_c)), sp.csr_matrix(R.w[None, :])]))
-        lo.append([need_weight])
-        hi.append([np.inf])
-    if R.quotas.lower.size:
-        rows.append(sp.hstack([sp.csr_matrix(R.quotas.member.astype(float)),
-                               sp.csr_matrix((R.quotas.lower.size, n_y))]))
-        lo.append(R.quotas.lower.astype(float))
-        hi.append(R.quotas.upper)
-    A = sp.vstack([sp.csr_matrix(r) for r in rows], format="csc")
-    c = np.r_[R.cost, np.zeros(n_y)]
-    integer = np.r_[np.ones(n_c, bool), np.zeros(n_y, bool)]
-    return c, A, np.concatenate(lo), np.concatenate(hi), integer
 
 
 def lscp(
@@ -432,7 +326,7 @@ def lscp(
     n_c, n_d = R0.shape
     w = np.ones(n_d) if weights is None else check_weights(weights, n_d)
     C = coverage_from_reach(R0, max_m)
-    covered0 = _covered_by(existing_reach, max_m, n_d)
+    covered0 = covered_by_existing(existing_reach, max_m, n_d)
     cost = np.ones(n_c) if cost is None else np.asarray(cost, float)
     Q = quota_rows(quotas, n_c, None)
     total = float(w.sum())
@@ -458,7 +352,7 @@ def lscp(
                 f"target share {target_share:.1%} is out of reach: existing and all candidate "
                 f"sites together cover {best / total:.1%} of the weight")
         need = max(target_share * total - before, 0.0)
-    R = _reduce(C, w, (w > 0) & ~covered0 & reached, cost, Q, preprocess)
+    R = reduce_covering(C, w, (w > 0) & ~covered0 & reached, cost, Q, preprocess)
     n_rc = R.cover.shape[0]
     notes = [f"preprocessing: {R.n_merged_from} demand cells -> {R.w.size} merged, "
              f"{n_c} candidates -> {n_rc}"]
@@ -469,7 +363,7 @@ def lscp(
     else:
         sel_r = greedy_lscp(R.cover, R.Ct, R.w, need, cost=R.cost, quotas=R.quotas) \
             if need > 0 or R.quotas.lower.any() else []
-    c, A, lo, hi, integer = _lscp_arrays(R, None if full else need)
+    c, A, lo, hi, integer = lscp_arrays(R, None if full else need)
     if method == "exact":
         start = None
         if sel_r:
@@ -477,8 +371,8 @@ def lscp(
             x0[sel_r] = 1
             start = x0 if full else np.r_[x0, np.minimum(1.0, R.Ct @ x0)]
         out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
-                               maximize=False, time_limit_s=_left(t0, time_limit_s),
-                               mip_rel_gap=mip_rel_gap, mip_abs_gap=_integer_gap(R.cost),
+                               maximize=False, time_limit_s=seconds_left(t0, time_limit_s),
+                               mip_rel_gap=mip_rel_gap, mip_abs_gap=integer_gap(R.cost),
                                start=start)
         if out.infeasible or out.x is None:
             raise InfeasibleError(f"no set of new sites meets the coverage target and the "
@@ -498,7 +392,7 @@ def lscp(
             raise InfeasibleError(f"the coverage target and the quotas cannot be met together "
                                   f"(LP relaxation: {lp.status})")
         status, bound = "greedy+swap", lp.bound
-    if _integer_gap(R.cost) is not None and np.isfinite(bound):
+    if integer_gap(R.cost) is not None and np.isfinite(bound):
         bound = float(np.ceil(bound - 1e-6 * max(1.0, abs(bound))))
     selected = [int(R.cand[j]) for j in sel_r]
     cov_after = covered0 | (np.asarray(C[selected].sum(axis=0)).ravel() > 0 if selected

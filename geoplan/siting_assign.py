@@ -163,6 +163,7 @@ def p_median(
     base_h = np.where(np.isfinite(base), base, big)
     sel = greedy_p_median(P, w, p, base_h)
     sel = swap_p_median(P, w, sel, base_h, time_limit_s=min(5.0, time_limit_s))
+    heuristic_order = list(sel)
     # model: x (n_c), z (pairs), r (live cells with finite fallback)
     Pc = P.tocoo()
     n_z = Pc.nnz
@@ -203,6 +204,11 @@ def p_median(
             raise InfeasibleError(f"{p} new sites cannot reach every demand cell "
                                   f"(LP relaxation: {lp.status})")
         status, bound = "greedy+swap", lp.bound + const
+    sel = [int(j) for j in sel]
+    if len(sel) < min(p, n_c):  # sites that lower no distance still count toward p
+        extra = [j for j in [*heuristic_order, *range(n_c)] if j not in sel]
+        notes.append(f"{min(p, n_c) - len(sel)} site(s) lower no distance; padded to p = {p}")
+        sel += list(dict.fromkeys(extra))[: min(p, n_c) - len(sel)]
     table, cell_cost = _assignment_nearest(P, De, sel, w, pen)
     if not np.isfinite(cell_cost[w > 0]).all():
         raise InfeasibleError("the greedy answer leaves demand cells unassigned; use "

@@ -239,7 +239,7 @@ def greedy_lscp(
 
 def _p_median_gains(D: sp.csr_matrix, row_of: np.ndarray, w: np.ndarray, cur: np.ndarray):
     saving = np.maximum(cur[D.indices] - D.data, 0.0) * w[D.indices]
-    return np.bincount(row_of, weights=saving, minlength=D.shape[0])
+    return np.bincount(row_of, weights=saving, minlength=D.shape[0]).astype(float)
 
 
 def greedy_p_median(

@@ -108,6 +108,11 @@ def solve_sparse_mip(
     A = sp.csc_matrix(A)
     A.sum_duplicates()
     n_row, n_col = A.shape
+    if n_col == 0:  # nothing to decide: feasible iff every row admits 0
+        ok = bool(np.all(np.asarray(row_lower) <= 1e-9) and np.all(np.asarray(row_upper) >= -1e-9))
+        return MipOutcome(np.zeros(0) if ok else None, 0.0 if ok else float("nan"),
+                          0.0 if ok else float("nan"), "Optimal" if ok else "Infeasible",
+                          ok, not ok, 0.0)
     lp = highspy.HighsLp()
     lp.num_col_ = n_col
     lp.num_row_ = n_row

@@ -42,7 +42,9 @@ class SiteProposal:
     candidates
         The candidate layer the model chose from.
     summary
-        One-row table: weight, covered before/after, shares, gain, gap, status, time.
+        One-row table: people, households, 60+ (and 80+) in total and covered before/after
+        (unweighted), then the model weight (with priority multipliers) covered before/after,
+        shares, gain, gap, status, time.
     """
 
     result: SitingResult
@@ -154,8 +156,19 @@ def propose_sites(
         by_unit = siting.coverage_before_after_by_unit(result, reach, frame, "_unit",
                                                        existing_reach=ex_reach, columns=cols)
         by_unit.index.name = unit_column
+    before = np.zeros(len(demand), bool)
+    if ex_reach is not None:
+        before = np.asarray(coverage_from_reach(ex_reach).sum(axis=0)).ravel() > 0
+    after = before.copy()
+    if len(result.selected):
+        after |= np.asarray(coverage_from_reach(reach[result.selected]).sum(axis=0)).ravel() > 0
+    people = {}
+    for c in cols:
+        v = pd.to_numeric(demand[c]).to_numpy(float)
+        people.update({f"{c}_total": v.sum(), f"{c}_before": v[before].sum(),
+                       f"{c}_after": v[after].sum()})
     summary = pd.DataFrame([{
-        "weight_column": weight_column, "p": p, "max_m": max_m,
+        "weight_column": weight_column, "p": p, "max_m": max_m, **people,
         "total_weight": result.total_weight, "covered_before": result.weight_before,
         "covered_after": result.weight_after,
         "share_before": result.weight_before / max(result.total_weight, 1e-12),

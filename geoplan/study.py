@@ -118,7 +118,8 @@ __all__ = ["LayerConfig", "NetworkConfig", "Study", "StudyConfig", "load_study"]
 
 logger = logging.getLogger(__name__)
 
-_NAME_KINDS = {"towns": "admin_units", "villages": "admin_units"}
+_NAME_KINDS = {"towns": "admin_units", "villages": "admin_units",
+               "boundary_lines_previous": "boundary_lines"}
 _KINDS = tuple(k for k in LAYER_CONTRACTS)
 
 
@@ -346,6 +347,9 @@ class Study:
         Validated GeoDataFrames in ``EPSG:metric_epsg`` (empty, with the contract columns,
         for kinds the study file leaves out). ``towns``/``villages`` are the
         ``level == "town"``/``"village"`` rows of ``admin_units``.
+    previous_boundary_lines
+        The earlier version of the boundary lines (e.g. the agreement line of the last
+        round), from the layer named ``boundary_lines_previous``; ``None`` when absent.
     tables
         Plain tables from ``[tables]``; :attr:`inspection_rounds` is ``tables
         ["inspection_rounds"]`` (or ``None``).
@@ -367,6 +371,7 @@ class Study:
     boundary_markers: gpd.GeoDataFrame
     projects: gpd.GeoDataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    previous_boundary_lines: gpd.GeoDataFrame | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -423,6 +428,10 @@ class Study:
             return gnet.walk_network_from_file(net.path, coords=net.coords,
                                                metric_epsg=self.metric_epsg)
         return gnet.walk_network_from_osm(net.osm_place, metric_epsg=self.metric_epsg)
+
+
+#: Layer name of the earlier version of the boundary lines (kept apart from the current lines).
+PREVIOUS_LINES = "boundary_lines_previous"
 
 
 def _empty_layer(kind: str, epsg: int) -> gpd.GeoDataFrame:
@@ -503,8 +512,12 @@ def load_study(path: str | Path) -> Study:
         epsg = metric_crs_for(area)
         logger.info("metric CRS chosen from the study area: EPSG:%d", epsg)
     parts: dict[str, list[gpd.GeoDataFrame]] = {}
+    previous = None
     for name, layer in config.layers.items():
         if name == "study_area":
+            continue
+        if name == PREVIOUS_LINES:
+            previous = gio.reproject_layer(_read(name, layer, "boundary_lines", area), epsg)
             continue
         kind = config.layer_kind(name)
         if kind == "study_area":
@@ -528,6 +541,7 @@ def load_study(path: str | Path) -> Study:
         tiers_min=tuple(config.walking.tiers_min), reference_date=config.study.reference_date,
         standards_profile=config.standards.profile,
         study_area=gio.reproject_layer(area, epsg), tables=tables,
+        previous_boundary_lines=previous,
         **{k: v for k, v in layers.items()},
     )
     logger.info("loaded study %s: %s", study.name, ", ".join(

@@ -104,6 +104,11 @@ def test_mclp_quotas_north_south_met_and_optimal():
     best = brute_mclp(R, w, 3, feasible=lambda s: north[list(s)].sum() >= 1
                       and (~north)[list(s)].sum() >= 2)
     assert res.objective == pytest.approx(best)
+    greedy = siting.mclp(R, w, 3, quotas=quotas, method="greedy")
+    g = np.asarray(greedy.selected)
+    assert north[g].sum() >= 1
+    assert (~north)[g].sum() >= 2
+    assert greedy.objective <= best + 1e-9 <= greedy.bound + 1e-6
 
 
 def test_quotas_from_labels_per_unit():
@@ -354,7 +359,8 @@ def dense_cost(R, big=1e7):
     return D
 
 
-CBC = pulp.PULP_CBC_CMD(msg=False)
+def cbc():
+    return pulp.PULP_CBC_CMD(msg=False)
 
 
 @pytest.mark.parametrize(("n_d", "n_c", "p"), [(300, 60, 5), (900, 150, 8)])
@@ -363,7 +369,7 @@ def test_mclp_matches_spopt(n_d, n_c, p):
     w = inst.pop_60plus
     ours = siting.mclp(inst.reach, w, p)
     ref = MCLP.from_cost_matrix(dense_cost(inst.reach), w, service_radius=1000.0,
-                                p_facilities=p).solve(CBC)
+                                p_facilities=p).solve(cbc())
     assert ours.objective == pytest.approx(pulp.value(ref.problem.objective))
 
 
@@ -374,7 +380,7 @@ def test_mclp_with_existing_matches_spopt_predefined():
     both = sp.vstack([inst.existing_reach, inst.reach], format="csr")
     predefined = np.r_[np.ones(3, int), np.zeros(80, int)]
     ref = MCLP.from_cost_matrix(dense_cost(both), w, service_radius=1000.0, p_facilities=7,
-                                predefined_facilities_arr=predefined).solve(CBC)
+                                predefined_facilities_arr=predefined).solve(cbc())
     assert ours.objective == pytest.approx(pulp.value(ref.problem.objective))
 
 
@@ -383,7 +389,7 @@ def test_lscp_matches_spopt():
     reached = np.asarray(inst.reach.sum(axis=0)).ravel() > 0
     R = inst.reach[:, np.flatnonzero(reached)]
     ours = siting.lscp(R)
-    ref = LSCP.from_cost_matrix(dense_cost(R), service_radius=1000.0).solve(CBC)
+    ref = LSCP.from_cost_matrix(dense_cost(R), service_radius=1000.0).solve(cbc())
     assert ours.objective == pytest.approx(pulp.value(ref.problem.objective))
 
 
@@ -394,7 +400,7 @@ def test_p_median_matches_spopt():
     D = np.hypot(*(fac[:, None, :] - dem[None, :, :]).transpose(2, 0, 1)) + 1.0
     w = rng.integers(1, 40, 150).astype(float)
     ours = siting.p_median(sp.csr_matrix(D), w, 4)
-    ref = PMedian.from_cost_matrix(D.T, w, p_facilities=4).solve(CBC)
+    ref = PMedian.from_cost_matrix(D.T, w, p_facilities=4).solve(cbc())
     assert ours.objective == pytest.approx(pulp.value(ref.problem.objective), rel=1e-6)
 
 
@@ -464,3 +470,19 @@ def test_lscp_quota_forbidding_needed_sites_raises(method):
     q = [siting.Quota("水源保护区", np.array([False, True]), 0, 0)]
     with pytest.raises(InfeasibleError, match=r"no set of new sites (that )?meets the coverage"):
         siting.lscp(R, np.ones(2), quotas=q, method=method)
+
+
+def test_existing_sites_covering_everything_leave_nothing_to_gain():
+    R = sp.csr_matrix(np.array([[5.0, 0, 0], [0, 5.0, 0]]))
+    E = sp.csr_matrix(np.array([[1.0, 1.0, 1.0]]))
+    w = np.ones(3)
+    for method in ("exact", "greedy"):
+        m = siting.mclp(R, w, 1, existing_reach=E, method=method)
+        assert (m.objective, m.weight_before, m.gap, len(m.selected)) == (3.0, 3.0, 0.0, 1)
+        ls = siting.lscp(R, w, existing_reach=E, method=method)
+        assert (ls.objective, len(ls.selected), ls.weight_after) == (0.0, 0, 3.0)
+        pm = siting.p_median(R, w, 1, existing_reach=E, method=method)
+        assert (pm.objective, len(pm.selected)) == (3.0, 1)
+        assert set(pm.assignment["site_kind"]) == {"existing"}
+    empty = siting.mclp(sp.csr_matrix((0, 3)), w, 2)
+    assert (empty.objective, len(empty.selected)) == (0.0, 0)
