@@ -25,7 +25,7 @@ def synthetic_city(
 ) -> WalkNetwork:
     """A jittered-grid walking network with about ``n_nodes`` nodes (metres, EPSG:4549)."""
     rng = np.random.default_rng(seed)
-    side = int(round(np.sqrt(n_nodes)))
+    side = round(float(np.sqrt(n_nodes)))
     ix, iy = np.meshgrid(np.arange(side), np.arange(side), indexing="xy")
     ix, iy = ix.ravel(), iy.ravel()
     xy = np.column_stack([ix, iy]).astype(np.float64) * spacing_m
@@ -111,7 +111,8 @@ def admin_units(network: WalkNetwork, n_towns_side: int = 3, villages_per_town_s
         for j in range(n_towns_side):
             tcode = f"3505821{i}{j}000"
             bx, by = x0 + i * tw, y0 + j * th
-            rows.append((tcode, f"镇{i}{j}", "town", "350582", shapely.box(bx, by, bx + tw, by + th)))
+            town = shapely.box(bx, by, bx + tw, by + th)
+            rows.append((tcode, f"镇{i}{j}", "town", "350582", town))
             vw, vh = tw / villages_per_town_side, th / villages_per_town_side
             for a in range(villages_per_town_side):
                 for b in range(villages_per_town_side):

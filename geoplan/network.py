@@ -18,15 +18,16 @@ Builders:
   importable from here) — download through OSMnx, or read ``.osm``/``.osm.bz2``/``.osm.pbf``/
   ``.graphml``/GeoPackage/Shapefile sources.
 
-The walking filter (:func:`walkable_mask`) suits older residents: it keeps footways, paths,
-steps, pedestrian streets, living streets, residential and service streets, and drops
-motorways and trunk roads unless they are tagged with a sidewalk or footway.
+The walking filter (:func:`geoplan.walk_filter.walkable_mask`, importable from here) suits
+older residents: it keeps footways, paths, steps, pedestrian streets, living streets,
+residential and service streets, and drops motorways and trunk roads unless they are tagged
+with a sidewalk or footway.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -39,6 +40,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from geoplan.errors import CRSError, NetworkError
+from geoplan.walk_filter import _tag_values, walkable_mask
 
 logger = logging.getLogger(__name__)
 
@@ -50,99 +52,6 @@ __all__ = [
 ]
 # walk_network_from_file and walk_network_from_osm are importable from here too (see
 # __getattr__ at the end); they live in geoplan.network_sources.
-
-#: Highway values never walkable (construction, proposals, platforms, race tracks...).
-EXCLUDED_HIGHWAYS = frozenset(
-    {
-        "abandoned", "bus_guideway", "busway", "construction", "escape", "no", "planned",
-        "platform", "proposed", "raceway", "razed", "rest_area", "services", "elevator",
-        "bus_stop", "corridor_construction", "disused",
-    }
-)  # fmt: skip
-#: Fast roads, kept only with a sidewalk/footway tag or explicit foot access.
-FAST_ROADS = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
-_SIDEWALK_YES = frozenset({"both", "left", "right", "yes", "separate"})
-_FOOT_YES = frozenset({"yes", "designated", "permissive", "official"})
-#: Tags a walking filter reads; loaders must keep them on the edges.
-WALK_TAGS = (
-    "highway", "access", "foot", "sidewalk", "sidewalk:both", "sidewalk:left",
-    "sidewalk:right", "footway", "service", "area",
-)  # fmt: skip
-
-
-def _tag_values(value: Any) -> list[str]:
-    """Return the tag value(s) of one edge as a list of strings (OSMnx merges ways into lists)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    if isinstance(value, list | tuple | set | np.ndarray):
-        return [str(v) for v in value]
-    text = str(value)
-    if text.startswith("[") and text.endswith("]"):  # a list written to GraphML as text
-        return [v.strip(" '\"") for v in text[1:-1].split(",") if v.strip(" '\"")]
-    return [text]
-
-
-def _edge_is_walkable(tags: Mapping[str, Any], include_private: bool) -> bool:
-    highways = _tag_values(tags.get("highway"))
-    if not highways:
-        return False
-    foot = set(_tag_values(tags.get("foot")))
-    if "no" in foot and not foot & _FOOT_YES:
-        return False
-    if "yes" in _tag_values(tags.get("area")):
-        return False
-    access = set(_tag_values(tags.get("access"))) | set(_tag_values(tags.get("service")))
-    if "private" in access and not include_private and not foot & _FOOT_YES:
-        return False
-    if "no" in set(_tag_values(tags.get("access"))) and not foot & _FOOT_YES:
-        return False
-    sidewalk = set()
-    for key in ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right"):
-        sidewalk |= set(_tag_values(tags.get(key)))
-    has_footway = bool(sidewalk & _SIDEWALK_YES) or bool(_tag_values(tags.get("footway")))
-    for hw in highways:
-        if hw in EXCLUDED_HIGHWAYS:
-            continue
-        if hw in FAST_ROADS and not (has_footway or foot & _FOOT_YES):
-            continue
-        if hw == "cycleway" and not foot & _FOOT_YES:
-            continue
-        return True  # at least one of the merged ways is walkable
-    return False
-
-
-def walkable_mask(edges: pd.DataFrame, *, include_private: bool = False) -> np.ndarray:
-    """Return which edges are walkable for older residents, from their OSM tags.
-
-    Kept: footway, path, steps, pedestrian, living_street, residential, service, track,
-    unclassified, tertiary/secondary/primary (and their links), and cycleways with
-    ``foot=yes``. Dropped: edges without ``highway``; construction/proposed/platform/raceway
-    and similar; ``motorway``/``trunk`` (and links) unless tagged ``sidewalk=*``, ``footway=*``
-    or ``foot=yes``; ``foot=no``; ``area=yes``; ``access=no``; and ``access=private`` /
-    ``service=private`` unless ``include_private`` (gated compounds, 小区 internal paths,
-    which OSMnx's ``walk`` network drops). An edge merged from several ways (list-valued
-    tags) is kept when any of its ways is walkable.
-
-    Parameters
-    ----------
-    edges
-        One row per edge with OSM tag columns (missing columns count as untagged).
-    include_private
-        Keep ``access=private`` and ``service=private`` ways.
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean mask aligned with ``edges``.
-    """
-    cols = [c for c in WALK_TAGS if c in edges.columns]
-    if "highway" not in cols:
-        return np.zeros(len(edges), dtype=bool)
-    records = edges[cols].to_dict("records")
-    return np.fromiter(
-        (_edge_is_walkable(r, include_private) for r in records), dtype=bool, count=len(records)
-    )
-
 
 def _require_metric_crs(crs: Any, what: str) -> int:
     """Return the EPSG code of a projected CRS in metres, or raise CRSError."""

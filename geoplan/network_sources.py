@@ -21,15 +21,14 @@ import shapely
 
 from geoplan.errors import CRSError, GeoplanError, NetworkError
 from geoplan.network import (
-    WALK_TAGS,
     WalkNetwork,
     _default_metric_epsg,
     _require_metric_crs,
     _split_lines_at_nodes,
     walk_network_from_edges,
     walk_network_from_graph,
-    walkable_mask,
 )
+from geoplan.walk_filter import WALK_TAGS, walkable_mask
 
 logger = logging.getLogger(__name__)
 

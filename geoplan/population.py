@@ -57,7 +57,7 @@ def allocate_integer_total(weights: np.ndarray, total: int) -> np.ndarray:
             return np.zeros(w.shape, dtype=np.int64)
         msg = f"cannot allocate {total} over cells whose weights are all 0"
         raise ValueError(msg)
-    share = w.ravel() * (total / s)
+    share = (w.ravel() / s) * total
     counts = np.floor(share).astype(np.int64)
     rest = int(total - counts.sum())
     if rest:
@@ -72,6 +72,8 @@ def assign_to_units(
     points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, code_col: str = "code"
 ) -> pd.Series:
     """Return the code of the admin unit each feature falls in (by representative point).
+
+    A point on the edge between two units goes to the first of them in ``units`` order.
 
     Parameters
     ----------
@@ -94,7 +96,9 @@ def assign_to_units(
     if not (reps.geom_type == "Point").all():
         reps = reps.representative_point()
     probe = gpd.GeoDataFrame(geometry=reps.values, index=np.arange(len(points)), crs=points.crs)
-    joined = gpd.sjoin(probe, units[[code_col, "geometry"]], how="left", predicate="within")
+    # "intersects", not "within": a cell centre lying exactly on a shared edge belongs to the
+    # first unit rather than to none
+    joined = gpd.sjoin(probe, units[[code_col, "geometry"]], how="left", predicate="intersects")
     joined = joined[~joined.index.duplicated(keep="first")]
     return pd.Series(joined[code_col].to_numpy(), index=points.index, name=code_col)
 
@@ -169,14 +173,31 @@ def unit_summary(
     Returns
     -------
     pandas.DataFrame
-        One row per unit plus a final ``合计`` (total) row.
+        One row per unit, an ``unassigned`` row (``未落入任何单元``) when some cells or
+        facilities lie in no unit, and a final ``total`` row (``合计``) over the whole layers.
     """
     pop = population_by_unit(population, units)
     counts = facility_counts_by_unit(facilities, units)
     table = pop.join(counts).fillna(0)
     numeric = [c for c in table.columns if c != "name"]
     table[numeric] = table[numeric].astype("int64")
-    total = table[numeric].sum().to_frame().T
-    total.index = pd.Index(["total"], name=table.index.name)
-    total.insert(0, "name", "合计")
-    return pd.concat([table, total])
+    # the total counts every cell and facility, also those in no unit (e.g. in a gap between
+    # unit polygons), which get a row of their own so the table adds up
+    everything = pd.Series(0, index=numeric, dtype="int64")
+    present = [c for c in COUNT_COLUMNS if c in numeric]
+    everything[present] = population[present].sum().astype("int64")
+    types = facilities["type"].value_counts()
+    everything[types.index.intersection(numeric)] = types[types.index.intersection(numeric)]
+    rows = [table]
+    rest = everything - table[numeric].sum()
+    if rest.any():
+        rows.append(_summary_row(rest, "unassigned", "未落入任何单元"))
+    rows.append(_summary_row(everything, "total", "合计"))
+    return pd.concat(rows)
+
+
+def _summary_row(values: pd.Series, key: str, label: str) -> pd.DataFrame:
+    row = values.to_frame().T
+    row.index = pd.Index([key], name="code")
+    row.insert(0, "name", label)
+    return row

@@ -25,11 +25,16 @@ Solvers and preprocessing
 -------------------------
 ``method="exact"`` builds the model as a SciPy sparse matrix and solves it with HiGHS
 (:func:`geoplan.siting_highs.solve_sparse_mip`), warm-started from the greedy + swap answer.
-``method="greedy"`` runs greedy + swap and solves only the LP relaxation for the bound.
+``method="greedy"`` runs greedy + swap and adds only a bound: for the plain MCLP the
+Lagrangian bound of :mod:`geoplan.siting_bounds` (whose subgradient iterations also yield
+a Lagrangian heuristic answer, kept when better), otherwise the LP relaxation from HiGHS.
 Before either, demand already covered by existing sites is dropped (its weight is a
 constant), demand cells with identical candidate sets are merged (weights summed), and
 candidates dominated by another (a coverage superset at no higher cost, both outside every
-quota group) are dropped — none of which changes the optimum.
+quota group) are dropped; for the plain MCLP, candidates whose Lagrangian bound is below
+the best known answer are fixed out before the exact solve. None of this changes the
+optimum. With integer weights (or costs) the optimum is an integer, so bounds are rounded
+accordingly and HiGHS stops once the gap is below one unit.
 """
 
 from __future__ import annotations

@@ -43,18 +43,25 @@ def restrict_candidates(R: ReducedCovering, keep: np.ndarray) -> ReducedCovering
     live = np.asarray(cover.sum(axis=0)).ravel() > 0
     cover = sp.csr_matrix(cover[:, np.flatnonzero(live)])
     q = QuotaRows(R.quotas.member[:, keep], R.quotas.lower, R.quotas.upper)
-    return ReducedCovering(sp.csr_matrix(cover.T), cover, R.w[live], R.cand[keep], R.cost[keep], q,
-                    R.n_merged_from, np.flatnonzero(keep))
+    return ReducedCovering(sp.csr_matrix(cover.T), cover, R.w[live], R.cand[keep],
+                           R.cost[keep], q, R.n_merged_from, np.flatnonzero(keep))
 
 
 def covered_by_existing(existing_reach, max_m, n_d: int) -> np.ndarray:
+    """Mask of demand cells some existing site covers within ``max_m``."""
     if existing_reach is None:
         return np.zeros(n_d, bool)
     E = coverage_from_reach(check_reach(existing_reach, "existing sites", n_d), max_m)
     return np.asarray(E.sum(axis=0)).ravel() > 0
 
 
-def reduce_covering(C, w, keep_demand, cost, quotas: QuotaRows, preprocess: bool) -> ReducedCovering:
+def reduce_covering(C, w, keep_demand, cost, quotas: QuotaRows,
+                    preprocess: bool) -> ReducedCovering:
+    """Keep ``keep_demand`` cells, merge identical ones and drop dominated candidates.
+
+    Candidates in a quota group are never dropped (see
+    :func:`geoplan.siting_common.dominated_candidates`).
+    """
     sub = sp.csr_matrix(C[:, np.flatnonzero(keep_demand)])
     n_c = sub.shape[0]
     if preprocess:
@@ -87,6 +94,7 @@ def integer_gap(coefficients: np.ndarray) -> float | None:
 
 
 def mclp_arrays(R: ReducedCovering, p: int, budget):
+    """MCLP arrays: columns ``x`` (candidates) then ``y`` (merged demand)."""
     n_c, n_m = R.cover.shape
     A_cov = sp.hstack([-R.Ct, sp.identity(n_m, format="csr")], format="csr")
     rows = [A_cov]
@@ -112,6 +120,7 @@ def mclp_arrays(R: ReducedCovering, p: int, budget):
 
 
 def lscp_arrays(R: ReducedCovering, need_weight: float | None):
+    """LSCP arrays: every cell covered, or (with ``need_weight``) a covered-weight target."""
     n_c, n_m = R.cover.shape
     rows, lo, hi = [], [], []
     if need_weight is None:

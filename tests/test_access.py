@@ -156,7 +156,8 @@ def test_zero_distance_pair_is_stored_as_epsilon():
     net = _line_network()
     site = _pts([(X0 + 70, Y0)], ["s"])
     m = reach_matrix(net, site, _pts([(X0 + 70, Y0)], ["d"]), 10.0)
-    assert m.nnz == 1 and m.data[0] == REACH_EPSILON_M
+    assert m.nnz == 1
+    assert m.data[0] == REACH_EPSILON_M
 
 
 # --- against networkx on the real Futian graph ------------------------------------------
@@ -337,7 +338,7 @@ def small_city(draw):
     if not pairs:
         pairs = [(0, 1)]
     seeds = draw(st.integers(0, 2**16))
-    return xy + [X0, Y0], pairs, seeds
+    return xy + np.array([X0, Y0]), pairs, seeds
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

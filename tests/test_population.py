@@ -1,5 +1,6 @@
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -88,3 +89,13 @@ def test_crs_mismatch_is_an_error(layers):
     units, cells, _ = layers
     with pytest.raises(SchemaError, match="CRS differ"):
         population_by_unit(cells.to_crs("EPSG:4490"), units)
+
+
+def test_summary_total_counts_cells_outside_every_unit(layers):
+    units, cells, facilities = layers
+    outside = cells.iloc[[0]].set_geometry([box(500, 500, 510, 510)], crs=cells.crs)
+    cells = pd.concat([cells, outside], ignore_index=True)
+    summary = unit_summary(units, cells, facilities)
+    assert summary.loc["unassigned", "pop"] == 10
+    assert summary.loc["total", "pop"] == 70
+    assert summary.loc["total", "pop"] == summary.drop(index="total")["pop"].sum()
