@@ -249,6 +249,18 @@ class WalkNetwork:
         )
 
 
+def _log_components(network: WalkNetwork) -> None:
+    """Log the disconnected parts (kept, never dropped) of a freshly built network."""
+    report = network.components_report()
+    if len(report) > 1:
+        rest = report.iloc[1:]
+        logger.info(
+            "%s: %d disconnected part(s) beside the largest, %d nodes and %.1f km in total "
+            "(kept; see components_report())",
+            network, len(rest), int(rest["n_nodes"].sum()), rest["length_m"].sum() / 1000,
+        )
+
+
 def _symmetric_csr(u: np.ndarray, v: np.ndarray, length_m: np.ndarray, n: int) -> sparse.csr_matrix:
     """CSR of both directions, the shortest of parallel edges, no self-loops, zeros kept."""
     keep = u != v
@@ -361,6 +373,7 @@ def _network_from_tables(
     out = _drop_reverse_duplicates(out)
     network = WalkNetwork(xy, out, epsg, node_ids=node_index.to_numpy())
     logger.info("built %r", network)
+    _log_components(network)
     return network
 
 
@@ -507,6 +520,7 @@ def walk_network_from_edges(
     edges["v"] = remap[edges["v"].to_numpy()]
     network = WalkNetwork(node_xy[used], edges, epsg)
     logger.info("built %r from %d centrelines", network, len(data))
+    _log_components(network)
     return network
 
 

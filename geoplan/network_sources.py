@@ -23,6 +23,7 @@ from geoplan.errors import CRSError, GeoplanError, NetworkError
 from geoplan.network import (
     WalkNetwork,
     _default_metric_epsg,
+    _log_components,
     _require_metric_crs,
     _split_lines_at_nodes,
     walk_network_from_edges,
@@ -304,4 +305,5 @@ def _walk_network_from_pbf(
     edges = gpd.GeoDataFrame(pd.concat([edges, attrs], axis=1), geometry="geometry", crs=epsg)
     network = WalkNetwork(coords[first_pos][used], edges, epsg, node_ids=keys[used])
     logger.info("built %r from %s", network, path.name)
+    _log_components(network)
     return network

@@ -41,6 +41,8 @@ class SiteProposal:
         Before/after coverage per admin unit (``None`` without units).
     candidates
         The candidate layer the model chose from.
+    scenarios
+        Scenario comparison (one row per ``p`` in ``scenario_p``; ``None`` when not asked).
     summary
         One-row table: people, households, 60+ (and 80+) in total and covered before/after
         (unweighted), then the model weight (with priority multipliers) covered before/after,
@@ -52,6 +54,7 @@ class SiteProposal:
     by_unit: pd.DataFrame | None
     candidates: gpd.GeoDataFrame
     summary: pd.DataFrame
+    scenarios: pd.DataFrame | None = None
 
 
 def _unit_of_cells(demand: gpd.GeoDataFrame, units: gpd.GeoDataFrame, column: str) -> np.ndarray:
@@ -77,6 +80,7 @@ def propose_sites(
     units: gpd.GeoDataFrame | None = None,
     unit_column: str = "name",
     quotas: Sequence[Quota] = (),
+    scenario_p: Sequence[int] = (),
     method: str = "exact",
     time_limit_s: float = 60.0,
     seed: int = 0,
@@ -109,6 +113,9 @@ def propose_sites(
         Admin units (e.g. ``study.towns``) for the before/after table.
     quotas
         Quotas over the candidate rows.
+    scenario_p
+        Also solve for each of these numbers of new sites (e.g. ``(5, 10, 20)``) and return
+        the comparison table.
     method, time_limit_s
         Solver choice and limit.
     seed
@@ -176,4 +183,10 @@ def propose_sites(
         "gain": result.weight_after - result.weight_before, "gap": result.gap,
         "status": result.status, "time_s": result.time_s,
     }])
-    return SiteProposal(result, sites, by_unit, candidates, summary)
+    scenarios = None
+    if len(scenario_p):
+        scenarios = siting.scenario_table(
+            lambda k: siting.mclp(reach, w, min(k, len(candidates)), existing_reach=ex_reach,
+                                  quotas=quotas, method=method, time_limit_s=time_limit_s),
+            scenario_p)
+    return SiteProposal(result, sites, by_unit, candidates, summary, scenarios)

@@ -160,7 +160,8 @@ def test_propose_sites_on_layers(grid_network, cells):
                              geometry=[box(X0 - 100, Y0 - 100, X0 + 1200, Y0 + 2500),
                                        box(X0 + 1200, Y0 - 100, X0 + 2500, Y0 + 2500)], crs=EPSG)
     prop = propose_sites(grid_network, cells, existing, p=3, max_m=600.0, units=towns,
-                         priority_areas=towns.iloc[:1], priority_multiplier=2.0)
+                         priority_areas=towns.iloc[:1], priority_multiplier=2.0,
+                         scenario_p=(1, 3))
     assert len(prop.sites) == 3
     assert list(prop.sites["rank"]) == [1, 2, 3]
     assert prop.sites.crs.to_epsg() == EPSG
@@ -170,6 +171,9 @@ def test_propose_sites_on_layers(grid_network, cells):
     s = prop.summary.iloc[0]
     assert s["covered_after"] >= s["covered_before"]
     assert set(prop.by_unit.index) <= {"安海镇", "内坑镇", "(outside)"}
+    assert list(prop.scenarios.index) == [1, 3]
+    assert prop.scenarios.loc[3, "objective"] == pytest.approx(prop.result.objective)
+    assert prop.scenarios.loc[1, "objective"] <= prop.scenarios.loc[3, "objective"]
     west = (cells.geometry.x < X0 + 1200).to_numpy()
     w = cells["pop_60plus"].to_numpy()
     assert prop.result.total_weight == pytest.approx(2 * w[west].sum() + w[~west].sum())
