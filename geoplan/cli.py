@@ -49,8 +49,9 @@ def _load(path: Path):
               disable=None) as bar:
         study = load_study(path)
         bar.update()
-    typer.echo(f"已读取 loaded {study.name}: {len(study.towns)} 镇街, {len(study.villages)} 村社区, "
-               f"{len(study.facilities)} 设施, {len(study.population):,} 人口格网 "
+    typer.echo(f"已读取 loaded {study.name}: {len(study.towns)} 镇街, "
+               f"{len(study.villages)} 村社区, {len(study.facilities)} 设施, "
+               f"{len(study.population):,} 人口格网 "
                f"(EPSG:{study.metric_epsg}, {time.perf_counter() - started:.1f} s)")
     return study
 

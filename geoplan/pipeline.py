@@ -82,7 +82,7 @@ class StudyRun:
 
 
 def _sheet_name(text: str) -> str:
-    """Make ``text`` a valid Excel sheet name (no ``[]:*?/\\``, at most 31 characters)."""
+    """Make ``text`` a valid Excel sheet name (no brackets, colon, ``*?/``, backslash; <= 31)."""
     return text.translate(str.maketrans("/\\[]:*?", "、、（）-  "))[:31]
 
 

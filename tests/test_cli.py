@@ -34,7 +34,8 @@ def test_demo_writes_every_output_and_says_where(demo_out):
     out, output = demo_out
     for name in DEMO_OUTPUTS:
         path = out / name
-        assert path.is_file() and path.stat().st_size > 0, name
+        assert path.is_file(), name
+        assert path.stat().st_size > 0, name
         assert name.split("/")[-1] in output
     assert len(list((out / "boundary" / "联检成果归档").glob("*.gpkg"))) >= 44
     assert not list(out.rglob(".*.tmp*")), "temporary files left behind"
@@ -59,7 +60,8 @@ def test_demo_report_has_coverage_proposals_and_findings(demo_out):
     out, _ = demo_out
     book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
     names = book.sheetnames
-    assert "15分钟覆盖" in names and "联检问题清单" in names
+    assert "15分钟覆盖" in names
+    assert "联检问题清单" in names
     assert any(n.startswith("选址-居家养老服务站") for n in names)
     proposals = pd.read_excel(out / "report.xlsx", sheet_name="选址-居家养老服务站")
     gains = proposals.iloc[:, 5]  # 新增覆盖60岁以上人口, in ranked order
