@@ -99,43 +99,35 @@ def _sources_graph(
     )
 
 
-def _same_edge_best(dem: pd.DataFrame, src: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Direct along-edge distance from each demand point to the best source on its edge.
+def _same_edge_best(
+    d_edge: np.ndarray, d_along: np.ndarray, d_access: np.ndarray, src: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct along-edge distance from demand points to the best source on their edge.
 
-    Returns ``(dist, source_pos)`` with ``inf``/``-1`` where no source shares the edge.
+    Returns ``(rows, dist, source_pos)`` for the demand rows that share an edge with a source.
     """
-    m = len(dem)
-    best = np.full(m, np.inf)
-    best_src = np.full(m, -1, dtype=np.int64)
     s_edge = src["edge"].to_numpy()
+    marker = np.zeros(max(int(d_edge.max()), int(s_edge.max())) + 1, dtype=bool)
+    marker[s_edge] = True
+    rows = np.flatnonzero(marker[d_edge])
+    if len(rows) == 0:
+        return rows, np.empty(0), np.empty(0, dtype=np.int64)
     order = np.argsort(s_edge, kind="stable")
     s_sorted = s_edge[order]
-    d_edge = dem["edge"].to_numpy()
-    lo = np.searchsorted(s_sorted, d_edge, side="left")
-    hi = np.searchsorted(s_sorted, d_edge, side="right")
-    cnt = hi - lo
-    has = np.flatnonzero(cnt)
-    if len(has) == 0:
-        return best, best_src
-    rep = np.repeat(has, cnt[has])
-    offs = np.arange(len(rep)) - np.repeat(np.cumsum(cnt[has]) - cnt[has], cnt[has])
-    spos = order[lo[rep] + offs]
-    d = (
-        dem["access_m"].to_numpy()[rep]
-        + np.abs(dem["along_m"].to_numpy()[rep] - src["along_m"].to_numpy()[spos])
-        + src["access_m"].to_numpy()[spos]
-    )
-    group_start = np.concatenate([[0], np.cumsum(cnt[has])[:-1]])
+    lo = np.searchsorted(s_sorted, d_edge[rows], side="left")
+    cnt = np.searchsorted(s_sorted, d_edge[rows], side="right") - lo
+    rep = np.repeat(np.arange(len(rows)), cnt)
+    spos = order[np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt - lo, cnt)]
+    d = (d_access[rows][rep] + np.abs(d_along[rows][rep] - src["along_m"].to_numpy()[spos])
+         + src["access_m"].to_numpy()[spos])
+    # the minimum of each row's group, and the first source reaching it
+    group_start = np.cumsum(cnt) - cnt
     mins = np.minimum.reduceat(d, group_start)
-    # position of the minimum inside each group
-    is_min = d == np.repeat(mins, cnt[has])
-    first_min = np.flatnonzero(is_min)
-    grp_of = np.repeat(np.arange(len(has)), cnt[has])[first_min]
+    first_min = np.flatnonzero(d == np.repeat(mins, cnt))
+    grp = rep[first_min]
     keep = np.ones(len(first_min), dtype=bool)
-    keep[1:] = grp_of[1:] != grp_of[:-1]
-    best[has] = mins
-    best_src[has[grp_of[keep]]] = spos[first_min[keep]]
-    return best, best_src
+    keep[1:] = grp[1:] != grp[:-1]
+    return rows, mins, spos[first_min[keep]]
 
 
 def nearest_source_distance(
@@ -173,10 +165,11 @@ def nearest_source_distance(
     use_v = via_v < via_u
     best = np.where(use_v, via_v, via_u) + dem["access_m"].to_numpy()
     best_src = np.where(use_v, owner[v], owner[u])
-    direct, direct_src = _same_edge_best(dem, src)
-    closer = direct < best
-    best = np.where(closer, direct, best)
-    best_src = np.where(closer, direct_src, best_src)
+    rows, direct, direct_src = _same_edge_best(
+        dem["edge"].to_numpy(), b, dem["access_m"].to_numpy(), src)
+    closer = direct < best[rows]
+    best[rows[closer]] = direct[closer]
+    best_src[rows[closer]] = direct_src[closer]
     far = ~(best <= limit_m)
     best[far] = np.inf
     best_src[far] = -1

@@ -107,7 +107,8 @@ def _straight_line_m(
 ) -> np.ndarray:
     """Straight-line distance to the nearest facility of type ``t`` (``inf`` beyond ``upper_m``)."""
     fac = facilities.loc[facilities[type_col].astype(str) == t]
-    dist, _ = cKDTree(_points_xy(fac)).query(demand_xy, k=1, distance_upper_bound=upper_m)
+    dist, _ = cKDTree(_points_xy(fac)).query(demand_xy, k=1, distance_upper_bound=upper_m,
+                                             workers=-1)
     return dist
 
 

@@ -175,7 +175,7 @@ class _PieceIndex:
 def _nearest_pieces(index: _PieceIndex, xy: np.ndarray, k: int):
     """Best of the ``k`` pieces with the nearest midpoints, and whether it is certain."""
     k = min(k, len(index.edge))
-    mid_dist, cand = index.tree.query(xy, k=k)
+    mid_dist, cand = index.tree.query(xy, k=k, workers=-1)
     cand = cand.reshape(len(xy), k)
     mid_dist = mid_dist.reshape(len(xy), k)
     px, py = xy[:, :1], xy[:, 1:]

@@ -84,8 +84,10 @@ def walkable_mask(edges: pd.DataFrame, *, include_private: bool = False) -> np.n
     Kept: footway, path, steps, pedestrian, living_street, residential, service, track,
     unclassified, tertiary/secondary/primary (and their links), and cycleways with
     ``foot=yes``. Dropped: edges without ``highway``; construction/proposed/platform/raceway
-    and similar; ``motorway``/``trunk`` (and links) unless tagged ``sidewalk=*``, ``footway=*``
-    or ``foot=yes``; ``foot=no``; ``area=yes``; ``access=no``; and ``access=private`` /
+    and similar; ``motorway``/``trunk`` (and links) unless tagged with a sidewalk
+    (``sidewalk[:both|:left|:right]`` = ``both``/``left``/``right``/``yes``/``separate``), any
+    ``footway=*``, or ``foot=yes``/``designated``/``permissive``; ``foot=no``; ``area=yes``;
+    ``access=no`` (unless ``foot=yes``); and ``access=private`` /
     ``service=private`` unless ``include_private`` (gated compounds, 小区 internal paths,
     which OSMnx's ``walk`` network drops). An edge merged from several ways (list-valued
     tags) is kept when any of its ways is walkable.

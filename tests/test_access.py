@@ -14,6 +14,7 @@ import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.sparse.csgraph import dijkstra
 
 from geoplan.access import (
     DEFAULT_SPEED_M_PER_MIN,
@@ -349,6 +350,12 @@ def test_property_nearest_and_reach_equal_networkx(city):
     net = walk_network_from_edges(gpd.GeoDataFrame(geometry=lines, crs=4549))
     assert isinstance(net, WalkNetwork)
     rng = np.random.default_rng(seed)
+    # node to node: scipy on the CSR equals networkx's multi_source_dijkstra
+    starts = {0, net.n_nodes - 1}
+    ref_nodes = nx.multi_source_dijkstra_path_length(_graph(net), starts, weight="w")
+    got = dijkstra(net.csr, indices=sorted(starts), min_only=True)
+    expected = [ref_nodes.get(i, np.inf) for i in range(net.n_nodes)]
+    np.testing.assert_allclose(got, expected, atol=1e-6, rtol=0)
     pts = _points_near(net, 12, seed=seed, offset_m=8.0)
     src = snap_points(net, gpd.GeoDataFrame(geometry=shapely.points(pts[:3]), crs=4549))
     dem = snap_points(net, gpd.GeoDataFrame(geometry=shapely.points(pts[3:]), crs=4549))
