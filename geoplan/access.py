@@ -4,7 +4,7 @@
   distance (m) and time (min) to the nearest facility of that type and its id: one
   multi-source Dijkstra per type (``scipy.sparse.csgraph.dijkstra(min_only=True, limit=…)``).
 - :func:`reach_matrix` — which demand cells each site reaches within a distance, as a
-  sparse matrix of metres (for siting and 2SFCA), from limited searches on local subgraphs.
+  sparse matrix of metres (for siting and 2SFCA), from one bounded search per site.
 - Coverage tables, service-area polygons and 2SFCA live in :mod:`geoplan.coverage`,
   :mod:`geoplan.service_areas` and :mod:`geoplan.fca`, and are importable from here.
 
@@ -349,14 +349,6 @@ def nearest_facility_time(
     return pd.DataFrame(out, index=demand.index)
 
 
-def _spatial_order(xy: np.ndarray, cell_m: float) -> np.ndarray:
-    """Order points cell by cell in a serpentine sweep (keeps batches compact)."""
-    gx = np.floor((xy[:, 0] - xy[:, 0].min()) / cell_m).astype(np.int64)
-    gy = np.floor((xy[:, 1] - xy[:, 1].min()) / cell_m).astype(np.int64)
-    gx = np.where(gy % 2 == 1, gx.max() - gx, gx)
-    return np.lexsort((xy[:, 0], gx, gy))
-
-
 def reach_matrix(
     network: WalkNetwork,
     sites: gpd.GeoDataFrame,
@@ -365,14 +357,14 @@ def reach_matrix(
     *,
     sites_snap: pd.DataFrame | None = None,
     demand_snap: pd.DataFrame | None = None,
-    batch_size: int = 32,
+    n_threads: int | None = None,
 ) -> sparse.csr_matrix:
     """Return the walking distance from every site to every demand cell within ``max_m``.
 
-    Sites are processed in spatially compact batches; each batch searches only the part of
-    the network within ``max_m`` (straight line) of its sites, which holds every path
-    no longer than ``max_m``, so the result is exact while memory stays small. Reached
-    nodes are then expanded to the demand cells snapped onto their edges.
+    One bounded search per site (compiled, see :mod:`geoplan._reach_kernel`) that stops at
+    ``max_m``, so the work follows what each site reaches, not the size of the network; the
+    reached nodes are expanded to the demand cells snapped onto their edges, and two points
+    on the same edge also reach each other directly along it. Sites run in parallel threads.
 
     Parameters
     ----------
@@ -386,14 +378,15 @@ def reach_matrix(
         Reach distance (metres).
     sites_snap, demand_snap
         Optional precomputed :func:`geoplan.snapping.snap_points` results.
-    batch_size
-        Sites per batch.
+    n_threads
+        Threads to use (default: the CPU cores available).
 
     Returns
     -------
     scipy.sparse.csr_matrix
         Shape ``(len(sites), len(demand))``, metres for every reached pair (a pair at
-        distance 0 is stored as :data:`REACH_EPSILON_M`); unreached pairs are not stored.
+        distance 0 is stored as :data:`REACH_EPSILON_M`); unreached pairs are not stored;
+        column indices are sorted within each row.
 
     Raises
     ------
@@ -402,6 +395,8 @@ def reach_matrix(
     SchemaError
         If ``max_m`` is not positive.
     """
+    from geoplan._reach_kernel import reach_csr_arrays, serpentine_order
+
     if not max_m > 0:
         raise SchemaError("parameters", [Problem(f"max_m must be positive, got {max_m}")])
     src = sites_snap if sites_snap is not None else snap_points(network, sites, what="sites")
@@ -409,104 +404,30 @@ def reach_matrix(
     k, m = len(src), len(dem)
     if k == 0 or m == 0:
         return sparse.csr_matrix((k, m), dtype=np.float64)
-    buckets = _NodeBuckets(network.node_xy, cell_m=max(max_m / 4.0, 1.0))
-    s_u, s_v, s_to_u, s_to_v = _connectors(src)
-    s_xy = src[["x", "y"]].to_numpy()
-    s_edge = src["edge"].to_numpy()
-    s_off = src["access_m"].to_numpy()
-    s_along = src["along_m"].to_numpy()
-    d_u = dem["u"].to_numpy()
-    d_v = dem["v"].to_numpy()
-    d_along = dem["along_m"].to_numpy()
-    d_access = dem["access_m"].to_numpy()
-    d_to_u = dem["access_m"].to_numpy() + d_along
-    d_to_v = dem["access_m"].to_numpy() + dem["edge_length_m"].to_numpy() - d_along
-    d_edge = dem["edge"].to_numpy()
-    # the cells hanging off each node (through either end of their edge)
-    ends = np.concatenate([d_u, d_v])
-    node_cells = np.tile(np.arange(m), 2)[np.argsort(ends, kind="stable")]
-    cells_ptr = np.zeros(network.n_nodes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(ends, minlength=network.n_nodes), out=cells_ptr[1:])
-    edge_order = np.argsort(d_edge, kind="stable")
-    edge_sorted = d_edge[edge_order]
-    order = _spatial_order(s_xy, cell_m=max(max_m, 1.0))
-    rows, cols, vals = [], [], []
-    mark = np.zeros(m, dtype=bool)
-    for start in range(0, k, batch_size):
-        b = order[start:start + batch_size]
-        local = buckets.nodes_in_box(s_xy[b].min(axis=0) - max_m, s_xy[b].max(axis=0) + max_m)
-        n_loc = len(local)
-        to_local = np.full(network.n_nodes + 1, n_loc, dtype=np.int64)  # n_loc: outside
-        to_local[local] = np.arange(n_loc)
-        sub = network.csr[local][:, local]
-        sub = sparse.csr_matrix(
-            (sub.data, sub.indices, np.append(sub.indptr, sub.indptr[-1])),
-            shape=(n_loc + 1, n_loc + 1),
-        )  # plus a dead-end dummy node n_loc standing for everything outside the box
-        graph = _sources_graph(sub, to_local[s_u[b]], to_local[s_v[b]], s_to_u[b], s_to_v[b])
-        dist = dijkstra(graph, directed=True, limit=max_m,
-                        indices=np.arange(n_loc + 1, n_loc + 1 + len(b)))
-        # node-major layout (one row of len(b) sites per node) makes the gathers contiguous
-        dist_t = np.ascontiguousarray(dist[:, : n_loc + 1].T)
-        dist_t[n_loc] = np.inf
-        # two points on the same edge also reach each other directly along it
-        lo = np.searchsorted(edge_sorted, s_edge[b], "left")
-        cnt = np.searchsorted(edge_sorted, s_edge[b], "right") - lo
-        si = np.repeat(np.arange(len(b)), cnt)
-        dj = edge_order[np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt - lo, cnt)]
-        # only cells hanging off a node that some site of the batch reaches
-        reached = local[np.flatnonzero((dist_t[:n_loc] <= max_m).any(axis=1))]
-        start_c = cells_ptr[reached]
-        cnt_c = cells_ptr[reached + 1] - start_c
-        slots = np.arange(cnt_c.sum()) - np.repeat(np.cumsum(cnt_c) - cnt_c - start_c, cnt_c)
-        mark[node_cells[slots]] = True
-        mark[dj] = True
-        cells = np.flatnonzero(mark)
-        mark[cells] = False
-        total = dist_t[to_local[d_u[cells]]]
-        total += d_to_u[cells][:, None]
-        via_v = dist_t[to_local[d_v[cells]]]
-        via_v += d_to_v[cells][:, None]
-        np.minimum(total, via_v, out=total)
-        if len(dj):
-            direct = s_off[b][si] + np.abs(s_along[b][si] - d_along[dj]) + d_access[dj]
-            row = np.searchsorted(cells, dj)
-            total[row, si] = np.minimum(total[row, si], direct)
-        hit = np.flatnonzero(total <= max_m)
-        c, r = np.divmod(hit, len(b))
-        rows.append(b[r].astype(np.int32))
-        cols.append(cells[c].astype(np.int32))
-        vals.append(total.ravel()[hit])
-    # entries come cell by cell and every site sits in one batch, so the counting-sort
-    # conversion leaves the cells of each site in ascending order
-    matrix = sparse.coo_matrix(
-        (np.maximum(np.concatenate(vals), REACH_EPSILON_M),
-         (np.concatenate(rows), np.concatenate(cols))),
+    indptr, indices, data = reach_csr_arrays(
+        network.csr, _snap_arrays(src), _snap_arrays(dem), len(network.edges), max_m,
+        REACH_EPSILON_M, n_threads=n_threads,
+        site_order=serpentine_order(src[["x", "y"]].to_numpy(), cell_m=max(max_m, 1.0)),
+    )
+    index_dtype = np.int32 if max(m, len(data)) < 2**31 else np.int64
+    return sparse.csr_matrix(
+        (data, indices.astype(index_dtype, copy=False), indptr.astype(index_dtype, copy=False)),
         shape=(k, m),
-    ).tocsr()
-    return matrix
+    )
 
 
-class _NodeBuckets:
-    """Nodes sorted into square grid cells, to list the nodes inside a box quickly."""
-
-    def __init__(self, node_xy: np.ndarray, cell_m: float):
-        self.origin = node_xy.min(axis=0)
-        self.cell_m = cell_m
-        g = np.floor((node_xy - self.origin) / cell_m).astype(np.int64)
-        self.shape = g.max(axis=0) + 1
-        key = g[:, 1] * self.shape[0] + g[:, 0]
-        self.order = np.argsort(key, kind="stable")
-        self.start = np.searchsorted(key[self.order], np.arange(self.shape[0] * self.shape[1] + 1))
-
-    def nodes_in_box(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        """Nodes in the grid cells overlapping the box (a superset of the nodes inside it)."""
-        g0 = np.clip(np.floor((lo - self.origin) / self.cell_m).astype(np.int64), 0, self.shape - 1)
-        g1 = np.clip(np.floor((hi - self.origin) / self.cell_m).astype(np.int64), 0, self.shape - 1)
-        nx_ = self.shape[0]
-        parts = [self.order[self.start[gy * nx_ + g0[0]]:self.start[gy * nx_ + g1[0] + 1]]
-                 for gy in range(g0[1], g1[1] + 1)]
-        return np.concatenate(parts)
+def _snap_arrays(snap: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Snapped points as the contiguous arrays the reach kernel takes."""
+    u, v, to_u, to_v = _connectors(snap)
+    return {
+        "u": np.ascontiguousarray(u, dtype=np.int64),
+        "v": np.ascontiguousarray(v, dtype=np.int64),
+        "to_u": np.ascontiguousarray(to_u, dtype=np.float64),
+        "to_v": np.ascontiguousarray(to_v, dtype=np.float64),
+        "edge": np.ascontiguousarray(snap["edge"].to_numpy(), dtype=np.int64),
+        "access": np.ascontiguousarray(snap["access_m"].to_numpy(), dtype=np.float64),
+        "along": np.ascontiguousarray(snap["along_m"].to_numpy(), dtype=np.float64),
+    }
 
 
 def __getattr__(name: str) -> Any:

@@ -188,7 +188,7 @@ def test_reach_matrix_equals_networkx_reference_on_futian(futian, layers):
     demand, _, _ = layers
     sites = gpd.GeoDataFrame(geometry=shapely.points(_points_near(futian, 70, seed=9)),
                              crs=futian.crs)
-    m = reach_matrix(futian, sites, demand, 700.0, batch_size=8)
+    m = reach_matrix(futian, sites, demand, 700.0, n_threads=3)
     ref = _reference_matrix(futian, snap_points(futian, sites), snap_points(futian, demand))
     ref[ref > 700.0] = np.inf
     assert m.shape == (70, 600)
@@ -367,7 +367,7 @@ def test_property_nearest_and_reach_equal_networkx(city):
     np.testing.assert_allclose(dist, best, atol=1e-6, rtol=0)
     hit = np.isfinite(dist)
     np.testing.assert_allclose(ref[who[hit], np.flatnonzero(hit)], dist[hit], atol=1e-6)
-    m = reach_matrix(net, None, None, limit, sites_snap=src, demand_snap=dem, batch_size=2)
+    m = reach_matrix(net, None, None, limit, sites_snap=src, demand_snap=dem, n_threads=2)
     dense = np.full(m.shape, np.inf)
     coo = m.tocoo()
     dense[coo.row, coo.col] = np.where(coo.data == REACH_EPSILON_M, 0.0, coo.data)
