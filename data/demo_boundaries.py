@@ -213,26 +213,58 @@ def lines_layers(lines: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, picks: dict) 
     return cur[cols].reset_index(drop=True), prev[cols].reset_index(drop=True), defects
 
 
+#: Type code (GB/T 17796-2009) -> the type written in the 界桩类型 column.
+MARKER_TYPE_NAMES = {"Q": "单立", "A": "同号双立", "B": "同号双立",
+                     "C": "同号三立", "D": "同号三立", "E": "同号三立"}  # fmt: skip
+#: Offset of the members of a pair/triple from the line point (metres, + = smaller code's side).
+_GROUP_OFFSETS = {"Q": 0.0, "A": 2.0, "B": -2.0, "C": 2.0, "D": -2.0, "E": 0.0}
+
+
+def _side_offset(line, frac: float, offset_m: float) -> tuple[float, float]:
+    """Point at ``frac`` of ``line``, moved ``offset_m`` toward its smaller admin code's side."""
+    geom = line.geometry
+    d = frac * geom.length
+    a, b = geom.interpolate(max(d - 1, 0)), geom.interpolate(min(d + 1, geom.length))
+    p = geom.interpolate(d)
+    nx, ny = -(b.y - a.y), b.x - a.x  # left normal (left_code lies on the left)
+    norm = float(np.hypot(nx, ny))
+    side = 1.0 if str(line.left_code) < str(line.right_code) else -1.0
+    return p.x + side * offset_m * nx / norm, p.y + side * offset_m * ny / norm
+
+
+def _marker_row(line, serial: int, letter: str, frac: float, rng: np.random.Generator) -> dict:
+    x, y = _side_offset(line, frac, _GROUP_OFFSETS[letter])
+    return {
+        "marker_no": f"{line.line_code}{serial:03d}{letter}", "line_code": line.line_code,
+        "x_reg": round(x, 2), "y_reg": round(y, 2), "x_obs": round(x, 2), "y_obs": round(y, 2),
+        "type": MARKER_TYPE_NAMES[letter], "condition": "完好",
+        "custodian": str(rng.choice(_SURNAMES)) + str(rng.choice(_GIVEN)),
+        "last_inspected": dt.date(2021, 3, 1) + dt.timedelta(days=int(rng.integers(0, 1700))),
+        "_serial": serial, "_frac": frac,
+    }  # fmt: skip
+
+
 def markers_table(lines: gpd.GeoDataFrame, picks: dict, rng: np.random.Generator) -> tuple:
-    """Build the marker table (界桩成果表, EPSG:4549 metres) with the marker defects."""
+    """Build the marker table (界桩成果表, EPSG:4549 metres) with the marker defects.
+
+    Numbers follow GB/T 17796-2009: line code + serial + type code (Q single, A/B the pair
+    of one serial with A on the smaller admin code's side, C/D/E a triple). Most serials are
+    single markers; the lines carrying a planted defect get single markers where the defect
+    needs one (and a pair for the group defects).
+    """
+    by_code = {line.line_code: line for line in lines.itertuples() if line.line_code != "0999"}
+    pairs = {picks["m_incomplete"], picks["m_conflict"]}
+    singles = {v for k, v in picks.items() if k.startswith("m_") and v not in pairs}
     rows = []
-    for line in lines.itertuples():
-        if line.line_code == "0999":
-            continue
+    for code, line in by_code.items():
         n = max(2, round(line.geometry.length / 1200))
         for k in range(n):
-            p = line.geometry.interpolate((k + 0.5) / n, normalized=True)
-            letter = rng.choice(["A", "A", "A", "A", "A", "A", "B", "B", "C"])
-            rows.append({
-                "marker_no": f"{line.line_code}{k + 1:03d}{letter}", "line_code": line.line_code,
-                "x_reg": round(p.x, 2), "y_reg": round(p.y, 2), "x_obs": round(p.x, 2),
-                "y_obs": round(p.y, 2), "type": {"A": "单立", "B": "双立", "C": "三立"}[letter],
-                "condition": "完好",
-                "custodian": str(rng.choice(_SURNAMES)) + str(rng.choice(_GIVEN)),
-                "last_inspected": dt.date(2021, 3, 1)
-                    + dt.timedelta(days=int(rng.integers(0, 1700))),
-                "_frac": (k + 0.5) / n,
-            })  # fmt: skip
+            group = str(rng.choice(["Q", "Q", "Q", "Q", "Q", "Q", "AB", "AB", "CDE"]))
+            if code in singles or (code in pairs and k > 0):
+                group = "Q"
+            elif code in pairs:
+                group = "AB"
+            rows += [_marker_row(line, k + 1, letter, (k + 0.5) / n, rng) for letter in group]
     m = pd.DataFrame(rows)
     defects = []
 
@@ -240,27 +272,51 @@ def markers_table(lines: gpd.GeoDataFrame, picks: dict, rng: np.random.Generator
         return int(m.index[m.line_code == code][0])
 
     i = int(m.index[m.line_code == picks["m_malformed"]][-1])
-    m.loc[i, "marker_no"] = m.loc[i, "marker_no"][:7] + "D"
-    defects.append(("marker_number_malformed", m.loc[i, "marker_no"], "type letter D is not A/B/C"))
+    m.loc[i, "marker_no"] = m.loc[i, "marker_no"][:7] + "F"
+    defects.append(("marker_number_malformed", m.loc[i, "marker_no"], "type code F is not Q/A-E"))
+    i = int(m.index[m.line_code == picks["m_line_mismatch"]][0])
+    code = picks["m_line_mismatch"]
+    m.loc[i, "marker_no"] = code[2:] + code[:2] + m.loc[i, "marker_no"][4:]  # digits transposed
+    defects.append(
+        ("marker_line_mismatch", m.loc[i, "marker_no"], f"number's line code is not {code}")
+    )
     i = int(m.index[m.line_code == picks["m_duplicate"]][1])
     dup = m.loc[i].copy()
-    line = lines.set_index("line_code").geometry[picks["m_duplicate"]]
+    line = by_code[picks["m_duplicate"]].geometry
     p = line.interpolate(dup["_frac"] + 0.1, normalized=True)
     dup["x_reg"], dup["y_reg"], dup["x_obs"], dup["y_obs"] = (round(p.x, 2), round(p.y, 2)) * 2
     m = pd.concat([m.iloc[: i + 1], dup.to_frame().T, m.iloc[i + 1 :]], ignore_index=True)
-    defects.append(("marker_duplicate", dup["marker_no"], "serial used twice on its line"))
+    defects.append(("marker_duplicate", dup["marker_no"], "number used twice on its line"))
     i = int(m.index[m.line_code == picks["m_gap"]][1])
     defects.append(("marker_sequence_gap", f"{picks['m_gap']}:002", "serial 002 is missing"))
     m = m.drop(index=i).reset_index(drop=True)
+    i = int(m.index[m.marker_no == f"{picks['m_incomplete']}001B"][0])
+    m = m.drop(index=i).reset_index(drop=True)
+    defects.append(
+        ("marker_group_incomplete", f"{picks['m_incomplete']}:001", "pair 001 has no B marker")
+    )
+    i = int(m.index[m.marker_no == f"{picks['m_conflict']}001B"][0])
+    m.loc[i, ["marker_no", "type"]] = [f"{picks['m_conflict']}001Q", "单立"]
+    defects.append(
+        ("marker_type_conflict", f"{picks['m_conflict']}:001", "serial 001 is both Q and A")
+    )
+    i = first(picks["m_type_mismatch"])
+    m.loc[i, "type"] = "同号双立"
+    defects.append(("marker_type_mismatch", m.loc[i, "marker_no"], "type 同号双立 but code Q"))
+    i = first(picks["m_bad_value"])
+    typo = f"{m.loc[i, 'x_obs']:.2f}"
+    typo = f"{typo[:3]}O{typo[4:]}"  # a letter O typed for a digit
+    m.loc[i, "x_obs"] = typo
+    defects.append(("marker_bad_value", m.loc[i, "marker_no"], f"surveyed X typed as {typo}"))
     i = first(picks["m_displaced"])
-    line = lines.set_index("line_code").geometry[picks["m_displaced"]]
+    line = by_code[picks["m_displaced"]].geometry
     p = line.interpolate(m.loc[i, "_frac"] * line.length + 12.0)
     m.loc[i, ["x_obs", "y_obs"]] = [round(p.x, 2), round(p.y, 2)]
     defects.append(
         ("marker_displaced", m.loc[i, "marker_no"], "surveyed 12 m from registered, along the line")
     )
     i = first(picks["m_off_line"])
-    line = lines.set_index("line_code").geometry[picks["m_off_line"]]
+    line = by_code[picks["m_off_line"]].geometry
     d = line.project(shapely.Point(m.loc[i, "x_reg"], m.loc[i, "y_reg"]))
     a, b = line.interpolate(d - 5), line.interpolate(d + 5)
     nx, ny = -(b.y - a.y), b.x - a.x
@@ -284,10 +340,46 @@ def markers_table(lines: gpd.GeoDataFrame, picks: dict, rng: np.random.Generator
     m.loc[i, ["x_reg", "y_reg"]] = [np.nan, np.nan]
     defects.append(("marker_no_coordinates", m.loc[i, "marker_no"], "registered coordinates empty"))
     src = m.loc[first(picks["m_unknown"])].copy()
-    src["marker_no"], src["line_code"] = "0888001A", "0888"
+    src["marker_no"], src["line_code"] = "0888001Q", "0888"
     m = pd.concat([m, src.to_frame().T], ignore_index=True)
-    defects.append(("marker_unknown_line", "0888001A", "line 0888 is not in the lines layer"))
-    return m.drop(columns="_frac"), defects
+    defects.append(("marker_unknown_line", "0888001Q", "line 0888 is not in the lines layer"))
+    return m.drop(columns=["_frac", "_serial"]), defects
+
+
+def write_markers_excel(markers: pd.DataFrame, path) -> None:
+    """Write the 界桩成果表 sheet (EPSG:4549 metres; X = easting, Y = northing).
+
+    Inspection dates are Excel date cells, every fifth one written as text ``2023年5月1日``
+    as surveyors often do; a coordinate given as text (a planted typo) is written as text.
+    """
+    from demo_facilities import _save_workbook  # byte-identical reruns
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "界桩成果表"
+    ws.append(["界桩编号", "界线编码", "登记X(东)", "登记Y(北)", "实测X(东)", "实测Y(北)",
+               "界桩类型", "状况", "管护员", "上次检查日期"])  # fmt: skip
+
+    def cell(v):
+        if isinstance(v, str):
+            return v
+        return None if pd.isna(v) else float(v)
+
+    for k, r in enumerate(markers.itertuples()):
+        day = r.last_inspected
+        ws.append([
+            str(r.marker_no), str(r.line_code), cell(r.x_reg), cell(r.y_reg), cell(r.x_obs),
+            cell(r.y_obs), r.type, r.condition, r.custodian or None,
+            f"{day.year}年{day.month}月{day.day}日" if k % 5 == 4 else day,
+        ])  # fmt: skip
+        if k % 5 != 4:
+            ws.cell(row=ws.max_row, column=10).number_format = "yyyy-mm-dd"
+    wb.properties.title = "晋江示例界桩成果表(合成数据, EPSG:4549)"
+    wb.properties.creator = "geoplan demo (synthetic)"
+    wb.properties.created = dt.datetime(2025, 12, 31)
+    wb.properties.modified = dt.datetime(2025, 12, 31)
+    _save_workbook(wb, path)
 
 
 def rounds_table(lines: gpd.GeoDataFrame, overdue: str) -> tuple[pd.DataFrame, list]:

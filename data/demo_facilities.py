@@ -393,51 +393,6 @@ def write_canteen_excel(fac: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, path: Pa
     _save_workbook(wb, path)
 
 
-def write_markers_excel(markers: pd.DataFrame, path: Path) -> None:
-    """Write the 界桩成果表 sheet (EPSG:4549 metres; X = easting, Y = northing)."""
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "界桩成果表"
-    ws.append(
-        [
-            "界桩编号",
-            "界线编码",
-            "登记X(东)",
-            "登记Y(北)",
-            "实测X(东)",
-            "实测Y(北)",
-            "界桩类型",
-            "状况",
-            "管护员",
-            "上次检查日期",
-        ]
-    )
-    for r in markers.itertuples():
-
-        def num(v):
-            return None if pd.isna(v) else float(v)
-
-        ws.append(
-            [
-                str(r.marker_no),
-                str(r.line_code),
-                num(r.x_reg),
-                num(r.y_reg),
-                num(r.x_obs),
-                num(r.y_obs),
-                r.type,
-                r.condition,
-                r.custodian or None,
-                r.last_inspected.isoformat(),
-            ]
-        )
-    wb.properties.title = "晋江示例界桩成果表(合成数据, EPSG:4549)"
-    wb.properties.creator = "geoplan demo (synthetic)"
-    wb.properties.created = dt.datetime(2025, 12, 31)
-    wb.properties.modified = dt.datetime(2025, 12, 31)
-    _save_workbook(wb, path)
-
-
 def project_anchors(units: gpd.GeoDataFrame, grid: dict) -> list[tuple[str, float, float]]:
     """Six project sites: the centre of a large village in six different towns."""
     towns = units.loc[units.level == "town"].sort_values("code")

@@ -44,6 +44,8 @@ PICKS = {
     "m_malformed": "0001", "m_duplicate": "0007", "m_gap": "0010", "m_displaced": "0011",
     "m_off_line": "0012", "m_lost": "0017", "m_damaged": "0018", "m_no_custodian": "0020",
     "m_overdue": "0021", "m_no_coords": "0023", "m_unknown": "0024", "straddle": "0028",
+    "m_incomplete": "0002", "m_conflict": "0003", "m_type_mismatch": "0004",
+    "m_bad_value": "0005", "m_line_mismatch": "0006",
 }  # fmt: skip
 
 
@@ -280,7 +282,7 @@ def main() -> None:
     rng = np.random.default_rng(admin.SEED + 5)
     markers, mdefects = bnd.markers_table(cur.loc[cur.line_code != "0999"], PICKS, rng)
     defects += mdefects
-    fac.write_markers_excel(markers, HERE / "boundaries" / "boundary_markers.xlsx")
+    bnd.write_markers_excel(markers, HERE / "boundaries" / "boundary_markers.xlsx")
     rounds, rdefects = bnd.rounds_table(cur, PICKS["round_overdue"])
     defects += rdefects
     write_csv(rounds, HERE / "boundaries" / "inspection_rounds.csv")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from collections.abc import Sequence
 
 import folium
@@ -44,6 +45,7 @@ html body .leaflet-container { background: #f2f1ec;
 .geoplan-title { font-size: 15px; font-weight: bold; }
 .geoplan-note { color: #a00; font-weight: bold; }
 img.geoplan-raster { image-rendering: pixelated; }
+.leaflet-bottom.leaflet-left { max-height: calc(100% - 120px); overflow-y: auto; }
 </style>
 """
 
@@ -59,6 +61,7 @@ class _BoxControl(MacroElement):
             var div = L.DomUtil.create("div", {{ this.css_class|tojson }});
             div.innerHTML = {{ this.inner_html|tojson }};
             L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
             return div;
         };
         {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
@@ -130,9 +133,14 @@ def tianditu_key(tk: str | None) -> str:
     Raises
     ------
     OutputError
-        If neither gives a non-empty key.
+        If neither gives a non-empty key, or the key holds other characters than letters
+        and digits (it is put into the tile URLs).
     """
     key = (tk or os.environ.get(TIANDITU_ENV, "")).strip()
+    if key and not re.fullmatch(r"[0-9A-Za-z]+", key):
+        msg = (f"the 天地图 (Tianditu) key must be letters and digits only (a 32-character "
+               f"key from https://console.tianditu.gov.cn), got {key[:40]!r}")
+        raise OutputError(msg)
     if not key:
         msg = (
             "the 天地图 (Tianditu) basemap needs your key: pass tianditu_tk=... or set "

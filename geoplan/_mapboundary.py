@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 
 import folium
 import geopandas as gpd
+import pandas as pd
 
 from geoplan._basemaps import add_legend
-from geoplan._mapcore import add_layer
+from geoplan._mapcore import add_layer, require_columns
 from geoplan.boundary_findings import FINDING_KINDS
 
 _PALETTE = (
@@ -33,7 +36,13 @@ def add_boundary_lines(
     -------
     folium.GeoJson
         Layer id ``boundary-lines``.
+
+    Raises
+    ------
+    OutputError
+        If a named column is missing.
     """
+    require_columns(lines, [code_col, level_col], "add_boundary_lines")
     widths = {"province": 4, "county": 3, "town": 2}
     shown = lines.assign(_level=lines[level_col].astype(str))
     return add_layer(
@@ -44,6 +53,21 @@ def add_boundary_lines(
     )
 
 
+def _condition_class(value: object) -> str:
+    """"good", "bad" or "unknown" for a marker condition as surveyors write it."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "unknown"
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value))).lower()
+    if text in _GOOD_CONDITIONS:
+        return "good"
+    return "bad" if text in _BAD_CONDITIONS else "unknown"
+
+
+_GOOD_CONDITIONS = {"完好", "good", "intact"}
+_BAD_CONDITIONS = {"丢失", "损坏", "移位", "missing", "lost", "damaged", "moved", "displaced"}
+_CONDITION_COLORS = {"good": "#2b83ba", "bad": "#d7191c", "unknown": "#fdae61"}
+
+
 def add_boundary_markers(
     m: folium.Map,
     markers: gpd.GeoDataFrame,
@@ -51,21 +75,34 @@ def add_boundary_markers(
     number_col: str = "marker_no",
     condition_col: str = "condition",
 ) -> folium.GeoJson:
-    """Add boundary markers (界桩); damaged or missing ones are red.
+    """Add boundary markers (界桩): 完好 blue, 损坏/丢失/移位 red, anything else orange.
+
+    Conditions are compared as the joint-inspection checks do (full-width forms, spaces
+    and English synonyms such as ``damaged`` are accepted).
 
     Returns
     -------
     folium.GeoJson
         Layer id ``boundary-markers``.
+
+    Raises
+    ------
+    OutputError
+        If a named column is missing.
     """
-    good = {"完好", "good", "intact"}
-    shown = markers.assign(_condition=markers[condition_col].astype(str))
+    require_columns(markers, [number_col, condition_col], "add_boundary_markers")
+    classes = markers[condition_col].map(_condition_class)
+    shown = markers.assign(_condition=markers[condition_col].map(
+        lambda v: "—" if v is None or pd.isna(v) else str(v)), _class=classes)
+    add_legend(m, "界桩状况", [(_CONDITION_COLORS["good"], "完好"),
+                               (_CONDITION_COLORS["bad"], "损坏/丢失/移位"),
+                               (_CONDITION_COLORS["unknown"], "状况不明")])
     return add_layer(
         m, shown, name=f"界桩（{len(markers)}）", layer_id="boundary-markers",
         popup_fields={number_col: "界桩编号", "_condition": "状况"}, tooltip_field=number_col,
         point_radius_px=5,
         style=lambda row: {"color": "#000000", "weight": 1, "fillOpacity": 1,
-                           "fillColor": "#2b83ba" if row["_condition"] in good else "#d7191c"},
+                           "fillColor": _CONDITION_COLORS[row["_class"]]},
     )
 
 
@@ -92,7 +129,13 @@ def add_findings(
     -------
     folium.GeoJson
         Layer id ``findings``; one colour per kind, with a legend.
+
+    Raises
+    ------
+    OutputError
+        If the kind or detail column is missing.
     """
+    require_columns(findings, [kind_col, detail_col], "add_findings")
     labels = FINDING_KIND_ZH | dict(kind_labels or {})
     located = findings.geometry.notna() & ~findings.geometry.is_empty
     n_located = int(located.sum())

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 import itertools
 import json
 import logging
 import os
+import re
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,24 @@ Style = Mapping[str, Any] | Callable[[pd.Series], Mapping[str, Any]]
 # ---------------------------------------------------------------- the map itself
 
 
+class OfflineMap(folium.Map):
+    """A folium map that also displays in Jupyter with every asset inlined (no CDN)."""
+
+    def _repr_html_(self, **kwargs: Any) -> str:
+        try:
+            page = map_to_html(self)
+        except OutputError as exc:  # a plugin geoplan does not vendor: folium's own display
+            logger.warning("map shown with assets from the web: %s", exc)
+            return super()._repr_html_(**kwargs)
+        return (
+            '<div style="width:100%;"><div style="position:relative;width:100%;height:0;'
+            'padding-bottom:60%;"><iframe class="geoplan-map" srcdoc="'
+            + html.escape(page, quote=True)
+            + '" style="position:absolute;width:100%;height:100%;left:0;top:0;border:none;" '
+            "allowfullscreen></iframe></div></div>"
+        )
+
+
 def base_map(
     extent: gpd.GeoDataFrame,
     *,
@@ -72,19 +94,24 @@ def base_map(
     Returns
     -------
     folium.Map
+        An :class:`OfflineMap`: shown in Jupyter, it carries Leaflet and every other asset
+        inline, so it renders on an offline PC too.
 
     Raises
     ------
     OutputError
-        Unknown basemap, or 天地图 without a key.
+        Unknown basemap, 天地图 without a key, or an ``extent`` without any geometry.
     CRSError
         ``extent`` has no CRS.
     """
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
+    m = OfflineMap(tiles=None, control_scale=True, prefer_canvas=False)
     m.geoplan_display = "gcj02" if basemap == "gaode" else "wgs84"
     add_page_css(m)
     add_basemap(m, basemap, tianditu_tk=tianditu_tk)
     west, south, east, north = display_layer(m, extent).total_bounds
+    if not np.isfinite([west, south, east, north]).all():
+        msg = "base_map: the extent layer has no geometry to open the map on"
+        raise OutputError(msg)
     m.fit_bounds([[float(south), float(west)], [float(north), float(east)]])
     if title:
         add_title(m, title)
@@ -116,6 +143,75 @@ def add_layer_control(m: folium.Map, *, collapsed: bool = False) -> folium.Layer
 # ---------------------------------------------------------------- generic layers
 
 
+def _row_list(index: pd.Index, limit: int = 5) -> str:
+    shown = ", ".join(map(str, index[:limit]))
+    return shown + (f" … ({len(index)} rows)" if len(index) > limit else "")
+
+
+def code_text(codes: pd.Series) -> pd.Series:
+    """Return codes as digit strings, whether stored as text, integers or floats (``1.0``)."""
+    def text(v: Any) -> Any:
+        if v is None or pd.isna(v):
+            return None
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v).strip()
+
+    return codes.astype(object).map(text)
+
+
+def require_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    """Raise :class:`OutputError` naming every column of ``columns`` that ``table`` lacks."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        present = [str(c) for c in table.columns if c != "geometry"]
+        msg = f"{what}: missing column(s) {missing}; the layer has {present}"
+        raise OutputError(msg)
+
+
+def numeric_column(table: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """Return ``table[column]`` as floats (missing stays NaN); text that is no number is an error.
+
+    Raises
+    ------
+    OutputError
+        If the column is missing or holds values that are not numbers, naming the rows.
+    """
+    require_columns(table, [column], what)
+    raw = table[column]
+    values = pd.to_numeric(raw.astype(object).where(raw.notna(), None), errors="coerce")
+    bad = values.isna() & raw.notna()
+    if bad.any():
+        examples = sorted({str(v) for v in raw[bad].iloc[:5]})
+        msg = (f"{what}: column {column!r} must hold numbers; rows {_row_list(raw.index[bad])} "
+               f"hold {examples}")
+        raise OutputError(msg)
+    return values.astype(float)
+
+
+def boolean_column(table: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """Return ``table[column]`` as booleans; only True/False (or 1/0) are accepted.
+
+    Raises
+    ------
+    OutputError
+        If the column is missing, or holds missing values or anything else than
+        True/False/1/0 (text such as ``"False"`` would otherwise count as True), naming rows.
+    """
+    require_columns(table, [column], what)
+    raw = table[column]
+    if pd.api.types.is_bool_dtype(raw) and not raw.isna().any():
+        return raw.astype(bool)
+    ok = raw.map(lambda v: isinstance(v, bool | np.bool_)
+                 or (isinstance(v, int | float | np.integer | np.floating) and v in (0, 1)))
+    if not ok.all():
+        examples = sorted({str(v) for v in raw[~ok].iloc[:5]})
+        msg = (f"{what}: column {column!r} must be True/False; rows {_row_list(raw.index[~ok])} "
+               f"hold {examples}")
+        raise OutputError(msg)
+    return raw.astype(bool)
+
+
 def _style_records(gdf: gpd.GeoDataFrame, style: Style) -> list[dict[str, Any]]:
     if callable(style):
         return [dict(style(row)) for _, row in gdf.iterrows()]
@@ -123,13 +219,34 @@ def _style_records(gdf: gpd.GeoDataFrame, style: Style) -> list[dict[str, Any]]:
 
 
 def _json_value(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
+    """Return a popup/tooltip value as JSON: numbers as numbers, everything else as escaped text.
+
+    Leaflet and folium put these values into the page with ``innerHTML``, so text is
+    HTML-escaped here: a name such as ``A<B & "C"`` is shown as written, never parsed.
+    """
     if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    return value
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and not np.isfinite(value):
+        return None if np.isnan(value) else str(value)
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, pd.Timestamp | dt.date):
+        value = value.isoformat()
+    return html.escape(str(value))
+
+
+def css_layer_id(layer_id: str) -> str:
+    """Return ``layer_id`` usable as one CSS class name (ASCII letters, digits, ``-``, ``_``).
+
+    Other characters (spaces, Chinese, ``<&"``) become ``_`` and a short checksum of the
+    original is appended, so different ids stay different.
+    """
+    safe = re.sub(r"[^0-9A-Za-z_-]", "_", layer_id)
+    if safe == layer_id and safe:
+        return safe
+    return f"{safe}-{zlib.crc32(layer_id.encode()):08x}"
 
 
 def _feature_collection(
@@ -147,12 +264,32 @@ def _feature_collection(
     return {"type": "FeatureCollection", "features": features}
 
 
+def _flat_collection(geom: shapely.Geometry) -> shapely.Geometry:
+    """Return the parts of highest dimension of a GeometryCollection as one Multi* geometry."""
+    parts = [p for p in shapely.get_parts(geom) if not p.is_empty]
+    top = max((shapely.get_dimensions(p) for p in parts), default=0)
+    kept = shapely.get_parts(shapely.union_all([p for p in parts
+                                                if shapely.get_dimensions(p) == top]))
+    kind = {0: shapely.MultiPoint, 1: shapely.MultiLineString, 2: shapely.MultiPolygon}[top]
+    return kind(list(kept)) if len(kept) > 1 else kept[0]
+
+
 def _drawable(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
-    """Drop rows without a geometry (they cannot be drawn), saying how many."""
+    """Drop rows without a geometry (they cannot be drawn), saying how many.
+
+    GeometryCollections (e.g. from an overlay) become their parts of highest dimension
+    (polygons, else lines, else points): Leaflet cannot bind a popup to a collection.
+    """
     missing = gdf.geometry.isna() | gdf.geometry.is_empty
     if missing.any():
         logger.info("map layer %s: %d rows without geometry not drawn", name, int(missing.sum()))
-        return gdf[~missing]
+        gdf = gdf[~missing]
+    collections = (gdf.geom_type == "GeometryCollection").to_numpy()
+    if collections.any():
+        gdf = gdf.copy()
+        geoms = gdf.geometry.to_numpy().copy()
+        geoms[collections] = [_flat_collection(g) for g in geoms[collections]]
+        gdf[gdf.geometry.name] = gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)
     return gdf
 
 
@@ -210,7 +347,8 @@ def add_layer(
     name
         Layer name in the layer control (Chinese).
     layer_id
-        Short ASCII id; the SVG paths get the CSS class ``geoplan-<layer_id>``.
+        Short ASCII id; the SVG paths get the CSS class ``geoplan-<layer_id>`` (other
+        characters are replaced, see :func:`css_layer_id`).
     style
         Leaflet path options (``color``, ``fillColor``, ``weight``, ``fillOpacity``,
         ``dashArray``, ``radius`` …), as one dict or a function of a row returning one.
@@ -234,22 +372,32 @@ def add_layer(
     ------
     CRSError
         No CRS, or simplification asked for a layer in degrees.
+    OutputError
+        A column named in ``popup_fields`` or ``tooltip_field`` is missing.
     """
     gdf = _drawable(gdf, name)
     shown = display_layer(m, _simplified(gdf, simplify_tolerance_m))
     fields = list(popup_fields or {})
     if tooltip_field and tooltip_field not in fields:
         fields.append(tooltip_field)
+    missing = [f for f in fields if f not in shown.columns]
+    if missing:
+        msg = f"map layer {name!r}: columns {missing} for the popup/tooltip are missing"
+        raise OutputError(msg)
     data = _feature_collection(shown, fields, _style_records(gdf, style))
+    layer_id = css_layer_id(layer_id)
     css_class = f"geoplan-{layer_id}"
     marker = folium.CircleMarker(radius=point_radius_px, class_name=css_class, fill=True)
+    has_features = len(gdf) > 0  # folium refuses popups on a layer without features
     layer = folium.GeoJson(
-        data, name=name, show=show, marker=marker, className=css_class,
-        tooltip=folium.GeoJsonTooltip([tooltip_field], labels=False) if tooltip_field else None,
+        data, name=html.escape(name), show=show, marker=marker, className=css_class,
+        tooltip=(folium.GeoJsonTooltip([tooltip_field], labels=False)
+                 if tooltip_field and has_features else None),
         popup=(
-            folium.GeoJsonPopup(list(popup_fields), aliases=list(popup_fields.values()),
+            folium.GeoJsonPopup(list(popup_fields),
+                                aliases=[html.escape(a) for a in popup_fields.values()],
                                 localize=False)
-            if popup_fields else None
+            if popup_fields and has_features else None
         ),
     )
     layer.geoplan_layer_id = layer_id
@@ -339,8 +487,9 @@ def add_value_cells(
         )
     shown = display_layer(m, cells)
     uri, bounds = cells_png_overlay(shown, colors_per_cell)
+    layer_id = css_layer_id(layer_id)
     overlay = folium.raster_layers.ImageOverlay(
-        uri, bounds=bounds, name=name, opacity=0.75, show=show,
+        uri, bounds=bounds, name=html.escape(name), opacity=0.75, show=show,
         className=f"geoplan-raster geoplan-{layer_id}", interactive=False,
     )
     overlay.geoplan_layer_id = layer_id

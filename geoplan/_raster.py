@@ -11,14 +11,23 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
+from matplotlib.path import Path as MplPath
 from pyproj import Transformer
+from shapely.geometry.polygon import orient
 
 logger = logging.getLogger(__name__)
 
 _TO_LONLAT = Transformer.from_crs(3857, 4326, always_xy=True)
+
+
+def _holed_path(polygon: shapely.Polygon) -> MplPath:
+    """Return one matplotlib path of a polygon and its holes."""
+    polygon = orient(polygon)  # holes wound against the outline: empty under any fill rule
+    rings = [polygon.exterior, *polygon.interiors]
+    return MplPath.make_compound_path(*(MplPath(np.asarray(r.coords), closed=True) for r in rings))
 
 
 def cells_png_overlay(
@@ -54,10 +63,11 @@ def cells_png_overlay(
     merc = cells_lonlat.geometry.to_crs(3857)
     parts = shapely.get_parts(merc.values)
     part_owner = np.repeat(np.arange(len(merc)), shapely.get_num_geometries(merc.values))
-    rings = shapely.get_exterior_ring(parts)
+    holed = shapely.get_num_interior_rings(parts) > 0
+    rings = shapely.get_exterior_ring(parts[~holed])
     coords, ring_index = shapely.get_coordinates(rings, return_index=True)
     splits = np.flatnonzero(np.diff(ring_index)) + 1
-    verts = np.split(coords, splits)
+    verts = np.split(coords, splits) if len(coords) else []
 
     minx, miny, maxx, maxy = merc.total_bounds
     cell_m = float(np.median(np.sqrt(shapely.area(parts)))) or 1.0
@@ -68,15 +78,18 @@ def cells_png_overlay(
     height_px = max(1, round((maxy - miny) * scale))
 
     rgba = to_rgba_array(np.asarray(colors, dtype=object)[part_owner])
+    style = {"linewidths": 0.3, "antialiased": False}
     fig = Figure(figsize=(width_px / 100, height_px / 100), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     ax.set_xlim(minx, maxx)
     ax.set_ylim(miny, maxy)
-    ax.add_collection(
-        PolyCollection(verts, facecolors=rgba, edgecolors=rgba, linewidths=0.3, antialiased=False)
-    )
+    ax.add_collection(PolyCollection(verts, facecolors=rgba[~holed], edgecolors=rgba[~holed],
+                                     **style))
+    if holed.any():  # polygons with holes (an enclave inside a unit): holes stay see-through
+        ax.add_collection(PathCollection([_holed_path(g) for g in parts[holed]],
+                                         facecolors=rgba[holed], edgecolors=rgba[holed], **style))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, transparent=True)
     png = buffer.getvalue()

@@ -21,11 +21,13 @@ Axis rules for coordinate columns (documented once, here):
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import re
 import unicodedata
+import warnings
+import zipfile
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,9 +38,10 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from geoplan._text import csv_frame, decode_csv, id_text, parse_coordinate
 from geoplan.crs import to_cgcs2000
 from geoplan.errors import Problem, SchemaError
-from geoplan.schema import LAYER_CONTRACTS
+from geoplan.schema import LAYER_CONTRACTS, note_row_problems, unique_labels
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +73,13 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "pop_60plus": ("60岁以上", "60岁及以上", "60岁以上人口", "60岁及以上人口", "pop_60plus"),
     "pop_80plus": ("80岁以上", "80岁及以上", "80岁以上人口", "80岁及以上人口", "pop_80plus"),
     "cell_id": ("格网编号", "网格编号", "cell_id"),
-    "marker_no": ("界桩编号", "界桩号", "marker_no"),
+    "marker_no": ("界桩编号", "界桩号", "桩号", "marker_no"),
     "line_code": ("界线编码", "界线编号", "界线代码", "line_code"),
     "x_reg": ("登记x", "登记横坐标", "x_reg"),
     "y_reg": ("登记y", "登记纵坐标", "y_reg"),
     "x_obs": ("实测x", "实测横坐标", "x_obs"),
     "y_obs": ("实测y", "实测纵坐标", "y_obs"),
-    "marker_type": ("界桩类型", "桩型", "marker_type"),
+    "marker_type": ("界桩类型", "桩型", "界桩型式", "marker_type"),
     "condition": ("状况", "界桩状况", "完好情况", "condition"),
     "custodian": ("管护员", "管护人", "custodian"),
     "last_inspected": ("上次检查日期", "最近检查日期", "检查日期", "last_inspected"),
@@ -86,11 +89,14 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "project_id": ("项目编号", "project_id"),
     "address": ("地址", "详细地址", "address"),
 }
-#: Per-kind header meanings that differ from the general table.
+#: Per-kind header meanings that differ from the general table. When two headers map to
+#: the same column, a general synonym (界桩类型) wins over a per-kind word (类型).
 KIND_SYNONYMS: dict[str, dict[str, str]] = {
     "admin_units": {"类型": "kind", "类别": "kind", "名称": "name", "代码": "code"},
     "facilities": {"区划代码": "admin_code", "行政区划代码": "admin_code"},
     "population": {"区划代码": "admin_code", "行政区划代码": "admin_code"},
+    "boundary_markers": {"类型": "marker_type", "类别": "marker_type", "type": "marker_type",
+                         "编号": "marker_no", "所属界线": "line_code", "界线": "line_code"},
 }
 _EAST_WORDS = {"经度", "东经", "lng", "lon", "long", "longitude", "东坐标", "easting"}
 _NORTH_WORDS = {"纬度", "北纬", "lat", "latitude", "北坐标", "northing"}
@@ -123,8 +129,15 @@ def _axis_hint(base: str, qualifier: str) -> str | None:
     return None
 
 
-def map_headers(headers: list[object], kind: str, explicit: dict[str, str] | None = None
-                ) -> tuple[dict[object, str], dict[str, str | None]]:
+def _cut_by_dbf(header: str) -> bool:
+    """Whether a field name may have been cut at the Shapefile limit of 10 bytes."""
+    if header.isascii():
+        return len(header) == 10
+    return max(len(header.encode("gbk", "replace")), len(header.encode("utf-8"))) >= 9
+
+
+def map_headers(headers: list[object], kind: str, explicit: dict[str, str] | None = None, *,
+                truncated: bool = False) -> tuple[dict[object, str], dict[str, str | None]]:
     """Map table headers to contract names.
 
     Parameters
@@ -135,6 +148,9 @@ def map_headers(headers: list[object], kind: str, explicit: dict[str, str] | Non
         Layer kind (some words mean different things per kind, e.g. 类型).
     explicit
         ``{header: contract name}`` given by the user; wins over synonyms.
+    truncated
+        The headers are Shapefile field names, cut at 10 bytes (``facility_i``, GBK
+        ``行政区划代``): a cut name that starts exactly one known header is read as it.
 
     Returns
     -------
@@ -147,8 +163,8 @@ def map_headers(headers: list[object], kind: str, explicit: dict[str, str] | Non
     for target, words in COLUMN_SYNONYMS.items():
         for rank, word in enumerate(words):
             lookup.setdefault(_norm(word), (rank, target))
-    for word, target in KIND_SYNONYMS.get(kind, {}).items():
-        lookup[_norm(word)] = (-1, target)
+    for rank, (word, target) in enumerate(KIND_SYNONYMS.get(kind, {}).items()):
+        lookup[_norm(word)] = (100 + rank, target)
     explicit = {str(k): v for k, v in (explicit or {}).items()}
     best: dict[str, tuple[int, object]] = {}
     axes: dict[str, str | None] = {}
@@ -159,6 +175,10 @@ def map_headers(headers: list[object], kind: str, explicit: dict[str, str] | Non
             continue
         base, qualifier = _split_header(header)
         hit = lookup.get(base) or lookup.get(_norm(header))
+        if hit is None and truncated and base and _cut_by_dbf(str(header).strip()):
+            targets = {t for word, (_r, t) in lookup.items()
+                       if word.startswith(base) and len(word) > len(base)}
+            hit = (100, targets.pop()) if len(targets) == 1 else None
         if hit is None:
             continue
         rank, target = hit
@@ -171,34 +191,84 @@ def map_headers(headers: list[object], kind: str, explicit: dict[str, str] | Non
 
 
 # --------------------------------------------------------------------------- reading tables
-def decode_csv(data: bytes, encoding: str | None) -> tuple[str, str]:
-    """Decode CSV bytes: the given encoding, else UTF-8 (with or without BOM), else GBK."""
-    if encoding:
-        return data.decode(encoding), encoding
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        name = "gbk" if enc == "gb18030" else ("utf-8-sig" if data[:3] == b"\xef\xbb\xbf"
-                                                else "utf-8")
-        return text, name
-    msg = "neither UTF-8 nor GBK"
-    raise UnicodeDecodeError("utf-8", data[:1], 0, 1, msg)
-
-
 def read_csv_text(path: Path, encoding: str | None = None) -> pd.DataFrame:
     """Read a CSV file (UTF-8, UTF-8 with BOM or GBK) as text cells with its first row as header."""
     text, _ = decode_csv(path.read_bytes(), encoding)
-    return pd.read_csv(io.StringIO(text), dtype=str)
+    return csv_frame(text)
+
+
+def _read_cells(path: Path, sheet: str | int | None, encoding: str | None, what: str
+                ) -> tuple[pd.DataFrame, str | None]:
+    """Read every cell of an Excel sheet or CSV file as text (no header), or raise SchemaError."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            book = pd.ExcelFile(path, engine="openpyxl")
+        except (ValueError, OSError, zipfile.BadZipFile, KeyError) as exc:
+            raise SchemaError(what, [Problem(f"not a readable Excel workbook (.xlsx): {exc}")]
+                              ) from None
+        names = book.sheet_names
+        if sheet is not None and sheet not in names and not (
+                isinstance(sheet, int) and 0 <= sheet < len(names)):
+            raise SchemaError(what, [Problem(f"no sheet {sheet!r}; sheets: {', '.join(names)}")])
+        with book:
+            cells = pd.read_excel(book, sheet_name=0 if sheet is None else sheet, header=None,
+                                  dtype=str)
+        return cells, None
+    try:
+        text, used = decode_csv(path.read_bytes(), encoding)
+    except (LookupError, UnicodeDecodeError) as exc:
+        raise SchemaError(what, [Problem(f"cannot decode the text file: {exc}")]) from None
+    if not text.strip():
+        raise SchemaError(what, [Problem("the file is empty")])
+    options = {"header": None, "skip_blank_lines": False, "keep_default_na": False,
+               "na_values": [""]}
+    try:
+        raw = csv_frame(text, **options)
+    except pd.errors.ParserError:  # ragged rows, e.g. a title line without trailing commas
+        width = max(max(line.count(d) for d in ",\t;|") for line in text.splitlines()) + 1
+        raw = csv_frame(text, names=list(range(width)), **options)
+    return raw, used
+
+
+def _recognised(cells: list[object], kind: str) -> set[object]:
+    return set(map_headers([c for c in cells if isinstance(c, str)], kind)[0])
+
+
+def _text(cell: object) -> str | None:
+    return cell.strip() if isinstance(cell, str) and cell.strip() else None
+
+
+def _fold_headers(top: list[object], below: list[object], kind: str) -> list[object]:
+    """Fold two header rows into one (``坐标`` merged over ``经度``/``纬度``).
+
+    A recognised header under an unrecognised (merged) parent becomes parent + header if
+    that is recognised (``登记坐标`` + ``X(东)`` -> ``登记X(东)``), else the header alone; an
+    empty cell takes the other row's text.
+    """
+    known_top, known_below = _recognised(top, kind), _recognised(below, kind)
+    cells: list[object] = []
+    parent = None  # a merged cell's text is in its first column only
+    for t, b in zip(top, below, strict=True):
+        t, b = _text(t), _text(b)
+        parent = t or parent
+        if b is None:
+            cells.append(t)
+        elif b in known_below and t not in known_top:
+            options = [f"{parent or ''}{b}", f"{(parent or '').replace('坐标', '')}{b}", b]
+            cells.append(next(o for o in options if _recognised([o], kind)))
+        else:
+            cells.append(t if t in known_top else b)
+    return cells
 
 
 def read_raw_table(path: Path, *, kind: str, sheet: str | int | None = None,
-                   encoding: str | None = None) -> tuple[pd.DataFrame, int, str | None]:
+                   encoding: str | None = None, what: str | None = None
+                   ) -> tuple[pd.DataFrame, int, str | None]:
     """Read an Excel sheet or CSV file as text with the header row detected.
 
     Title rows above the header (merged cells such as "晋江市养老服务站一览表") are skipped:
-    the header is the first of the first 15 rows with at least two recognised headers.
+    the header is the first of the first 15 rows with at least two recognised headers. A
+    second header row under merged cells (``坐标`` over ``经度``/``纬度``) is folded into it.
 
     Returns
     -------
@@ -206,88 +276,56 @@ def read_raw_table(path: Path, *, kind: str, sheet: str | int | None = None,
         All cells as text (missing = NaN), header row as columns, index = the row number
         a planner sees in Excel (1-based, counting the header and title rows).
     header_row
-        1-based row number of the header.
+        1-based row number of the (last) header row.
     encoding
         The CSV encoding used (``None`` for Excel).
-    """
-    suffix = path.suffix.lower()
-    used = None
-    if suffix in (".xlsx", ".xlsm"):
-        raw = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, header=None,
-                            dtype=str, engine="openpyxl")
-    else:
-        text, used = decode_csv(path.read_bytes(), encoding)
-        raw = pd.read_csv(io.StringIO(text), header=None, dtype=str, skip_blank_lines=False,
-                          keep_default_na=False, na_values=[""])
-    raw = raw.dropna(how="all", axis=1)
-    header_pos = 0
-    for pos in range(min(len(raw), 15)):
-        cells = [c for c in raw.iloc[pos].tolist() if isinstance(c, str)]
-        if len(map_headers(cells, kind)[0]) >= 2:
-            header_pos = pos
-            break
-    headers = [c.strip() if isinstance(c, str) else f"column_{j + 1}"
-               for j, c in enumerate(raw.iloc[header_pos].tolist())] if len(raw) else []
-    body = raw.iloc[header_pos + 1:].copy()
-    body.columns = headers
-    body.index = pd.RangeIndex(header_pos + 2, header_pos + 2 + len(body))
-    body = body.dropna(how="all")
-    body = body.map(lambda v: v.strip() if isinstance(v, str) else v)
-    return body, header_pos + 1, used
-
-
-# --------------------------------------------------------------------------- coordinates
-_HEMI = r"[NSEWnsew东西南北]|东经|北纬|西经|南纬"
-_DMS = re.compile(
-    rf"^(?P<h1>{_HEMI})?(?P<d>\d+(?:\.\d+)?)(?:°|度)"
-    r"(?:(?P<m>\d+(?:\.\d+)?)(?:′|'|’|分))?"
-    r"(?:(?P<s>\d+(?:\.\d+)?)(?:″|\"|”|′′|''|’’|秒)?)?"
-    rf"(?P<h2>{_HEMI})?$")
-
-
-def parse_coordinate(value: object) -> float:
-    r"""Parse one coordinate: a number, text number, or degrees-minutes-seconds.
-
-    Accepts ``118.09``, ``"118.09"``, ``"１１８．０９"``, ``"118°05′24″"``, ``"118°5'24\\"E"``,
-    ``"东经118度05分24秒"``, ``"24°47.5′N"``; S/W/南/西 give a negative value.
-
-    Returns
-    -------
-    float
-        Decimal degrees (or metres for projected numbers); NaN for an empty cell.
 
     Raises
     ------
-    ValueError
-        If the text is not a number or valid DMS (minutes or seconds >= 60).
+    SchemaError
+        If the file or sheet cannot be read, or a recognised header appears twice.
     """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return math.nan
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
-    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value))).replace(",", "")
-    if not text:
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    match = _DMS.match(text)
-    if not match:
-        msg = f"not a coordinate: {value!r}"
-        raise ValueError(msg)
-    minutes = float(match["m"] or 0)
-    seconds = float(match["s"] or 0)
-    if minutes >= 60 or seconds >= 60:
-        msg = f"minutes/seconds must be < 60: {value!r}"
-        raise ValueError(msg)
-    result = float(match["d"]) + minutes / 60 + seconds / 3600
-    hemis = (match["h1"] or "") + (match["h2"] or "")
-    if any(h in hemis for h in ("S", "s", "W", "w", "南", "西")):
-        result = -result
-    return result
+    what = what or path.name
+    raw, used = _read_cells(path, sheet, encoding, what)
+    raw = raw.dropna(how="all", axis=1)
+    header_pos = 0
+    for pos in range(min(len(raw), 15)):
+        if len(_recognised(raw.iloc[pos].tolist(), kind)) >= 2:
+            header_pos = pos
+            break
+    cells = raw.iloc[header_pos].tolist() if len(raw) else []
+    known = len(_recognised(cells, kind))
+    if header_pos > 0:  # a merged parent row above the detected header
+        folded = _fold_headers(raw.iloc[header_pos - 1].tolist(), cells, kind)
+        if len(_recognised(folded, kind)) > known:
+            cells, known = folded, len(_recognised(folded, kind))
+    if header_pos + 1 < len(raw):  # a second header row below it
+        folded = _fold_headers(cells, raw.iloc[header_pos + 1].tolist(), kind)
+        if len(_recognised(folded, kind)) > known:
+            cells, header_pos = folded, header_pos + 1
+    headers = [c.strip() if isinstance(c, str) and c.strip() else f"column_{j + 1}"
+               for j, c in enumerate(cells)]
+    repeated = [h for h, n in Counter(headers).items() if n > 1]
+    mapped = _recognised(repeated, kind)
+    if mapped:
+        raise SchemaError(what, [Problem(f"header {h!r} appears in {headers.count(h)} columns; "
+                                         "rename or delete the extra ones", None, h)
+                                 for h in repeated if h in mapped])
+    seen: Counter[str] = Counter()
+    for j, h in enumerate(headers):  # other repeats (e.g. two 备注 columns) get a suffix
+        seen[h] += 1
+        if seen[h] > 1:
+            headers[j] = f"{h}.{seen[h]}"
+    first = header_pos + 1
+    body = raw.iloc[first:].copy()
+    body.columns = headers
+    body.index = pd.RangeIndex(first + 1, first + 1 + len(body))
+    body = body.dropna(how="all")
+    body = body.map(lambda v: v.strip() if isinstance(v, str) else v)
+    return body, first, used
 
 
+# --------------------------------------------------------------------------- coordinates
 def parse_coordinates(values: pd.Series, column: str, labels: list[str]
                       ) -> tuple[np.ndarray, list[Problem]]:
     """Parse a column of coordinates; return floats (NaN where bad) and the problems."""
@@ -385,6 +423,28 @@ def east_north(x: np.ndarray, y: np.ndarray, *, columns: tuple[str, str],
 
 
 # --------------------------------------------------------------------------- layers from tables
+_TOTAL_ROW = re.compile(r"^(合计|总计|小计|共计|总数)(\s*[:：(（].*)?$")
+_NOTE_ROW = re.compile(r"^(注|备注|说明|附注|数据来源|资料来源|填表人|制表人|填报单位|制表单位"
+                       r"|审核人)\s*[:：]")
+_XY_COLUMNS = ("lon", "lat", "x_reg", "y_reg", "x_obs", "y_obs")
+
+
+def summary_rows(df: pd.DataFrame) -> list[object]:
+    """Rows that are a table's total (合计) or notes (注：…), not features: no coordinates.
+
+    A row counts when its first non-empty cell is 合计/总计/小计/共计 (optionally with a
+    qualifier) or starts a note (注：, 备注：, 数据来源：…), and it has no coordinate value.
+    """
+    if not len(df.columns):
+        return []
+    text = df.astype(object).map(lambda v: _norm(v) if isinstance(v, str) and v.strip()
+                                 else None)
+    first = text.bfill(axis=1).iloc[:, 0]
+    coords = [c for c in _XY_COLUMNS if c in df.columns]
+    no_xy = text[coords].isna().all(axis=1) if coords else pd.Series(True, index=df.index)
+    marked = first.map(lambda v: isinstance(v, str) and bool(_TOTAL_ROW.match(v)
+                                                             or _NOTE_ROW.match(v)))
+    return list(df.index[marked & no_xy])
 ID_PREFIX = {"facilities": "F", "population": "C", "projects": "P"}
 POINT_KINDS = ("facilities", "population", "boundary_markers")
 
@@ -473,6 +533,71 @@ def _xy_family(df: pd.DataFrame, family: str, axes: Mapping[str, str | None], de
     return east, north, px + py + [p for p in pr if p.row not in unparsed]
 
 
+#: Headers of one column holding both coordinates, e.g. 高德 "118.552,24.781".
+COMBINED_HEADERS = ("经纬度", "经纬度坐标", "坐标", "位置坐标", "gps坐标", "中心点坐标", "lnglat",
+                    "lonlat", "lng,lat", "lon,lat", "latlng", "latlon", "lat,lng", "纬经度",
+                    "location", "coordinates")
+_PAIR_SPLIT = re.compile(r"\s*[,;/\s]\s*")
+
+
+def split_combined(df: pd.DataFrame, labels: list[str]
+                   ) -> tuple[pd.DataFrame, list[Problem], str | None]:
+    """Split a 经纬度 column ("118.552,24.781") into ``lon`` and ``lat`` text columns.
+
+    Only when the table has no separate lon/lat columns. The order is the one that puts
+    every pair in China's range (longitude 73–136, latitude 3–54), decided for the whole
+    column; pairs in the other order, or not two numbers, are reported.
+
+    Returns
+    -------
+    table, problems, the header split (or ``None``)
+    """
+    if "lon" in df.columns or "lat" in df.columns:
+        return df, [], None
+    header = next((c for c in df.columns if _split_header(c)[0] in COMBINED_HEADERS
+                   or _norm(c) in COMBINED_HEADERS), None)
+    if header is None:
+        return df, [], None
+    problems: list[Problem] = []
+    pairs: list[tuple[float, float] | None] = []
+    for label, value in zip(labels, df[header].astype(object), strict=True):
+        if not isinstance(value, str) or not value.strip():
+            pairs.append(None)
+            continue
+        parts = _PAIR_SPLIT.split(unicodedata.normalize("NFKC", value).strip())
+        try:
+            a, b = (parse_coordinate(v) for v in parts) if len(parts) == 2 else (None, None)
+        except ValueError:
+            a = b = None
+        if a is None or b is None:
+            problems.append(Problem(f"expected two numbers 'longitude,latitude', got {value!r}",
+                                    label, str(header)))
+        pairs.append(None if a is None or b is None else (a, b))
+
+    def lon_lat(a: float, b: float) -> bool:
+        return 73 <= a <= 136 and 3 <= b <= 54
+
+    found = [p for p in pairs if p is not None]
+    lat_first = bool(found) and sum(lon_lat(b, a) for a, b in found) > sum(
+        lon_lat(a, b) for a, b in found)
+    out = df.copy()
+    lon, lat = [], []
+    for label, pair in zip(labels, pairs, strict=True):
+        if pair is None:
+            lon.append(None)
+            lat.append(None)
+            continue
+        x, y = (pair[1], pair[0]) if lat_first else pair
+        if lon_lat(y, x) and not lon_lat(x, y):
+            problems.append(Problem(f"coordinates in the other order than the rest of column "
+                                    f"{header!r} ({pair[0]:g}, {pair[1]:g})", label, str(header)))
+            x = y = math.nan
+        lon.append(repr(x))
+        lat.append(repr(y))
+    out["lon"], out["lat"] = lon, lat
+    return out, problems, f"{header} ({'latitude' if lat_first else 'longitude'} first)"
+
+
 def table_layer(path: Path, kind: str, declared: str, *, sheet: str | int | None,
                  encoding: str | None, columns: Mapping[str, str] | None, x_axis: str | None,
                  what: str) -> tuple[gpd.GeoDataFrame, list[Problem], dict[str, Any]]:
@@ -480,16 +605,24 @@ def table_layer(path: Path, kind: str, declared: str, *, sheet: str | int | None
         raise SchemaError(what, [Problem(f"{kind} need polygon/line geometry; a table can only "
                                          "hold points. Use a GeoPackage, Shapefile or GeoJSON")])
     table, header_row, used = read_raw_table(path, kind=kind, sheet=sheet,
-                                                     encoding=encoding)
+                                             encoding=encoding, what=what)
     renames, axes = map_headers(list(table.columns), kind, dict(columns or {}))
     df = rename(table, renames)
+    skipped = summary_rows(df)
+    if skipped:
+        warnings.warn(f"{what}: skipped {len(skipped)} total/note row(s) without coordinates "
+                      f"(Excel rows {', '.join(map(str, skipped))}), e.g. 合计/注：…",
+                      UserWarning, stacklevel=4)
+        df = df.drop(index=skipped)
     rows = [int(r) for r in df.index]
     df = complete(df, kind, rows)
     id_col = LAYER_CONTRACTS[kind].id_column
-    labels = ([str(v) if isinstance(v, str) else f"row {r}" for v, r in zip(df[id_col], rows,
-                                                                            strict=True)]
+    labels = ([id_text(v) or f"row {r}" for v, r in zip(df[id_col], rows, strict=True)]
               if id_col in df.columns else [f"row {r}" for r in rows])
-    problems: list[Problem] = []
+    if kind == "boundary_markers":  # unique: bad rows are noted by position, not raised
+        ids = [id_text(v) for v in df[id_col]] if id_col in df.columns else [None] * len(df)
+        labels = unique_labels(ids, rows)
+    df, problems, combined = split_combined(df, labels)
     fams = {f: _xy_family(df, f, axes, declared, x_axis, labels, what)
             for f in XY_FAMILIES}
     found = {f: v for f, v in fams.items() if v is not None}
@@ -504,18 +637,23 @@ def table_layer(path: Path, kind: str, declared: str, *, sheet: str | int | None
         reg = found.get("reg") or found.get("")
         obs = found.get("obs")
         nan = np.full(n, np.nan)
-        reg_e, reg_n = (reg[0], reg[1]) if reg else (nan, nan)
-        obs_e, obs_n = (obs[0], obs[1]) if obs else (nan, nan)
+        df = df.drop(columns=[c for c in ("lon", "lat") if c in df.columns])
+        converted = {}
+        for fam, got, cols in ((reg, "reg", ("x_reg", "y_reg")), (obs, "obs", ("x_obs", "y_obs"))):
+            e, nn = (fam[0].copy(), fam[1].copy()) if fam else (nan.copy(), nan.copy())
+            x, y = xy_or_nan(to_cgcs2000(gpd.GeoSeries(points(e, nn), index=df.index), declared))
+            lost = np.isfinite(e) & np.isfinite(nn) & ~(np.isfinite(x) & np.isfinite(y))
+            problems += [Problem(f"coordinates ({e[i]:g}, {nn[i]:g}) cannot be converted from "
+                                 f"{declared}", labels[i], cols[0]) for i in np.flatnonzero(lost)]
+            e[lost] = nn[lost] = x[lost] = y[lost] = np.nan
+            converted[got] = (e, nn)
+            df[cols[0]], df[cols[1]] = x, y
+        (reg_e, reg_n), (obs_e, obs_n) = converted["reg"], converted["obs"]
         has_reg = np.isfinite(reg_e) & np.isfinite(reg_n)
         has_obs = np.isfinite(obs_e) & np.isfinite(obs_n)
         geom = np.where(has_reg, points(reg_e, reg_n), points(obs_e, obs_n))
-        df = df.drop(columns=[c for c in ("lon", "lat") if c in df.columns])
         df["coords_missing"] = ~(has_reg | has_obs)
-        obs_pts = gpd.GeoSeries(points(obs_e, obs_n), index=df.index)
-        obs_pts = to_cgcs2000(obs_pts, declared)
-        reg_pts = to_cgcs2000(gpd.GeoSeries(points(reg_e, reg_n), index=df.index), declared)
-        df["x_reg"], df["y_reg"] = xy_or_nan(reg_pts)
-        df["x_obs"], df["y_obs"] = xy_or_nan(obs_pts)
+        problems = keep_marker_rows(df, problems, labels, ~df["coords_missing"].to_numpy())
     else:
         east, north, _ = found.get("") or next(iter(found.values()))
         geom = points(east, north)
@@ -528,9 +666,25 @@ def table_layer(path: Path, kind: str, declared: str, *, sheet: str | int | None
                 problems.append(Problem("no coordinates", labels[i], "lon"))
         # rows already reported get an empty point; validation would report them again
     gdf = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom, index=df.index), crs=None)
-    info = {"sheet": sheet, "header_row": header_row, "encoding": used,
+    info = {"sheet": sheet, "header_row": header_row, "encoding": used, "skipped_rows": skipped,
+            "combined_coordinates": combined,
             "columns": {str(k): v for k, v in renames.items() if str(k) != v}}
     return gdf, problems, info
+
+
+def keep_marker_rows(df: pd.DataFrame, problems: list[Problem], labels: list[str],
+                     usable: np.ndarray) -> list[Problem]:
+    """Note the row problems of a marker table in ``read_problems``; return what still stops it.
+
+    A boundary marker whose coordinates cannot be read is kept (without them) and reported by
+    the boundary checks. Only when no row at all has usable coordinates are the coordinate
+    problems raised (a wrong declaration or column mix-up, not a few bad cells).
+    """
+    rows = [p for p in problems if p.row is not None]
+    if rows and not np.asarray(usable, dtype=bool).any():
+        return problems
+    column = {p.column for p in rows}
+    return note_row_problems(df, problems, labels, column)
 
 
 def xy_or_nan(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:

@@ -1,9 +1,16 @@
-"""Text helpers shared by the readers and the validation: normalisation and mojibake."""
+"""Text helpers of the readers and the validation: normalisation, mojibake, text numbers.
+
+Also coordinates typed as text (DMS, full-width digits) and CSV decoding (UTF-8 or GBK).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import re
 import unicodedata
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +19,6 @@ import pandas as pd
 def norm_key(value: object) -> str:
     text = unicodedata.normalize("NFKC", str(value)).strip().lower()
     return re.sub(r"\s+", "", text)
-
 
 
 # --------------------------------------------------------------------------- mojibake
@@ -84,11 +90,102 @@ def id_text(value: object) -> str | None:
     return text or None
 
 
+_NUMBER_UNIT = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)"
+                          r"(?:m2|m²|平方米|平米|张|床|个|位|座|间|处|人次|人|户|份|格)$",
+                          re.IGNORECASE)
+
+
 def clean_number_text(value: object) -> object:
-    """Normalise a number typed as text: full-width digits, spaces, thousands separators."""
+    """Normalise a number typed as text: full-width digits, spaces, thousands separators, units.
+
+    ``"１，２００"`` -> ``"1200"``, ``"350㎡"``/``"350 平方米"`` -> ``"350"``, ``"30张"`` ->
+    ``"30"``; anything else that is not a number (``"约30"``, ``"20-30"``) is left for the
+    caller to report.
+    """
     if not isinstance(value, str):
         return value
     text = unicodedata.normalize("NFKC", value).strip().replace(",", "").replace(" ", "")
+    if match := _NUMBER_UNIT.match(text):
+        return match.group(1)
     return text if text else None
 
 
+# --------------------------------------------------------------------------- coordinates
+_HEMI = r"[NSEWnsew东西南北]|东经|北纬|西经|南纬"
+_DMS = re.compile(
+    rf"^(?P<h1>{_HEMI})?(?P<d>\d+(?:\.\d+)?)(?:°|度|:)"
+    r"(?:(?P<m>\d+(?:\.\d+)?)(?:′|'|’|分|:))?"
+    r"(?:(?P<s>\d+(?:\.\d+)?)(?:″|\"|”|′′|''|’’|秒)?)?"
+    rf"(?P<h2>{_HEMI})?$")
+_DECIMAL_HEMI = re.compile(rf"^(?P<h1>{_HEMI})?(?P<d>\d+(?:\.\d+)?)(?P<h2>{_HEMI})?$")
+
+
+def parse_coordinate(value: object) -> float:
+    r"""Parse one coordinate: a number, text number, or degrees-minutes-seconds.
+
+    Accepts ``118.09``, ``"118.09"``, ``"１１８．０９"``, ``"118°05′24″"``, ``"118°5'24\\"E"``,
+    ``"118:05:24"``, ``"118.09E"``, ``"东经118度05分24秒"``, ``"24°47.5′N"``; S/W/南/西 give a
+    negative value.
+
+    Returns
+    -------
+    float
+        Decimal degrees (or metres for projected numbers); NaN for an empty cell.
+
+    Raises
+    ------
+    ValueError
+        If the text is not a number or valid DMS (minutes or seconds >= 60).
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return math.nan
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(value))).replace(",", "")
+    if not text:
+        return math.nan
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    match = _DMS.match(text) or _DECIMAL_HEMI.match(text)
+    if not match:
+        msg = f"not a coordinate: {value!r}"
+        raise ValueError(msg)
+    minutes = float(match.groupdict().get("m") or 0)
+    seconds = float(match.groupdict().get("s") or 0)
+    if minutes >= 60 or seconds >= 60:
+        msg = f"minutes/seconds must be < 60: {value!r}"
+        raise ValueError(msg)
+    result = float(match["d"]) + minutes / 60 + seconds / 3600
+    hemis = (match["h1"] or "") + (match["h2"] or "")
+    if any(h in hemis for h in ("S", "s", "W", "w", "南", "西")):
+        result = -result
+    return result
+
+
+# --------------------------------------------------------------------------- CSV
+def decode_csv(data: bytes, encoding: str | None) -> tuple[str, str]:
+    """Decode CSV bytes: the given encoding, else UTF-8 (with or without BOM), else GBK."""
+    if encoding:
+        return data.decode(encoding), encoding
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        name = "gbk" if enc == "gb18030" else ("utf-8-sig" if data[:3] == b"\xef\xbb\xbf"
+                                                else "utf-8")
+        return text, name
+    msg = "neither UTF-8 nor GBK"
+    raise UnicodeDecodeError("utf-8", data[:1], 0, 1, msg)
+
+
+def csv_frame(text: str, **kwargs: Any) -> pd.DataFrame:
+    """Parse CSV text, sniffing the delimiter (comma, tab, semicolon or bar)."""
+    sample = "\n".join(text.splitlines()[:20])
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        sep = ","
+    return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, **kwargs)

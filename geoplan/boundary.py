@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -30,15 +31,24 @@ from geoplan.boundary_findings import (
     FINDING_COLUMNS,
     FINDING_KINDS,
     Tolerances,
+    code_text,
     concat_findings,
     finding,
     findings_frame,
+    is_missing,
+    normalize_code,
+    parse_date,
+    require_columns,
     require_same_crs,
     tolerances_from,
 )
-from geoplan.boundary_lines import check_line_versions, check_lines_against_units
-from geoplan.boundary_markers import check_markers, normalize_code, parse_marker_no
-from geoplan.boundary_topology import check_coverage, check_nesting, coverage_gaps
+from geoplan.boundary_lines import (
+    DEVIATION_COLUMNS,
+    check_line_versions,
+    check_lines_against_units,
+)
+from geoplan.boundary_markers import MARKER_CHECK_COLUMNS, check_markers, parse_marker_no
+from geoplan.boundary_topology import check_coverage, check_nesting, coverage_gaps, unit_codes
 from geoplan.crs import require_metric
 
 __all__ = [
@@ -118,7 +128,7 @@ class BoundaryInspection:
 
 def _as_date(value: Any) -> pd.Timestamp:
     """Return a date as a normalised Timestamp (raises ValueError for missing or unparseable)."""
-    stamp = pd.Timestamp(value) if value is not None else pd.NaT
+    stamp = parse_date(value)
     if pd.isna(stamp):
         raise ValueError(f"reference_date must be a date, got {value!r}")
     return stamp.normalize()
@@ -126,7 +136,7 @@ def _as_date(value: Any) -> pd.Timestamp:
 
 def _truthy(value: Any) -> bool | None:
     """Read a yes/no cell (True/False, 1/0, 是/否, yes/no); ``None`` when missing."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if is_missing(value):
         return None
     if isinstance(value, str):
         text = value.strip().lower()
@@ -171,8 +181,14 @@ def inspection_schedule(
     ref = _as_date(reference_date)
     done = _clean_rounds(rounds)
     out = []
-    for _, line in lines.sort_values("line_code", key=lambda s: s.astype(str)).iterrows():
-        code = str(line["line_code"])
+    seen: set[str | None] = set()
+    codes = [normalize_code(c) for c in lines["line_code"]]
+    order = sorted(range(len(lines)), key=lambda i: str(codes[i]))
+    for i in order:
+        line, code = lines.iloc[i], codes[i]
+        if code in seen:  # a repeated line code is reported by check_lines_against_units
+            continue
+        seen.add(code)
         mine = done[done["line_code"] == code].sort_values(["inspected_on", "round_no"])
         rec = {col: line.get(col) for col in ("name", "level", "left_code", "right_code")}
         rec["line_code"] = code
@@ -208,22 +224,59 @@ def inspection_schedule(
     return table.reset_index(drop=True)
 
 
-def _clean_rounds(rounds: pd.DataFrame | None) -> pd.DataFrame:
-    """Return the rounds with text line codes, dates and round numbers (undated rows dropped)."""
+def _clean_rounds(rounds: pd.DataFrame | None, *, undated: bool = False) -> pd.DataFrame:
+    """Return the rounds with text line codes, dates and round numbers.
+
+    Rows without a readable date are dropped, or, with ``undated=True``, are the only rows
+    returned (with the cell as written in ``raw_date``).
+    """
     cols = ["line_code", "round_no", "inspected_on", "findings", "agreement_signed", "row"]
+    cols += ["raw_date"]
     if rounds is None or len(rounds) == 0:
         return pd.DataFrame(columns=cols)
+    require_columns(rounds, "inspection rounds", ("line_code", "inspected_on"))
     frame = pd.DataFrame(rounds).copy()
     frame["row"] = [str(i) for i in frame.index]
     frame["line_code"] = [normalize_code(v) for v in frame["line_code"]]
-    frame["inspected_on"] = pd.to_datetime(frame["inspected_on"], errors="coerce")
-    frame["round_no"] = pd.to_numeric(frame["round_no"], errors="coerce").astype("Int64")
+    raw = frame["inspected_on"]
+    frame["raw_date"] = ["" if is_missing(v) else str(v).strip() for v in raw]
+    frame["inspected_on"] = pd.to_datetime(
+        pd.Series([parse_date(v) for v in raw], dtype=object, index=frame.index)
+    )
+    if "round_no" not in frame.columns:
+        frame["round_no"] = None
+    frame["round_no"] = [_round_no(v) for v in frame["round_no"]]
+    frame["round_no"] = frame["round_no"].astype("Int64")
     frame["agreement_signed"] = [
         _truthy(v) for v in frame.get("agreement_signed", pd.Series(None, index=frame.index))
     ]
     if "findings" not in frame.columns:
         frame["findings"] = None
-    return frame.loc[frame["inspected_on"].notna(), cols]
+    keep = frame["inspected_on"].isna() if undated else frame["inspected_on"].notna()
+    return frame.loc[keep, cols]
+
+
+_ROUND_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _round_no(value: Any) -> int | None:
+    """Read a round number: ``4``, ``4.0``, ``"4"``, ``"第4轮"`` or ``"第四轮"``; else ``None``."""
+    if is_missing(value) or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        return int(number) if number.is_integer() else None
+    text = str(value).strip().removeprefix("第").removesuffix("轮").strip()
+    if text.isdigit():
+        return int(text)
+    if text == "十":
+        return 10
+    return _ROUND_DIGITS.get(text)
+
+
+def _round_text(number: Any) -> str:
+    """``第4轮``, or ``轮次不详`` when the round number is missing."""
+    return "轮次不详" if is_missing(number) else f"第{int(number)}轮"
 
 
 def inspection_plan(schedule: pd.DataFrame, year: int) -> pd.DataFrame:
@@ -268,7 +321,9 @@ def check_rounds(
         Date the schedule is judged at.
     """
     ref = _as_date(reference_date)
-    geom_of = dict(zip(lines["line_code"].astype(str), lines.geometry.values, strict=True))
+    geom_of = {
+        normalize_code(c): g for c, g in zip(lines["line_code"], lines.geometry.values, strict=True)
+    }
     records = []
     for rec in schedule[schedule["overdue"]].itertuples(index=False):
         days = (ref - rec.next_due).days
@@ -276,7 +331,7 @@ def check_rounds(
             finding(
                 "round_overdue",
                 rec.line_code,
-                f"上次联检 {rec.last_inspected_on:%Y-%m-%d}（第{rec.last_round_no}轮），"
+                f"上次联检 {rec.last_inspected_on:%Y-%m-%d}（{_round_text(rec.last_round_no)}），"
                 f"应于 {rec.next_due:%Y-%m-%d} 前完成下一轮，已逾期 {days} 天",
                 geometry=geom_of.get(rec.line_code),
                 line_code=rec.line_code,
@@ -290,7 +345,20 @@ def check_rounds(
             finding(
                 "round_unknown_line",
                 str(rec.line_code),
-                f"联检记录（第{rec.round_no}轮，{rec.inspected_on:%Y-%m-%d}）的界线不在界线图层中",
+                f"联检记录（{_round_text(rec.round_no)}，{rec.inspected_on:%Y-%m-%d}）"
+                "的界线不在界线图层中",
+                line_code=rec.line_code,
+                row=rec.row,
+            )
+        )
+    for rec in _clean_rounds(rounds, undated=True).itertuples(index=False):
+        what = f"日期“{rec.raw_date}”无法识别" if rec.raw_date else "缺少联检日期"
+        records.append(
+            finding(
+                "round_bad_date",
+                str(rec.line_code),
+                f"联检记录（{_round_text(rec.round_no)}）{what}，未计入联检周期",
+                geometry=geom_of.get(rec.line_code),
                 line_code=rec.line_code,
                 row=rec.row,
             )
@@ -356,19 +424,27 @@ def inspect_boundaries(
     Raises
     ------
     geoplan.errors.CRSError
-        If a layer is not in a metric CRS or the layers' CRSs differ.
+        If a layer is not in a metric CRS, the layers' CRSs differ, or the marker
+        coordinates are degrees.
+    geoplan.errors.SchemaError
+        If a unit has no polygon, or the lines or rounds lack their key columns. Bad rows
+        (malformed marker numbers, unknown codes, missing coordinates or dates, lines without
+        geometry) are findings, not errors.
     """
     tol = tolerances_from(tolerances)
     ref = _as_date(reference_date)
     layers = {"towns": towns, "boundary lines": lines}
     optional = {"villages": villages, "previous lines": previous_lines}
     optional |= {"facilities": facilities, "projects": projects}
+    if isinstance(study_area, gpd.GeoDataFrame | gpd.GeoSeries):
+        optional["study area"] = study_area
     for name, layer in {**layers, **optional}.items():
         if layer is not None:
             require_metric(layer, name)
     if isinstance(markers, gpd.GeoDataFrame):
         optional["boundary markers"] = markers
     crs = require_same_crs({**layers, **optional})
+    require_columns(lines, "boundary lines", ("line_code", "left_code", "right_code"))
     area = _outline(study_area)
 
     parts = [check_coverage(towns, study_area=area, lines=lines, tolerances=tol)]
@@ -378,13 +454,13 @@ def inspect_boundaries(
         parts.append(check_nesting(villages, towns, exclude=exclude, tolerances=tol))
     line_findings, deviation = check_lines_against_units(lines, towns, tolerances=tol)
     parts.append(line_findings)
-    versions = pd.DataFrame(columns=["line_code"])
+    versions = pd.DataFrame(columns=["line_code", *DEVIATION_COLUMNS[5:]])
     if previous_lines is not None and len(previous_lines):
         version_findings, versions = check_line_versions(
             lines, previous_lines, units=towns, tolerances=tol
         )
         parts.append(version_findings)
-    marker_table = pd.DataFrame()
+    marker_table = pd.DataFrame(columns=MARKER_CHECK_COLUMNS)
     if markers is not None:
         marker_findings, marker_table = check_markers(
             markers, lines, reference_date=ref, tolerances=tol
@@ -436,18 +512,24 @@ def _line_summary(
     """One row per line: attributes, measures, marker count, rounds and number of findings."""
     names = {}
     if "name" in towns.columns:
-        names = dict(zip(towns["code"].astype(str), towns["name"].astype(str), strict=True))
+        names = dict(zip(unit_codes(towns), towns["name"].astype(str), strict=True))
     keep = [
         c
         for c in ("line_code", "name", "level", "left_code", "right_code", "version")
         if c in lines.columns
     ]
     table = pd.DataFrame(lines[keep]).copy()
-    table["line_code"] = table["line_code"].astype(str)
-    table["left_name"] = [names.get(str(c), "") for c in lines["left_code"]]
-    table["right_name"] = [names.get(str(c), "") for c in lines["right_code"]]
-    table = table.merge(deviation, on="line_code", how="left")
-    table = table.merge(versions, on="line_code", how="left")
+    table["line_code"] = pd.Series(
+        [normalize_code(c) or "" for c in table["line_code"]], index=table.index, dtype=object
+    )
+    deviation, versions, schedule = (
+        t.astype({"line_code": object}) for t in (deviation, versions, schedule)
+    )
+    table["left_name"] = [names.get(code_text(c), "") for c in lines["left_code"]]
+    table["right_name"] = [names.get(code_text(c), "") for c in lines["right_code"]]
+    # a repeated line code (reported as line_duplicate_code) keeps the first line's measures
+    table = table.merge(deviation.drop_duplicates("line_code"), on="line_code", how="left")
+    table = table.merge(versions.drop_duplicates("line_code"), on="line_code", how="left")
     counts = markers["line_code"].value_counts() if len(markers) else pd.Series(dtype="int64")
     table["n_markers"] = [int(counts.get(c, 0)) for c in table["line_code"]]
     sched = schedule[

@@ -12,18 +12,18 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from geoplan.boundary_findings import (
     Tolerances,
+    code_text,
     finding,
     findings_frame,
     fmt_m2,
     require_same_crs,
     tolerances_from,
 )
-from geoplan.boundary_topology import line_code_by_pair, unit_codes
+from geoplan.boundary_topology import line_code_by_pair, polygon_parts, unit_codes, valid_units
 from geoplan.crs import require_metric
 
 
@@ -70,6 +70,7 @@ def check_straddling_features(
     require_metric(units, "admin units")
     require_same_crs({"features": features, "admin units": units})
     tol = tolerances_from(tolerances)
+    units, _ = valid_units(units, "admin units", code_col)
     codes = unit_codes(units, code_col)
     unit_geoms = np.asarray(units.geometry.values, dtype=object)
     tree = shapely.STRtree(unit_geoms)
@@ -79,6 +80,8 @@ def check_straddling_features(
     for row, fid, geom in zip(features.index, ids, features.geometry.values, strict=True):
         if geom is None or geom.is_empty:
             continue
+        if not geom.is_valid:
+            geom = shapely.union_all(polygon_parts(shapely.make_valid(geom)))
         hits = tree.query(geom, predicate="intersects")
         areas = sorted(
             ((shapely.intersection(geom, unit_geoms[k]).area, codes[k]) for k in hits),
@@ -113,9 +116,11 @@ def check_facility_admin_codes(
 ) -> gpd.GeoDataFrame:
     """Return facilities whose ``admin_code`` disagrees with the unit they stand in.
 
-    A 12-digit village code is compared by its first nine digits (its town), so the check
-    works with town-level ``units`` whether facilities carry town or village codes. A point on
-    a shared edge or in an overlap may belong to any of the units containing it.
+    Codes are compared by their common prefix: a 12-digit village code matches the town (9
+    digits) or county (6 digits) it lies in, so the check works with town- or county-level
+    ``units`` whatever level the facilities record. Codes read as numbers (``350582001.0``)
+    are read as digits. A point on a shared edge or in an overlap may belong to any of the
+    units containing it.
 
     Parameters
     ----------
@@ -136,8 +141,8 @@ def check_facility_admin_codes(
     require_metric(facilities, "facilities")
     require_metric(units, "admin units")
     require_same_crs({"facilities": facilities, "admin units": units})
+    units, _ = valid_units(units, "admin units", code_col)
     codes = unit_codes(units, code_col)
-    width = min((len(c) for c in codes), default=9)
     unit_geoms = np.asarray(units.geometry.values, dtype=object)
     tree = shapely.STRtree(unit_geoms)
     names = units["name"].astype(str).tolist() if "name" in units.columns else list(codes)
@@ -149,10 +154,9 @@ def check_facility_admin_codes(
     ):
         if geom is None or geom.is_empty:
             continue
-        recorded = None if recorded_codes is None else recorded_codes.iloc[k]
-        recorded = None if recorded is None or pd.isna(recorded) else str(recorded).strip()
+        recorded = None if recorded_codes is None else code_text(recorded_codes.iloc[k])
         inside = sorted(codes[i] for i in tree.query(geom, predicate="intersects"))
-        if recorded and recorded[:width] in inside:
+        if recorded and any(recorded.startswith(c) or c.startswith(recorded) for c in inside):
             continue
         where = "、".join(f"{c}{name_of[c]}" for c in inside) if inside else "任何政区之外"
         said = f"登记代码 {recorded}" if recorded else "缺少行政区划代码"

@@ -8,16 +8,20 @@ helpers that turn finding records into a sorted, deterministic table.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from geoplan.errors import CRSError
+from geoplan.errors import CRSError, Problem, SchemaError
 
 #: Finding kind -> (Chinese name, default severity). The order is the report order.
 FINDING_KINDS: dict[str, tuple[str, str]] = {
@@ -26,6 +30,9 @@ FINDING_KINDS: dict[str, tuple[str, str]] = {
     "topology_sliver": ("狭长碎片", "warning"),
     "not_nested": ("未嵌套于上级政区", "error"),
     "unit_unknown_parent": ("上级政区不存在", "error"),
+    "unit_invalid_geometry": ("政区图形无效", "error"),
+    "line_no_geometry": ("界线缺少图形", "error"),
+    "line_duplicate_code": ("界线编码重复", "error"),
     "line_unknown_unit": ("界线两侧政区不存在", "error"),
     "line_not_touching": ("界线未接触两侧政区", "error"),
     "line_units_not_adjacent": ("界线两侧政区不相邻", "error"),
@@ -35,6 +42,10 @@ FINDING_KINDS: dict[str, tuple[str, str]] = {
     "marker_line_mismatch": ("界桩编号与界线编码不符", "error"),
     "marker_duplicate": ("界桩编号重复", "error"),
     "marker_sequence_gap": ("界桩序号缺号", "warning"),
+    "marker_group_incomplete": ("同号界桩不全", "error"),
+    "marker_type_conflict": ("同一序号界桩类型冲突", "error"),
+    "marker_type_mismatch": ("界桩类型与类型码不符", "error"),
+    "marker_bad_value": ("界桩数据无法识别", "error"),
     "marker_no_coordinates": ("界桩缺少登记坐标", "error"),
     "marker_displaced": ("界桩实测位置偏离登记位置", "error"),
     "marker_off_line": ("界桩偏离界线", "error"),
@@ -46,6 +57,7 @@ FINDING_KINDS: dict[str, tuple[str, str]] = {
     "facility_admin_mismatch": ("设施行政区划代码与所在政区不符", "error"),
     "round_overdue": ("联检逾期", "warning"),
     "round_unknown_line": ("联检记录的界线不存在", "warning"),
+    "round_bad_date": ("联检记录日期缺失或无法识别", "warning"),
 }
 
 #: Columns of the findings table, in order (plus ``geometry``).
@@ -93,6 +105,90 @@ class Tolerances:
     marker_to_line_m: float = 5.0
     inspection_cycle_years: int = 5
     straddle_min_m2: float = 50.0
+
+
+def is_missing(value: object) -> bool:
+    """Return True for ``None``, NaN, NaT and ``pd.NA`` (not for empty text)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def code_text(value: object) -> str | None:
+    """Return an admin or line code as text: ``350582001.0`` read from Excel -> ``"350582001"``.
+
+    Full-width digits are normalised and surrounding blanks dropped; ``None`` when missing.
+    """
+    if is_missing(value):
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if re.fullmatch(r"\d+\.0+", text):
+        text = text.split(".")[0]
+    return text or None
+
+
+def normalize_code(value: object, width: int = 4) -> str | None:
+    """Return a line code as text, zero-padded to ``width`` when it is all digits.
+
+    ``1``, ``1.0`` or ``"1"`` (the leading zeros lost by Excel) become ``"0001"``; other text
+    is kept as written (stripped).
+    """
+    text = code_text(value)
+    if text is not None and text.isdigit() and len(text) < width:
+        text = text.zfill(width)
+    return text
+
+
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+
+
+def parse_date(value: object) -> pd.Timestamp:
+    """Return a cell as a date (midnight), or ``NaT`` when it is missing or not a date.
+
+    Accepts dates and timestamps, Excel serial day numbers (``44197`` = 2021-01-01), compact
+    ``20210101``, and text such as ``2021-01-01``, ``2021/1/1``, ``2021.1.1`` or
+    ``2021年1月1日``. A bare year (``2021``, 1900–2100) or year and month (``2021.5``,
+    ``2021年5月``) means its first day; a fractional number in that range is ambiguous (NaT).
+    """
+    if is_missing(value) or isinstance(value, bool):
+        return pd.NaT
+    if isinstance(value, dt.date | np.datetime64 | pd.Timestamp):
+        stamp = pd.Timestamp(value)
+        return pd.NaT if pd.isna(stamp) else stamp.tz_localize(None).normalize()
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        if not math.isfinite(number):
+            return pd.NaT
+        if 19000101 <= number <= 21001231 and number.is_integer():
+            return parse_date(str(int(number)))
+        if 1900 <= number <= 2100:  # a year, not Excel day 1900 (= 1905-03-14)
+            return pd.Timestamp(int(number), 1, 1) if number.is_integer() else pd.NaT
+        if 1 <= number < 120_000:  # Excel serial day number (to about year 2228)
+            return (_EXCEL_EPOCH + pd.Timedelta(days=int(number))).normalize()
+        return pd.NaT
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = re.sub(r"\s*([年月日./-])\s*", r"\1", text)
+    if not text:
+        return pd.NaT
+    month = re.fullmatch(r"((?:19|20)\d\d)\.(\d{1,2})", text)
+    if month and 1 <= int(month[2]) <= 12:  # 2021.5 = May 2021
+        return pd.Timestamp(int(month[1]), int(month[2]), 1)
+    if re.fullmatch(r"\d+(\.\d+)?", text) and not re.fullmatch(r"\d{8}", text):
+        return parse_date(float(text))
+    if re.fullmatch(r"\d{8}", text):
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    text = re.sub(r"[年月./]", "-", text).replace("日", "").rstrip("-")
+    try:
+        stamp = pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, OverflowError):
+        return pd.NaT
+    return pd.NaT if pd.isna(stamp) else stamp.tz_localize(None).normalize()
 
 
 def tolerances_from(value: Tolerances | Mapping[str, float] | None) -> Tolerances:
@@ -190,6 +286,14 @@ def concat_findings(tables: Iterable[gpd.GeoDataFrame], crs: Any) -> gpd.GeoData
             if rec[col] is pd.NA:
                 rec[col] = None
     return findings_frame(records, crs)
+
+
+def require_columns(table: pd.DataFrame, what: str, columns: Iterable[str]) -> None:
+    """Raise :class:`~geoplan.errors.SchemaError` naming every column of ``columns`` missing."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        problems = [Problem(f"missing column {c}", None, c) for c in missing]
+        raise SchemaError(what, problems)
 
 
 def require_same_crs(layers: Mapping[str, Any]) -> Any:

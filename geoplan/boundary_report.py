@@ -24,8 +24,7 @@ import pandas as pd
 import pyogrio
 
 from geoplan.boundary import BoundaryInspection
-from geoplan.boundary_findings import FINDING_KINDS, finding_layers
-from geoplan.boundary_markers import normalize_code
+from geoplan.boundary_findings import FINDING_KINDS, finding_layers, normalize_code
 from geoplan.io import write_layers_gpkg
 from geoplan.report import write_workbook
 
@@ -211,7 +210,12 @@ def _write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
 
 def _safe_name(text: str) -> str:
     """Return a file-name-safe version of a line name (keeps Chinese, drops path characters)."""
-    return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("_")[:60]
+    return re.sub(r'[\\/:*?"<>|\s\x00-\x1f\x7f]+', "_", text).strip("_")[:60]
+
+
+def _with_line_codes(lines: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return a copy of ``lines`` with the line codes as text (``7`` -> ``"0007"``)."""
+    return lines.assign(line_code=[normalize_code(c) for c in lines["line_code"]])
 
 
 def _line_layers(
@@ -223,13 +227,15 @@ def _line_layers(
 ) -> dict[str, gpd.GeoDataFrame]:
     """GeoPackage layers of the whole set (``code`` None) or of one line."""
     findings = result.findings.reset_index()
+    lines = _with_line_codes(lines)
+    previous_lines = None if previous_lines is None else _with_line_codes(previous_lines)
     if code is not None:
-        lines = lines[lines["line_code"].astype(str) == code]
+        lines = lines[lines["line_code"] == code]
         findings = findings[findings["line_code"] == code]
         if markers_layer is not None:
             markers_layer = markers_layer[markers_layer["line_code"] == code]
         if previous_lines is not None:
-            previous_lines = previous_lines[previous_lines["line_code"].astype(str) == code]
+            previous_lines = previous_lines[previous_lines["line_code"] == code]
     layers = {"界线": lines}
     if previous_lines is not None:
         layers["界线_上一版本"] = previous_lines
@@ -259,7 +265,7 @@ def _fill_archive(
     names = {}
     if "name" in result.lines.columns:
         names = dict(zip(result.lines["line_code"], result.lines["name"], strict=True))
-    for code in sorted(result.lines["line_code"]):
+    for code in sorted(set(result.lines["line_code"])):
         stem = _safe_name(f"{code}_{names.get(code) or ''}")
         write_inspection_workbook(result, staging / f"{stem}.xlsx", line_code=code)
         _write_gpkg(

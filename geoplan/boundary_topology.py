@@ -18,13 +18,17 @@ from shapely.geometry.base import BaseGeometry
 
 from geoplan.boundary_findings import (
     Tolerances,
+    code_text,
     finding,
     findings_frame,
     fmt_m,
     fmt_m2,
+    normalize_code,
+    require_columns,
     tolerances_from,
 )
 from geoplan.crs import require_metric
+from geoplan.errors import Problem, SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +72,57 @@ def mean_width_m(piece: BaseGeometry) -> float:
 
 
 def unit_codes(units: gpd.GeoDataFrame, code_col: str = "code") -> np.ndarray:
-    """Return the unit codes as an array of str (the index when ``code_col`` is absent)."""
+    """Return the unit codes as an array of str (the index when ``code_col`` is absent).
+
+    Codes read as numbers (``350582001`` or ``350582001.0``) come back as digit text.
+    """
     values = units[code_col] if code_col in units.columns else units.index.to_series()
-    return np.array([str(v) for v in values], dtype=object)
+    return np.array([code_text(v) or "" for v in values], dtype=object)
+
+
+def valid_units(
+    units: gpd.GeoDataFrame, what: str = "admin units", code_col: str = "code"
+) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
+    """Return the units with invalid polygons repaired, and a finding for each repaired one.
+
+    Repaired units get an ``unit_invalid_geometry`` finding (the reason from GEOS).
+
+    Raises
+    ------
+    SchemaError
+        If a unit has no geometry, an empty one or one without any polygon area.
+    """
+    geoms = np.asarray(units.geometry.values, dtype=object)
+    codes = unit_codes(units, code_col)
+    problems = []
+    for row, geom in zip(units.index, geoms, strict=True):
+        if geom is None or geom.is_empty:
+            problems.append(Problem("missing or empty geometry", row, "geometry"))
+        elif geom.geom_type not in ("Polygon", "MultiPolygon"):
+            problems.append(Problem(f"{geom.geom_type} is not a polygon", row, "geometry"))
+    if problems:
+        raise SchemaError(what, problems)
+    bad = ~shapely.is_valid(geoms)
+    if not bad.any():
+        return units, []
+    fixed = geoms.copy()
+    records = []
+    for k in np.flatnonzero(bad):
+        reason = shapely.is_valid_reason(geoms[k])
+        repaired = shapely.union_all(polygon_parts(shapely.make_valid(geoms[k])))
+        fixed[k] = repaired
+        records.append(
+            finding(
+                "unit_invalid_geometry",
+                codes[k],
+                f"政区图形无效（{reason}），已按有效图形修复后检查",
+                geometry=repaired,
+                row=units.index[k],
+            )
+        )
+    out = units.copy()
+    out[out.geometry.name] = gpd.GeoSeries(fixed, index=units.index, crs=units.crs)
+    return out, records
 
 
 def line_code_by_pair(lines: gpd.GeoDataFrame | None) -> dict[frozenset[str], str]:
@@ -79,7 +131,8 @@ def line_code_by_pair(lines: gpd.GeoDataFrame | None) -> dict[frozenset[str], st
         return {}
     out: dict[frozenset[str], str] = {}
     triples = zip(lines["line_code"], lines["left_code"], lines["right_code"], strict=True)
-    for code, left, right in sorted((str(c), str(a), str(b)) for c, a, b in triples):
+    texts = ((normalize_code(c), code_text(a), code_text(b)) for c, a, b in triples)
+    for code, left, right in sorted((str(c), str(a), str(b)) for c, a, b in texts):
         out.setdefault(frozenset((left, right)), code)
     return out
 
@@ -115,8 +168,11 @@ def coverage_gaps(
     study_area
         Optional outline; when given, gaps on the outer edge are included.
     """
+    units, _ = valid_units(units)
     union = shapely.union_all(np.asarray(units.geometry.values, dtype=object))
     if study_area is not None:
+        if not study_area.is_valid:
+            study_area = shapely.make_valid(study_area)
         return polygon_parts(shapely.difference(study_area, union))
     return [shapely.Polygon(ring) for poly in polygon_parts(union) for ring in poly.interiors]
 
@@ -157,13 +213,13 @@ def check_coverage(
     """
     require_metric(units, "admin units")
     tol = tolerances_from(tolerances)
+    units, records = valid_units(units, "admin units", code_col)
     geoms = np.asarray(units.geometry.values, dtype=object)
     codes = unit_codes(units, code_col)
     rows = np.array([str(i) for i in units.index], dtype=object)
     pair_line = line_code_by_pair(lines)
     tree = shapely.STRtree(geoms)
     snap_m = max(tol.sliver_width_m / 2.0, 0.01)
-    records: list[dict[str, Any]] = []
 
     left, right = tree.query(geoms, predicate="intersects")
     for i, j in zip(left, right, strict=True):
@@ -269,13 +325,15 @@ def check_nesting(
     require_metric(children, "child units")
     require_metric(parents, "parent units")
     tol = tolerances_from(tolerances)
+    require_columns(children, "child units", (parent_col,))
+    parents, _ = valid_units(parents, "parent units", code_col)
+    children, records = valid_units(children, "child units", code_col)
     parent_geom = dict(zip(unit_codes(parents, code_col), parents.geometry.values, strict=True))
-    records: list[dict[str, Any]] = []
     child_codes = unit_codes(children, code_col)
     for row, code, parent, geom in zip(
         children.index, child_codes, children[parent_col], children.geometry.values, strict=True
     ):
-        parent_code = str(parent)
+        parent_code = code_text(parent) or "(空)"
         if parent_code not in parent_geom:
             records.append(
                 finding(

@@ -58,6 +58,17 @@ def _require_same_crs(a_crs, b_crs, what: str) -> None:
         raise CRSError(msg)
 
 
+def _point_xy(layer: gpd.GeoDataFrame, what: str) -> np.ndarray:
+    """Coordinates of a point inside every feature; missing or empty geometry is an error."""
+    geom = layer.geometry.values
+    bad = shapely.is_missing(geom) | shapely.is_empty(geom)
+    if bad.any():
+        problems = [Problem("missing or empty geometry", row=r, column="geometry")
+                    for r in layer.index[bad][:50]]
+        raise SchemaError(what, problems)
+    return shapely.get_coordinates(shapely.point_on_surface(geom)).reshape(-1, 2)
+
+
 def snap_to_network_nodes(points: gpd.GeoDataFrame, network) -> gpd.GeoDataFrame:
     """Move points onto their nearest walking-network node.
 
@@ -84,8 +95,7 @@ def snap_to_network_nodes(points: gpd.GeoDataFrame, network) -> gpd.GeoDataFrame
     xy_nodes = np.asarray(network.node_xy, dtype=float)
     if xy_nodes.size == 0:
         raise SchemaError("network", [Problem("has no nodes")])
-    geom = points.geometry.representative_point()
-    xy = shapely.get_coordinates(geom.values)
+    xy = _point_xy(points, "candidate points")
     dist, node = cKDTree(xy_nodes).query(xy)
     out = points.copy()
     out["node"] = node.astype(np.int64)
@@ -116,10 +126,22 @@ def candidate_sites_from_layer(
     -------
     geopandas.GeoDataFrame
         Point candidates with string ids ``"<source>-<original id>"`` and the layer's columns.
+
+    Raises
+    ------
+    CRSError
+        When the layer is not in a metric CRS (or not in the network's).
+    SchemaError
+        When features have no geometry or ids repeat (each row listed).
     """
     _require_metric(layer, "candidate layer")
+    xy = _point_xy(layer, "candidate layer")
+    dup = layer.index[layer.index.duplicated()]
+    if len(dup):
+        problems = [Problem("id is not unique", row=r) for r in dict.fromkeys(dup)]
+        raise SchemaError("candidate layer", problems[:50])
     out = layer.copy()
-    out = out.set_geometry(out.geometry.representative_point())
+    out = out.set_geometry(gpd.GeoSeries(shapely.points(xy), index=layer.index, crs=layer.crs))
     out.index = pd.Index([f"{source}-{i}" for i in layer.index], dtype=object)
     out["source"] = source
     return snap_to_network_nodes(out, network) if network is not None else out
@@ -155,8 +177,10 @@ def candidate_sites_from_network_nodes(
         Point candidates with ``node`` and ``source = "network_node"``.
     """
     _require_metric(areas, "areas")
+    if getattr(network, "crs", None) is not None:
+        _require_same_crs(areas.crs, gpd.GeoSeries([], crs=network.crs).crs, "areas")
     xy = np.asarray(network.node_xy, dtype=float)
-    union = shapely.union_all(areas.geometry.values)
+    union = shapely.union_all(shapely.make_valid(areas.geometry.values))
     inside = np.flatnonzero(shapely.contains_xy(union, xy[:, 0], xy[:, 1]))
     if min_spacing_m is not None and inside.size:
         inside = inside[_thin_by_grid(xy[inside], float(min_spacing_m))]
@@ -206,21 +230,34 @@ def candidate_sites_from_demand_clusters(
     from sklearn.cluster import KMeans, MiniBatchKMeans
 
     _require_metric(demand, "demand")
-    sel = np.ones(len(demand), bool) if mask is None else np.asarray(mask, bool)
-    w = pd.to_numeric(demand[weight_column]).to_numpy(float)
-    sel &= w > 0
-    xy = shapely.get_coordinates(demand.geometry.representative_point().values)[sel]
+    if weight_column not in demand.columns:
+        raise SchemaError("demand", [Problem("weight column is missing", column=weight_column)])
+    if mask is None:
+        sel = np.ones(len(demand), bool)
+    elif isinstance(mask, pd.Series) and not mask.index.equals(demand.index) and \
+            mask.index.sort_values().equals(demand.index.sort_values()):
+        sel = np.array(mask.reindex(demand.index), dtype=bool)
+    else:
+        sel = np.array(mask, dtype=bool).ravel()
+    if sel.size != len(demand):
+        raise SchemaError("demand", [Problem(f"mask has {sel.size} entries for {len(demand)} "
+                                             "cells")])
+    w = pd.to_numeric(demand[weight_column], errors="coerce").to_numpy(float)
+    sel &= w > 0  # NaN and negative weights never count
+    xy = _point_xy(demand.loc[sel], "demand")
     k = int(min(n_sites, len(xy)))
     if k == 0:
         return gpd.GeoDataFrame({"cluster_weight": [], "source": []},
                                 geometry=gpd.GeoSeries([], crs=demand.crs), crs=demand.crs)
     model_cls = MiniBatchKMeans if len(xy) > 20_000 else KMeans
+    k = int(min(k, len(np.unique(xy, axis=0))))  # no more centres than distinct places
     km = model_cls(n_clusters=k, random_state=seed, n_init=3).fit(xy, sample_weight=w[sel])
     cw = np.bincount(km.labels_, weights=w[sel], minlength=k)
+    live = cw > 0  # MiniBatchKMeans can leave a centre without cells
     out = gpd.GeoDataFrame(
-        {"cluster_weight": cw, "source": "demand_cluster"},
-        geometry=shapely.points(km.cluster_centers_),
-        index=pd.Index([f"cluster-{i}" for i in range(k)], dtype=object),
+        {"cluster_weight": cw[live], "source": "demand_cluster"},
+        geometry=shapely.points(km.cluster_centers_[live]),
+        index=pd.Index([f"cluster-{i}" for i in np.flatnonzero(live)], dtype=object),
         crs=demand.crs,
     )
     if network is not None:
@@ -261,16 +298,34 @@ def exclude_candidates(
     ------
     CRSError
         When a layer is not metric or not in the candidates' CRS.
+    SchemaError
+        When a layer of lines or points has no ``buffer_m`` entry (it would exclude almost
+        nothing), a buffer is negative, or ``buffer_m`` names a layer that is not given.
     """
     _require_metric(candidates, "candidates")
     buffer_m = dict(buffer_m or {})
-    xy = shapely.get_coordinates(candidates.geometry.representative_point().values)
+    problems = [Problem(f"buffer_m names {k!r}, which is not among the exclusion layers "
+                        f"({', '.join(map(repr, exclusions))})") for k in buffer_m
+                if k not in exclusions]
+    problems += [Problem(f"buffer_m[{k!r}] must be a distance >= 0 in metres, got {v!r}")
+                 for k, v in buffer_m.items() if not (np.isfinite(v) and v >= 0)]
+    for name, layer in exclusions.items():
+        types = set(layer.geometry.dropna().geom_type)
+        thin = types & {"LineString", "MultiLineString", "LinearRing", "Point", "MultiPoint"}
+        if thin and name not in buffer_m:
+            problems.append(Problem(
+                f"exclusion layer {name!r} holds {', '.join(sorted(thin))}; give "
+                f"buffer_m[{name!r}] (the corridor half-width in metres)"))
+    if problems:
+        raise SchemaError("exclusion zones", problems)
+    xy = _point_xy(candidates, "candidates")
     removed = np.zeros(len(candidates), bool)
     rows = []
     for name, layer in exclusions.items():
-        _require_metric(layer, f"exclusion layer {name!r}")
-        _require_same_crs(candidates.crs, layer.crs, f"exclusion layer {name!r}")
-        geoms = layer.geometry.values
+        if len(layer) or layer.crs is not None:  # an empty layer without a CRS excludes nothing
+            _require_metric(layer, f"exclusion layer {name!r}")
+            _require_same_crs(candidates.crs, layer.crs, f"exclusion layer {name!r}")
+        geoms = shapely.make_valid(layer.geometry.dropna().values)
         if name in buffer_m:
             geoms = shapely.buffer(geoms, float(buffer_m[name]))
         zone = shapely.union_all(geoms)

@@ -20,11 +20,11 @@ from scipy.spatial import cKDTree
 
 from geoplan.access import (
     DEFAULT_MAX_ACCESS_M,
-    DEFAULT_SPEED_M_PER_MIN,
     DEFAULT_TIERS_MIN,
     _check_numeric,
     facility_types,
     nearest_facility_time,
+    tier_reach_m,
 )
 from geoplan.errors import CRSError, Problem, SchemaError
 from geoplan.network import WalkNetwork
@@ -119,7 +119,7 @@ def coverage_by_unit(
     units: gpd.GeoDataFrame,
     *,
     tiers_min: Sequence[float] = DEFAULT_TIERS_MIN,
-    speed_m_per_min: float = DEFAULT_SPEED_M_PER_MIN,
+    speed_m_per_min: float | None = None,
     type_col: str = "type",
     types: Sequence[str] | None = None,
     measures: Sequence[str] = MEASURES,
@@ -131,8 +131,10 @@ def coverage_by_unit(
     """Count population, households, 60+ and 80+ within walking reach per unit, type and tier.
 
     A cell is covered at tier ``T`` minutes when its walking distance to the nearest
-    facility of the type is at most ``T * speed_m_per_min`` metres; the straight-line
-    coverage uses the same radius as the crow flies (a buffer).
+    facility of the type is at most the tier's distance (:func:`geoplan.access.tier_reach_m`:
+    by default the GB 50180-2018 life circles, 300/500/900 m for 5/10/15 minutes; with a
+    speed, ``T * speed_m_per_min``); the straight-line coverage uses the same radius as the
+    crow flies (a buffer).
 
     Parameters
     ----------
@@ -147,7 +149,7 @@ def coverage_by_unit(
     tiers_min
         Walking-time tiers (minutes).
     speed_m_per_min
-        Walking speed (m/min).
+        Walking speed (m/min), or ``None`` for the life-circle distances.
     type_col, types
         Facility type column and the types to report (default: all present).
     measures
@@ -174,43 +176,51 @@ def coverage_by_unit(
     Raises
     ------
     SchemaError
-        If a measure is missing, NaN or negative, or a facility type is empty.
+        If a measure is missing, NaN, infinite or negative, a facility type is empty, the
+        units layer is empty, a tier is not positive, or ``nearest`` does not fit (other
+        cells, missing types, searched to less than the largest tier).
     CRSError
         If the layers are not in the network's metric CRS.
     NetworkError
         If facilities lie outside the network's extent.
     """
+    measures = [measures] if isinstance(measures, str) else list(measures)
     _check_numeric(demand, measures, "demand (population)")
     wanted = facility_types(facilities, types, type_col)
-    tiers = sorted(float(t) for t in tiers_min)
+    tiers = sorted(set(np.atleast_1d(np.asarray(tiers_min, dtype=np.float64)).tolist()))
+    reaches = tier_reach_m(tiers, speed_m_per_min)
+    if len(units) == 0:
+        raise SchemaError("admin units", [Problem("the admin-unit layer is empty")])
     if nearest is None:
         nearest = nearest_facility_time(
             network, demand, facilities, speed_m_per_min=speed_m_per_min,
-            max_minutes=max(tiers), type_col=type_col, types=wanted,
+            max_minutes=tiers[int(np.argmax(reaches))], type_col=type_col, types=wanted,
             max_access_m=max_access_m, demand_snap=demand_snap,
         )
+    _check_nearest(nearest, demand, wanted, max(reaches))
     unit_of = assign_units(demand, units, level_col=level_col)
     names = units.assign(_code=units["code"].astype(str)).drop_duplicates("_code")
     names = names.set_index("_code")["name"] if "name" in units.columns else None
     weights = demand[list(measures)].to_numpy(dtype=np.float64)
     xy = _points_xy(demand)
     groups = [("study", np.zeros(len(demand), dtype=np.int64), np.array(["study"], dtype=object))]
-    for level in unit_of.columns:
-        codes = unit_of[level]
-        inside = codes.notna().to_numpy()
-        factor, uniques = pd.factorize(codes)
-        groups.append((level, np.where(inside, factor, -1), np.asarray(uniques, dtype=object)))
+    unit_levels = units[level_col].astype(str).to_numpy()
+    for level in unit_of.columns:  # every unit gets its rows, also one without any cell
+        uniques = pd.unique(units.loc[unit_levels == level, "code"].astype(str))
+        group = pd.Index(uniques).get_indexer(unit_of[level].to_numpy(dtype=object))
+        groups.append((level, group, np.asarray(uniques, dtype=object)))
     combos = [(t, tier) for t in wanted for tier in tiers]
     network_ok = np.empty((len(demand), len(combos)))
     straight_ok = np.empty((len(demand), len(combos)))
     for t_pos, t in enumerate(wanted):
         net_m = np.nan_to_num(nearest[f"{t}_dist_m"].to_numpy(dtype=np.float64), nan=np.inf)
-        line_m = _straight_line_m(xy, facilities, type_col, t, max(tiers) * speed_m_per_min)
-        for k, tier in enumerate(tiers):
-            network_ok[:, t_pos * len(tiers) + k] = net_m <= tier * speed_m_per_min
-            straight_ok[:, t_pos * len(tiers) + k] = line_m <= tier * speed_m_per_min
+        line_m = _straight_line_m(xy, facilities, type_col, t, max(reaches))
+        for k, reach_m in enumerate(reaches):
+            network_ok[:, t_pos * len(tiers) + k] = net_m <= reach_m
+            straight_ok[:, t_pos * len(tiers) + k] = line_m <= reach_m
+    reach_of = dict(zip(tiers, reaches, strict=True))
     frames = [_rollup(level, group, uniques, weights, measures, network_ok, straight_ok,
-                      combos, speed_m_per_min) for level, group, uniques in groups]
+                      combos, reach_of) for level, group, uniques in groups]
     table = pd.concat(frames, ignore_index=True)
     if names is not None:
         table["name"] = table["code"].map(names)
@@ -221,8 +231,25 @@ def coverage_by_unit(
     return table[first + [c for c in table.columns if c not in first]]
 
 
+def _check_nearest(nearest: pd.DataFrame, demand: pd.DataFrame, types: Sequence[str],
+                   reach_m: float) -> None:
+    """Raise SchemaError unless ``nearest`` covers ``types`` for ``demand`` up to ``reach_m``."""
+    problems = [Problem(f"no distances for type {t!r}") for t in types
+                if f"{t}_dist_m" not in nearest.columns]
+    if not nearest.index.equals(demand.index):
+        problems.append(Problem("nearest-facility table is not aligned with demand "
+                                f"({len(nearest)} rows for {len(demand)} demand cells)"))
+    limit_m = nearest.attrs.get("limit_m")
+    if limit_m is not None and limit_m < reach_m * (1 - 1e-12):
+        problems.append(Problem(
+            f"nearest-facility table was searched only to {limit_m:.0f} m, less than the "
+            f"{reach_m:.0f} m of the largest tier; compute it with a larger max_minutes"))
+    if problems:
+        raise SchemaError("nearest-facility table", problems)
+
+
 def _rollup(level, group, uniques, weights, measures, network_ok, straight_ok, combos,
-            speed_m_per_min):
+            reach_of):
     """Sum the measures per unit for every (type, tier) with one sparse product each."""
     ok = np.flatnonzero(group >= 0)
     n_units, n_combo = len(uniques), len(combos)
@@ -235,7 +262,7 @@ def _rollup(level, group, uniques, weights, measures, network_ok, straight_ok, c
         "tier_min": np.tile([tier for _, tier in combos], n_units),
         "n_cells": np.repeat(np.asarray(member.sum(axis=1)).ravel().astype(np.int64), n_combo),
     }
-    out["reach_m"] = out["tier_min"] * speed_m_per_min
+    out["reach_m"] = np.array([reach_of[tier] for tier in out["tier_min"]], dtype=np.float64)
     for k, m in enumerate(measures):
         w = weights[:, k]
         total = np.repeat(member @ w, n_combo)
@@ -256,7 +283,7 @@ def coverage_gaps(
     nearest: pd.DataFrame,
     *,
     tier_min: float = max(DEFAULT_TIERS_MIN),
-    speed_m_per_min: float = DEFAULT_SPEED_M_PER_MIN,
+    speed_m_per_min: float | None = None,
     types: Sequence[str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Return the demand cells not covered by at least one facility type at ``tier_min``.
@@ -270,7 +297,8 @@ def coverage_gaps(
     tier_min
         Walking-time tier (minutes).
     speed_m_per_min
-        Walking speed (m/min).
+        Walking speed (m/min), or ``None`` for the life-circle distance of the tier
+        (:func:`geoplan.access.tier_reach_m`).
     types
         Facility types to check (default: every type in ``nearest``).
 
@@ -283,17 +311,16 @@ def coverage_gaps(
     Raises
     ------
     SchemaError
-        If ``nearest`` lacks a requested type or is not aligned with ``demand``.
+        If ``nearest`` lacks a requested type, is not aligned with ``demand`` or was searched
+        to less than the tier, or the tier or speed is not positive.
     """
     if types is None:
         types = [c[: -len("_dist_m")] for c in nearest.columns if c.endswith("_dist_m")]
-    missing = [t for t in types if f"{t}_dist_m" not in nearest.columns]
-    if missing or not nearest.index.equals(demand.index):
-        problems = [Problem(f"no distances for type {t!r}") for t in missing]
-        if not nearest.index.equals(demand.index):
-            problems.append(Problem("nearest-facility table is not aligned with demand"))
-        raise SchemaError("nearest-facility table", problems)
-    reach_m = tier_min * speed_m_per_min
+    types = [types] if isinstance(types, str) else [str(t) for t in types]
+    if not types:
+        raise SchemaError("nearest-facility table", [Problem("no facility type to check")])
+    reach_m = tier_reach_m(tier_min, speed_m_per_min)[0]
+    _check_nearest(nearest, demand, types, reach_m)
     layer = demand.copy()
     covered = np.empty((len(layer), len(types)), dtype=bool)
     for k, t in enumerate(types):
@@ -306,4 +333,5 @@ def coverage_gaps(
     names = np.asarray(types, dtype=object)
     layer["missing_types"] = [",".join(names[~row]) for row in covered[gap]]
     layer["tier_min"] = tier_min
+    layer["reach_m"] = reach_m
     return layer

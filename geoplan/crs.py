@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as ProjCRSError
@@ -61,20 +62,45 @@ _CONTRACTION = 0.05  # bound on how much an offset changes per degree moved (see
 _CHINA_BBOX = (72.004, 0.8293, 137.8347, 55.8271)  # the crude box every implementation uses
 
 # Areas inside the crude box where online maps apply no offset, as (lon, lat) rings.
-# Land borders follow the CTAmap 2021 county outlines (~50 m quantisation): Hong Kong's
-# northern edge is the Shenzhen River / Sha Tau Kok line, so Futian and Luohu (22.52-22.56 N)
-# stay mainland. Checked against those outlines, land more than ~100 m from a border is
-# classified right (tests/test_crs.py); the lines through Deep Bay, Mirs Bay, the Pearl River
-# mouth and the Taiwan Strait are hand-drawn mid-water lines (1-3 km rough). Kinmen's ring is
-# its outline buffered by ~1.2 km; Matsu's are boxes; the Macau campus on Hengqin is mainland.
+# Land borders follow the CTAmap 2021 county outlines (~50 m quantisation), except along the
+# Shenzhen River (Futian port to Sha Tau Kok), where those outlines cut straight across
+# Huanggang and Luohu: there the line follows the Hong Kong Census and Statistics Department
+# District Council boundaries (North, Yuen Long; 2001, ~100 m), simplified by 30 m, and only
+# where that puts more land in the mainland, so Luohu port and Huanggang are mainland while
+# the Lok Ma Chau Loop and Lo Wu stay Hong Kong. Checked against those outlines, land more
+# than ~100 m from a border is classified right (tests/test_crs.py); the lines through Deep
+# Bay, Mirs Bay, the Pearl River mouth and the Taiwan Strait are hand-drawn mid-water lines
+# (1-3 km rough). Kinmen's ring is its outline buffered by ~1.2 km; Matsu's are boxes; the
+# Macau campus on Hengqin is mainland.
 _EXCLUDED_RINGS = {
     "Hong Kong": (
-        (113.82, 22.17), (113.82, 22.30), (113.87, 22.40), (113.915, 22.445), (113.96, 22.475),
-        (114.00, 22.505), (114.026, 22.512), (114.044, 22.505), (114.075, 22.516),
-        (114.088, 22.536), (114.100, 22.536), (114.147, 22.541), (114.161, 22.562),
-        (114.189, 22.554), (114.199, 22.557), (114.218, 22.556), (114.227, 22.543),
-        (114.25, 22.553), (114.28, 22.565), (114.40, 22.575), (114.44, 22.565),
-        (114.45, 22.545), (114.45, 22.14), (113.87, 22.14),
+        (113.82, 22.17), (113.82, 22.3), (113.87, 22.4), (113.915, 22.445), (113.96, 22.475),
+        (114.0, 22.505), (114.026, 22.512), (114.036, 22.5081), (114.036, 22.505),
+        (114.04, 22.505), (114.04, 22.504), (114.043, 22.504), (114.046, 22.503),
+        (114.049, 22.501), (114.052, 22.501), (114.056, 22.503), (114.057, 22.503),
+        (114.058, 22.505), (114.058, 22.509), (114.0586, 22.5102), (114.075, 22.516),
+        (114.075, 22.515), (114.078, 22.515), (114.079, 22.516), (114.083, 22.518),
+        (114.084, 22.519), (114.084, 22.52), (114.085, 22.52), (114.085, 22.522),
+        (114.086, 22.523), (114.083, 22.526), (114.0819, 22.5266), (114.0852, 22.5317),
+        (114.086, 22.532), (114.09, 22.536), (114.094, 22.536), (114.095, 22.534),
+        (114.098, 22.534), (114.103, 22.535), (114.103, 22.532), (114.104, 22.532),
+        (114.104, 22.533), (114.105, 22.534), (114.108, 22.533), (114.109, 22.53), (114.11, 22.53),
+        (114.112, 22.529), (114.112, 22.528), (114.113, 22.528), (114.113, 22.53),
+        (114.116, 22.531), (114.116, 22.535), (114.118, 22.535), (114.121, 22.534),
+        (114.121, 22.536), (114.122, 22.535), (114.123, 22.536), (114.122, 22.536),
+        (114.121, 22.537), (114.1224, 22.5384), (114.148, 22.541), (114.149, 22.542),
+        (114.1482, 22.5428), (114.1503, 22.546), (114.151, 22.546), (114.152, 22.547),
+        (114.152, 22.548), (114.1517, 22.548), (114.1558, 22.5542), (114.157, 22.555),
+        (114.1563, 22.555), (114.161, 22.562), (114.162, 22.5617), (114.162, 22.561),
+        (114.164, 22.559), (114.166, 22.559), (114.1664, 22.5604), (114.1776, 22.5573),
+        (114.178, 22.556), (114.181, 22.554), (114.181, 22.555), (114.182, 22.556),
+        (114.189, 22.554), (114.191, 22.554), (114.191, 22.5546), (114.194, 22.5555),
+        (114.195, 22.555), (114.196, 22.5561), (114.199, 22.557), (114.2011, 22.5569),
+        (114.202, 22.556), (114.2053, 22.5567), (114.2085, 22.5565), (114.209, 22.556),
+        (114.211, 22.556), (114.212, 22.555), (114.217, 22.555), (114.217, 22.556),
+        (114.218, 22.556), (114.228, 22.541), (114.228, 22.5434), (114.25, 22.553),
+        (114.28, 22.565), (114.4, 22.575), (114.44, 22.565), (114.45, 22.545), (114.45, 22.14),
+        (113.87, 22.14),
     ),
     "Macau": (
         (113.524, 22.176), (113.527, 22.186), (113.531, 22.196), (113.534, 22.2055),
@@ -550,7 +576,7 @@ def gk_zone_epsg(lon_deg: float) -> int:
 
 
 def metric_crs_for(layer: Layer) -> int:
-    """Choose the study's Gauss-Krüger zone from the centre of a layer's bounds in lon/lat.
+    """Choose the study's Gauss-Krüger zone from the centroid of a layer.
 
     Parameters
     ----------
@@ -560,7 +586,10 @@ def metric_crs_for(layer: Layer) -> int:
     Returns
     -------
     int
-        EPSG code 4534–4554 (Jinjiang → 4549).
+        EPSG code 4534–4554 of the zone holding the centroid (Jinjiang → 4549). The centroid
+        is area-weighted for polygons (computed in an equal-area projection), length-weighted
+        for lines, the mean for points; for a study spanning two zones it is the zone where
+        most of the study lies.
 
     Raises
     ------
@@ -568,13 +597,25 @@ def metric_crs_for(layer: Layer) -> int:
         If the layer has no CRS, is empty, or lies outside China's zones.
     """
     crs = _require_crs(layer, "layer")
-    bounds = np.asarray(layer.total_bounds, dtype=float)
-    if not np.isfinite(bounds).all():
+    geoms = gpd.GeoSeries(np.asarray(layer.geometry.array, dtype=object), crs=crs)
+    geoms = geoms[~(geoms.isna() | geoms.is_empty)]
+    bounds = np.asarray(geoms.to_crs(CGCS2000_EPSG).total_bounds, dtype=float)
+    if not len(geoms) or not np.isfinite(bounds).all():
         raise CRSError("图层为空，无法选择投影带 / the layer is empty; cannot choose a zone")
-    if not crs.is_geographic:
-        to_lonlat = Transformer.from_crs(crs, CGCS2000_EPSG, always_xy=True)
-        bounds = np.asarray(to_lonlat.transform_bounds(*bounds), dtype=float)
-    return gk_zone_epsg((bounds[0] + bounds[2]) / 2.0)
+    centre = (bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0
+    laea = CRS.from_proj4(f"+proj=laea +lon_0={centre[0]} +lat_0={centre[1]} +ellps=GRS80")
+    parts = geoms.to_crs(laea)
+    dims = np.asarray(shapely.get_dimensions(np.asarray(parts.array, dtype=object)))
+    top = parts[dims == dims.max()]
+    weights = (top.area if dims.max() == 2 else top.length if dims.max() == 1
+               else pd.Series(1.0, index=top.index)).to_numpy(dtype=float)
+    if not weights.sum() > 0:
+        weights = np.ones(len(top))
+    points = top.centroid
+    x = float(np.average(points.x, weights=weights))
+    y = float(np.average(points.y, weights=weights))
+    lon, _lat = Transformer.from_crs(laea, CGCS2000_EPSG, always_xy=True).transform(x, y)
+    return gk_zone_epsg(round(lon, 9))  # 0.1 mm: a point on a zone edge stays on it
 
 
 def require_metric(obj: Layer | CRS | int | str | None, what: str) -> CRS:

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from geoplan.access import DEFAULT_SPEED_M_PER_MIN, _check_numeric, reach_matrix
+from geoplan.access import LIFE_CIRCLE_REACH_M, _check_numeric, reach_matrix
 from geoplan.coverage import assign_units
+from geoplan.errors import Problem, SchemaError
 from geoplan.network import WalkNetwork
 
 __all__ = ["FCAResult", "two_step_fca"]
@@ -51,7 +52,7 @@ def two_step_fca(
     *,
     supply_col: str = "beds",
     demand_col: str = "pop_60plus",
-    max_m: float = 15 * DEFAULT_SPEED_M_PER_MIN,
+    max_m: float = LIFE_CIRCLE_REACH_M[15.0],
     units: gpd.GeoDataFrame | None = None,
     reach: sparse.csr_matrix | None = None,
 ) -> FCAResult:
@@ -83,12 +84,20 @@ def two_step_fca(
     Raises
     ------
     SchemaError
-        If supply or demand values are missing, NaN or negative.
+        If supply or demand values are missing, NaN, infinite or negative, ``max_m`` is not
+        positive, or ``reach`` does not match the layers.
     """
     _check_numeric(demand, [demand_col], "demand (population)")
     _check_numeric(facilities, [supply_col], "facilities (capacity)")
+    if not max_m > 0:
+        raise SchemaError("parameters", [Problem(f"max_m must be positive, got {max_m}")])
     if reach is None:
         reach = reach_matrix(network, facilities, demand, max_m)
+    elif reach.shape != (len(facilities), len(demand)):
+        raise SchemaError("reach", [Problem(
+            f"the reach matrix is {reach.shape[0]} x {reach.shape[1]} but there are "
+            f"{len(facilities)} facilities and {len(demand)} demand cells; build it with "
+            "reach_matrix(network, facilities, demand, max_m)")])
     within = reach.copy()
     within.data = (within.data <= max_m).astype(np.float64)
     within.eliminate_zeros()

@@ -22,6 +22,7 @@ from geoplan.standards.aggregate import (
     filter_facilities,
     quantity_by_unit,
     sum_by_unit,
+    top_level,
     units_at_level,
 )
 
@@ -51,18 +52,26 @@ class Measurement:
 
 
 def _facility_total(admin_units, facilities, types, column, statuses) -> tuple[float, int]:
-    fac = filter_facilities(facilities, types, statuses)
-    codes = assign_to_level(fac, admin_units, "town")
-    total, missing, _ = sum_by_unit(fac, codes, column)
+    """Sum ``column`` over facilities inside the study's units; count rows lacking it."""
+    fac = filter_facilities(facilities, types, statuses).reset_index(drop=True)
+    codes = assign_to_level(fac, admin_units, top_level(admin_units))
+    total, missing, skipped = sum_by_unit(fac, codes, column)
+    if len(fac) and set(skipped) >= set(fac["type"]):  # none of them records the column
+        return 0.0, len(fac)
     return float(total.sum()), int(missing.sum())
 
 
 def _town_total(admin_units, name, population, denominators):
-    towns = units_at_level(admin_units, "town")
-    q = quantity_by_unit(name, towns, population=population, denominators=denominators)
-    if q is None or q.values.isna().any():
-        return None, f"缺少 {name} (各镇街合计)"
-    return float(q.values.sum()), f"{q.source}; 年份 {q.year}; 各镇街合计"
+    """Sum a denominator over the towns (over the villages when the layer has no towns)."""
+    level = top_level(admin_units)
+    units = units_at_level(admin_units, level)
+    where = "各镇街合计" if level == "town" else "各村社合计"
+    q = quantity_by_unit(
+        name, units, population=population, denominators=denominators, admin_units=admin_units
+    )
+    if len(units) == 0 or q is None or q.values.isna().any():
+        return None, f"缺少 {name} ({where})"
+    return float(q.values.sum()), f"{q.source}; 年份 {q.year}; {where}"
 
 
 def _ratio(
@@ -175,7 +184,7 @@ def unit_coverage_share(
     units = units_at_level(admin_units, level)
     if len(units) == 0:
         return Measurement(None, 0.0, 0.0, "%", f"行政区划图层 {level} 级单元", "没有该级单元")
-    fac = filter_facilities(facilities, facility_types, statuses)
+    fac = filter_facilities(facilities, facility_types, statuses).reset_index(drop=True)
     codes = set(assign_to_level(fac, admin_units, level).dropna()) if len(fac) else set()
     k = int(units.index.isin(codes).sum())
     return Measurement(

@@ -162,10 +162,11 @@ def load_registry(name_or_path: str | Path) -> Registry:
     Raises
     ------
     RuleError
-        Unknown registry, invalid TOML, an indicator with an unknown direction, kind
-        or attribute or without targets, a project with an unknown status or linked to
-        an unknown indicator, an override without a reason. Messages name the file
-        and the indicator.
+        Unknown registry, invalid TOML, a plan without base/target year, an indicator
+        with an unknown direction, kind or attribute, without targets, or with targets
+        that contradict its direction (increase to below the base, hold_100 ≠ 100), a
+        project with an unknown status or linked to an unknown indicator, an override
+        without a reason. Messages name the file and the indicator.
     """
     path = Path(name_or_path)
     if not (path.suffix == ".toml" or path.exists()):
@@ -197,13 +198,63 @@ def _opt_number(value: Any, path: Path, what: str) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def _plan_year(plan: dict[str, Any], key: str, path: Path) -> int:
+    value = plan.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _err(path, "[plan]", f"{key} must be a year such as 2020, got {value!r}")
+    return value
+
+
+def _target_year(key: Any, path: Path, what: str) -> int:
+    try:
+        return int(str(key).strip())
+    except ValueError:
+        raise _err(path, what, f"target year must be a number such as 2025, got {key!r}") from None
+
+
+def _check_direction(ind: Indicator, path: Path) -> None:
+    """Targets must agree with the direction (a typo in either would invert the judgement)."""
+    what = f"indicator {ind.id!r}"
+    final = ind.final_target
+    if ind.direction == "hold_100" and any(abs(v - 100.0) > 1e-9 for v in ind.targets.values()):
+        raise _err(path, what, f"direction hold_100 needs every target = 100, got {ind.targets}")
+    if ind.base is None or ind.kind == "cumulative":
+        return
+    if ind.direction == "increase" and final < ind.base:
+        raise _err(
+            path,
+            what,
+            f"direction increase but the final target {final:g} is below the base "
+            f"{ind.base:g}; use decrease or ceiling",
+        )
+    if ind.direction == "decrease" and final > ind.base:
+        raise _err(
+            path,
+            what,
+            f"direction decrease but the final target {final:g} is above the base "
+            f"{ind.base:g}; use increase",
+        )
+
+
 def _parse_registry(data: dict[str, Any], path: Path) -> Registry:
     plan = data.get("plan")
     if not isinstance(plan, dict) or not plan.get("id"):
         raise _err(path, "[plan]", "missing [plan] table with an 'id'")
-    base_date = date(int(plan["base_year"]), 12, 31)
-    target_date = date(int(plan["target_year"]), 12, 31)
+    base_year = _plan_year(plan, "base_year", path)
+    target_year = _plan_year(plan, "target_year", path)
+    if target_year <= base_year:
+        raise _err(path, "[plan]", f"target_year {target_year} must be after base_year {base_year}")
+    base_date = date(base_year, 12, 31)
+    target_date = date(target_year, 12, 31)
     indicators = tuple(_parse_indicator(raw, path) for raw in data.get("indicator", []))
+    for ind in indicators:
+        outside = [y for y in ind.targets if not base_year < y <= target_year]
+        if outside:
+            raise _err(
+                path,
+                f"indicator {ind.id!r}",
+                f"target year(s) {outside} outside the plan period {base_year + 1}–{target_year}",
+            )
     if not indicators:
         raise _err(path, "[[indicator]]", "no indicators")
     ids = [i.id for i in indicators]
@@ -255,15 +306,18 @@ def _parse_indicator(raw: dict[str, Any], path: Path) -> Indicator:
             what,
             "missing 'unit' (write unit = \"\" with unit_note when the source gives none)",
         )
+    raw_targets = raw.get("targets", {})
+    if not isinstance(raw_targets, dict):
+        raise _err(path, what, "targets must be a table such as { 2025 = 100 }")
     targets = {
-        int(y): _opt_number(v, path, f"{what} target {y}")
-        for y, v in raw.get("targets", {}).items()
+        _target_year(y, path, what): _opt_number(v, path, f"{what} target {y}")
+        for y, v in raw_targets.items()
     }
     targets = {y: v for y, v in targets.items() if v is not None}
     if not targets:
         raise _err(path, what, "no targets")
     lines = raw.get("lines", ())
-    return Indicator(
+    ind = Indicator(
         no=str(raw.get("no", "")),
         id=str(raw["id"]),
         name_zh=str(raw.get("name_zh", "")),
@@ -280,6 +334,8 @@ def _parse_indicator(raw: dict[str, Any], path: Path) -> Indicator:
         measure=str(raw.get("measure", "")),
         continues=str(raw.get("continues", "")),
     )
+    _check_direction(ind, path)
+    return ind
 
 
 def _parse_observation(

@@ -25,7 +25,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -154,13 +155,13 @@ def _pace(ind: Indicator, value: float, expected: float) -> tuple[float, float]:
 
 def _schedule(ind: Indicator, value: float, expected: float | None, min_pace: float):
     """Bucket (on track / behind / not evaluable), progress share, pace ratio, reason."""
+    if ind.direction == "hold_100":  # every year's target is 100, with or without a base
+        return BEHIND, np.nan, np.nan, "应保持 100,当前未达到"
     if expected is None:
         return NOT_EVALUABLE, np.nan, np.nan, "基期值缺失且无年度目标,无法按时间进度评估"
     if ind.direction == "ceiling":
         ok = _reached(ind, value, expected)
         return (ON_TRACK if ok else BEHIND), np.nan, np.nan, "" if ok else "超过当年控制值"
-    if ind.direction == "hold_100":
-        return BEHIND, np.nan, np.nan, "应保持 100,当前未达到"
     if _start(ind) is None:
         ok = _reached(ind, value, expected)
         return (ON_TRACK if ok else BEHIND), np.nan, np.nan, "基期缺失,按当年目标值直接比较"
@@ -224,23 +225,57 @@ def _classify(ind, obs, reg, min_pace, projects) -> dict[str, object]:
     return out
 
 
+_BLANKS = ("", "-", "--", "—", "——", "/", "无")
+
+
+def _as_date(value: object, what: str = "as_of") -> date:
+    """Return a date from a date, datetime, pandas Timestamp or ISO text (``2023-12-31``)."""
+    if isinstance(value, datetime):  # also pandas.Timestamp
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            pass
+    msg = f"{what} must be a date such as 2023-12-31, got {value!r}"
+    raise RuleError(msg)
+
+
+def _plain_value(key: str, item: object) -> float | None:
+    """Return an observed value as a float; ``None`` for blanks (None, NaN, pd.NA, "--")."""
+    if isinstance(item, str):
+        text = item.strip().replace(",", "")
+        if text in _BLANKS:
+            return None
+        item = text
+    elif item is None or (np.ndim(item) == 0 and pd.isna(item)):
+        return None
+    if isinstance(item, bool):
+        msg = f"observed value for {key!r} must be a number, got {item!r}"
+        raise RuleError(msg)
+    try:
+        value = float(item)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        msg = f"observed value for {key!r} must be a number, got {item!r}"
+        raise RuleError(msg) from None
+    return None if np.isnan(value) else value
+
+
 def _as_observations(observations, reg: Registry, as_of: date | None) -> dict[str, Observation]:
     if observations is None:
         return {o.indicator: o for o in reg.observations}
     out = {}
     for key, item in observations.items():
         if isinstance(item, Observation):
-            out[key] = item
+            value = None if item.value is None else _plain_value(key, item.value)
+            out[key] = replace(item, value=value, as_of=_as_date(item.as_of))
         else:
             if as_of is None:
                 msg = "plain observed values need an as_of date"
                 raise RuleError(msg)
-            value = (
-                None
-                if item is None or (isinstance(item, float) and np.isnan(item))
-                else float(item)
-            )
-            out[key] = Observation(key, value, as_of)
+            out[key] = Observation(key, _plain_value(key, item), _as_date(as_of))
     unknown = set(out) - {i.id for i in reg.indicators}
     if unknown:
         msg = f"observations for indicators not in registry {reg.id!r}: {sorted(unknown)}"
@@ -267,7 +302,9 @@ def evaluate_indicators(
         Indicator id → :class:`Observation` or plain value (then ``as_of`` is needed).
         ``None`` uses the observations stored in the registry file.
     as_of
-        Date of plain values.
+        Date of plain values (a date, datetime, pandas Timestamp or ISO text). Plain
+        values may be numbers, numeric text, or blanks (None, NaN, ``"--"``) that
+        count as missing.
     projects
         Pipeline projects; ``None`` uses the registry's.
     overrides
@@ -287,8 +324,8 @@ def evaluate_indicators(
     Raises
     ------
     RuleError
-        Observations for unknown indicators, plain values without ``as_of``, or
-        invalid overrides.
+        Observations for unknown indicators, plain values without ``as_of``, a value
+        that is not a number, a date that is not a date, or invalid overrides.
     """
     min_pace = float(
         min_pace_ratio

@@ -10,7 +10,12 @@ at once. Provenance (file, declared coordinates, conversion, encoding, header ma
 kept in ``gdf.attrs["geoplan"]``.
 
 Shapefiles without a ``.cpg`` whose ``.dbf`` is GBK (the usual Chinese-Windows export) are
-detected by their garbled text and re-read as GBK, with a warning.
+detected by their garbled text and re-read as GBK, with a warning (also inside a ``.zip``);
+field names cut at the 10-byte limit (``facility_i``, ``行政区划代``) are recognised. A GeoJSON
+file without a ``"crs"`` member has no CRS of its own (GDAL's WGS 84 default is not taken for
+a declaration). Numbers that cannot be in the declared system are refused with their rows:
+metres declared as degrees, degrees declared as metres, and Gauss-Krüger eastings whose zone
+prefix does not match the CRS.
 
 Writes go through :func:`atomic_write`: a temporary file in the target folder, moved into
 place only when complete, so a failed run never leaves a truncated output.
@@ -18,12 +23,15 @@ place only when complete, so a failed run never leaves a truncated output.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,12 +42,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 from geoplan import _tables
+from geoplan._text import id_text
 from geoplan.crs import CGCS2000_EPSG, parse_coords, to_cgcs2000, to_metric
 from geoplan.errors import OutputError, Problem, SchemaError
-from geoplan.schema import LAYER_CONTRACTS, mojibake_encoding, validate_layer
+from geoplan.schema import LAYER_CONTRACTS, mojibake_encoding, unique_labels, validate_layer
 
 __all__ = [
     "atomic_write",
@@ -85,7 +94,8 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     Raises
     ------
     OutputError
-        If the block finished without creating the temporary file.
+        If the block finished without creating the temporary file, ``path`` is a folder, or
+        its folder cannot be created.
 
     Examples
     --------
@@ -93,8 +103,15 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     ...     table.to_csv(tmp)
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    if final.is_dir():
+        msg = f"cannot write {final}: it is a folder"
+        raise OutputError(msg)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmpdir = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    except OSError as exc:
+        msg = f"cannot write {final}: {exc}"
+        raise OutputError(msg) from exc
     tmp = tmpdir / final.name
     try:
         yield tmp
@@ -179,32 +196,146 @@ def _garbled_encoding(gdf: pd.DataFrame) -> str | None:
     return max(votes, key=votes.__getitem__) if votes else None
 
 
-def _read_vector(path: Path, layer: str | int | None, encoding: str | None
-                 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+def _pick_layer(path: Path, layer: str | int | None, kind: str, what: str) -> str:
+    """Check that the file opens and name the layer to read (refusing to guess among several)."""
+    try:
+        listing = pyogrio.list_layers(path)
+    except pyogrio.errors.DataSourceError as exc:
+        raise SchemaError(what, [Problem(f"not a readable vector file: {exc}")]) from None
+    names = [str(n) for n in listing[:, 0]]
+    listed = ", ".join(names) or "none"
+    if isinstance(layer, int) and not isinstance(layer, bool):
+        if not 0 <= layer < len(names):
+            raise SchemaError(what, [Problem(f"no layer number {layer}; layers: {listed}")])
+        return names[layer]
+    if layer is not None:
+        if str(layer) not in names:
+            raise SchemaError(what, [Problem(f"no layer {layer!r}; layers: {listed}")])
+        return str(layer)
+    spatial = [str(n) for n, geom in listing if geom is not None]  # not e.g. QGIS layer_styles
+    if len(spatial) == 1:
+        return spatial[0]
+    if kind in spatial:
+        return kind
+    raise SchemaError(what, [Problem(f"the file holds {len(spatial)} spatial layers ({listed}); "
+                                     "name the one to read with layer= (``layer`` in the study "
+                                     "file)")])
+
+
+def _has_cpg(path: Path, layer: str) -> bool:
+    """Whether a Shapefile (plain, in a folder or in a .zip) comes with a .cpg code page file."""
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            return any(Path(n).stem == layer and n.lower().endswith(".cpg")
+                       for n in archive.namelist())
+    folder = path if path.is_dir() else path.parent
+    return any(p.suffix.lower() == ".cpg" for p in folder.glob(f"{glob.escape(layer)}.*"))
+
+
+def _geojson_declares_crs(path: Path) -> bool:
+    """Whether a GeoJSON file has a ``"crs"`` member (GDAL assumes WGS 84 when it has none)."""
+    with path.open("rb") as handle:
+        tail = b""
+        while chunk := handle.read(1 << 20):
+            if re.search(rb'"crs"\s*:', tail + chunk):
+                return True
+            tail = chunk[-16:]
+    return False
+
+
+def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind: str,
+                 what: str) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    name = _pick_layer(path, layer, kind, what)
     info: dict[str, Any] = {}
-    kwargs: dict[str, Any] = {"layer": layer} if layer is not None else {}
-    if encoding:
-        info["encoding"] = encoding
-        return gpd.read_file(path, encoding=encoding, **kwargs), info
-    gdf = gpd.read_file(path, **kwargs)
-    cpg = [p for p in path.parent.glob(path.stem + ".*") if p.suffix.lower() == ".cpg"]
-    if path.suffix.lower() == ".shp" and not cpg:
-        enc = _garbled_encoding(gdf)
-        if enc:
-            label = enc.upper()
-            warnings.warn(f"检测到{label}编码（无.cpg文件）：{path.name} 已按 {label} 重新读取 / "
-                          f"{path.name} has no .cpg and its .dbf is {label}; re-read with "
-                          f"encoding='{label}'", UserWarning, stacklevel=3)
-            gdf = gpd.read_file(path, encoding=label, **kwargs)
-            info["encoding"] = f"{label} (detected, no .cpg)"
-    if path.suffix.lower() == ".gpkg":
+    try:
         try:
-            meta = pyogrio.read_info(path, layer=layer)["layer_metadata"]
-        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, KeyError):
-            meta = None
+            driver = pyogrio.read_info(path, layer=name, encoding=encoding)["driver"]
+        except UnicodeDecodeError:  # e.g. a GBK .dbf whose .cpg says UTF-8
+            driver = pyogrio.read_info(path, layer=name, encoding="GBK")["driver"]
+            if encoding is None and driver == "ESRI Shapefile":
+                warnings.warn(f"{path.name}: the .dbf is not in the code page its .cpg names; "
+                              "re-read as GBK / .dbf 与 .cpg 编码不符，已按 GBK 读取",
+                              UserWarning, stacklevel=4)
+                encoding = "GBK"
+        if encoding:
+            info["encoding"] = encoding
+            gdf = gpd.read_file(path, layer=name, encoding=encoding)
+        else:
+            gdf = gpd.read_file(path, layer=name)
+            if driver == "ESRI Shapefile" and not _has_cpg(path, name):
+                enc = _garbled_encoding(gdf)
+                if enc:
+                    label = enc.upper()
+                    warnings.warn(f"检测到{label}编码（无.cpg文件）：{path.name} 已按 {label} "
+                                  f"重新读取 / {path.name} has no .cpg and its .dbf is {label}; "
+                                  f"re-read with encoding='{label}'", UserWarning, stacklevel=4)
+                    gdf = gpd.read_file(path, layer=name, encoding=label)
+                    info["encoding"] = f"{label} (detected, no .cpg)"
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, LookupError,
+            UnicodeDecodeError) as exc:
+        raise SchemaError(what, [Problem(f"cannot read layer {name!r}: {exc}")]) from None
+    info["driver"] = driver
+    if driver == "GeoJSON" and gdf.crs is not None and not _geojson_declares_crs(path):
+        gdf = gdf.set_crs(None, allow_override=True)  # GDAL's WGS 84 default is not a declaration
+        info["file_crs"] = "none (GeoJSON without a crs member)"
+    if driver == "GPKG":
+        meta = pyogrio.read_info(path, layer=name).get("layer_metadata")
         if meta:
             info["metadata"] = dict(meta)
     return gdf, info
+
+
+_LONLAT_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
+
+
+def _row_labels(gdf: pd.DataFrame, kind: str) -> list[str]:
+    id_col = LAYER_CONTRACTS[kind].id_column
+    ids = [id_text(v) for v in gdf[id_col].astype(object)] if id_col in gdf.columns else []
+    if kind == "boundary_markers":  # unique, as validate_layer labels them
+        return unique_labels(ids or [None] * len(gdf), gdf.index)
+    return [i if i is not None else f"#{pos}" for pos, i in enumerate(ids)] or [
+        f"#{pos}" for pos in range(len(gdf))]
+
+
+def _numbers_problems(gdf: gpd.GeoDataFrame, declared: str, labels: list[str]) -> list[Problem]:
+    """Coordinates that cannot be in the CRS they are declared in (degrees vs metres)."""
+    if not len(gdf):
+        return []
+    arr = np.asarray(gdf.geometry.array, dtype=object)
+    ok = np.flatnonzero(~(shapely.is_missing(arr) | shapely.is_empty(arr)))
+    if not ok.size:
+        return []
+    crs = gdf.crs if gdf.crs is not None else (
+        None if declared in _LONLAT_NAMES else CRS.from_user_input(declared))
+    bounds = shapely.bounds(arr[ok])
+    degrees = ((np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1)
+               & (np.abs(bounds[:, [1, 3]]) <= 90).all(axis=1))
+    label = declared if gdf.crs is None else f"{declared} (file: {gdf.crs.name})"
+    if crs is None or crs.is_geographic:
+        return [Problem(f"coordinates are not degrees (x={bounds[i, 0]:.6g}, y={bounds[i, 1]:.6g})"
+                        f" but the layer is {label} longitude/latitude: declare the projected "
+                        "CRS the numbers are in, e.g. EPSG:4549", labels[ok[i]], "geometry")
+                for i in np.flatnonzero(~degrees)]
+    if degrees.all():
+        return [Problem(f"every coordinate is within ±180/±90 (e.g. x={bounds[0, 0]:.6g}, "
+                        f"y={bounds[0, 1]:.6g}): these look like degrees, but the layer is "
+                        f"{label} in metres; declare wgs84, cgcs2000, gcj02 or bd09",
+                        None, "geometry")]
+    return []
+
+
+def _unconverted_problems(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame, declared: str,
+                          labels: list[str]) -> list[Problem]:
+    """Rows whose coordinates became infinite or NaN in the conversion to EPSG:4490."""
+    old = np.asarray(before.geometry.array, dtype=object)
+    new = np.asarray(after.geometry.array, dtype=object)
+    present = np.flatnonzero(~(shapely.is_missing(old) | shapely.is_empty(old)))
+    bad = [i for i in present if not np.isfinite(shapely.get_coordinates(new[i])).all()]
+    source = declared if before.crs is None else f"{declared} (file: {before.crs.name})"
+    return [Problem(f"coordinates cannot be converted from {source}: they lie outside the area "
+                    "of that CRS (a Gauss-Krüger easting with the zone prefix, e.g. 40 500 000 m, "
+                    "needs EPSG:4513–4533; without it EPSG:4534–4554)", labels[i], "geometry")
+            for i in bad]
 
 
 def _conversion_note(declared: str) -> str:
@@ -235,7 +366,8 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         Declared coordinate system: ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or
         ``"EPSG:n"``. Required.
     layer
-        Layer name inside a GeoPackage.
+        Layer name (or number) inside a GeoPackage; needed when the file holds several
+        spatial layers and none is named after ``kind``.
     sheet
         Excel sheet name or number (default: the first sheet).
     encoding
@@ -262,7 +394,8 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         If ``coords`` is missing or unknown, or contradicts the file's own CRS.
     SchemaError
         With every problem of the layer (see :func:`geoplan.schema.validate_layer`), plus
-        unparseable or swapped coordinates in tables.
+        unparseable or swapped coordinates in tables, coordinates that cannot be in the
+        declared system, and unreadable files, layers or sheets.
     FileNotFoundError
         If the file does not exist.
     """
@@ -274,6 +407,9 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
     what = f"{kind} ({path.name}{f', {layer}' if layer else ''}{f', {sheet}' if sheet else ''})"
     suffix = path.suffix.lower()
     problems: list[Problem] = []
+    if suffix == ".xls":
+        raise SchemaError(what, [Problem("old .xls workbooks are not read; save the sheet as "
+                                         ".xlsx (or CSV) in Excel/WPS")])
     if suffix in RASTER_SUFFIXES:
         if kind != "population":
             raise SchemaError(what, [Problem("only population layers can be read from a raster")])
@@ -283,24 +419,34 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
                                                   encoding=encoding,
                                            columns=columns, x_axis=x_axis, what=what)
     else:
-        gdf, info = _read_vector(path, layer, encoding)
-        renames, _ = _tables.map_headers(list(gdf.columns), kind, dict(columns or {}))
+        gdf, info = _read_vector(path, layer, encoding, kind, what)
+        renames, _ = _tables.map_headers(list(gdf.columns), kind, dict(columns or {}),
+                                         truncated=info["driver"] == "ESRI Shapefile")
         renames = {k: v for k, v in renames.items() if v not in ("lon", "lat")}
         gdf = _tables.complete(_tables.rename(gdf, renames), kind, None)
         info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
-        if kind == "boundary_markers":
-            gdf = _vector_markers(gdf, declared)
-    gdf = to_cgcs2000(gdf, declared)
+    labels = _row_labels(gdf, kind)
     reported = {p.row for p in problems if p.row is not None}
-    try:
-        out = validate_layer(gdf, kind, study_area=study_area, what=what)
+    numbers = [p for p in _numbers_problems(gdf, declared, labels) if p.row not in reported]
+    if kind == "boundary_markers" and suffix not in TABLE_SUFFIXES:
+        gdf = _vector_markers(gdf, declared)
+    before, gdf = gdf, to_cgcs2000(gdf, declared)
+    problems += numbers
+    reported = {p.row for p in problems if p.row is not None}
+    problems += [p for p in _unconverted_problems(before, gdf, declared, labels)
+                 if p.row not in reported]
+    if kind == "boundary_markers":
+        problems = _keep_marker_rows(gdf, problems, labels)
+    reported = {p.row for p in problems if p.row is not None}
+    try:  # with implausible numbers, "outside the study area" would only repeat them
+        out = validate_layer(gdf, kind, study_area=None if numbers else study_area, what=what)
     except SchemaError as exc:
         extra = [p for p in exc.problems if not (p.row in reported and p.column == "geometry")]
         raise SchemaError(what, problems + extra) from None
     if problems:
         raise SchemaError(what, problems)
     out.attrs["geoplan"] = {
-        "kind": kind, "source": str(path), "declared_coords": declared,
+        "kind": kind, "source": Path(path).name, "declared_coords": declared,
         "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
         **{k: v for k, v in info.items() if v not in (None, {}, "")},
         **({"layer": layer} if layer is not None else {}),
@@ -326,6 +472,41 @@ def _vector_markers(gdf: gpd.GeoDataFrame, declared: str) -> gpd.GeoDataFrame:
                                     crs=gdf.crs), declared)
     gdf["x_reg"], gdf["y_reg"] = _tables.xy_or_nan(reg)
     return gdf
+
+
+def _keep_marker_rows(gdf: gpd.GeoDataFrame, problems: list[Problem],
+                      labels: list[str]) -> list[Problem]:
+    """Markers whose position is implausible or unconvertible: drop it, note it, keep the row.
+
+    Works on the converted layer in place: the registered x/y of such rows become NaN, the
+    geometry falls back to the surveyed position (or empty), and surveyed x/y that did not
+    convert become NaN too; see :func:`geoplan._tables.keep_marker_rows`.
+    """
+    where = {label: k for k, label in enumerate(labels)}
+    bad = np.zeros(len(gdf), dtype=bool)
+    for p in problems:
+        if p.column == "geometry" and p.row in where:
+            bad[where[p.row]] = True
+    x_obs = gdf["x_obs"].to_numpy(dtype=float) if "x_obs" in gdf.columns else None
+    if x_obs is not None:
+        y_obs = gdf["y_obs"].to_numpy(dtype=float)
+        lost = np.isinf(x_obs) | np.isinf(y_obs)
+        problems = problems + [Problem("surveyed coordinates cannot be converted", labels[i],
+                                       "x_obs") for i in np.flatnonzero(lost)]
+        gdf.loc[lost, ["x_obs", "y_obs"]] = np.nan
+    x_reg = gdf["x_reg"].to_numpy(dtype=float).copy()
+    y_reg = gdf["y_reg"].to_numpy(dtype=float).copy()
+    x_reg[bad], y_reg[bad] = np.nan, np.nan
+    reg = np.isfinite(x_reg) & np.isfinite(y_reg)
+    xo = x_obs if x_obs is not None else np.full(len(gdf), np.nan)
+    yo = gdf["y_obs"].to_numpy(dtype=float) if x_obs is not None else xo
+    geom = np.where(reg, _tables.points(x_reg, y_reg), _tables.points(xo, yo))
+    gdf["x_reg"], gdf["y_reg"] = x_reg, y_reg
+    gdf[gdf.geometry.name] = gpd.GeoSeries(geom, index=gdf.index, crs=gdf.crs)
+    gdf["coords_missing"] = shapely.is_empty(geom)
+    renamed = [Problem(p.message, p.row, "x_reg") if p.column == "geometry" and p.row in where
+               else p for p in problems]
+    return _tables.keep_marker_rows(gdf, renamed, labels, ~gdf["coords_missing"].to_numpy())
 
 
 def reproject_layer(gdf: gpd.GeoDataFrame, epsg: int) -> gpd.GeoDataFrame:
@@ -403,11 +584,21 @@ def read_boundary_markers(path: str | os.PathLike[str], coords: str | int | None
     """Read boundary markers (界桩登记表 / 界桩成果表), e.g. an Excel sheet.
 
     Chinese headers are recognised: 界桩编号, 界线编码, 登记X(东), 登记Y(北), 实测X(东),
-    实测Y(北), 界桩类型, 状况, 管护员, 上次检查日期. The geometry is the registered position
-    (the surveyed one if unregistered). Markers with neither are kept with an empty point
-    and ``coords_missing=True``, so the boundary checks can report them. ``x_reg``,
-    ``y_reg``, ``x_obs``, ``y_obs`` are in the layer's CRS (EPSG:4490 degrees here; metres
-    after :func:`reproject_layer`). See :func:`read_layer` (``x_axis`` for survey tables).
+    实测Y(北), 界桩类型 (or 类型), 状况, 管护员, 上次检查日期 (dates, Excel serial numbers or
+    text such as ``2023年5月1日``). The geometry is the registered position (the surveyed one
+    if unregistered). Markers with neither are kept with an empty point and
+    ``coords_missing=True``, so the boundary checks can report them. ``x_reg``, ``y_reg``,
+    ``x_obs``, ``y_obs`` are in the layer's CRS (EPSG:4490 degrees here; metres after
+    :func:`reproject_layer`). See :func:`read_layer` (``x_axis`` for survey tables).
+
+    One bad row does not stop the read: a missing 界桩编号 (the row is labelled
+    ``row <Excel row>``), coordinates that cannot be read, are out of range or cannot be
+    converted, and dates that cannot be read are kept empty and described in the
+    ``read_problems`` column (``column: message`` lines), which
+    :func:`geoplan.boundary.check_markers` turns into findings with the row. Still raised
+    (:class:`~geoplan.errors.SchemaError`): no 界桩编号 column, no coordinate columns, no row
+    with usable coordinates while some have coordinate problems (a wrong declaration), and
+    problems in other columns (e.g. garbled text); an undeclared CRS is a ``CRSError``.
     """
     return read_layer(path, "boundary_markers", coords, **kwargs)
 
@@ -501,7 +692,7 @@ def _read_population_raster(path: Path, coords: str | int | None, *, geometry: s
     gdf = validate_layer(to_cgcs2000(gdf, declared), "population", study_area=study_area,
                          what=what)
     gdf.attrs["geoplan"] = {
-        "kind": "population", "source": str(path), "declared_coords": declared,
+        "kind": "population", "source": Path(path).name, "declared_coords": declared,
         "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
         "bands": names, "tags": tags, "pixels_kept": int(keep.sum()),
     }

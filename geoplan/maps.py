@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
 
 import folium
 import geopandas as gpd
@@ -45,15 +44,27 @@ from geoplan._mapcore import (
     base_map,
     bin_labels,
     binned_colors,
+    boolean_column,
+    code_text,
     display_layer,
     map_to_html,
+    numeric_column,
+    require_columns,
     save_map,
 )
+from geoplan._mapfacilities import (
+    CAPACITY_LABELS,
+    FACILITY_STATUS_ZH,
+    UNTYPED,
+    add_facilities,
+    add_service_areas,
+    facility_type_name,
+)
 from geoplan.errors import OutputError
-from geoplan.schema import FACILITY_TYPES
 
 __all__ = [
     "BASEMAPS",
+    "CAPACITY_LABELS",
     "COORD_DECIMALS",
     "FACILITY_STATUS_ZH",
     "FINDING_KIND_ZH",
@@ -62,6 +73,7 @@ __all__ = [
     "MAX_VECTOR_FEATURES",
     "SHARE_BINS",
     "SHARE_COLORS",
+    "UNTYPED",
     "add_boundary_lines",
     "add_boundary_markers",
     "add_coverage_choropleth",
@@ -80,6 +92,7 @@ __all__ = [
     "bin_labels",
     "binned_colors",
     "display_layer",
+    "facility_type_name",
     "map_to_html",
     "overview_map",
     "quantile_class_limits",
@@ -88,164 +101,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Chinese names of facility statuses, as shown in popups and legends.
-FACILITY_STATUS_ZH = {
-    "existing": "现有",
-    "building": "在建",
-    "planned": "规划",
-    "proposed": "拟建（选址建议）",
-    "closed": "已关闭",
-}
-# Marker style per status: filled = exists, dashed/hollow = not built yet.
-_STATUS_STYLE = {
-    "existing": {"fillOpacity": 0.9, "weight": 1.5},
-    "building": {"fillOpacity": 0.45, "weight": 2, "dashArray": "4 2"},
-    "planned": {"fillOpacity": 0.1, "weight": 2, "dashArray": "2 3"},
-    "proposed": {"fillOpacity": 0.0, "weight": 3, "dashArray": "1 3"},
-    "closed": {"fillOpacity": 0.2, "weight": 1, "color": "#777777"},
-}
-_TYPE_COLORS = (
-    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
-    "#17becf", "#999999", "#bcbd22", "#1f3a93",
-)
-#: Capacity columns and their Chinese labels (with units) for facility popups.
-CAPACITY_LABELS = {
-    "beds": "床位（张）",
-    "nursing_beds": "护理型床位（张）",
-    "seats": "餐位（个）",
-    "meals_per_day": "日供餐（份）",
-    "niches_total": "格位总数（个）",
-    "niches_used": "已用格位（个）",
-    "floor_area_m2": "建筑面积（m²）",
-}
-def facility_type_name(key: str) -> str:
-    """Return the Chinese name of a facility type key (the key itself if unregistered)."""
-    entry = FACILITY_TYPES.get(key)
-    return entry.name_zh if entry is not None else key
-
-
-def _capacity_text(row: pd.Series) -> str:
-    parts = []
-    for col, label in CAPACITY_LABELS.items():
-        value = row.get(col)
-        if value is not None and pd.notna(value) and float(value) > 0:
-            parts.append(f"{label} {float(value):,.0f}")
-    return "；".join(parts) or "—"
-
-
-def _town_names(facilities: gpd.GeoDataFrame, admin_units: gpd.GeoDataFrame | None,
-                admin_code_col: str) -> pd.Series:
-    if admin_units is None or admin_code_col not in facilities:
-        return pd.Series("—", index=facilities.index)
-    towns = admin_units[admin_units["level"] == "town"]
-    by_code = dict(zip(towns["code"].astype(str).str[:9], towns["name"], strict=True))
-    codes = facilities[admin_code_col].astype("string").str[:9]
-    return codes.map(by_code).fillna("—").astype(object)
-
-
-def add_facilities(
-    m: folium.Map,
-    facilities: gpd.GeoDataFrame,
-    *,
-    admin_units: gpd.GeoDataFrame | None = None,
-    type_col: str = "type",
-    status_col: str = "status",
-    name_col: str = "name",
-    admin_code_col: str = "admin_code",
-    shown_types: Collection[str] | None = None,
-) -> list[folium.GeoJson]:
-    """Add one layer per facility type, with the status shown by the marker style.
-
-    Colour = type; fill and outline = status (现有 filled, 在建 half-filled dashed,
-    规划 hollow dashed, 拟建 hollow dotted). The popup shows 名称, 类型, 状态, the capacity
-    columns present (床位, 餐位, 建筑面积 …) and the 镇街 the facility lies in.
-
-    Parameters
-    ----------
-    m
-        The map.
-    facilities
-        Facility layer (DESIGN.md contract): ``type``, ``status``, ``name``, ``admin_code``
-        and any capacity columns.
-    admin_units
-        Admin units (``code``, ``name``, ``level``) to name the 镇街 from ``admin_code``
-        (its first 9 digits); without it the popup shows "—".
-    type_col, status_col, name_col, admin_code_col
-        Column names.
-    shown_types
-        Types whose layers are on when the map opens (default: all); the others can be
-        switched on in the layer control. Useful when a county has thousands of sites.
-
-    Returns
-    -------
-    list of folium.GeoJson
-        One layer per type, ids ``facilities-<type>``.
-    """
-    styled = facilities.copy()
-    styled["_type_zh"] = styled[type_col].astype(str).map(facility_type_name)
-    styled["_status_zh"] = styled[status_col].map(FACILITY_STATUS_ZH).fillna(styled[status_col])
-    styled["_capacity"] = styled.apply(_capacity_text, axis=1)
-    styled["_town"] = _town_names(facilities, admin_units, admin_code_col)
-    popup = {name_col: "名称", "_type_zh": "类型", "_status_zh": "状态", "_capacity": "规模",
-             "_town": "镇街"}
-    layers, legend = [], []
-    for i, (key, group) in enumerate(styled.groupby(type_col, sort=True)):
-        color = _TYPE_COLORS[i % len(_TYPE_COLORS)]
-
-        def style(row: pd.Series, color: str = color) -> dict[str, Any]:
-            base = {"color": color, "fillColor": color, "radius": 5}
-            return base | _STATUS_STYLE.get(row[status_col], {})
-
-        label = f"{facility_type_name(str(key))}（{len(group)}）"
-        show = shown_types is None or key in shown_types
-        layers.append(add_layer(m, group, name=label, layer_id=f"facilities-{key}", show=show,
-                                style=style, popup_fields=popup, tooltip_field=name_col))
-        legend.append((color, facility_type_name(str(key))))
-    add_legend(m, "设施类型（实心=现有，虚线=在建/规划/拟建）", legend)
-    return layers
-
-
-def add_service_areas(
-    m: folium.Map,
-    areas: gpd.GeoDataFrame,
-    *,
-    type_col: str = "type",
-    minutes: float | None = 15,
-    show: bool = False,
-) -> list[folium.GeoJson]:
-    """Add service-area polygons (walking reach of each facility), one layer per type.
-
-    Parameters
-    ----------
-    areas
-        Polygons with a facility ``type`` column, or indexed by type (as
-        :func:`geoplan.service_areas.service_areas` returns them with ``dissolve_by="type"``).
-    minutes
-        Walking time the areas stand for, used in the layer name (``None``: no time).
-    show
-        Whether the layers are on when the map opens (off by default: they overlap).
-
-    Returns
-    -------
-    list of folium.GeoJson
-        Ids ``service-areas-<type>``.
-    """
-    if type_col not in areas.columns:  # dissolved by type: the type is the index
-        keys = list(areas.index.astype(str))
-        areas = areas.reset_index(drop=True)
-        areas[type_col] = keys
-    layers = []
-    for i, (key, group) in enumerate(areas.groupby(type_col, sort=True)):
-        color = _TYPE_COLORS[i % len(_TYPE_COLORS)]
-        when = f"{minutes:g}分钟" if minutes is not None else ""
-        layers.append(add_layer(
-            m, group, name=f"{facility_type_name(str(key))}{when}服务范围",
-            layer_id=f"service-areas-{key}", show=show, simplify_tolerance_m=2.0,
-            style={"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.15},
-        ))
-    return layers
-
 
 def units_with_coverage(
     units: gpd.GeoDataFrame,
@@ -271,24 +126,44 @@ def units_with_coverage(
     -------
     geopandas.GeoDataFrame
         A copy of the units at ``level`` with the coverage columns (``pop_60plus_share`` …)
-        joined on ``code``; units without a row get NaN (drawn grey).
+        joined on ``code`` (replacing unit columns of the same name); units without a row
+        get NaN (drawn grey).
 
     Raises
     ------
     OutputError
-        If ``coverage`` has no row for that type, tier and level.
+        If a needed column is missing, ``coverage`` has no row for that type, tier and
+        level, or has several rows for one unit code.
     """
+    require_columns(units, ["code", "level"], "units_with_coverage(units)")
+    require_columns(coverage, ["code", "level", "facility_type", "tier_min"],
+                    "units_with_coverage(coverage)")
+    tiers = pd.to_numeric(coverage["tier_min"], errors="coerce")
     rows = coverage[(coverage["facility_type"] == facility_type)
-                    & (coverage["tier_min"] == tier_min) & (coverage["level"] == level)]
+                    & (tiers == tier_min) & (coverage["level"] == level)]
     if rows.empty:
         msg = f"no coverage rows for type {facility_type!r}, {tier_min:g} min, level {level!r}"
         raise OutputError(msg)
-    extra = rows.drop(columns=[c for c in ("level", "name") if c in rows]).set_index("code")
+    codes = code_text(rows["code"])
+    if codes.duplicated().any():
+        dup = sorted(set(codes[codes.duplicated()]))[:5]
+        msg = (f"coverage has several rows for type {facility_type!r}, {tier_min:g} min, "
+               f"level {level!r} and unit code(s) {dup}")
+        raise OutputError(msg)
+    extra = rows.drop(columns=[c for c in ("level", "name", "code") if c in rows])
+    extra.index = pd.Index(codes.to_numpy())
     joined = units[units["level"] == level].copy()
+    unit_codes = code_text(joined["code"])
+    replaced = [c for c in extra.columns if c in joined.columns]
+    if replaced:  # e.g. a share from an earlier join: the map must show this coverage
+        logger.info("units_with_coverage: unit columns %s replaced by the coverage", replaced)
     for column in extra.columns:
-        name = f"{column}_coverage" if column in joined.columns else column
-        joined[name] = joined["code"].map(extra[column])
+        joined[column] = unit_codes.map(extra[column])
     return joined
+
+
+#: Counts shown in coverage popups when the units have them (as coverage_by_unit names them).
+_COVERAGE_COUNTS = {"pop_60plus_covered": "覆盖60岁以上人口", "pop_60plus_total": "60岁以上人口"}
 
 
 def add_coverage_choropleth(
@@ -317,15 +192,35 @@ def add_coverage_choropleth(
     layer_id
         Layer id (``coverage-town``, ``coverage-village``).
     extra_popup
-        More ``{column: label}`` pairs for the popup (e.g. ``{"pop_60plus": "60岁以上人口"}``).
+        More ``{column: label}`` pairs for the popup (e.g. ``{"households": "户数"}``); the
+        covered and total 60+ counts (``pop_60plus_covered``, ``pop_60plus_total``) are shown
+        whenever the units have them.
 
     Returns
     -------
     folium.GeoJson
+
+    Raises
+    ------
+    OutputError
+        If ``share_col`` is missing, holds text that is no number, or values outside
+        [0, 1] (e.g. percentages 0–100), naming the rows.
     """
-    shown = units.assign(_share_text=units[share_col].map(
-        lambda v: "—" if pd.isna(v) else f"{float(v):.1%}"))
-    popup = {name_col: "名称", "_share_text": "60岁以上老人覆盖率"} | dict(extra_popup or {})
+    what = "add_coverage_choropleth"
+    shares = numeric_column(units, share_col, what)
+    outside = (shares < -1e-9) | (shares > 1 + 1e-9)
+    if outside.any():
+        rows = ", ".join(f"{i} ({v:g})" for i, v in shares[outside].iloc[:5].items())
+        msg = (f"{what}: column {share_col!r} must be a fraction in [0, 1]; outside it: {rows}"
+               f"{' (percentages? divide by 100)' if shares.max() <= 100 else ''}")
+        raise OutputError(msg)
+    counts = {c: label for c, label in _COVERAGE_COUNTS.items() if c in units.columns}
+    shown = units.assign(**{share_col: shares}, _share_text=shares.map(
+        lambda v: "—" if pd.isna(v) else f"{float(v):.1%}"), **{
+        f"_{c}_text": pd.to_numeric(units[c], errors="coerce").map(
+            lambda v: "—" if pd.isna(v) else f"{v:,.0f}") for c in counts})
+    popup = ({name_col: "名称", "_share_text": "60岁以上老人覆盖率"}
+             | {f"_{c}_text": label for c, label in counts.items()} | dict(extra_popup or {}))
     return add_value_cells(
         m, shown, value_col=share_col, name=f"{level_name}覆盖率（60岁以上）",
         layer_id=layer_id, bins=SHARE_BINS, colors=SHARE_COLORS, popup_fields=popup,
@@ -380,8 +275,16 @@ def add_uncovered_cells(
     -------
     folium.GeoJson or folium.raster_layers.ImageOverlay
         Layer id ``uncovered-cells``.
+
+    Raises
+    ------
+    OutputError
+        If ``covered_col`` is missing or holds anything but True/False (missing values,
+        text), or ``pop_col`` is missing or not numeric, naming the rows.
     """
-    gaps = cells[~cells[covered_col].astype(bool)]
+    what = "add_uncovered_cells"
+    gaps = cells[~boolean_column(cells, covered_col, what)]
+    gaps = gaps.assign(**{pop_col: numeric_column(gaps, pop_col, what)})
     limits = tuple(bins) if bins is not None else quantile_class_limits(gaps[pop_col])
     colors = _GAP_COLORS[len(_GAP_COLORS) - (len(limits) - 1):]
     labels = [f"{lo:g}–{hi:g}人" for lo, hi in itertools.pairwise(limits[:-1])]
@@ -418,13 +321,21 @@ def add_proposed_sites(
     -------
     folium.GeoJson
         Layer id ``proposed-sites``.
+
+    Raises
+    ------
+    OutputError
+        If ``gain_col`` or ``rank_col`` is missing or not numeric.
     """
-    gains = pd.to_numeric(sites[gain_col], errors="coerce").fillna(0.0)
+    what = "add_proposed_sites"
+    raw_gains = numeric_column(sites, gain_col, what)
+    ranks = numeric_column(sites, rank_col, what)
+    gains = raw_gains.fillna(0.0).clip(lower=0.0)
     biggest = float(gains.max()) if len(gains) and gains.max() > 0 else 1.0
     shown = sites.assign(
         _radius=6 + 10 * (gains / biggest) ** 0.5,
-        _rank_text=sites[rank_col].map(lambda r: f"第{int(r)}位"),
-        _gain_text=gains.map(lambda g: f"{g:,.0f}"),
+        _rank_text=ranks.map(lambda r: "—" if pd.isna(r) else f"第{r:g}位"),
+        _gain_text=raw_gains.map(lambda g: "—" if pd.isna(g) else f"{g:,.0f}"),
     )
     popup = {"_rank_text": "建议顺序", "_gain_text": gain_label}
     if name_col and name_col in sites:
@@ -471,8 +382,12 @@ def add_standards_shortfalls(
     Raises
     ------
     OutputError
-        If ``status_col`` holds other values than pass/fail/not_computable/True/False.
+        If a column is missing, ``status_col`` holds other values than
+        pass/fail/not_computable/True/False, or ``shortfall_col`` is not numeric.
     """
+    what = "add_standards_shortfalls"
+    require_columns(units, [status_col, shortfall_col], what)
+    shortfalls = numeric_column(units, shortfall_col, what)
     status = units[status_col].astype(object)
     known = {"pass": "达标", True: "达标", "fail": "未达标", False: "未达标",
              "not_computable": "无法计算"}
@@ -484,7 +399,7 @@ def add_standards_shortfalls(
         raise OutputError(msg)
     shown = units.assign(
         _status_text=text,
-        _shortfall_text=units[shortfall_col].map(lambda v: "—" if pd.isna(v) else f"{v:,.1f}"),
+        _shortfall_text=shortfalls.map(lambda v: "—" if pd.isna(v) else f"{v:,.1f}"),
     )
     popup = {name_col: "名称", "_status_text": "是否达标", "_shortfall_text": "缺口"}
     popup |= dict(extra_popup or {})
@@ -502,7 +417,8 @@ _OVERVIEW_BUILDERS = {
     "towns": lambda m, g: add_coverage_choropleth(m, g),
     "villages": lambda m, g: add_coverage_choropleth(
         m, g, level_name="社区/村", layer_id="coverage-village", show=False),
-    "standards": lambda m, g: add_standards_shortfalls(m, g),
+    "standards": lambda m, g: add_standards_shortfalls(
+        m, g, rule_label=g.attrs.get("rule_label", "标准")),
     "uncovered_cells": lambda m, g: add_uncovered_cells(m, g),
     "service_areas": lambda m, g: add_service_areas(m, g),
     "boundary_lines": lambda m, g: add_boundary_lines(m, g),
@@ -532,12 +448,13 @@ def overview_map(
     Parameters
     ----------
     layers
-        ``{kind: layer}`` with kinds ``towns`` and ``villages`` (with ``share_60plus``),
-        ``standards``, ``uncovered_cells``, ``service_areas``, ``facilities``,
-        ``proposed_sites``, ``boundary_lines``, ``boundary_markers``, ``findings``; each
-        with its builder's default columns. Drawn areas first, then lines, then points
-        (order: towns, villages, standards, uncovered_cells, service_areas,
-        boundary_lines, facilities, boundary_markers, proposed_sites, findings).
+        ``{kind: layer}`` with kinds ``towns`` and ``villages`` (with ``pop_60plus_share``),
+        ``standards`` (its ``attrs["rule_label"]`` names the rule), ``uncovered_cells``,
+        ``service_areas``, ``facilities``, ``proposed_sites``, ``boundary_lines``,
+        ``boundary_markers``, ``findings``; each with its builder's default columns. Drawn
+        areas first, then lines, then points (order: towns, villages, standards,
+        uncovered_cells, service_areas, boundary_lines, facilities, boundary_markers,
+        proposed_sites, findings).
     admin_units
         Admin units to name each facility's 镇街 in popups.
     basemap, tianditu_tk, title
@@ -553,14 +470,19 @@ def overview_map(
     Raises
     ------
     OutputError
-        An unknown kind, or no layers at all.
+        An unknown kind, no layers at all, or only empty layers.
     """
     unknown = set(layers) - set(_OVERVIEW_BUILDERS) - {"facilities"}
     if unknown or not layers:
         msg = (f"overview_map: unknown layer kinds {sorted(unknown)}" if unknown
                else "overview_map needs at least one layer")
         raise OutputError(msg)
-    extent = layers.get("towns", next(iter(layers.values())))
+    drawable = [kind for kind, g in layers.items()
+                if (g.geometry.notna() & ~g.geometry.is_empty).any()]
+    if not drawable:
+        msg = "overview_map: every layer is empty, there is nothing to map"
+        raise OutputError(msg)
+    extent = layers["towns" if "towns" in drawable else drawable[0]]
     m = base_map(extent, basemap=basemap, tianditu_tk=tianditu_tk,
                  title=title)
     for kind in _OVERVIEW_ORDER:

@@ -206,7 +206,8 @@ class WalkNetwork:
         snapped
             Optional result of :func:`geoplan.snapping.snap_points` for ``demand``.
         demand
-            Optional demand layer (same index as ``snapped``) with the ``measures`` columns.
+            Optional demand layer (the rows of ``snapped``, in order) with the ``measures``
+            columns.
         measures
             Demand columns to sum per component (those present are used).
 
@@ -231,15 +232,18 @@ class WalkNetwork:
         table["share_of_length"] = table["length_m"] / table["length_m"].sum()
         table.index.name = "component"
         if snapped is not None:
-            ok = snapped["edge"].to_numpy() >= 0
-            pt_comp = edge_comp[snapped["edge"].to_numpy()[ok]]
+            pt_comp = edge_comp[snapped["edge"].to_numpy()]
             table["n_points"] = np.bincount(pt_comp, minlength=n_comp)
             if demand is not None:
-                rows = demand.loc[snapped.index[ok]]
+                if len(demand) != len(snapped):
+                    msg = (f"demand has {len(demand)} rows but the snap result has "
+                           f"{len(snapped)}; pass the snap of this demand layer")
+                    raise NetworkError(msg)
                 for m in measures:
-                    if m in rows.columns:
-                        w = rows[m].to_numpy(dtype=np.float64)
-                        table[m] = np.bincount(pt_comp, weights=w, minlength=n_comp)
+                    if m in demand.columns:
+                        w = pd.to_numeric(demand[m], errors="coerce").to_numpy(np.float64)
+                        table[m] = np.bincount(pt_comp, weights=np.nan_to_num(w),
+                                               minlength=n_comp)
         return table
 
     def __repr__(self) -> str:
@@ -321,6 +325,8 @@ def walk_network_from_graph(
     if "crs" not in graph.graph:
         msg = "the graph declares no CRS (graph.graph['crs']); OSMnx graphs are EPSG:4326"
         raise CRSError(msg)
+    if not graph.is_multigraph():  # e.g. osmnx.convert.to_digraph output
+        graph = nx.MultiDiGraph(graph) if graph.is_directed() else nx.MultiGraph(graph)
     if graph.number_of_edges() == 0:
         msg = "the graph has no edges"
         raise NetworkError(msg)
@@ -367,8 +373,8 @@ def _network_from_tables(
     for col in keep_cols:
         values = edges[col].to_numpy()
         if values.dtype == object:
-            values = np.array([", ".join(_tag_values(x)) if x is not None else None
-                               for x in values], dtype=object)
+            values = np.array([", ".join(_tag_values(x)) or None for x in values],
+                              dtype=object)
         out[col] = values
     out = _drop_reverse_duplicates(out)
     network = WalkNetwork(xy, out, epsg, node_ids=node_index.to_numpy())
@@ -378,12 +384,20 @@ def _network_from_tables(
 
 
 def _drop_reverse_duplicates(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Keep one row of each two-way street (OSMnx stores both directions)."""
+    """Keep one row of each two-way street (OSMnx stores both directions).
+
+    Twins have the same end nodes, length and midpoint; two different streets between the
+    same nodes with the same length (the two halves of a ring) are both kept.
+    """
     u = edges["u"].to_numpy()
     v = edges["v"].to_numpy()
     lo, hi = np.minimum(u, v), np.maximum(u, v)
     length_cm = np.round(edges["length_m"].to_numpy() * 100).astype(np.int64)
-    key = pd.DataFrame({"lo": lo, "hi": hi, "len": length_cm})
+    mid = shapely.get_coordinates(
+        shapely.line_interpolate_point(edges.geometry.to_numpy(), 0.5, normalized=True))
+    mid_dm = np.round(mid * 10).astype(np.int64)
+    key = pd.DataFrame({"lo": lo, "hi": hi, "len": length_cm, "x": mid_dm[:, 0],
+                        "y": mid_dm[:, 1]})
     # keep the shortest of near-equal twins so the CSR minimum is exact
     order = np.argsort(edges["length_m"].to_numpy(), kind="stable")
     dup = np.zeros(len(edges), dtype=bool)
@@ -397,7 +411,9 @@ def _split_lines_at_nodes(
     """Split polylines into edges at their node vertices.
 
     A vertex is a node when it is the first or last vertex of its line, or when its key
-    (node id or rounded coordinate) occurs in two or more different lines.
+    (node id or rounded coordinate) occurs more than once: in two lines, or twice in one
+    line (a way that loops back onto itself, e.g. a lane ending in a turning loop).
+    Repeated consecutive vertices, and then lines of a single point, are dropped first.
 
     Returns
     -------
@@ -406,13 +422,17 @@ def _split_lines_at_nodes(
         unique keys (``np.unique(vertex_key, return_inverse=True)``).
     """
     keys, inverse = np.unique(vertex_key, return_inverse=True)
-    pairs = np.unique(np.stack([inverse, line_index]), axis=1)
-    lines_per_key = np.bincount(pairs[0], minlength=len(keys))
+    repeat = np.zeros(len(coords), dtype=bool)
+    repeat[1:] = (line_index[1:] == line_index[:-1]) & (inverse[1:] == inverse[:-1])
+    coords, line_index, inverse = coords[~repeat], line_index[~repeat], inverse[~repeat]
+    _, line_pos, line_n = np.unique(line_index, return_inverse=True, return_counts=True)
+    real = line_n[line_pos] >= 2  # a line of one point (zero length) joins nothing
+    coords, line_index, inverse = coords[real], line_index[real], inverse[real]
     first = np.ones(len(coords), dtype=bool)
     first[1:] = line_index[1:] != line_index[:-1]
     last = np.ones(len(coords), dtype=bool)
     last[:-1] = line_index[1:] != line_index[:-1]
-    is_node = first | last | (lines_per_key[inverse] >= 2)
+    is_node = first | last | (np.bincount(inverse, minlength=len(keys))[inverse] >= 2)
     interior_node = is_node & ~first & ~last
     starts = is_node & ~last
     run = np.cumsum(starts)  # global running segment number (1-based)
@@ -436,6 +456,45 @@ def _split_lines_at_nodes(
         inverse[seg_first_row][good],
         inverse[seg_last_row][good],
     )
+
+
+def _vertex_keys(coords: np.ndarray, line_index: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """One integer per vertex, shared by vertices within about ``tolerance_m`` of each other.
+
+    Vertices are rounded to a grid of ``tolerance_m``. Two neighbouring grid cells are
+    merged too when their first vertices lie within ``tolerance_m``, come from different
+    lines and one cell holds a line end, so two end points a millimetre apart on either
+    side of a grid line still meet, while a line drawn with vertices closer than the
+    tolerance is not collapsed.
+    """
+    if not tolerance_m > 0:
+        msg = f"tolerance_m must be positive, got {tolerance_m}"
+        raise NetworkError(msg)
+    grid = np.round((coords - coords.min(axis=0)) / tolerance_m).astype(np.int64)
+    width = int(grid[:, 1].max()) + 3
+    if (int(grid[:, 0].max()) + 3) * width >= 2**62:
+        msg = f"tolerance_m={tolerance_m} is too small for a layer this large"
+        raise NetworkError(msg)
+    cell = grid[:, 0] * width + grid[:, 1] + 1
+    cells, first, inverse = np.unique(cell, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    is_end = np.ones(len(coords), dtype=bool)
+    is_end[1:-1] = (line_index[1:-1] != line_index[:-2]) | (line_index[1:-1] != line_index[2:])
+    has_end = np.bincount(inverse, weights=is_end, minlength=len(cells)) > 0
+    rows, cols = [], []
+    for step in (width, 1, width + 1, width - 1):  # right, up, up-right, down-right
+        pos = np.minimum(np.searchsorted(cells, cells + step), len(cells) - 1)
+        a = np.flatnonzero(cells[pos] == cells + step)
+        b = pos[a]
+        ok = ((has_end[a] | has_end[b]) & (line_index[first[a]] != line_index[first[b]])
+              & (np.hypot(*(coords[first[a]] - coords[first[b]]).T) <= tolerance_m))
+        rows.append(a[ok])
+        cols.append(b[ok])
+    rows_a, cols_a = np.concatenate(rows), np.concatenate(cols)
+    close = sparse.coo_matrix((np.ones(len(rows_a)), (rows_a, cols_a)),
+                              shape=(len(cells), len(cells)))
+    _, label = connected_components(close, directed=False)
+    return label[inverse].astype(np.int64)
 
 
 def walk_network_from_edges(
@@ -463,7 +522,8 @@ def walk_network_from_edges(
     tolerance_m
         Vertices closer than about this are treated as the same point.
     walk_filter
-        Apply :func:`walkable_mask` to OSM-style tag columns (needs ``highway``).
+        Apply :func:`walkable_mask` to OSM-style tag columns (needs ``highway``); lines
+        with no ``highway`` value are kept.
     include_private
         Passed to :func:`walkable_mask`.
 
@@ -481,7 +541,10 @@ def walk_network_from_edges(
     epsg = _require_metric_crs(lines.crs, "the centreline layer")
     data = lines.reset_index(drop=True)
     if walk_filter:
-        data = data.loc[walkable_mask(data, include_private=include_private)]
+        keep = walkable_mask(data, include_private=include_private)
+        if "highway" in data.columns:  # every centreline is a street: untyped ones stay
+            keep |= np.array([not _tag_values(x) for x in data["highway"]], dtype=bool)
+        data = data.loc[keep]
     data = data.loc[data.geometry.notna() & ~data.geometry.is_empty]
     data = data.loc[data.geom_type.isin(["LineString", "MultiLineString"])]
     data = data.explode(index_parts=False, ignore_index=True)
@@ -498,9 +561,7 @@ def walk_network_from_edges(
         data = data.iloc[src].reset_index(drop=True)
         geoms = noded
     coords, line_index = shapely.get_coordinates(geoms, return_index=True)
-    grid = np.round(coords / tolerance_m).astype(np.int64)
-    grid -= grid.min(axis=0)
-    key = grid[:, 0] * np.int64(2**31) + grid[:, 1]  # one int per rounded point
+    key = _vertex_keys(coords, line_index, tolerance_m)
     segs, src_line, u, v = _split_lines_at_nodes(coords, line_index, key)
     _, first_pos = np.unique(key, return_index=True)
     node_xy = coords[first_pos]

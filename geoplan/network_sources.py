@@ -187,6 +187,9 @@ def walk_network_from_file(
         return _walk_network_from_pbf(path, metric_epsg=metric_epsg,
                                       include_private=include_private)
     if name.endswith(".graphml"):
+        if declared in ("gcj02", "bd09"):
+            msg = f"{path.name}: convert GCJ-02/BD-09 graphs before building a network"
+            raise CRSError(msg)
         import osmnx as ox
 
         graph = ox.load_graphml(path)
@@ -232,7 +235,14 @@ def _declare_layer_crs(
             raise CRSError(msg)
         return layer
     epsg = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}.get(declared, declared.upper())
-    return layer.set_crs(epsg, allow_override=True)
+    layer = layer.set_crs(epsg, allow_override=True)
+    x0, y0, x1, y1 = layer.total_bounds
+    if layer.crs.is_geographic and not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        msg = (f"{path.name}: declared coords={declared!r} (degrees), but the coordinates "
+               f"reach ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), which are not degrees; "
+               "declare the projected CRS the file is in, e.g. coords='EPSG:4549'")
+        raise CRSError(msg)
+    return layer
 
 
 def _read_pbf_ways(path: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:

@@ -24,21 +24,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from geoplan import maps, plotting, report
 from geoplan.access import nearest_facility_time, reach_matrix
 from geoplan.boundary import BoundaryInspection, inspect_boundaries
-from geoplan.boundary_report import archive_by_line, write_inspection_workbook
+from geoplan.boundary_report import (
+    archive_by_line,
+    inspection_sheets,
+    write_inspection_workbook,
+)
 from geoplan.candidates import candidate_sites_from_demand_clusters
 from geoplan.coverage import assign_units, coverage_by_unit, coverage_gaps
 from geoplan.io import atomic_write, write_layers_gpkg
 from geoplan.population import unit_summary
-from geoplan.report_compliance import compliance_tables, write_compliance_workbook
+from geoplan.report_compliance import (
+    compliance_tables,
+    standards_results,
+    write_compliance_workbook,
+)
 from geoplan.schema import FACILITY_TYPES
 from geoplan.service_areas import service_areas
 from geoplan.siting import mclp
 from geoplan.siting_tables import coverage_before_after_by_unit, rank_sites_by_marginal_gain
+from geoplan.standards import compliance_gdf
 from geoplan.study import Study
 
 logger = logging.getLogger(__name__)
@@ -71,6 +81,10 @@ class StudyRun:
         Facility type -> before/after coverage per 镇街.
     inspection
         Boundary joint-inspection result.
+    service_areas
+        Service-area polygons of the core types (dissolved per type).
+    standards
+        Standards results per unit and rule (:func:`geoplan.standards.evaluate_standards`).
     """
 
     outputs: dict[str, Path] = field(default_factory=dict)
@@ -79,6 +93,8 @@ class StudyRun:
     proposals: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     siting_gain: dict[str, pd.DataFrame] = field(default_factory=dict)
     inspection: BoundaryInspection | None = None
+    service_areas: gpd.GeoDataFrame | None = None
+    standards: pd.DataFrame | None = None
 
 
 def _sheet_name(text: str) -> str:
@@ -124,6 +140,12 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> pd.DataFrame
     network = study.network()
     existing = _existing(study.facilities)
     types = [t for t in CORE_TYPES if existing["type"].eq(t).any()]
+    missing = [FACILITY_TYPES[t].name_zh for t in CORE_TYPES if t not in types]
+    if missing:
+        logger.warning("no existing %s in the study: their coverage is not reported",
+                       "、".join(missing))
+    if not types:
+        return None
     nearest = nearest_facility_time(
         network, study.population, existing, speed_m_per_min=study.speed_m_per_min,
         max_minutes=max(study.tiers_min), types=types,
@@ -134,25 +156,37 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> pd.DataFrame
     )
     gaps = coverage_gaps(study.population, nearest, tier_min=max(study.tiers_min),
                          speed_m_per_min=study.speed_m_per_min, types=types)
-    areas = service_areas(network, existing[existing["type"].isin(types)],
-                          max(study.tiers_min) * study.speed_m_per_min, dissolve_by="type")
+    run.service_areas = service_areas(network, existing[existing["type"].isin(types)],
+                                      max(study.tier_distances_m), dissolve_by="type")
     run.outputs["coverage"] = write_layers_gpkg(
-        {"uncovered_cells": gaps, "service_areas": areas}, out_dir / "coverage.gpkg")
+        {"uncovered_cells": gaps, "service_areas": run.service_areas},
+        out_dir / "coverage.gpkg")
     return nearest
 
 
-def propose_sites(study: Study, nearest: pd.DataFrame, out_dir: Path, run: StudyRun) -> None:
-    """Propose new sites for :data:`SITING_PLAN` by exact MCLP with existing sites fixed."""
+def propose_sites(study: Study, nearest: pd.DataFrame | None, out_dir: Path,
+                  run: StudyRun) -> None:
+    """Propose new sites for :data:`SITING_PLAN` by exact MCLP with existing sites fixed.
+
+    A siting type without any existing site starts from nothing (every cell uncovered).
+    """
     network = study.network()
     existing = _existing(study.facilities)
-    max_m = max(study.tiers_min) * study.speed_m_per_min
+    max_m = max(study.tier_distances_m)
     cells = study.population
     towns = assign_units(cells, study.towns)["town"]
     demand = cells.assign(town=towns.to_numpy())
     weights = demand["pop_60plus"].to_numpy(float)
     layers = {}
     for facility_type, p in SITING_PLAN.items():
-        uncovered = ~(nearest[f"{facility_type}_dist_m"] <= max_m).to_numpy()
+        column = f"{facility_type}_dist_m"
+        if nearest is not None and column in nearest.columns:
+            uncovered = ~(nearest[column] <= max_m).to_numpy()
+        else:
+            uncovered = np.ones(len(cells), dtype=bool)
+        if not (uncovered & (weights > 0)).any():
+            logger.info("%s: every older resident is already covered", facility_type)
+            continue
         candidates = candidate_sites_from_demand_clusters(
             cells, N_CANDIDATES, mask=uncovered, network=network, seed=0)
         reach = reach_matrix(network, candidates, cells, max_m)
@@ -196,67 +230,114 @@ def inspect_study_boundaries(study: Study, out_dir: Path, run: StudyRun) -> None
 
 def write_compliance(study: Study, out_dir: Path, run: StudyRun) -> dict[str, pd.DataFrame]:
     """Evaluate standards and plan indicators; write the compliance workbook."""
-    tables = compliance_tables(study)
+    run.standards = standards_results(study)
+    tables = compliance_tables(study, results=run.standards)
     run.outputs["compliance"] = write_compliance_workbook(tables, out_dir / "compliance.xlsx")
     return tables
 
 
-def write_map_and_reports(study: Study, nearest: pd.DataFrame, compliance: dict[str, pd.DataFrame],
-                          out_dir: Path, run: StudyRun) -> None:
-    """Write ``map.html``, ``report.xlsx`` and ``report.html``."""
-    max_min = max(study.tiers_min)
-    key = "elderly_station"
-    cells = study.population.assign(
-        covered=(nearest[f"{key}_time_min"] <= max_min).to_numpy())
-    towns = maps.units_with_coverage(study.admin_units, run.coverage, facility_type=key,
-                                     tier_min=max_min, level="town")
-    villages = maps.units_with_coverage(study.admin_units, run.coverage, facility_type=key,
-                                        tier_min=max_min, level="village")
-    layers = {"towns": towns, "villages": villages, "uncovered_cells": cells,
-              "facilities": study.facilities}
+#: The standard drawn on the demo map (when the profile has it): floor area per 100
+#: households of community service facilities, per 社区/村.
+MAP_RULE = ("community_area_per_100hh", "village")
+
+
+def _map_layers(study: Study, nearest: pd.DataFrame | None, run: StudyRun,
+                key: str | None) -> dict[str, gpd.GeoDataFrame]:
+    """Return the layers of ``map.html``.
+
+    Coverage of ``key``, its gaps and service areas, one standard, the facilities, the
+    proposals and the boundary inspection.
+    """
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    if key is not None:
+        max_min = max(study.tiers_min)
+        for level in ("town", "village"):
+            layers[f"{level}s"] = maps.units_with_coverage(
+                study.admin_units, run.coverage, facility_type=key, tier_min=max_min,
+                level=level)
+        covered = (nearest[f"{key}_dist_m"] <= max(study.tier_distances_m)).to_numpy()
+        layers["uncovered_cells"] = study.population.assign(covered=covered)
+        layers["service_areas"] = run.service_areas
+    rule_id, level = MAP_RULE
+    if run.standards is not None and (run.standards["rule_id"] == rule_id).any():
+        rows = run.standards[run.standards["rule_id"].eq(rule_id)
+                             & run.standards["level"].eq(level)]
+        shown = compliance_gdf(rows, study.admin_units).rename(columns={"unit_name": "name"})
+        shown.attrs["rule_label"] = f"{rows['name_zh'].iloc[0]}（社区/村）" if len(rows) else ""
+        if len(shown):
+            layers["standards"] = shown
+    layers["facilities"] = study.facilities
     if key in run.proposals:
         layers["proposed_sites"] = run.proposals[key]
     if run.inspection is not None:
         layers |= {"boundary_lines": study.boundary_lines,
                    "boundary_markers": study.boundary_markers,
                    "findings": run.inspection.findings}
-    m = maps.overview_map(layers, admin_units=study.admin_units,
-                          title=f"{study.name} {max_min:g}分钟养老服务圈",
+    return layers
+
+
+def _in_chinese(table: pd.DataFrame) -> pd.DataFrame:
+    """Facility types and unit levels as planners read them (居家养老服务站, 镇街 …)."""
+    names = {key: t.name_zh for key, t in FACILITY_TYPES.items()}
+    levels = {"study": "全域", "county": "县(市、区)", "town": "镇(街道)", "village": "村(社区)"}
+    out = table.copy()
+    for col, mapping in (("facility_type", names), ("level", levels)):
+        if col in out.columns:
+            out[col] = out[col].map(lambda v, m=mapping: m.get(v, v))
+    return out
+
+
+def write_map_and_reports(study: Study, nearest: pd.DataFrame | None,
+                          compliance: dict[str, pd.DataFrame], out_dir: Path,
+                          run: StudyRun) -> None:
+    """Write ``map.html``, ``report.xlsx`` and ``report.html``."""
+    max_min = max(study.tiers_min)
+    present = [] if run.coverage is None else list(dict.fromkeys(run.coverage["facility_type"]))
+    key = "elderly_station" if "elderly_station" in present else next(iter(present), None)
+    layers = _map_layers(study, nearest, run, key)
+    subject = FACILITY_TYPES[key].name_zh if key else "民政设施"
+    m = maps.overview_map(layers, admin_units=study.admin_units, basemap=study.basemap,
+                          tianditu_tk=study.tianditu_tk,
+                          title=f"{study.name} {max_min:g}分钟{subject}服务圈",
                           shown_facility_types=("elderly_station", "senior_canteen",
                                                 "day_care_center"))
     run.outputs["map"] = maps.save_map(m, out_dir / "map.html")
 
-    town_cov = run.coverage[run.coverage["level"].eq("town")
-                            & run.coverage["tier_min"].eq(max_min)]
-    sheets: dict[str, pd.DataFrame] = {"镇街概况": run.summary.reset_index(),
-                                       "15分钟覆盖": town_cov}
-    sheets |= {_sheet_name(f"合规-{name}"): table for name, table in compliance.items()}
-    for facility_type, ranked in run.proposals.items():
-        sheets[_sheet_name(f"选址-{FACILITY_TYPES[facility_type].name_zh}")] = ranked.drop(
-            columns="geometry")
-    if run.inspection is not None:
-        sheets["联检问题清单"] = run.inspection.findings.drop(columns="geometry")
-    run.outputs["report_xlsx"] = report.write_workbook(sheets, out_dir / "report.xlsx")
-
-    shares = town_cov.pivot_table(index="name", columns="facility_type",
-                                  values="pop_60plus_share")
-    shares.columns = [FACILITY_TYPES[c].name_zh for c in shares.columns]
-    sections = [
-        report.ReportSection(
+    sheets: dict[str, pd.DataFrame] = {"镇街概况": run.summary.reset_index()}
+    sections = []
+    if run.coverage is not None:
+        town_cov = run.coverage[run.coverage["level"].eq("town")
+                                & run.coverage["tier_min"].eq(max_min)]
+        sheets[f"{max_min:g}分钟覆盖"] = _in_chinese(town_cov)
+        shares = town_cov.pivot_table(index="name", columns="facility_type",
+                                      values="pop_60plus_share")
+        shares.columns = [FACILITY_TYPES[c].name_zh for c in shares.columns]
+        sections.append(report.ReportSection(
             f"一、{max_min:g}分钟服务圈覆盖（60岁以上老人）",
             text="按步行网络计算的各镇街60岁以上老人覆盖比例。",
             table=shares.reset_index(), percent_cols=list(shares.columns),
-            figures=[plotting.bar_chart(shares.iloc[:, 0], title="各镇街居家养老服务站覆盖率",
-                                        percent=True)]),
-    ]
+            figures=[plotting.bar_chart(shares[subject], title=f"各镇街{subject}覆盖率",
+                                        percent=True)]))
+    sheets |= {_sheet_name(f"合规-{name}"): table for name, table in compliance.items()}
+    for facility_type, ranked in run.proposals.items():
+        sheets[_sheet_name(f"选址-{FACILITY_TYPES[facility_type].name_zh}")] = _in_chinese(
+            ranked.drop(columns="geometry"))
+    if run.inspection is not None:
+        sheets["联检问题清单"] = inspection_sheets(run.inspection)["问题清单"]
+    run.outputs["report_xlsx"] = report.write_workbook(sheets, out_dir / "report.xlsx")
+
     for facility_type, gain in run.siting_gain.items():
         sections.append(report.ReportSection(
             f"选址建议：{FACILITY_TYPES[facility_type].name_zh}",
             text=f"新增 {len(run.proposals[facility_type])} 处后各镇街60岁以上老人覆盖变化。",
             table=gain.reset_index()))
     if run.inspection is not None:
-        counts = run.inspection.findings["kind"].value_counts().rename_axis("kind")
-        sections.append(report.ReportSection("行政区域界线联检问题", table=counts.reset_index()))
+        counts = inspection_sheets(run.inspection)["问题清单"]
+        kind_col = "问题类型" if "问题类型" in counts.columns else counts.columns[0]
+        sections.append(report.ReportSection(
+            "行政区域界线联检问题",
+            table=counts[kind_col].value_counts().rename_axis(kind_col).reset_index(
+                name="数量")))
     run.outputs["report_html"] = report.write_html_report(
         sections, out_dir / "report.html", title=f"{study.name} 民政设施评估", map_html=m)
 

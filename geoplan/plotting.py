@@ -101,6 +101,15 @@ def use_chinese_font() -> str:
     return str(rc["font.sans-serif"][0])  # type: ignore[index]
 
 
+#: Widest chart in inches: more categories share the width (a 400-village chart would be
+#: 150 inches wide, slow to draw and squeezed to the page width anyway).
+MAX_WIDTH_IN = 16.0
+
+
+def _width_in(n_categories: int) -> float:
+    return min(MAX_WIDTH_IN, max(6.0, 0.38 * n_categories + 2))
+
+
 def _new_figure(width_in: float, height_in: float) -> Figure:
     fig = Figure(figsize=(width_in, height_in), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
@@ -144,7 +153,7 @@ def bar_chart(
     import matplotlib as mpl
 
     with mpl.rc_context(chinese_rc()):
-        fig = _new_figure(max(6.0, 0.38 * len(values) + 2), 3.6)
+        fig = _new_figure(_width_in(len(values)), 3.6)
         ax = fig.add_subplot()
         ax.bar([str(i) for i in values.index], values.to_numpy(dtype=float), color="#3182bd")
         ax.set_title(title)
@@ -171,7 +180,7 @@ def stacked_bar_chart(table: pd.DataFrame, *, title: str, ylabel: str = "") -> F
     import matplotlib as mpl
 
     with mpl.rc_context(chinese_rc()):
-        fig = _new_figure(max(6.0, 0.38 * len(table) + 2), 3.6)
+        fig = _new_figure(_width_in(len(table)), 3.6)
         ax = fig.add_subplot()
         bottom = pd.Series(0.0, index=table.index)
         labels = [str(i) for i in table.index]

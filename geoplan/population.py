@@ -20,6 +20,15 @@ logger = logging.getLogger(__name__)
 COUNT_COLUMNS = ("pop", "households", "pop_60plus", "pop_80plus")
 
 
+def _as_counts(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
+    """Cast sums to int64 when they are whole numbers; keep fractional sums (modelled grids)."""
+    values = frame.fillna(0)
+    numbers = values.to_numpy(dtype=float)
+    if np.array_equal(numbers, np.round(numbers)):
+        return values.astype("int64")
+    return values.astype(float)
+
+
 def allocate_integer_total(weights: np.ndarray, total: int) -> np.ndarray:
     """Split an integer total over cells in proportion to weights, summing exactly to the total.
 
@@ -41,13 +50,14 @@ def allocate_integer_total(weights: np.ndarray, total: int) -> np.ndarray:
     Raises
     ------
     ValueError
-        If a weight is negative or not finite, the total is negative, or all weights are 0
-        while the total is positive.
+        If a weight is negative or not finite, the total is negative or not a whole number,
+        or all weights are 0 while the total is positive.
     """
     w = np.asarray(weights, dtype=float)
-    if total < 0:
-        msg = f"total must be >= 0, got {total}"
+    if total < 0 or total != int(total):
+        msg = f"total must be a whole number >= 0, got {total}"
         raise ValueError(msg)
+    total = int(total)
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         msg = "weights must be finite and >= 0"
         raise ValueError(msg)
@@ -118,18 +128,20 @@ def population_by_unit(
     units
         Admin units of one level with ``code`` and ``name``.
     columns
-        Count columns to sum.
+        Count columns to sum; those the layer lacks (e.g. ``households``) are left out.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by unit code, with ``name`` and one summed column per count column. Units with
-        no cells get 0.
+        no cells get 0. Sums are int64 when whole, float for fractional (modelled) counts.
     """
+    columns = tuple(c for c in columns if c in population.columns)
     unit_code = assign_to_units(population, units)
     sums = population[list(columns)].groupby(unit_code).sum()
     out = units.set_index("code")[["name"]].join(sums)
-    out[list(columns)] = out[list(columns)].fillna(0).astype("int64")
+    for col in columns:
+        out[col] = _as_counts(out[col])
     return out
 
 
@@ -180,20 +192,22 @@ def unit_summary(
     counts = facility_counts_by_unit(facilities, units)
     table = pop.join(counts).fillna(0)
     numeric = [c for c in table.columns if c != "name"]
-    table[numeric] = table[numeric].astype("int64")
     # the total counts every cell and facility, also those in no unit (e.g. in a gap between
     # unit polygons), which get a row of their own so the table adds up
-    everything = pd.Series(0, index=numeric, dtype="int64")
+    everything = pd.Series(0.0, index=numeric)
     present = [c for c in COUNT_COLUMNS if c in numeric]
-    everything[present] = population[present].sum().astype("int64")
+    everything[present] = population[present].sum().astype(float)
     types = facilities["type"].value_counts()
     everything[types.index.intersection(numeric)] = types[types.index.intersection(numeric)]
     rows = [table]
     rest = everything - table[numeric].sum()
-    if rest.any():
+    if (rest.abs() > 1e-9 * np.maximum(everything.abs(), 1.0)).any():
         rows.append(_summary_row(rest, "unassigned", "未落入任何单元"))
     rows.append(_summary_row(everything, "total", "合计"))
-    return pd.concat(rows)
+    out = pd.concat(rows)
+    for col in numeric:
+        out[col] = _as_counts(out[col])
+    return out
 
 
 def _summary_row(values: pd.Series, key: str, label: str) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import math
 import os
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -22,9 +23,11 @@ import folium
 import pandas as pd
 from matplotlib.figure import Figure
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from geoplan._assets import inline_assets
 from geoplan._mapcore import map_to_html
 from geoplan._output import write_text_atomically
 from geoplan.errors import OutputError
@@ -45,6 +48,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 INTEGER_FORMAT = "#,##0"
+CODE_FORMAT = "0"
 DECIMAL_FORMAT = "#,##0.0"
 PERCENT_FORMAT = "0.0%"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -144,23 +148,51 @@ def _is_share(column: str, percent_cols: Sequence[str] | None) -> bool:
     return "share" in name or name.endswith(("_rate", "_ratio"))
 
 
-def _column_format(series: pd.Series, is_share: bool) -> str | None:
+def _is_code(column: str) -> bool:
+    """Columns of codes and ids (区划代码 350582001, 编号): digits without thousands separators."""
+    name = column.lower()
+    return name.endswith(("code", "_id", "_no", "代码", "编号")) or name in ("id", "row")
+
+
+def _column_format(series: pd.Series, is_share: bool, is_code: bool = False) -> str | None:
+    if pd.api.types.is_object_dtype(series):  # e.g. numbers mixed with None: judge the values
+        present = series.dropna()
+        if len(present) and present.map(lambda v: isinstance(v, int | float)
+                                        and not isinstance(v, bool)).all():
+            series = pd.to_numeric(present)
     if pd.api.types.is_bool_dtype(series):
         return None
     if pd.api.types.is_integer_dtype(series):
-        return INTEGER_FORMAT
+        return CODE_FORMAT if is_code else INTEGER_FORMAT
     if pd.api.types.is_float_dtype(series):
+        if is_code:
+            return CODE_FORMAT
         return PERCENT_FORMAT if is_share else DECIMAL_FORMAT
     if pd.api.types.is_datetime64_any_dtype(series):
         return DATE_FORMAT
     return None
 
 
+def _formats(frame: pd.DataFrame, percent_cols: Sequence[str] | None) -> list[str | None]:
+    return [_column_format(frame[c], _is_share(str(c), percent_cols), _is_code(str(c)))
+            for c in frame.columns]
+
+
 def _cell_value(value: object) -> object:
-    if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+    """Return ``value`` as Excel can store it (also the basis of the HTML table's text)."""
+    if value is None or value is pd.NA or value is pd.NaT or (
+            isinstance(value, float) and pd.isna(value)):
         return None
     if isinstance(value, bool):
         return "是" if value else "否"
+    if isinstance(value, float) and math.isinf(value):  # Excel has no infinity
+        return "∞" if value > 0 else "-∞"
+    if isinstance(value, str):  # control characters make the workbook unreadable
+        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return "、".join(str(_cell_value(v)) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{k}: {_cell_value(v)}" for k, v in value.items())
     if isinstance(value, pd.Timestamp):  # Excel has no time zones: keep the wall time
         return (value.tz_localize(None) if value.tzinfo else value).to_pydatetime()
     if hasattr(value, "item") and not isinstance(value, str | bytes | dt.date):
@@ -173,6 +205,8 @@ def _shown_text(value: object, number_format: str | None) -> str:
         return ""
     if isinstance(value, int | float) and number_format == PERCENT_FORMAT:
         return f"{value:.1%}"
+    if isinstance(value, int | float) and number_format == CODE_FORMAT:
+        return f"{value:.0f}"
     if isinstance(value, int | float) and number_format:
         return f"{value:,.1f}"
     return str(value)
@@ -198,16 +232,33 @@ def _check_sheet_name(name: str) -> None:
         raise OutputError(msg)
 
 
+def _append_row(ws, values: list[object]) -> None:
+    """Append one row; text starting with "=" stays text (a name is never run as a formula)."""
+    ws.append(values)
+    for j, value in enumerate(values, start=1):
+        if isinstance(value, str) and value.startswith("="):
+            ws.cell(row=ws.max_row, column=j).data_type = "s"
+
+
 def _write_sheet(ws, frame: pd.DataFrame, flags: pd.Series, header_zh: Mapping[str, str],
                  percent_cols: Sequence[str] | None) -> None:
     columns = [str(c) for c in frame.columns]
-    headers = [header_zh.get(c, COLUMN_NAMES_ZH.get(c, c)) for c in columns]
-    ws.append(headers)
-    formats = [_column_format(frame[c], _is_share(str(c), percent_cols)) for c in frame.columns]
+    headers = [str(_cell_value(header_zh.get(c, COLUMN_NAMES_ZH.get(c, c)))) for c in columns]
+    _append_row(ws, headers)
+    formats = _formats(frame, percent_cols)
     widths = [display_width(h) for h in headers]
-    for row_values, flagged in zip(frame.itertuples(index=False), flags, strict=True):
+    for i, (row_values, flagged) in enumerate(zip(frame.itertuples(index=False), flags,
+                                                  strict=True)):
         values = [_cell_value(v) for v in row_values]
-        ws.append(values)
+        try:
+            _append_row(ws, values)
+        except (ValueError, TypeError) as exc:
+            bad = next(c for c, v in zip(columns, values, strict=True)
+                       if not isinstance(v, str | int | float | dt.date | dt.timedelta)
+                       and v is not None)
+            msg = (f"sheet {ws.title!r}, column {bad!r}, row {frame.index[i]!r}: "
+                   f"cannot be written to Excel ({exc})")
+            raise OutputError(msg) from exc
         r = ws.max_row
         for j, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
             cell = ws.cell(row=r, column=j)
@@ -341,6 +392,8 @@ def _format_html_value(value: object, fmt: str | None) -> tuple[str, bool]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         if fmt == PERCENT_FORMAT:
             return f"{value:.1%}", True
+        if fmt == CODE_FORMAT:
+            return f"{value:.0f}", False
         if fmt == INTEGER_FORMAT or float(value).is_integer():
             return f"{value:,.0f}", True
         return f"{value:,.1f}", True
@@ -355,7 +408,7 @@ def table_html(table: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
     """Return ``table`` as an HTML ``<table>`` with Chinese headers and formatted numbers."""
     frame, flags = _prepare(table, highlight_col)
     names = [str(c) for c in frame.columns]
-    formats = [_column_format(frame[c], _is_share(str(c), percent_cols)) for c in frame.columns]
+    formats = _formats(frame, percent_cols)
     head = "".join(
         f"<th>{html.escape((headers or {}).get(c, COLUMN_NAMES_ZH.get(c, c)))}</th>" for c in names
     )
@@ -405,8 +458,8 @@ def write_html_report(
     title
         Report title (``<h1>`` and page title).
     map_html
-        A folium map (saved self-contained) or a full HTML page, embedded in an
-        ``<iframe srcdoc>`` after the sections; ``None``: no map.
+        A folium map or a full HTML page (e.g. ``m.get_root().render()``), embedded in an
+        ``<iframe srcdoc>`` after the sections with its web assets inlined; ``None``: no map.
     map_heading
         Heading above the map.
     note
@@ -428,7 +481,8 @@ def write_html_report(
     body.append(f'<p class="meta">生成时间 {stamp}{"　" + html.escape(note) if note else ""}</p>')
     body += [_section_html(s) for s in sections]
     if map_html is not None:
-        page = map_to_html(map_html) if isinstance(map_html, folium.Map) else map_html
+        page = (map_to_html(map_html) if isinstance(map_html, folium.Map)
+                else inline_assets(map_html))  # e.g. folium's own page: its CDN assets too
         body.append(f"<section><h2>{html.escape(map_heading)}</h2>"
                     f'<iframe class="map" title="{html.escape(map_heading)}" '
                     f'srcdoc="{html.escape(page, quote=True)}"></iframe></section>')

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from geoplan.errors import StudyConfigError
 from geoplan.indicator_consistency import check_results_vs_baselines, findings_table
 from geoplan.indicator_measures import observations_from_layers
 from geoplan.indicators import BEHIND, evaluate_indicators, load_registry
+from geoplan.io import atomic_write
 from geoplan.standards import STATUS_ZH, evaluate_standards, load_profile
 from geoplan.standards.evaluate import FAIL
 
@@ -36,6 +35,7 @@ LEVEL_ZH = {"county": "全域", "town": "镇(街道)", "village": "村(社区)"}
 DEFAULT_REGISTRIES = {
     "jinjiang": ("jinjiang_14th", "jinjiang_13th"),
     "nanan": ("nanan_14th", "nanan_13th"),
+    "xiamen": ("xiamen_13th", None),
 }
 
 
@@ -60,7 +60,11 @@ def _num(value: Any, digits: int = 2) -> Any:
 
 
 def standards_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Per-unit compliance rows (from :func:`evaluate_standards`) with Chinese headers."""
+    """Per-unit compliance rows (from :func:`evaluate_standards`) with Chinese headers.
+
+    基期值 (the plan's base value) and 指标属性 (预期性/约束性) come from the rule; the base
+    is shown on whole-area rows only, because the plans state it for the whole city.
+    """
     rows = []
     for i, r in enumerate(results.itertuples(index=False), start=1):
         thr = (
@@ -74,8 +78,10 @@ def standards_table(results: pd.DataFrame) -> pd.DataFrame:
                 "层级": LEVEL_ZH.get(r.level, r.level),
                 "指标名称": r.name_zh,
                 "单位": r.measure_unit,
+                "基期值": _num(r.base) if r.level == "county" else None,
                 "目标值": thr,
                 "当前值": _num(r.value),
+                "指标属性": r.attribute,
                 "完成情况": STATUS_ZH[r.status],
                 "缺口": _num(r.shortfall),
                 "缺口单位": r.shortfall_unit,
@@ -195,12 +201,46 @@ def _admin_units(study: Any) -> pd.DataFrame:
     return units
 
 
+def standards_results(study: Any, *, profile: str | Path | None = None) -> pd.DataFrame:
+    """Evaluate the study's standards profile on its units (the tidy results table).
+
+    Parameters
+    ----------
+    study
+        A loaded study (see :func:`compliance_tables`).
+    profile
+        Rule profile name or path; default: the study config's, else ``"national"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`geoplan.standards.evaluate_standards` output.
+
+    Raises
+    ------
+    StudyConfigError
+        When the study has no ``reference_date``.
+    RuleError
+        When the profile cannot be loaded.
+    """
+    return evaluate_standards(
+        load_profile(profile or _study_profile_name(study)),
+        _admin_units(study),
+        study.facilities,
+        population=getattr(study, "population", None),
+        staff=getattr(study, "staff", None),
+        denominators=getattr(study, "denominators", None),
+        reference_date=_study_date(study),
+    )
+
+
 def compliance_tables(
     study: Any,
     *,
     profile: str | Path | None = None,
     registry: str | Path | None = None,
     results_registry: str | Path | None = None,
+    results: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All compliance and indicator tables for a loaded study.
 
@@ -214,11 +254,15 @@ def compliance_tables(
     profile
         Rule profile name or path; default: the study config's, else ``"national"``.
     registry
-        Indicator registry to evaluate with values computed from the layers; default
-        the profile's plan (``jinjiang_14th`` for ``jinjiang``), none otherwise.
+        Indicator registry to evaluate; default the profile's plan (``jinjiang_14th``
+        for ``jinjiang``, ``xiamen_13th`` for ``xiamen``), none otherwise. Values the
+        registry file records (``[[observation]]``) are used as published; indicators
+        without one get the value computed from the layers, where a measure exists.
     results_registry
         The previous plan's results table compared with the registry's base values
         (data-quality sheet); default per profile.
+    results
+        :func:`standards_results` of the same study and profile, when already computed.
 
     Returns
     -------
@@ -238,7 +282,6 @@ def compliance_tables(
     prof = load_profile(name)
     units = _admin_units(study)
     population = getattr(study, "population", None)
-    staff = getattr(study, "staff", None)
     denominators = getattr(study, "denominators", None)
     as_of = _study_date(study)
     tables: dict[str, pd.DataFrame] = {}
@@ -255,18 +298,13 @@ def compliance_tables(
             population=population,
             denominators=denominators,
         )
+        stored = {o.indicator: o for o in reg.observations}  # published values win
+        obs = {**obs, **stored}
         tables["指标完成情况"] = indicator_table(evaluate_indicators(reg, obs))
         if prev_name:
             findings += check_results_vs_baselines(load_registry(prev_name), reg)
-    results = evaluate_standards(
-        prof,
-        units,
-        study.facilities,
-        population=population,
-        staff=staff,
-        denominators=denominators,
-        reference_date=as_of,
-    )
+    if results is None:
+        results = standards_results(study, profile=profile)
     rules = {r.id: {"family": r.family, "params": r.params} for r in prof.rules}
     tables.update(tables_from_results(results, rules))
     tables["数据质量提示"] = findings_sheet(findings_table(findings))
@@ -274,26 +312,6 @@ def compliance_tables(
 
 
 # ---------------------------------------------------------------- workbook writer
-
-
-@contextlib.contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    try:
-        from geoplan.io import atomic_write
-    except ImportError:  # io.py not present: same contract, local implementation
-        atomic_write = None
-    if atomic_write is not None:
-        with atomic_write(path) as tmp:
-            yield Path(tmp)
-        return
-    fd, tmp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _display_width(value: Any) -> int:
@@ -360,7 +378,7 @@ def write_compliance_workbook(tables: Mapping[str, pd.DataFrame], path: str | Pa
         for j, col in enumerate(data.columns, start=1):
             width = max([_display_width(col), *(_display_width(v) for v in data[col].tolist())])
             ws.column_dimensions[get_column_letter(j)].width = min(60, max(6, width + 2))
-    with _atomic_path(path) as tmp:
+    with atomic_write(path) as tmp:
         wb.save(tmp)
     logger.info("wrote compliance workbook %s (%d sheets)", path, len(tables))
     return path

@@ -28,6 +28,7 @@ import shapely
 from pyproj import CRS
 
 from geoplan._text import clean_number_text, id_text, is_missing, mojibake_encoding, norm_key
+from geoplan.boundary_findings import parse_date
 from geoplan.errors import Problem, SchemaError
 
 __all__ = [
@@ -345,20 +346,23 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
     if spec.dtype in _NUMERIC:
         values, bad = _to_numbers(series)
         add(bad, lambda i: f"not a number: {raw[i]!r}")
+        infinite = np.isinf(values.to_numpy(dtype=float))
+        add(infinite, lambda i: f"not a finite number: {raw[i]!r}")
+        values = values.mask(infinite)
         if spec.dtype in ("count", "amount"):
             add(values < 0, lambda i: f"negative value {values.iloc[i]:g}")
         if not spec.nan_ok:
-            add(values.isna() & ~bad, lambda _i: "missing value (NaN)")
+            add(values.isna() & ~bad & ~infinite, lambda _i: "missing value (NaN)")
         finite = values.dropna()
         if spec.dtype == "count" and values.notna().all() and (finite == finite.round()).all():
             return values.astype(np.int64)
         return values
-    if spec.dtype == "date":
-        text = series.astype(object).map(
-            lambda v: (unicodedata.normalize("NFKC", v).strip() or None) if isinstance(v, str)
-            else v)
-        values = pd.to_datetime(text, errors="coerce", format="mixed")
-        add(text.map(lambda v: not is_missing(v)) & values.isna(),
+    if spec.dtype == "date":  # dates, Excel serials, 2021-01-01, 2021/1/1, 2021年1月1日 …
+        text = [(unicodedata.normalize("NFKC", v).strip() or None) if isinstance(v, str) else v
+                for v in raw]
+        values = pd.to_datetime(pd.Series([parse_date(v) for v in text], index=series.index,
+                                          dtype=object))
+        add([not is_missing(t) and pd.isna(v) for t, v in zip(text, values, strict=True)],
             lambda i: f"not a date: {raw[i]!r}")
         return values
     if spec.dtype == "bool":
@@ -405,11 +409,85 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
     return text.astype("str")
 
 
+#: (part, whole): a count that cannot exceed another count of the same row.
+_NESTED = (("pop_60plus", "pop"), ("pop_80plus", "pop_60plus"), ("pop_80plus", "pop"),
+           ("nursing_beds", "beds"), ("niches_used", "niches_total"))
+
+
+def _nesting_problems(out: pd.DataFrame, labels: list[str]) -> list[Problem]:
+    """Report counts larger than the count they are part of (80+ > 60+, nursing beds > beds)."""
+    problems = []
+    for part, whole in _NESTED:
+        if part not in out.columns or whole not in out.columns or (
+                (part, whole) == ("pop_80plus", "pop") and "pop_60plus" in out.columns):
+            continue  # 80+ > pop then shows as 80+ > 60+ or 60+ > pop
+        a = pd.to_numeric(out[part], errors="coerce").to_numpy(dtype=float)
+        b = pd.to_numeric(out[whole], errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            over = np.flatnonzero((a > b) & (b >= 0))  # negative counts are reported already
+        problems += [Problem(f"{part} {a[i]:g} is larger than {whole} {b[i]:g}", labels[i], part)
+                     for i in over]
+    return problems
+
+
+def _single_points(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
+    """Turn one-part MultiPoints (as some exports write points) into Points."""
+    arr = np.asarray(geoms.array, dtype=object)
+    multi = np.flatnonzero(shapely.get_type_id(arr) == 4)
+    one = multi[shapely.get_num_geometries(arr[multi]) == 1]
+    if not one.size:
+        return geoms
+    arr = arr.copy()
+    arr[one] = shapely.get_geometry(arr[one], 0)
+    return gpd.GeoSeries(arr, index=geoms.index, crs=geoms.crs, name=geoms.name)
+
+
 def _geometry_name(gdf: gpd.GeoDataFrame) -> str | None:
     try:
         return gdf.geometry.name
     except AttributeError:  # no active geometry column
         return None
+
+
+#: Boundary-marker columns whose bad cells are kept empty and noted per row in
+#: :data:`READ_PROBLEMS` (the boundary checks report them as findings), not raised.
+MARKER_NOTED_COLUMNS = frozenset(
+    {"marker_no", "x_reg", "y_reg", "x_obs", "y_obs", "lon", "lat", "last_inspected"})
+READ_PROBLEMS = "read_problems"
+
+
+def unique_labels(ids: Iterable[str | None], index: Iterable[object]) -> list[str]:
+    """Return unique row labels: the id, else ``row <index>``; repeats get ``#2``, ``#3``."""
+    seen: Counter[str] = Counter()
+    out = []
+    for i, ix in zip(ids, index, strict=True):
+        label = i if i is not None else f"row {ix}"
+        seen[label] += 1
+        out.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
+    return out
+
+
+def note_row_problems(frame: pd.DataFrame, problems: list[Problem], labels: list[str],
+                      columns: Iterable[str]) -> list[Problem]:
+    """Move the row problems of ``columns`` into ``frame[READ_PROBLEMS]``; return the others.
+
+    ``labels`` (unique) name the rows of ``frame`` in order; each noted problem becomes a line
+    ``column: message`` of its row's cell (appended to what is there). ``frame`` is changed
+    in place; the caller makes sure the cells themselves are empty.
+    """
+    where = {label: k for k, label in enumerate(labels)}
+    allowed = set(columns)
+    old = frame[READ_PROBLEMS] if READ_PROBLEMS in frame.columns else [None] * len(frame)
+    notes = [[str(v)] if isinstance(v, str) and v else [] for v in old]
+    rest = []
+    for p in problems:
+        k = where.get(p.row) if p.row is not None else None
+        if k is None or p.column not in allowed:
+            rest.append(p)
+        elif (line := f"{p.column}: {p.message}") not in notes[k]:
+            notes[k].append(line)
+    frame[READ_PROBLEMS] = ["\n".join(n) if n else None for n in notes]
+    return rest
 
 
 # --------------------------------------------------------------------------- validation
@@ -439,18 +517,23 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
         A new frame: index = the id column as strings (unnamed; the id column is kept),
         numbers coerced (counts without gaps become int64), facility types, statuses and
         levels mapped to their keys, missing ``status`` filled with ``"existing"`` and
-        missing capacity columns added as NaN. Extra columns pass through.
+        missing capacity columns added as NaN, one-part MultiPoints of point layers made
+        Points. Extra columns pass through.
 
     Raises
     ------
     SchemaError
-        With every problem found (boundary markers are the exception for duplicate numbers
-        and missing coordinates: they are kept and flagged in ``duplicate_id`` and
-        ``coords_missing``, indexed ``<marker_no>#2`` for a repeat, because the boundary
-        checks report them as findings): missing required columns, text in number columns,
-        negative or NaN counts, missing/empty/invalid geometry or the wrong geometry type,
-        missing or duplicate ids, points outside the study area, unknown facility types,
-        statuses or levels, admin codes of the wrong length, garbled (mojibake) text.
+        With every problem found (boundary markers are the exception for rows the boundary
+        checks report as findings: duplicate numbers and missing coordinates are kept and
+        flagged in ``duplicate_id`` and ``coords_missing`` (derived from the geometry when
+        absent), indexed ``<marker_no>#2`` for a repeat and ``row <index>`` without a
+        number; a missing number or an unreadable coordinate or date is kept empty and
+        noted in ``read_problems``): missing required columns, text or infinity in
+        number columns, negative or NaN counts, counts larger than the count they belong to
+        (60+ > people, 80+ > 60+, nursing beds > beds, used niches > niches),
+        missing/empty/invalid geometry or the wrong geometry type, missing or duplicate ids,
+        points outside the study area, unknown facility types, statuses or levels, admin
+        codes of the wrong length, garbled (mojibake) text.
     """
     label = what or f"{kind} layer"
     if kind not in LAYER_CONTRACTS:
@@ -486,25 +569,27 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
             problems.append(Problem("missing required id column", None, id_col))
         ids = [id_text(v) for v in out.index]
     labels = [i if i is not None else f"#{pos}" for pos, i in enumerate(ids)]
+    if contract.flag_duplicates:  # kept and flagged: the boundary checks report them
+        labels = unique_labels(ids, out.index)
     if id_col in out.columns:
         for pos, i in enumerate(ids):
             if i is None:
                 problems.append(Problem("missing id", labels[pos], id_col))
         counts = Counter(i for i in ids if i is not None)
         if contract.flag_duplicates:
-            # kept and flagged (the boundary checks report them); later copies get "#2", "#3"
-            seen: dict[str, int] = {}
-            for pos, i in enumerate(ids):
-                if i is not None:
-                    seen[i] = seen.get(i, 0) + 1
-                    labels[pos] = i if seen[i] == 1 else f"{i}#{seen[i]}"
             out["duplicate_id"] = [i is not None and counts[i] > 1 for i in ids]
         else:
+            where: dict[str, list[str]] = {}
             for pos, i in enumerate(ids):
                 if i is not None and counts[i] > 1:
-                    problems.append(Problem(f"duplicate id {i!r} ({counts[i]} rows)", labels[pos],
-                                            id_col))
+                    where.setdefault(i, []).append(str(out.index[pos]))
+            for i, rows in where.items():
+                problems.append(Problem(f"duplicate id {i!r} in {len(rows)} rows (index "
+                                        f"{', '.join(rows)})", i, id_col))
 
+    if kind == "boundary_markers" and "coords_missing" not in out.columns and geom_name:
+        arr = np.asarray(out.geometry.array, dtype=object)
+        out["coords_missing"] = shapely.is_missing(arr) | shapely.is_empty(arr)
     levels = None
     level_spec = next((s for s in contract.columns if s.dtype == "level"), None)
     if level_spec is not None and level_spec.name in out.columns:
@@ -520,8 +605,10 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
             continue
         out[spec.name] = _column(out, spec, labels, problems, levels)
 
+    problems += _nesting_problems(out, labels)
+
     # other text columns: garbled values
-    specified = {s.name for s in contract.columns}
+    specified = {s.name for s in contract.columns} | {READ_PROBLEMS}
     for col in out.columns:
         if col in specified or col == geom_name:
             continue
@@ -536,6 +623,8 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
     if geom_name is None:
         problems.append(Problem("layer has no geometry column", None, "geometry"))
     else:
+        if contract.geom_types == ("Point",):
+            out[geom_name] = _single_points(out.geometry)
         empty_ok = np.zeros(n, dtype=bool)
         if kind == "boundary_markers":
             empty_ok = out["coords_missing"].to_numpy(dtype=bool)
@@ -543,6 +632,8 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
         if contract.check_within and study_area is not None:
             problems += _outside_problems(out.geometry, labels, study_area, tolerance_m)
 
+    if kind == "boundary_markers":
+        problems = note_row_problems(out, problems, labels, MARKER_NOTED_COLUMNS)
     if problems:
         raise SchemaError(label, problems)
     out.index = pd.Index(labels, dtype="str")

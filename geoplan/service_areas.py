@@ -17,7 +17,12 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
-from geoplan.access import _connectors, _sources_graph
+from geoplan.access import (
+    DEFAULT_MAX_ACCESS_M,
+    _connectors,
+    _sources_graph,
+    check_facilities_on_network,
+)
 from geoplan.errors import Problem, SchemaError
 from geoplan.network import WalkNetwork
 from geoplan.snapping import check_layer_crs, snap_points
@@ -63,6 +68,7 @@ def service_areas(
     dissolve_by: str | None = None,
     access_width_m: float = 25.0,
     batch_size: int = 16,
+    max_access_m: float = DEFAULT_MAX_ACCESS_M,
 ) -> gpd.GeoDataFrame:
     """One polygon per facility (or per group) covering the streets within ``max_m``.
 
@@ -81,6 +87,9 @@ def service_areas(
         Buffer around the reachable street pieces (metres).
     batch_size
         Facilities per shortest-path batch.
+    max_access_m
+        Facilities farther than this from every edge raise (see
+        :func:`geoplan.access.nearest_facility_time`).
 
     Returns
     -------
@@ -93,14 +102,22 @@ def service_areas(
     CRSError
         If facilities are not in the network's CRS.
     SchemaError
-        If ``max_m`` is not positive or ``dissolve_by`` is not a column.
+        If ``max_m`` is not positive, or ``dissolve_by`` is not a column or has missing
+        values.
+    NetworkError
+        If facilities lie outside the network's extent.
     """
     if not max_m > 0:
         raise SchemaError("parameters", [Problem(f"max_m must be positive, got {max_m}")])
     if dissolve_by is not None and dissolve_by not in facilities.columns:
         raise SchemaError("facilities", [Problem("column missing", column=dissolve_by)])
+    if dissolve_by is not None and facilities[dissolve_by].isna().any():
+        rows = facilities.index[facilities[dissolve_by].isna().to_numpy()][:20]
+        raise SchemaError("facilities", [Problem("missing value", row=r, column=dissolve_by)
+                                         for r in rows])
     check_layer_crs(network, facilities, "facilities")
     snap = snap_points(network, facilities, what="facilities")
+    check_facilities_on_network(snap, max_access_m)
     n = network.n_nodes
     keys, polys = [], []
     if dissolve_by is None:

@@ -48,15 +48,19 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from geoplan.errors import InfeasibleError
+from geoplan.errors import InfeasibleError, Problem, SchemaError
 from geoplan.siting_assign import capacitated_mclp, p_median
 from geoplan.siting_bounds import lagrangian_fixing, lagrangian_mclp_bound
 from geoplan.siting_common import (
     Quota,
     SitingResult,
     check_budget,
+    check_cost,
+    check_method,
+    check_p,
     check_reach,
     check_weights,
+    clamp_bound,
     coverage_from_reach,
     order_by_marginal_gain,
     pad_to_p_sites,
@@ -68,6 +72,7 @@ from geoplan.siting_greedy import greedy_lscp, greedy_mclp, swap_mclp
 from geoplan.siting_highs import solve_sparse_mip
 from geoplan.siting_model import (
     covered_by_existing,
+    integer_bound,
     integer_gap,
     lscp_arrays,
     mclp_arrays,
@@ -161,12 +166,14 @@ def mclp(
         When quotas need more than ``p`` sites, more than a group holds, or more than the budget.
     """
     t0 = time.perf_counter()
+    p = check_p(p)
+    method = check_method(method)
     R0 = check_reach(reach, "candidate sites")
     n_c, n_d = R0.shape
     w = check_weights(weights, n_d)
     C = coverage_from_reach(R0, max_m)
     covered0 = covered_by_existing(existing_reach, max_m, n_d)
-    cost = np.ones(n_c) if cost is None else np.asarray(cost, float)
+    cost = check_cost(cost, n_c)
     Q = quota_rows(quotas, n_c, p)
     check_budget(Q, cost, budget, [q.name for q in quotas])
     before = float(w[covered0].sum())
@@ -235,16 +242,16 @@ def mclp(
     else:
         c, A, lo, hi, integer = mclp_arrays(R, p, budget)
         lp = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
-                              maximize=True, relax=True, time_limit_s=time_limit_s)
+                              maximize=True, relax=True, time_limit_s=time_limit_s,
+                              lp_solver="ipm")
         if lp.infeasible:
             raise InfeasibleError("the quotas and the budget cannot be met together "
                                   f"(LP relaxation: {lp.status})")
         status, bound_gain = "greedy+swap", lp.bound
         if not np.isfinite(bound_gain):
             notes.append(f"LP bound not available ({lp.status})")
-    if integer_gap(R.w) is not None and np.isfinite(bound_gain):
-        # integer weights: the optimum is an integer, so the bound rounds down
-        bound_gain = float(np.floor(bound_gain + 1e-6 * max(1.0, abs(bound_gain))))
+    if integer_gap(R.w) is not None:  # integer weights: the optimum is an integer
+        bound_gain = integer_bound(bound_gain, maximize=True)
     selected = [int(R.cand[j]) for j in sel_r]
     if pad_to_p and budget is None:
         selected, added = pad_to_p_sites(selected, p, C, w, covered0, Q, n_c)
@@ -253,7 +260,7 @@ def mclp(
     cov_after = covered0 | (np.asarray(C[selected].sum(axis=0)).ravel() > 0 if selected
                             else np.zeros(n_d, bool))
     objective = float(w[cov_after].sum())
-    bound = before + bound_gain
+    bound = clamp_bound(before + bound_gain, objective, maximize=True)
     if method != "exact":
         logger.debug("greedy objective %.6g (reduced %.6g)", objective, heur_obj)
     return SitingResult(
@@ -327,12 +334,16 @@ def lscp(
         share is out of reach, or the quotas cannot be met.
     """
     t0 = time.perf_counter()
+    method = check_method(method)
+    if uncoverable not in ("raise", "ignore"):
+        raise SchemaError("parameters", [Problem(
+            f"uncoverable must be 'raise' or 'ignore', got {uncoverable!r}")])
     R0 = check_reach(reach, "candidate sites")
     n_c, n_d = R0.shape
     w = np.ones(n_d) if weights is None else check_weights(weights, n_d)
     C = coverage_from_reach(R0, max_m)
     covered0 = covered_by_existing(existing_reach, max_m, n_d)
-    cost = np.ones(n_c) if cost is None else np.asarray(cost, float)
+    cost = check_cost(cost, n_c)
     Q = quota_rows(quotas, n_c, None)
     total = float(w.sum())
     before = float(w[covered0].sum())
@@ -392,17 +403,19 @@ def lscp(
             raise InfeasibleError("greedy found no set of new sites that meets the coverage "
                                   "target and the quotas; try method='exact'")
         lp = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
-                              maximize=False, relax=True, time_limit_s=time_limit_s)
+                              maximize=False, relax=True, time_limit_s=time_limit_s,
+                              lp_solver="ipm")
         if lp.infeasible:
             raise InfeasibleError(f"the coverage target and the quotas cannot be met together "
                                   f"(LP relaxation: {lp.status})")
         status, bound = "greedy+swap", lp.bound
-    if integer_gap(R.cost) is not None and np.isfinite(bound):
-        bound = float(np.ceil(bound - 1e-6 * max(1.0, abs(bound))))
+    if integer_gap(R.cost) is not None:  # integer costs: the optimum is an integer
+        bound = integer_bound(bound, maximize=False)
     selected = [int(R.cand[j]) for j in sel_r]
     cov_after = covered0 | (np.asarray(C[selected].sum(axis=0)).ravel() > 0 if selected
                             else np.zeros(n_d, bool))
     objective = float(cost[selected].sum())
+    bound = clamp_bound(bound, objective, maximize=False)
     return SitingResult(
         model="lscp",
         method=method,

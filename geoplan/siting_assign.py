@@ -35,19 +35,24 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from geoplan.errors import InfeasibleError
+from geoplan.errors import InfeasibleError, Problem, SchemaError
 from geoplan.siting_common import (
     Quota,
     SitingResult,
     check_budget,
+    check_cost,
+    check_method,
+    check_p,
     check_reach,
     check_weights,
+    clamp_bound,
     limit_reach,
     quota_rows,
     relative_gap,
 )
 from geoplan.siting_greedy import QuotaRows, greedy_p_median, swap_p_median
 from geoplan.siting_highs import solve_sparse_mip
+from geoplan.siting_model import seconds_left
 
 __all__ = ["capacitated_mclp", "p_median"]
 
@@ -137,9 +142,16 @@ def p_median(
         every cell.
     """
     t0 = time.perf_counter()
+    p = check_p(p)
+    method = check_method(method)
     Dc = limit_reach(check_reach(reach, "candidate sites"), max_m)
     n_c, n_d = Dc.shape
     w = check_weights(weights, n_d)
+    if unassigned_penalty_m is not None and not (
+            np.isfinite(unassigned_penalty_m) and unassigned_penalty_m >= 0):
+        raise SchemaError("parameters", [Problem(
+            f"unassigned_penalty_m must be a finite number of metres >= 0, got "
+            f"{unassigned_penalty_m!r}")])
     De = None if existing_reach is None else limit_reach(
         check_reach(existing_reach, "existing sites", n_d), max_m)
     d_ex = _nearest(De, n_d)[0] if De is not None else np.full(n_d, np.inf)
@@ -159,7 +171,10 @@ def p_median(
     live = np.unique(P.indices)  # cells whose cost depends on the choice
     const = float((w * np.where(np.isfinite(base), base, 0.0))[np.setdiff1d(
         np.flatnonzero(w > 0), live)].sum())
-    big = 10.0 * (float(Dc.data.max()) if Dc.nnz else 1.0) + 1.0
+    # for the heuristics, a cell that must be assigned costs more unassigned than all the
+    # walking of everyone else together, so reaching it comes first
+    d_max = float(Dc.data.max()) if Dc.nnz else 1.0
+    big = (float(w.sum()) * d_max / np.where(w > 0, w, 1.0)) + d_max + 1.0
     base_h = np.where(np.isfinite(base), base, big)
     sel = greedy_p_median(P, w, p, base_h)
     sel = swap_p_median(P, w, sel, base_h, time_limit_s=min(5.0, time_limit_s))
@@ -214,6 +229,7 @@ def p_median(
         raise InfeasibleError("the greedy answer leaves demand cells unassigned; use "
                               "method='exact' or give unassigned_penalty_m")
     objective = float((w * np.where(w > 0, cell_cost, 0.0)).sum())
+    bound = clamp_bound(bound, objective, maximize=False)
     served = float(table["weight"].sum())
     before_cost = np.where(np.isfinite(d_ex) & (d_ex < pen), 1.0, 0.0)
     sel_ranked = sorted(sel, key=lambda j: -float(table.loc[
@@ -337,7 +353,8 @@ def capacitated_mclp(
         ``True``: a cell may be split between sites or partly served; ``False``: whole cells.
     cost, budget, quotas, method, time_limit_s, mip_rel_gap
         As in :func:`geoplan.siting.mclp`. The greedy method picks sites by capacity-limited
-        gain and then solves the exact assignment for the chosen sites.
+        gain and then solves the exact assignment for the chosen sites (reporting the LP
+        bound); the exact method starts HiGHS from that answer.
 
     Returns
     -------
@@ -351,19 +368,25 @@ def capacitated_mclp(
         When quotas or the budget cannot be met.
     """
     t0 = time.perf_counter()
+    p = check_p(p)
+    method = check_method(method)
     Dc = limit_reach(check_reach(reach, "candidate sites"), max_m)
     n_c, n_d = Dc.shape
     w = check_weights(weights, n_d)
     q = w.copy() if demand is None else check_weights(demand, n_d, "demand")
-    cap = check_weights(capacity, n_c, "capacity")
+    cap = check_weights(capacity, n_c, "capacity", per="candidates")
     De = None
     cap_ex = np.zeros(0)
     if existing_reach is not None:
         De = limit_reach(check_reach(existing_reach, "existing sites", n_d), max_m)
         cap_ex = np.full(De.shape[0], np.inf)
         if existing_capacity is not None:
-            cap_ex = check_weights(existing_capacity, De.shape[0], "existing_capacity")
-    cost = np.ones(n_c) if cost is None else np.asarray(cost, float)
+            cap_ex = check_weights(existing_capacity, De.shape[0], "existing_capacity",
+                                   per="existing sites")
+    elif existing_capacity is not None and len(np.atleast_1d(existing_capacity)):
+        raise SchemaError("parameters", [Problem(
+            "existing_capacity is given without existing_reach")])
+    cost = check_cost(cost, n_c)
     Q = quota_rows(quotas, n_c, p)
     check_budget(Q, cost, budget, [x.name for x in quotas])
     args = (Dc, De, w, q, cap, cap_ex)
@@ -374,22 +397,44 @@ def capacitated_mclp(
     before = before_out.objective if before_out.x is not None else 0.0
     model = _cap_model(*args, p, cost, budget, Q, split_demand)
     c, A, lo, hi, clo, chi, integer, Pc, Pe = model
-    if method == "exact":
-        out = solve_sparse_mip(c, A, lo, hi, clo, chi, integer, maximize=True,
-                               time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
-        status, bound = out.status, out.bound
-    else:
-        sel = _greedy_capacitated(Dc, w, q, cap, p, cost, budget)
+    lp = None
+    if method == "greedy" or not split_demand:
+        # the bound of the greedy answer; with whole cells also a bound the MIP is slow to find
+        lp = solve_sparse_mip(c, A, lo, hi, clo, chi, integer, maximize=True, relax=True,
+                              time_limit_s=seconds_left(t0, time_limit_s))
+        if lp.infeasible:
+            raise InfeasibleError("the quotas and the budget cannot be met together "
+                                  f"(LP relaxation: {lp.status})")
+    # greedy sites with their best assignment: the greedy answer, or the exact model's start
+    served0 = _served_share(before_out.x, Pe, n_c, Pc.nnz, n_d)
+    sel = _greedy_capacitated(Dc, w, q, cap, p, cost, budget, Q, served0)
+    short = bool(Q.lower.size) and bool((Q.member[:, sel].sum(axis=1) < Q.lower).any())
+    if short and method == "greedy":
+        raise InfeasibleError("greedy could not meet the quotas within p and the budget; "
+                              "try method='exact'")
+    heur = None
+    if not short:
         fix = np.zeros(n_c)
         fix[sel] = 1
-        out = solve_sparse_mip(c, A, lo, hi, np.r_[fix, clo[n_c:]], np.r_[fix, chi[n_c:]],
-                               integer, maximize=True, time_limit_s=time_limit_s,
-                               mip_rel_gap=mip_rel_gap)
-        lp = solve_sparse_mip(c, A, lo, hi, clo, chi, integer, maximize=True, relax=True,
-                              time_limit_s=time_limit_s)
-        status, bound = "greedy+assignment", lp.bound
-        if lp.infeasible:
-            out = lp
+        heur = solve_sparse_mip(c, A, lo, hi, np.r_[fix, clo[n_c:]], np.r_[fix, chi[n_c:]],
+                                integer, maximize=True, mip_rel_gap=mip_rel_gap,
+                                time_limit_s=seconds_left(t0, time_limit_s))
+        heur = heur if heur.x is not None else None
+    lp_bound = lp.bound if lp is not None and np.isfinite(lp.bound) else np.inf
+    if method == "greedy":
+        out, status, bound = heur, "greedy+assignment", lp_bound
+    elif heur is not None and heur.objective >= lp_bound - 1e-9 * max(1.0, lp_bound):
+        out, status, bound = heur, "Optimal", lp_bound  # the greedy answer meets the LP bound
+    else:
+        start = heur.x if heur is not None and not split_demand else None
+        out = solve_sparse_mip(c, A, lo, hi, clo, chi, integer, maximize=True,
+                               time_limit_s=seconds_left(t0, time_limit_s),
+                               mip_rel_gap=mip_rel_gap, start=start)
+        status, bound = out.status, min(out.bound, lp_bound)
+        if heur is not None and (out.x is None or heur.objective > out.objective):
+            out = heur  # HiGHS stopped (time limit) before matching the greedy answer
+    if out is None:
+        raise InfeasibleError("no choice of new sites meets the quotas and the budget together")
     if out.infeasible or out.x is None:
         raise InfeasibleError(f"no choice of new sites meets the quotas and the budget "
                               f"together (HiGHS: {out.status})")
@@ -399,6 +444,7 @@ def capacitated_mclp(
     sel = [int(j) for j in np.flatnonzero(x[:n_c] > 0.5)]
     sel.sort(key=lambda j: -float(new_w.get(j, 0.0)))
     objective = float(table["weight"].sum())
+    bound = clamp_bound(bound, objective, maximize=True)
     served_cap = table.loc[table["site_kind"] == "new"].assign(
         used=lambda t: t["share"] * q[t["demand"].to_numpy()]).groupby("site")["used"].sum()
     over = [j for j, used in served_cap.items() if used > cap[j] * (1 + 1e-6) + 1e-6]
@@ -423,28 +469,55 @@ def capacitated_mclp(
     )
 
 
-def _greedy_capacitated(Dc, w, q, cap, p, cost, budget) -> list[int]:
-    """Greedy by capacity-limited gain: a site serves its nearest unserved cells up to capacity."""
-    n_c, n_d = Dc.shape
-    rest = q.copy()
-    ratio = np.divide(w, q, out=np.full(n_d, 0.0), where=q > 0)
+def _served_share(x, Pe, n_c: int, n_zc: int, n_d: int) -> np.ndarray:
+    """Share of each demand cell that existing sites serve in the solution ``x``."""
+    if x is None or Pe.nnz == 0:
+        return np.zeros(n_d)
+    ze = x[n_c + n_zc : n_c + n_zc + Pe.nnz]
+    return np.minimum(np.bincount(Pe.col, weights=ze, minlength=n_d), 1.0)
+
+
+def _greedy_capacitated(Dc, w, q, cap, p, cost, budget, quotas: QuotaRows,
+                        served0: np.ndarray) -> list[int]:
+    """Greedy by capacity-limited gain: a site serves its nearest unserved demand up to capacity.
+
+    Demand that existing sites serve (``served0``, a share per cell) is not counted again.
+    Quota minimums are met first (best site of a group still short), quota maximums and the
+    budget are never exceeded.
+    """
+    n_c = Dc.shape[0]
+    rest_q = q * (1.0 - served0)  # capacity units still unserved
+    rest_w = w * (1.0 - served0)  # weight still unserved
     chosen: list[int] = []
+    counts = np.zeros(quotas.lower.size, int)
     spent = 0.0
     for _ in range(min(p, n_c)):
-        best, best_gain, best_take = -1, 0.0, None
-        for j in range(n_c):
-            if j in chosen or (budget is not None and spent + cost[j] > budget):
-                continue
+        short = counts < quotas.lower
+        ok = np.ones(n_c, bool)
+        ok[chosen] = False
+        if budget is not None:
+            ok &= spent + cost <= budget + 1e-9
+        for g in range(quotas.lower.size):
+            if counts[g] + 1 > quotas.upper[g]:
+                ok &= ~quotas.member[g]
+        if short.any():
+            ok &= quotas.member[short].any(axis=0)
+        best, best_gain, best_take = -1, -1.0, None
+        for j in np.flatnonzero(ok):
             row = slice(Dc.indptr[j], Dc.indptr[j + 1])
             idx = Dc.indices[row][np.argsort(Dc.data[row], kind="stable")]
-            take = np.minimum(rest[idx], np.maximum(cap[j] - np.r_[0, np.cumsum(rest[idx])[:-1]],
-                                                    0))
-            gain = float((take * ratio[idx]).sum() + w[idx][q[idx] == 0].sum())
+            room = np.maximum(cap[j] - np.r_[0.0, np.cumsum(rest_q[idx])[:-1]], 0.0)
+            take = np.minimum(rest_q[idx], room)
+            frac = np.divide(take, rest_q[idx], out=np.ones(idx.size), where=rest_q[idx] > 0)
+            gain = float((frac * rest_w[idx]).sum())
             if gain > best_gain:
-                best, best_gain, best_take = j, gain, (idx, take)
-        if best < 0:
+                best, best_gain, best_take = j, gain, (idx, take, frac)
+        if best < 0 or (best_gain <= 1e-12 and not short.any()):
             break
-        chosen.append(best)
+        chosen.append(int(best))
         spent += cost[best]
-        rest[best_take[0]] -= best_take[1]
+        counts += quotas.member[:, best]
+        idx, take, frac = best_take
+        rest_q[idx] -= take
+        rest_w[idx] -= frac * rest_w[idx]
     return chosen

@@ -68,14 +68,19 @@ def quotas_from_labels(
     Returns
     -------
     list of Quota
+
+    Notes
+    -----
+    Labels and keys are compared as text, so a 镇街 code given as ``350582101`` in one
+    place and ``"350582101"`` in the other still matches.
     """
-    labels = np.asarray(labels, dtype=object)
+    text = np.array([str(x) for x in np.asarray(labels, dtype=object).ravel()], dtype=object)
     max_sites = dict(max_sites or {})
-    names = list(dict.fromkeys([*min_sites, *max_sites]))
-    return [
-        Quota(str(name), labels == name, int(min_sites.get(name, 0)), max_sites.get(name))
-        for name in names
-    ]
+    names = list(dict.fromkeys([*map(str, min_sites), *map(str, max_sites)]))
+    lo = {str(k): v for k, v in min_sites.items()}
+    hi = {str(k): v for k, v in max_sites.items()}
+    return [Quota(name, np.asarray(text == name, bool), lo.get(name, 0), hi.get(name))
+            for name in names]
 
 
 @dataclass(frozen=True)
@@ -150,11 +155,25 @@ def relative_gap(objective: float, bound: float, fixed_part: float = 0.0) -> flo
     return float(diff / max(abs(objective - fixed_part), 1e-12))
 
 
+def clamp_bound(bound: float, objective: float, *, maximize: bool) -> float:
+    """Return a bound no better than the answer in hand (the answer bounds the optimum too).
+
+    Keeps solver round-off (a bound a hair below a maximum just found) out of the report.
+    """
+    if not np.isfinite(bound):
+        return float(bound)
+    return float(max(bound, objective) if maximize else min(bound, objective))
+
+
 def check_reach(reach: sp.spmatrix, what: str, n_demand: int | None = None) -> sp.csr_matrix:
     """Validate a reach matrix (sites × demand, metres) and return a CSR copy."""
-    if not sp.issparse(reach):
-        reach = sp.csr_matrix(np.asarray(reach, dtype=float))
-    out = sp.csr_matrix(reach, dtype=np.float64, copy=True)
+    try:
+        if not sp.issparse(reach):
+            reach = sp.csr_matrix(np.asarray(reach, dtype=float))
+        out = sp.csr_matrix(reach, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"{what} reach matrix", [Problem(
+            f"is not a 2-D numeric (sparse) matrix of metres ({exc})")]) from None
     out.sum_duplicates()
     problems = []
     if n_demand is not None and out.shape[1] != n_demand:
@@ -192,6 +211,9 @@ def limit_reach(reach: sp.csr_matrix, max_m: float | None) -> sp.csr_matrix:
     """Keep only entries at most ``max_m`` metres (a copy; explicit zeros are kept)."""
     if max_m is None:
         return reach.copy()
+    if not (isinstance(max_m, int | float | np.number) and np.isfinite(max_m) and max_m > 0):
+        raise SchemaError("parameters",
+                          [Problem(f"max_m must be a positive number of metres, got {max_m!r}")])
     coo = reach.tocoo()
     keep = coo.data <= max_m
     out = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=reach.shape)
@@ -199,12 +221,16 @@ def limit_reach(reach: sp.csr_matrix, max_m: float | None) -> sp.csr_matrix:
     return out
 
 
-def check_weights(weights, n_demand: int, what: str = "weights") -> np.ndarray:
-    """Validate demand weights (finite, non-negative, one per demand cell)."""
-    w = np.asarray(weights, dtype=np.float64).ravel()
+def check_weights(weights, n_demand: int, what: str = "weights",
+                  per: str = "demand cells") -> np.ndarray:
+    """Validate demand weights (finite, non-negative, one per demand cell, or per ``per``)."""
+    try:
+        w = np.asarray(weights, dtype=np.float64).ravel()
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(what, [Problem(f"is not numeric ({exc})")]) from None
     problems = []
     if w.size != n_demand:
-        problems.append(Problem(f"has {w.size} values for {n_demand} demand cells"))
+        problems.append(Problem(f"has {w.size} values for {n_demand} {per}"))
     elif not np.isfinite(w).all() or (w < 0).any():
         problems.append(Problem("holds negative or non-finite values"))
     if problems:
@@ -212,21 +238,61 @@ def check_weights(weights, n_demand: int, what: str = "weights") -> np.ndarray:
     return w
 
 
+def _whole(value) -> bool:
+    """Tell whether ``value`` is a whole number >= 0 (``3`` or ``3.0``, not ``True``, ``2.5``)."""
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool | np.bool_) and bool(np.isfinite(value))
+            and float(value).is_integer() and value >= 0)
+
+
+def check_p(p, what: str = "p") -> int:
+    """Validate a number of new sites (a non-negative whole number)."""
+    if not _whole(p):
+        raise SchemaError("parameters",
+                          [Problem(f"{what} must be a whole number of sites >= 0, got {p!r}")])
+    return int(p)
+
+
+def check_method(method: str, allowed: Sequence[str] = ("exact", "greedy")) -> str:
+    """Validate the solver choice."""
+    if method not in allowed:
+        msg = f"method must be one of {', '.join(map(repr, allowed))}, got {method!r}"
+        raise SchemaError("parameters", [Problem(msg)])
+    return method
+
+
+def check_cost(cost, n_c: int) -> np.ndarray:
+    """Per-candidate cost (default 1 each): finite, non-negative, one per candidate."""
+    if cost is None:
+        return np.ones(n_c)
+    return check_weights(cost, n_c, "cost", per="candidates")
+
+
 def quota_rows(quotas: Sequence[Quota], n_c: int, p: int | None) -> QuotaRows:
     """Turn quotas into arrays and raise :class:`InfeasibleError` when they clash with ``p``."""
     if not quotas:
         return QuotaRows.empty(n_c)
     member = np.zeros((len(quotas), n_c), bool)
+    problems = []
     for k, q in enumerate(quotas):
-        idx = np.asarray(q.candidates)
+        idx = np.asarray(q.candidates).ravel()
         if idx.dtype == bool:
             if idx.size != n_c:
-                msg = f"quota {q.name!r}: mask has {idx.size} entries for {n_c} candidates"
-                raise SchemaError("quotas", [Problem(msg)])
+                problems.append(Problem(f"quota {q.name!r}: mask has {idx.size} entries for "
+                                        f"{n_c} candidates"))
+                continue
             member[k] = idx
+        elif idx.size and (idx.dtype.kind not in "iu" or idx.min() < 0 or idx.max() >= n_c):
+            problems.append(Problem(f"quota {q.name!r}: candidate indices must be whole numbers "
+                                    f"in 0..{n_c - 1}"))
         else:
             member[k, idx.astype(int)] = True
-    lower = np.array([q.min_sites for q in quotas], int)
+        if not _whole(q.min_sites) or (q.max_sites is not None and not _whole(q.max_sites)):
+            problems.append(Problem(f"quota {q.name!r}: min_sites and max_sites must be whole "
+                                    f"numbers >= 0, got {q.min_sites!r} and {q.max_sites!r}"))
+    if problems:
+        raise SchemaError("quotas", problems)
+    lower = np.array([int(q.min_sites) for q in quotas], int)
     upper = np.array([np.inf if q.max_sites is None else q.max_sites for q in quotas], float)
     for k, q in enumerate(quotas):
         if lower[k] > member[k].sum():
@@ -252,6 +318,9 @@ def check_budget(quotas: QuotaRows, cost: np.ndarray, budget: float | None,
     """Raise :class:`InfeasibleError` when the cheapest way to meet the quotas costs too much."""
     if budget is None:
         return
+    if not (isinstance(budget, int | float | np.number) and np.isfinite(budget)):
+        raise SchemaError("parameters", [Problem(f"budget must be a finite number, got "
+                                                 f"{budget!r}")])
     if budget < 0:
         raise InfeasibleError(f"budget {budget} is negative")
     if quotas.lower.size == 0:

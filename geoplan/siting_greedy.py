@@ -93,7 +93,7 @@ def greedy_mclp(
             ok &= quotas.member[short].any(axis=0)
         if not ok.any():
             break
-        score = gains / cost if budget is not None else gains
+        score = gains / np.maximum(cost, 1e-12) if budget is not None else gains
         j = int(np.argmax(np.where(ok, score, -np.inf)))
         if gains[j] <= _TOL and not short.any() and budget is not None:
             break
@@ -212,7 +212,7 @@ def greedy_lscp(
             ok &= gains > _TOL
         if not ok.any():
             return []
-        j = int(np.argmax(np.where(ok, gains / cost, -np.inf)))
+        j = int(np.argmax(np.where(ok, gains / np.maximum(cost, 1e-12), -np.inf)))
         chosen.append(j)
         free[j] = False
         counts += quotas.member[:, j]

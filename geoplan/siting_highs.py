@@ -4,6 +4,13 @@ The siting models (:mod:`geoplan.siting`) build their constraint matrices as Sci
 matrices and hand them here; nothing is ever expanded into a dense demand × candidate table
 and no modelling layer (PuLP, Pyomo) sits in between. The matrix is passed to HiGHS in
 column-wise (CSC) form through ``Highs.passModel``.
+
+HiGHS prints its banner ("Running HiGHS …") on the first call into a solver whose
+``output_flag`` is still on, and ``highspy.Highs()`` makes such a call in its constructor
+(it registers callbacks), so the banner would reach stdout (and every notebook) before the
+option could be set. :func:`_quiet_highs` builds the solver from the compiled base class
+instead, switches the output off first, and only falls back to ``highspy.Highs`` when that
+class is not there.
 """
 
 from __future__ import annotations
@@ -53,6 +60,15 @@ class MipOutcome:
     time_s: float
 
 
+def _quiet_highs():
+    """Return a HiGHS solver with its console output (banner and log) switched off."""
+    core = getattr(getattr(highspy, "_core", None), "_Highs", None)
+    h = core() if core is not None else highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    return h
+
+
 def solve_sparse_mip(
     cost: np.ndarray,
     A: sp.spmatrix,
@@ -68,6 +84,7 @@ def solve_sparse_mip(
     mip_abs_gap: float | None = None,
     start: np.ndarray | None = None,
     relax: bool = False,
+    lp_solver: str = "choose",
     threads: int | None = None,
 ) -> MipOutcome:
     """Solve ``opt c'x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper``.
@@ -98,6 +115,11 @@ def solve_sparse_mip(
         given to HiGHS as an incumbent.
     relax
         Solve the LP relaxation (ignore ``integer``).
+    lp_solver
+        HiGHS ``solver`` option for an LP: ``"choose"`` (HiGHS decides; the dual simplex),
+        ``"simplex"`` or ``"ipm"`` (interior point, then crossover to a vertex: about ten
+        times faster on the highly degenerate covering LPs of LSCP and MCLP, slower on the
+        assignment LPs of p-median and capacitated MCLP).
     threads
         Number of HiGHS threads (``None``: HiGHS default).
 
@@ -134,10 +156,11 @@ def solve_sparse_mip(
             highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
             for flag in np.asarray(integer, dtype=bool)
         ]
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs()
     if time_limit_s is not None:
         h.setOptionValue("time_limit", float(max(time_limit_s, 0.01)))
+    if not is_mip:
+        h.setOptionValue("solver", lp_solver)
     if is_mip:
         h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
         if mip_abs_gap is not None:
@@ -160,9 +183,16 @@ def solve_sparse_mip(
     )
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_solution else None
-    objective = float(info.objective_function_value) if has_solution else float("nan")
+    objective = float(np.dot(cost, x)) if has_solution else float("nan")
     optimal = status == highspy.HighsModelStatus.kOptimal
     bound = float(info.mip_dual_bound) if is_mip else (objective if optimal else float("nan"))
+    if has_solution and is_mip:
+        # After a MIP start, HiGHS (1.16) can report its objective and dual bound without the
+        # objective offset its presolve took out; both miss the same amount, so put it back.
+        shift = objective - float(info.objective_function_value)
+        if abs(shift) > 1e-7 * max(1.0, abs(objective)):
+            logger.debug("HiGHS reported objective off by %.6g; bound corrected", shift)
+            bound += shift
     logger.debug("HiGHS %s: %s in %.3f s, obj %.6g, bound %.6g", lp.num_col_, text, elapsed,
                  objective, bound)
     return MipOutcome(

@@ -8,7 +8,7 @@ before/after table per admin unit.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -19,6 +19,7 @@ import shapely
 
 from geoplan import siting
 from geoplan.candidates import candidate_sites_from_demand_clusters
+from geoplan.errors import Problem, SchemaError
 from geoplan.siting_common import Quota, SitingResult, coverage_from_reach
 from geoplan.siting_tables import demand_weights
 
@@ -80,6 +81,7 @@ def propose_sites(
     units: gpd.GeoDataFrame | None = None,
     unit_column: str = "name",
     quotas: Sequence[Quota] = (),
+    min_sites_per_unit: int | Mapping[str, int] | None = None,
     scenario_p: Sequence[int] = (),
     method: str = "exact",
     time_limit_s: float = 60.0,
@@ -113,6 +115,10 @@ def propose_sites(
         Admin units (e.g. ``study.towns``) for the before/after table.
     quotas
         Quotas over the candidate rows.
+    min_sites_per_unit
+        "At least one new site in every 镇街": a number for every unit of ``units``, or a
+        mapping from unit name (``unit_column``) to its minimum. Candidates are assigned to
+        the unit they lie in; added to ``quotas``.
     scenario_p
         Also solve for each of these numbers of new sites (e.g. ``(5, 10, 20)``) and return
         the comparison table.
@@ -124,8 +130,19 @@ def propose_sites(
     Returns
     -------
     SiteProposal
+
+    Raises
+    ------
+    SchemaError
+        When ``min_sites_per_unit`` is given without ``units``.
+    InfeasibleError
+        When a unit with a minimum holds too few candidates, or the quotas need more than
+        ``p`` sites.
     """
     from geoplan.access import reach_matrix
+
+    if min_sites_per_unit is not None and units is None:
+        raise SchemaError("parameters", [Problem("min_sites_per_unit needs units")])
 
     if priority_areas is not None:
         pts = demand.geometry.representative_point().values
@@ -147,6 +164,12 @@ def propose_sites(
             demand, k, weight_column=weight_column, mask=~covered, network=network, seed=seed)
     reach = reach_matrix(network, candidates, demand, max_m) if len(candidates) else \
         sp.csr_matrix((0, len(demand)))
+    if min_sites_per_unit is not None:
+        names = [str(n) for n in units[unit_column]]
+        mins = dict.fromkeys(names, min_sites_per_unit) if not isinstance(
+            min_sites_per_unit, Mapping) else dict(min_sites_per_unit)
+        labels = _unit_of_cells(candidates, units, unit_column) if len(candidates) else []
+        quotas = [*quotas, *siting.quotas_from_labels(labels, mins)]
     result = siting.mclp(reach, w, min(p, len(candidates)), existing_reach=ex_reach,
                          quotas=quotas, method=method, time_limit_s=time_limit_s)
     cols = [c for c in ("pop", "households", "pop_60plus", "pop_80plus") if c in demand.columns]

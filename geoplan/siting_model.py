@@ -93,6 +93,18 @@ def integer_gap(coefficients: np.ndarray) -> float | None:
     return 0.999 if c.size and np.array_equal(c, np.round(c)) else None
 
 
+def integer_bound(bound: float, *, maximize: bool) -> float:
+    """Round a bound on an integer optimum to the integer it proves (down when maximising).
+
+    A round-off allowance (relative 1e-6, at most half a unit) keeps a bound a hair below an
+    integer from dropping a whole unit.
+    """
+    if not np.isfinite(bound):
+        return float(bound)
+    slack = min(0.5, 1e-6 * max(1.0, abs(bound)))
+    return float(np.floor(bound + slack) if maximize else np.ceil(bound - slack))
+
+
 def mclp_arrays(R: ReducedCovering, p: int, budget):
     """MCLP arrays: columns ``x`` (candidates) then ``y`` (merged demand)."""
     n_c, n_m = R.cover.shape

@@ -23,6 +23,12 @@ __all__ = [
 ]
 
 
+def _require_columns(demand: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in demand.columns]
+    if missing:
+        raise SchemaError(what, [Problem("column is missing", column=c) for c in missing])
+
+
 def demand_weights(
     demand: pd.DataFrame,
     column: str = "pop_60plus",
@@ -64,7 +70,16 @@ def demand_weights(
                 for r in demand.index[bad][:20]]
         raise SchemaError("demand weights", rows)
     if priority is not None:
-        mask = np.asarray(priority, dtype=bool)
+        mask = np.asarray(priority, dtype=bool).ravel()
+        problems = []
+        if mask.size != len(demand):
+            problems.append(Problem(f"priority mask has {mask.size} entries for "
+                                    f"{len(demand)} cells"))
+        if not (np.isfinite(priority_multiplier) and priority_multiplier >= 0):
+            problems.append(Problem(f"priority_multiplier must be >= 0, got "
+                                    f"{priority_multiplier!r}"))
+        if problems:
+            raise SchemaError("demand weights", problems)
         w = np.where(mask, w * float(priority_multiplier), w)
     return w
 
@@ -106,6 +121,8 @@ def rank_sites_by_marginal_gain(
     """
     C = coverage_from_reach(check_reach(reach, "candidate sites"), max_m)
     n_d = C.shape[1]
+    _require_columns(demand, columns, "demand")
+    ids = np.asarray(site_ids, dtype=object) if site_ids is not None else None
     covered = np.zeros(n_d, bool)
     if existing_reach is not None:
         E = coverage_from_reach(check_reach(existing_reach, "existing sites", n_d), max_m)
@@ -117,7 +134,7 @@ def rank_sites_by_marginal_gain(
         newly = idx[~covered[idx]]
         covered[newly] = True
         row = {"rank": rank, "candidate": int(j),
-               "site_id": site_ids[j] if site_ids is not None else int(j)}
+               "site_id": ids[j] if ids is not None else int(j)}
         row.update({f"new_{c}": float(v[newly].sum()) for c, v in values.items()})
         rows.append(row)
     out = pd.DataFrame(rows, columns=["rank", "candidate", "site_id",
@@ -153,18 +170,22 @@ def coverage_before_after_by_unit(
     Returns
     -------
     pandas.DataFrame
-        Indexed by unit: ``<c>_total``, ``<c>_before``, ``<c>_after``, ``<c>_share_before``,
-        ``<c>_share_after`` and ``<c>_gain`` for each column.
+        Indexed by unit (cells without one under ``"(outside)"``): ``<c>_total``,
+        ``<c>_before``, ``<c>_after``, ``<c>_share_before``, ``<c>_share_after`` and
+        ``<c>_gain`` for each column.
     """
     C = coverage_from_reach(check_reach(reach, "candidate sites"), max_m)
     n_d = C.shape[1]
+    _require_columns(demand, [unit_column, *columns], "demand")
     before = np.zeros(n_d, bool)
     if existing_reach is not None:
         E = coverage_from_reach(check_reach(existing_reach, "existing sites", n_d), max_m)
         before = np.asarray(E.sum(axis=0)).ravel() > 0
     sel = np.asarray(result.selected, int)
     after = before | (np.asarray(C[sel].sum(axis=0)).ravel() > 0 if sel.size else before)
-    frame = pd.DataFrame({"unit": demand[unit_column].to_numpy()})
+    # a cell without a unit still counts (as "(outside)"), so the units add up to the total
+    frame = pd.DataFrame({"unit": demand[unit_column].astype(object).where(
+        demand[unit_column].notna(), "(outside)").to_numpy()})
     for c in columns:
         v = pd.to_numeric(demand[c]).to_numpy(float)
         frame[f"{c}_total"] = v

@@ -29,8 +29,18 @@ __all__ = ["check_snap_offset", "snap_points"]
 
 #: Median snap distance (m) above which a consistent direction suggests a datum offset.
 OFFSET_WARN_MEDIAN_M = 100.0
+#: ... and at most this (m): farther is a wrong place or CRS, not a datum offset.
+OFFSET_WARN_MAX_M = 2000.0
 #: Mean resultant length of the snap directions (0 = random, 1 = all the same way).
 OFFSET_WARN_CONSISTENCY = 0.5
+#: Fewest points for the datum-fit test (with fewer, chance alone often looks like a fit).
+OFFSET_FIT_MIN_POINTS = 5
+#: Snap distances are capped at this (m) when comparing fits before/after a datum change.
+OFFSET_FIT_CAP_M = 100.0
+#: Warn when converting from GCJ-02/BD-09 cuts the mean capped snap distance to this share...
+OFFSET_FIT_RATIO = 0.5
+#: ... and brings at least this share of the points closer to the streets.
+OFFSET_FIT_SHARE = 0.7
 
 SNAP_COLUMNS = ("edge", "u", "v", "along_m", "edge_length_m", "access_m", "x", "y")
 
@@ -105,7 +115,7 @@ def snap_points(
     CRSError
         If ``points`` is not in the network's metric CRS.
     NetworkError
-        If a geometry is missing or empty.
+        If a geometry is missing or empty, or has NaN/infinite coordinates.
     """
     frame = points if isinstance(points, gpd.GeoDataFrame) else gpd.GeoDataFrame(geometry=points)
     check_layer_crs(network, frame, what)
@@ -116,6 +126,15 @@ def snap_points(
         msg = f"{what}: {int(bad.sum())} row(s) with missing or empty geometry, e.g. {ids}"
         raise NetworkError(msg)
     xy = _representative_xy(geoms)
+    bad = ~np.isfinite(xy).all(axis=1)
+    if bad.any():
+        ids = list(frame.index[bad][:10])
+        msg = f"{what}: {int(bad.sum())} row(s) with NaN or infinite coordinates, e.g. {ids}"
+        raise NetworkError(msg)
+    if len(xy) == 0:
+        return pd.DataFrame({c: np.empty(0, dtype=np.int64 if c in ("edge", "u", "v")
+                                         else np.float64) for c in SNAP_COLUMNS},
+                            index=frame.index)
     edge, along, proj, dist = _nearest_on_edges(network, xy)
     length = network.edges["length_m"].to_numpy()[edge]
     along = np.clip(along, 0.0, length)
@@ -228,15 +247,23 @@ def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, ks: tuple[int, ...] 
 
 
 def check_snap_offset(
-    points: gpd.GeoDataFrame, snapped: pd.DataFrame, *, what: str = "facilities"
+    points: gpd.GeoDataFrame, snapped: pd.DataFrame, *, what: str = "facilities",
+    network: WalkNetwork | None = None,
 ) -> bool:
     """Warn when snap distances look like a systematic coordinate offset (e.g. GCJ-02).
 
     GCJ-02 (高德/腾讯) coordinates read as WGS-84/CGCS2000 sit 100-700 m off their true
-    position, all shifted the same way. The check warns when the median snap distance is
-    at least :data:`OFFSET_WARN_MEDIAN_M` and the snap connectors point in a consistent
-    direction (mean resultant length of their unit vectors at least
-    :data:`OFFSET_WARN_CONSISTENCY`).
+    position (BD-09, 百度: up to 1.4 km), all shifted the same way. Two tests, either warns:
+
+    - with ``network``, for at least :data:`OFFSET_FIT_MIN_POINTS` points in mainland
+      China: converting the points from GCJ-02
+      (or BD-09) to WGS-84 brings them much closer to the streets (mean snap distance,
+      each capped at :data:`OFFSET_FIT_CAP_M`, at most :data:`OFFSET_FIT_RATIO` of the
+      original, and at least :data:`OFFSET_FIT_SHARE` of the points closer). This catches
+      the offset in a dense city, where shifted points still land near *some* street;
+    - the median snap distance is between :data:`OFFSET_WARN_MEDIAN_M` and
+      :data:`OFFSET_WARN_MAX_M` and the snap connectors point in a consistent direction
+      (mean resultant length of their unit vectors at least :data:`OFFSET_WARN_CONSISTENCY`).
 
     Parameters
     ----------
@@ -246,6 +273,8 @@ def check_snap_offset(
         The result of :func:`snap_points` for ``points``.
     what
         Name of the layer for the message.
+    network
+        The walking network the points were snapped to (enables the first test).
 
     Returns
     -------
@@ -255,29 +284,68 @@ def check_snap_offset(
     Warns
     -----
     UserWarning
-        Naming the median distance, the direction and the likely cause.
+        Naming the distances, the direction and the likely cause.
     """
     if len(snapped) < 3:
         return False
     xy = _representative_xy(points.geometry)
+    msg = None
+    if network is not None and len(snapped) >= OFFSET_FIT_MIN_POINTS:
+        msg = _datum_fit_message(network, xy, snapped, what)
+    if msg is None:
+        msg = _consistent_shift_message(xy, snapped, what)
+    if msg is None:
+        return False
+    warnings.warn(msg, UserWarning, stacklevel=2)
+    logger.warning(msg)
+    return True
+
+
+def _consistent_shift_message(xy: np.ndarray, snapped: pd.DataFrame, what: str) -> str | None:
+    """Return the warning for long snap connectors all pointing one way, or ``None``."""
     dx = xy[:, 0] - snapped["x"].to_numpy()  # from network to point: the shift
     dy = xy[:, 1] - snapped["y"].to_numpy()
     dist = np.hypot(dx, dy)
     median_m = float(np.median(dist))
     ok = dist > 0
-    if median_m < OFFSET_WARN_MEDIAN_M or ok.sum() < 3:
-        return False
+    if not OFFSET_WARN_MEDIAN_M <= median_m <= OFFSET_WARN_MAX_M or ok.sum() < 3:
+        return None
     ux, uy = dx[ok] / dist[ok], dy[ok] / dist[ok]
     consistency = float(np.hypot(ux.mean(), uy.mean()))
     if consistency < OFFSET_WARN_CONSISTENCY:
-        return False
+        return None
     bearing = (np.degrees(np.arctan2(ux.mean(), uy.mean())) + 360.0) % 360.0
-    msg = (
+    return (
         f"{what} sit a median {median_m:.0f} m off the walking network, shifted consistently "
         f"towards bearing {bearing:.0f}° (consistency {consistency:.2f}). This looks like a "
         "systematic coordinate offset such as GCJ-02 (高德/腾讯) or BD-09 (百度) coordinates "
         "declared as WGS-84/CGCS2000; declare coords='gcj02' (or 'bd09') when reading them."
     )
-    warnings.warn(msg, UserWarning, stacklevel=2)
-    logger.warning(msg)
-    return True
+
+
+def _datum_fit_message(
+    network: WalkNetwork, xy: np.ndarray, snapped: pd.DataFrame, what: str
+) -> str | None:
+    """Return the warning when GCJ-02/BD-09 -> WGS-84 moves points onto streets, or ``None``."""
+    from geoplan.crs import bd09_to_wgs84, gcj02_to_wgs84
+
+    lonlat = gpd.GeoSeries(shapely.points(xy), crs=network.crs).to_crs(4326)
+    lon, lat = lonlat.x.to_numpy(), lonlat.y.to_numpy()
+    before = np.minimum(snapped["access_m"].to_numpy(), OFFSET_FIT_CAP_M)
+    for label, convert in (("GCJ-02 (高德/腾讯)", gcj02_to_wgs84), ("BD-09 (百度)", bd09_to_wgs84)):
+        wlon, wlat = convert(lon.copy(), lat.copy())
+        moved = gpd.GeoSeries(shapely.points(np.column_stack([wlon, wlat])), crs=4326)
+        moved_xy = shapely.get_coordinates(moved.to_crs(network.crs).to_numpy())
+        if np.allclose(moved_xy, xy, atol=1.0):  # outside mainland China: no offset
+            return None
+        after = np.minimum(_nearest_on_edges(network, moved_xy)[3], OFFSET_FIT_CAP_M)
+        if (after.mean() <= OFFSET_FIT_RATIO * before.mean()
+                and np.mean(after < before) >= OFFSET_FIT_SHARE):
+            code = "gcj02" if label.startswith("GCJ") else "bd09"
+            return (
+                f"{what} look like {label} coordinates declared as WGS-84/CGCS2000: read as "
+                f"{label} they sit a mean {after.mean():.0f} m from the walking network "
+                f"instead of {before.mean():.0f} m, {np.mean(after < before):.0%} of them "
+                f"closer. Declare coords='{code}' when reading them."
+            )
+    return None

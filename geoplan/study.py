@@ -28,11 +28,16 @@ e.g. ``inspection_rounds``. ``[network]`` has exactly one of ``path`` (+ ``coord
     reference_date = 2025-12-31    # optional
 
     [walking]
-    speed_m_per_min = 60           # default 60
     tiers_min = [5, 10, 15]        # default [5, 10, 15]
+    # speed_m_per_min = 60         # optional: every tier = minutes × speed; left out, the
+                                   # GB 50180-2018 life circles: 300 / 500 / 900 m
 
     [standards]
     profile = "national"           # default "national"
+
+    [map]                          # optional
+    basemap = "none"               # none (default) | osm | tianditu | gaode
+    tianditu_tk = "..."            # 天地图 key; or the GEOPLAN_TIANDITU_TK variable
 
     [layers.study_area]
     path = "boundaries/study_area.gpkg"
@@ -97,6 +102,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from pydantic import (
     BaseModel,
@@ -108,8 +114,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pyproj import CRS, Proj
 
 from geoplan import io as gio
+from geoplan._tables import COLUMN_SYNONYMS
 from geoplan.crs import metric_crs_for, parse_coords, require_metric
 from geoplan.errors import CRSError, GeoplanError, Problem, SchemaError, StudyConfigError
 from geoplan.schema import LAYER_CONTRACTS
@@ -155,9 +163,15 @@ class StudySection(_Strict):
     metric_crs: str | None = None
     reference_date: dt.date | None = None
 
-    @field_validator("metric_crs")
+    @field_validator("admin_code", mode="before")
     @classmethod
-    def check_metric_crs(cls, value: str | None) -> str | None:
+    def code_as_text(cls, value: object) -> object:
+        """Accept a code written as a TOML integer (``admin_code = 350582``)."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("metric_crs", mode="before")
+    @classmethod
+    def check_metric_crs(cls, value: str | int | None) -> str | None:
         if value is None:
             return None
         declared = _declared(value)
@@ -169,9 +183,13 @@ class StudySection(_Strict):
 
 
 class WalkingSection(_Strict):
-    """``[walking]``: walking speed (m/min) and the time tiers (minutes)."""
+    """``[walking]``: the time tiers (minutes) and, optionally, a walking speed (m/min).
 
-    speed_m_per_min: float = Field(default=60.0, gt=0, le=200)
+    Without a speed the tiers get the GB 50180-2018 life-circle distances
+    (:func:`geoplan.access.tier_reach_m`).
+    """
+
+    speed_m_per_min: float | None = Field(default=None, gt=0, le=200)
     tiers_min: tuple[float, ...] = Field(default=(5.0, 10.0, 15.0), min_length=1)
 
     @field_validator("tiers_min")
@@ -187,6 +205,13 @@ class StandardsSection(_Strict):
     """``[standards]``: the jurisdiction profile of the planning rules."""
 
     profile: str = "national"
+
+
+class MapSection(_Strict):
+    """``[map]``: the basemap of the maps (see :func:`geoplan.maps.base_map`)."""
+
+    basemap: Literal["none", "osm", "tianditu", "gaode"] = "none"
+    tianditu_tk: str | None = None
 
 
 class LayerConfig(_Strict):
@@ -207,6 +232,18 @@ class LayerConfig(_Strict):
 
     check_path = field_validator("path")(_existing_file)
     check_coords = field_validator("coords", mode="before")(_declared)
+
+    @field_validator("columns")
+    @classmethod
+    def check_columns(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        """Check that ``columns`` maps headers to names geoplan knows (``name``, ``lon`` …)."""
+        known = {*COLUMN_SYNONYMS, *(c.name for k in LAYER_CONTRACTS.values() for c in k.columns)}
+        unknown = sorted({v for v in (value or {}).values() if v not in known})
+        if unknown:
+            msg = (f"unknown column name(s) {unknown}; map headers to one of "
+                   f"{', '.join(sorted(known))}")
+            raise ValueError(msg)
+        return value
 
 
 class TableConfig(_Strict):
@@ -250,6 +287,7 @@ class StudyConfig(_Strict):
     study: StudySection
     walking: WalkingSection = WalkingSection()
     standards: StandardsSection = StandardsSection()
+    map: MapSection = MapSection()
     layers: dict[str, LayerConfig]
     tables: dict[str, TableConfig] = {}
     network: NetworkConfig | None = None
@@ -314,9 +352,16 @@ def read_study_config(path: str | Path) -> StudyConfig:
     if not path.is_file():
         msg = f"study file not found: {path}"
         raise StudyConfigError(msg)
+    raw = path.read_bytes()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        text = raw.decode("utf-8-sig")  # Windows Notepad writes a BOM
+    except UnicodeDecodeError:
+        msg = (f"{path}: the study file is not UTF-8 (saved as GBK/ANSI?); save it as UTF-8 / "
+               "请以 UTF-8 编码保存研究文件")
+        raise StudyConfigError(msg) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         msg = f"{path}: not a valid TOML file: {exc}"
         raise StudyConfigError(msg) from None
     try:
@@ -341,7 +386,10 @@ class Study:
     metric_epsg
         The metric CRS (EPSG code) every layer is in.
     speed_m_per_min, tiers_min
-        Walking speed and time tiers; :attr:`tier_distances_m` gives the distances.
+        Walking speed (``None``: GB 50180-2018 life-circle distances) and time tiers;
+        :attr:`tier_distances_m` gives the distances.
+    basemap, tianditu_tk
+        From ``[map]``.
     study_area, admin_units, towns, villages, facilities, population, boundary_lines,
     boundary_markers, projects
         Validated GeoDataFrames in ``EPSG:metric_epsg`` (empty, with the contract columns,
@@ -359,7 +407,7 @@ class Study:
     name: str
     admin_code: str
     metric_epsg: int
-    speed_m_per_min: float
+    speed_m_per_min: float | None
     tiers_min: tuple[float, ...]
     reference_date: dt.date | None
     standards_profile: str
@@ -372,6 +420,8 @@ class Study:
     projects: gpd.GeoDataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     previous_boundary_lines: gpd.GeoDataFrame | None = None
+    basemap: str = "none"
+    tianditu_tk: str | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -391,8 +441,10 @@ class Study:
 
     @property
     def tier_distances_m(self) -> tuple[float, ...]:
-        """Walking distance of each time tier, in metres (speed × minutes)."""
-        return tuple(self.speed_m_per_min * t for t in self.tiers_min)
+        """Walking distance of each time tier, in metres (:func:`geoplan.access.tier_reach_m`)."""
+        from geoplan.access import tier_reach_m
+
+        return tier_reach_m(self.tiers_min, self.speed_m_per_min)
 
     def network(self) -> Any:
         """Return the study's walking network (:class:`geoplan.network.WalkNetwork`), built once.
@@ -482,6 +534,40 @@ def _join(parts: list[gpd.GeoDataFrame], kind: str) -> gpd.GeoDataFrame:
     return joined
 
 
+#: Largest scale error of a user-chosen metric CRS over the study area (0.5 %).
+MAX_SCALE_ERROR = 0.005
+
+
+def _check_distortion(epsg: int, area: gpd.GeoDataFrame, config: StudyConfig) -> None:
+    """Refuse a metric CRS that distorts distances in the study area (e.g. Web Mercator)."""
+    x0, y0, x1, y1 = area.to_crs(4490).total_bounds
+    lon = np.array([x0, x1, x0, x1, (x0 + x1) / 2])
+    lat = np.array([y0, y0, y1, y1, (y0 + y1) / 2])
+    factors = Proj(CRS.from_epsg(epsg)).get_factors(lon, lat)
+    scale = np.concatenate([factors.meridional_scale, factors.parallel_scale])
+    worst = float(np.nanmax(np.abs(scale - 1.0))) if np.isfinite(scale).any() else np.inf
+    if worst > MAX_SCALE_ERROR:
+        msg = (f"{config.path}: study.metric_crs EPSG:{epsg} distorts distances by up to "
+               f"{worst:.1%} in the study area (limit {MAX_SCALE_ERROR:.1%}); use the study's "
+               f"CGCS2000 Gauss-Krüger zone EPSG:{metric_crs_for(area)} or leave metric_crs out")
+        raise StudyConfigError(msg)
+
+
+def _raise_failures(failed: list[tuple[str, GeoplanError]], config: StudyConfig) -> None:
+    """Raise the layer errors of a study: one as it is, several together in a SchemaError."""
+    if len(failed) == 1:
+        raise failed[0][1]
+    if failed:
+        problems = []
+        for name, exc in failed:
+            if isinstance(exc, SchemaError):
+                problems += [Problem(f"layers.{name} [{exc.what}]: {p.message}", p.row, p.column)
+                             for p in exc.problems]
+            else:
+                problems.append(Problem(f"layers.{name}: {exc}"))
+        raise SchemaError(f"{config.path}: {len(failed)} layers", problems)
+
+
 def load_study(path: str | Path) -> Study:
     """Load a study: read the TOML file, read, validate and project every layer.
 
@@ -508,22 +594,31 @@ def load_study(path: str | Path) -> Study:
     area = _read("study_area", config.layers["study_area"], "study_area", None)
     if config.study.metric_crs is not None:
         epsg = int(config.study.metric_crs.split(":")[1])
+        _check_distortion(epsg, area, config)
     else:
         epsg = metric_crs_for(area)
         logger.info("metric CRS chosen from the study area: EPSG:%d", epsg)
+    extra = [n for n in config.layers if n != "study_area" and config.layer_kind(n) == "study_area"]
+    if extra:
+        msg = f"layers.{extra[0]}: only one study_area layer is allowed"
+        raise StudyConfigError(msg)
     parts: dict[str, list[gpd.GeoDataFrame]] = {}
     previous = None
+    failed: list[tuple[str, GeoplanError]] = []
     for name, layer in config.layers.items():
         if name == "study_area":
             continue
-        if name == PREVIOUS_LINES:
-            previous = gio.reproject_layer(_read(name, layer, "boundary_lines", area), epsg)
+        kind = "boundary_lines" if name == PREVIOUS_LINES else config.layer_kind(name)
+        try:  # read every layer, so the planner sees the problems of all files at once
+            gdf = _read(name, layer, kind, area)
+        except (SchemaError, CRSError) as exc:
+            failed.append((name, exc))
             continue
-        kind = config.layer_kind(name)
-        if kind == "study_area":
-            msg = f"layers.{name}: only one study_area layer is allowed"
-            raise StudyConfigError(msg)
-        parts.setdefault(kind, []).append(_read(name, layer, kind, area))
+        if name == PREVIOUS_LINES:
+            previous = gio.reproject_layer(gdf, epsg)
+        else:
+            parts.setdefault(kind, []).append(gdf)
+    _raise_failures(failed, config)
     layers = {kind: gio.reproject_layer(_join(p, kind), epsg) for kind, p in parts.items()}
     for kind in LAYER_CONTRACTS:
         if kind != "study_area" and kind not in layers:
@@ -541,7 +636,8 @@ def load_study(path: str | Path) -> Study:
         tiers_min=tuple(config.walking.tiers_min), reference_date=config.study.reference_date,
         standards_profile=config.standards.profile,
         study_area=gio.reproject_layer(area, epsg), tables=tables,
-        previous_boundary_lines=previous,
+        previous_boundary_lines=previous, basemap=config.map.basemap,
+        tianditu_tk=config.map.tianditu_tk,
         **{k: v for k, v in layers.items()},
     )
     logger.info("loaded study %s: %s", study.name, ", ".join(

@@ -37,13 +37,23 @@ WALK_TAGS = (
 )  # fmt: skip
 
 
+def _missing(value: Any) -> bool:
+    """Whether a scalar tag value is missing (None, NaN, pandas NA)."""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def _tag_values(value: Any) -> list[str]:
     """Return the tag value(s) of one edge as a list of strings (OSMnx merges ways into lists)."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
     if isinstance(value, list | tuple | set | np.ndarray):
-        return [str(v) for v in value]
-    text = str(value)
+        return [str(v) for v in value if not _missing(v)]
+    if _missing(value):
+        return []
+    text = str(value).strip()
+    if not text:
+        return []
     if text.startswith("[") and text.endswith("]"):  # a list written to GraphML as text
         return [v.strip(" '\"") for v in text[1:-1].split(",") if v.strip(" '\"")]
     return [text]
@@ -58,7 +68,8 @@ def _edge_is_walkable(tags: Mapping[str, Any], include_private: bool) -> bool:
         return False
     if "yes" in _tag_values(tags.get("area")):
         return False
-    access = set(_tag_values(tags.get("access"))) | set(_tag_values(tags.get("service")))
+    access = (set(_tag_values(tags.get("access"))) | set(_tag_values(tags.get("service")))
+              | foot)
     if "private" in access and not include_private and not foot & _FOOT_YES:
         return False
     if "no" in set(_tag_values(tags.get("access"))) and not foot & _FOOT_YES:
@@ -66,7 +77,8 @@ def _edge_is_walkable(tags: Mapping[str, Any], include_private: bool) -> bool:
     sidewalk = set()
     for key in ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right"):
         sidewalk |= set(_tag_values(tags.get(key)))
-    has_footway = bool(sidewalk & _SIDEWALK_YES) or bool(_tag_values(tags.get("footway")))
+    footway = set(_tag_values(tags.get("footway"))) - {"no", "none"}
+    has_footway = bool(sidewalk & _SIDEWALK_YES) or bool(footway)
     for hw in highways:
         if hw in EXCLUDED_HIGHWAYS:
             continue
@@ -85,19 +97,19 @@ def walkable_mask(edges: pd.DataFrame, *, include_private: bool = False) -> np.n
     unclassified, tertiary/secondary/primary (and their links), and cycleways with
     ``foot=yes``. Dropped: edges without ``highway``; construction/proposed/platform/raceway
     and similar; ``motorway``/``trunk`` (and links) unless tagged with a sidewalk
-    (``sidewalk[:both|:left|:right]`` = ``both``/``left``/``right``/``yes``/``separate``), any
-    ``footway=*``, or ``foot=yes``/``designated``/``permissive``; ``foot=no``; ``area=yes``;
-    ``access=no`` (unless ``foot=yes``); and ``access=private`` /
-    ``service=private`` unless ``include_private`` (gated compounds, 小区 internal paths,
-    which OSMnx's ``walk`` network drops). An edge merged from several ways (list-valued
-    tags) is kept when any of its ways is walkable.
+    (``sidewalk[:both|:left|:right]`` = ``both``/``left``/``right``/``yes``/``separate``), a
+    ``footway=*`` other than ``no``/``none``, or ``foot=yes``/``designated``/``permissive``;
+    ``foot=no``; ``area=yes``; ``access=no`` (unless ``foot=yes``); and ``access=private`` /
+    ``service=private`` / ``foot=private`` unless ``include_private`` (gated compounds, 小区
+    internal paths, which OSMnx's ``walk`` network drops). An edge merged from several ways
+    (list-valued tags) is kept when any of its ways is walkable.
 
     Parameters
     ----------
     edges
         One row per edge with OSM tag columns (missing columns count as untagged).
     include_private
-        Keep ``access=private`` and ``service=private`` ways.
+        Keep ``access=private``, ``service=private`` and ``foot=private`` ways.
 
     Returns
     -------

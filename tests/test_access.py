@@ -18,6 +18,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geoplan.access import (
     DEFAULT_SPEED_M_PER_MIN,
+    LIFE_CIRCLE_REACH_M,
     REACH_EPSILON_M,
     coverage_by_unit,
     coverage_gaps,
@@ -25,6 +26,7 @@ from geoplan.access import (
     nearest_source_distance,
     reach_matrix,
     service_areas,
+    tier_reach_m,
     two_step_fca,
 )
 from geoplan.crs import gk_zone_epsg
@@ -213,7 +215,7 @@ def test_coverage_by_unit_equals_reference_counts(futian, layers):
         fxy = shapely.get_coordinates(facilities.geometry.iloc[rows])
         line = np.hypot(*(centre[:, None, :] - fxy[None]).transpose(2, 0, 1)).min(axis=1)
         for tier in (5, 10, 15):
-            reach = tier * DEFAULT_SPEED_M_PER_MIN
+            reach = LIFE_CIRCLE_REACH_M[tier]  # the default: GB 50180-2018 distances
             row = table.query("level == 'town' and code == '440304001' and "
                               "facility_type == @t and tier_min == @tier").iloc[0]
             covered = (best <= reach) & in_first_town
@@ -373,3 +375,39 @@ def test_property_nearest_and_reach_equal_networkx(city):
     dense[coo.row, coo.col] = np.where(coo.data == REACH_EPSILON_M, 0.0, coo.data)
     expected = np.where(ref <= limit, ref, np.inf)
     np.testing.assert_allclose(dense, expected, atol=1e-6, rtol=0)
+
+
+def test_tier_distances_follow_gb50180_unless_a_speed_is_given():
+    # GB 50180-2018: 5 min ≈ 300 m, 10 min ≈ 500 m, 15 min ≈ 800-1000 m
+    assert tier_reach_m([5, 10, 15]) == (300.0, 500.0, 900.0)
+    # between the life circles linear, beyond 15 minutes at the default speed
+    assert tier_reach_m([7.5, 20]) == (400.0, 900.0 + 5 * DEFAULT_SPEED_M_PER_MIN)
+    reach = tier_reach_m(np.linspace(0.5, 40, 80))
+    assert all(np.diff(reach) > 0)  # a longer tier always reaches farther
+    assert tier_reach_m([5, 10, 15], 70.0) == (350.0, 700.0, 1050.0)
+    for bad in ([], [0], [-5], [np.nan]):
+        with pytest.raises(SchemaError):
+            tier_reach_m(bad)
+    with pytest.raises(SchemaError):
+        tier_reach_m(15, 0.0)
+
+
+def test_coverage_reach_column_and_gaps_use_the_tier_distances(futian, layers):
+    demand, facilities, units = layers
+    nearest = nearest_facility_time(futian, demand, facilities, max_minutes=15)
+    assert nearest.attrs["limit_m"] == 900.0
+    table = coverage_by_unit(futian, demand, facilities, units, tiers_min=(5, 10, 15),
+                             nearest=nearest)
+    assert dict(zip(table["tier_min"], table["reach_m"], strict=True)) == {
+        5.0: 300.0, 10.0: 500.0, 15.0: 900.0}
+    gaps = coverage_gaps(demand, nearest, tier_min=10, types=["elderly_station"])
+    dist = nearest["elderly_station_dist_m"].fillna(np.inf)
+    assert set(gaps.index) == set(demand.index[(dist > 500.0).to_numpy()])
+    assert (gaps["reach_m"] == 500.0).all()
+    # times are at the default speed, whatever the tier distances
+    np.testing.assert_allclose(nearest["elderly_station_time_min"],
+                               nearest["elderly_station_dist_m"] / DEFAULT_SPEED_M_PER_MIN)
+    # with a speed every tier is minutes × speed
+    fast = coverage_by_unit(futian, demand, facilities, units, tiers_min=(10,),
+                            speed_m_per_min=70.0)
+    assert (fast["reach_m"] == 700.0).all()

@@ -102,9 +102,9 @@ def marker_rows(*rows):
 
 def clean_markers():
     return marker_rows(
-        ("0001001A", "0001", (1000, 100), (1000, 100)),
-        ("0001002B", "0001", (1000, 500), (1000, 500)),
-        ("0001003C", "0001", (1000, 900), (1000, 900)),
+        ("0001001Q", "0001", (1000, 100), (1000, 100)),
+        ("0001002Q", "0001", (1000, 500), (1000, 500)),
+        ("0001003Q", "0001", (1000, 900), (1000, 900)),
     )
 
 
@@ -306,7 +306,9 @@ def test_version_change_within_tolerance_is_not_flagged():
 
 def test_parse_marker_numbers():
     assert parse_marker_no("0003012B") == {"line": "0003", "serial": 12, "type": "B"}
-    for bad in ("000312B", "0003012D", "0003012", "00030120A", "", None, 3012):
+    for letter in "QABCDE":  # GB/T 17796-2009 type codes
+        assert parse_marker_no(f"0003012{letter}")["type"] == letter
+    for bad in ("000312B", "0003012F", "0003012q", "0003000Q", "0003012", "00030120A", "", None):
         assert parse_marker_no(bad) is None
 
 
@@ -314,14 +316,14 @@ def test_clean_markers_have_no_findings():
     found, table = check_markers(clean_markers(), lines_frame(), reference_date=REF)
     assert len(found) == 0
     assert table["problems"].tolist() == ["", "", ""]
-    assert table["marker_type"].tolist() == ["单立", "双立（同号双立）", "三立（同号三立）"]
+    assert table["marker_type"].tolist() == ["单立", "单立", "单立"]
 
 
 def test_marker_displaced_by_a_known_distance():
     markers = clean_markers()
     markers.loc["M2", ["x_obs", "y_obs"]] = xy(1003, 504)  # 5 m away (3-4-5)
     found, table = check_markers(markers, lines_frame(), reference_date=REF)
-    assert kinds(found) == [("marker_displaced", "0001002B")]
+    assert kinds(found) == [("marker_displaced", "0001002Q")]
     assert found.iloc[0]["value"] == pytest.approx(5.0)
     assert found.iloc[0]["row"] == "M2"
     assert table.loc[1, "displacement_m"] == pytest.approx(5.0)
@@ -331,46 +333,145 @@ def test_marker_registered_off_its_line():
     markers = clean_markers()
     markers.loc["M2", ["x_reg", "x_obs"]] = X0 + 1040.0
     found, _ = check_markers(markers, lines_frame(), reference_date=REF)
-    assert kinds(found) == [("marker_off_line", "0001002B")]
+    assert kinds(found) == [("marker_off_line", "0001002Q")]
     assert found.iloc[0]["value"] == pytest.approx(40.0)
 
 
 def test_bad_marker_rows_are_findings_with_their_row():
     markers = marker_rows(
-        ("0001001A", "0001", (1000, 100), (1000, 100)),
+        ("0001001Q", "0001", (1000, 100), (1000, 100)),
         ("000102A", "0001", (1000, 300), (1000, 300)),  # 7 characters
-        ("0001003D", "0001", (1000, 500), (1000, 500)),  # wrong type letter
-        ("0001004A", "0001", None, (1000, 700)),  # no registered coordinates
-        ("0001005A", "0001", None, None),  # no coordinates at all
-        ("0888001A", "0888", (1000, 900), (1000, 900)),  # unknown line
+        ("0001003F", "0001", (1000, 500), (1000, 500)),  # wrong type letter
+        ("0001004Q", "0001", None, (1000, 700)),  # no registered coordinates
+        ("0001005Q", "0001", None, None),  # no coordinates at all
+        ("0888001Q", "0888", (1000, 900), (1000, 900)),  # unknown line
     )
     found, table = check_markers(markers, lines_frame(), reference_date=REF)
     assert kinds(found) == [
-        ("marker_number_malformed", "0001003D"),
+        ("marker_number_malformed", "0001003F"),
         ("marker_number_malformed", "000102A"),
         ("marker_sequence_gap", "0001:002"),
-        ("marker_no_coordinates", "0001004A"),
-        ("marker_no_coordinates", "0001005A"),
-        ("marker_unknown_line", "0888001A"),
+        ("marker_no_coordinates", "0001004Q"),
+        ("marker_no_coordinates", "0001005Q"),
+        ("marker_unknown_line", "0888001Q"),
     ]
     by_subject = found.set_index("subject")
     assert by_subject.loc["000102A", "row"] == "M2"
-    assert by_subject.loc["0888001A", "row"] == "M6"
-    assert by_subject.loc["0001005A", "geometry"] is None
-    assert by_subject.loc["0001004A", "geometry"].equals(Point(xy(1000, 700)))
+    assert by_subject.loc["0888001Q", "row"] == "M6"
+    assert by_subject.loc["0001005Q", "geometry"] is None
+    assert by_subject.loc["0001004Q", "geometry"].equals(Point(xy(1000, 700)))
+    assert "类型码“F”不是 Q（单立）、A/B（同号双立）、C/D/E（同号三立）" in by_subject.loc[
+        "0001003F", "detail"]
+    assert "实为 7 位" in by_subject.loc["000102A", "detail"]
     assert len(table) == 6
+
+
+def test_lower_case_codes_serial_000_and_a_missing_number_are_malformed():
+    markers = marker_rows(
+        ("0001001q", "0001", (1000, 100), (1000, 100)),
+        ("0001000Q", "0001", (1000, 200), (1000, 200)),
+        (None, "0001", (1000, 300), (1000, 300)),
+    )
+    markers.index = pd.Index(["row 2", "row 3", "row 4"])  # as read from Excel
+    found, _ = check_markers(markers, lines_frame(), reference_date=REF)
+    assert set(found["kind"]) == {"marker_number_malformed"}
+    by = found.set_index("row")["detail"]
+    assert by["row 2"].endswith("（类型码须大写）")
+    assert by["row 3"].endswith("序号应从 001 起")
+    assert by["row 4"] == "缺少界桩编号"
+    assert found.set_index("row").loc["row 4", "subject"] == "(无编号 row 4)"
+
+
+def test_pairs_and_triples_share_a_serial_per_gb_t_17796():
+    markers = marker_rows(
+        ("0001001Q", "0001", (1000, 100), (1000, 100), {"marker_type": "单立"}),
+        ("0001002A", "0001", (1002, 200), (1002, 200), {"marker_type": "同号双立"}),
+        ("0001002B", "0001", (998, 200), (998, 200), {"marker_type": "双立"}),
+        ("0001003C", "0001", (1002, 300), (1002, 300), {"marker_type": "三立"}),
+        ("0001003D", "0001", (998, 300), (998, 300), {"marker_type": "同号三立"}),
+        ("0001003E", "0001", (1000, 302), (1000, 302), {"marker_type": " 三 立 "}),
+    )
+    found, table = check_markers(markers, lines_frame(), reference_date=REF)
+    assert len(found) == 0
+    assert table["marker_type"].tolist() == ["单立", *["同号双立"] * 2, *["同号三立"] * 3]
+
+
+def test_incomplete_groups_conflicting_types_and_repeated_codes():
+    markers = marker_rows(
+        ("0001001A", "0001", (1000, 100), (1000, 100)),  # A without B
+        ("0001002C", "0001", (1000, 200), (1000, 200)),  # C, D without E
+        ("0001002D", "0001", (1000, 200), (1000, 200)),
+        ("0001003Q", "0001", (1000, 300), (1000, 300)),  # Q and a pair on one serial
+        ("0001003A", "0001", (1000, 300), (1000, 300)),
+        ("0001003B", "0001", (1000, 300), (1000, 300)),
+        ("0001004Q", "0001", (1000, 400), (1000, 400)),  # the same number twice
+        ("0001004Q", "0001", (1000, 410), (1000, 410)),
+        ("0001005B", "0001", (1000, 500), (1000, 500)),  # B twice, no A
+        ("0001005B", "0001", (1000, 510), (1000, 510)),
+    )
+    found, table = check_markers(markers, lines_frame(), reference_date=REF)
+    assert kinds(found) == [
+        ("marker_duplicate", "0001004Q"),
+        ("marker_duplicate", "0001005B"),
+        ("marker_group_incomplete", "0001:001"),
+        ("marker_group_incomplete", "0001:002"),
+        ("marker_group_incomplete", "0001:005"),
+        ("marker_type_conflict", "0001:003"),
+    ]
+    by = found.set_index("subject")
+    assert by.loc["0001:001", "detail"].endswith("缺少 B")
+    assert by.loc["0001:002", "detail"].endswith("缺少 E")
+    assert by.loc["0001:002", "row"] == "M2,M3"
+    assert by.loc["0001:003", "row"] == "M4,M5,M6"
+    assert "单立与同号双立" in by.loc["0001:003", "detail"]
+    assert found.set_index("kind").loc["marker_duplicate", "row"].tolist() == ["M8", "M10"]
+    assert table["problems"].tolist()[3:6] == ["同一序号界桩类型冲突"] * 3
+    assert table.loc[7, "problems"] == "界桩编号重复"
+
+
+def test_a_serial_repeated_with_the_same_code_on_another_number_is_a_duplicate():
+    # 0002001Q filed under line 0001: its number names another line, and serial 001 Q is taken
+    markers = marker_rows(
+        ("0001001Q", "0001", (1000, 100), (1000, 100)),
+        ("0002001Q", "0001", (1000, 150), (1000, 150)),
+    )
+    found, _ = check_markers(markers, lines_frame(), reference_date=REF)
+    assert kinds(found) == [
+        ("marker_line_mismatch", "0002001Q"),
+        ("marker_duplicate", "0002001Q"),
+    ]
+    assert found.iloc[1]["row"] == "M2"
+
+
+def test_type_column_must_agree_with_the_type_code():
+    markers = marker_rows(
+        ("0001001Q", "0001", (1000, 100), (1000, 100), {"type": "双立"}),
+        ("0001002A", "0001", (1000, 200), (1000, 200), {"type": "双立（同号双立）"}),
+        ("0001002B", "0001", (1000, 200), (1000, 200), {"type": "double"}),
+        ("0001003Q", "0001", (1000, 300), (1000, 300), {"type": "混凝土桩"}),
+        ("0001004Q", "0001", (1000, 400), (1000, 400), {"type": None}),
+    )
+    found, table = check_markers(markers, lines_frame(), reference_date=REF)
+    assert kinds(found) == [
+        ("marker_type_mismatch", "0001001Q"),
+        ("marker_type_mismatch", "0001003Q"),
+    ]
+    by = found.set_index("subject")
+    assert by.loc["0001001Q", "severity"] == "error"
+    assert by.loc["0001003Q", "severity"] == "warning"  # not a marker type at all
+    assert table["marker_type"].tolist() == ["单立", "同号双立", "同号双立", "单立", "单立"]
 
 
 def test_marker_duplicates_and_sequence_gaps():
     markers = marker_rows(
-        ("0001001A", "0001", (1000, 100), (1000, 100)),
-        ("0001002A", "0001", (1000, 200), (1000, 200)),
-        ("0001002A", "0001", (1000, 300), (1000, 300)),
-        ("0001005A", "0001", (1000, 600), (1000, 600)),
+        ("0001001Q", "0001", (1000, 100), (1000, 100)),
+        ("0001002Q", "0001", (1000, 200), (1000, 200)),
+        ("0001002Q", "0001", (1000, 300), (1000, 300)),
+        ("0001005Q", "0001", (1000, 600), (1000, 600)),
     )
     found, table = check_markers(markers, lines_frame(), reference_date=REF)
     assert kinds(found) == [
-        ("marker_duplicate", "0001002A"),
+        ("marker_duplicate", "0001002Q"),
         ("marker_sequence_gap", "0001:003"),
         ("marker_sequence_gap", "0001:004"),
     ]
@@ -383,22 +484,22 @@ def test_marker_duplicates_and_sequence_gaps():
 
 def test_marker_condition_custodian_and_overdue_inspection():
     markers = marker_rows(
-        ("0001001A", "0001", (1000, 100), (1000, 100), {"condition": "丢失"}),
-        ("0001002A", "0001", (1000, 300), (1000, 300), {"condition": "损坏"}),
-        ("0001003A", "0001", (1000, 500), (1000, 500), {"custodian": "  "}),
-        ("0001004A", "0001", (1000, 600), (1000, 600), {"last_inspected": "2020-12-30"}),
-        ("0001005A", "0001", (1000, 700), (1000, 700), {"last_inspected": "2020-12-31"}),
-        ("0001006A", "0001", (1000, 800), (1000, 800), {"condition": "倾斜"}),
+        ("0001001Q", "0001", (1000, 100), (1000, 100), {"condition": "丢失"}),
+        ("0001002Q", "0001", (1000, 300), (1000, 300), {"condition": "损坏"}),
+        ("0001003Q", "0001", (1000, 500), (1000, 500), {"custodian": "  "}),
+        ("0001004Q", "0001", (1000, 600), (1000, 600), {"last_inspected": "2020-12-30"}),
+        ("0001005Q", "0001", (1000, 700), (1000, 700), {"last_inspected": "2020-12-31"}),
+        ("0001006Q", "0001", (1000, 800), (1000, 800), {"condition": "倾斜"}),
     )
     found, _ = check_markers(markers, lines_frame(), reference_date=REF)
     assert kinds(found) == [
-        ("marker_condition", "0001001A"),
-        ("marker_condition", "0001002A"),
-        ("marker_condition", "0001006A"),
-        ("marker_no_custodian", "0001003A"),
-        ("marker_overdue", "0001004A"),
+        ("marker_condition", "0001001Q"),
+        ("marker_condition", "0001002Q"),
+        ("marker_condition", "0001006Q"),
+        ("marker_no_custodian", "0001003Q"),
+        ("marker_overdue", "0001004Q"),
     ]
-    assert found.set_index("subject").loc["0001006A", "severity"] == "warning"
+    assert found.set_index("subject").loc["0001006Q", "severity"] == "warning"
     overdue = found[found["kind"] == "marker_overdue"].iloc[0]
     assert overdue["value"] == pytest.approx(5.0, abs=0.01)
 
@@ -407,9 +508,9 @@ def test_marker_line_code_read_as_number_and_number_line_mismatch():
     markers = clean_markers()
     markers["line_code"] = [1, 1, 1]  # Excel turned "0001" into 1
     assert len(check_markers(markers, lines_frame(), reference_date=REF)[0]) == 0
-    markers.loc["M3", "marker_no"] = "0002003C"
+    markers.loc["M3", "marker_no"] = "0002003Q"
     found, _ = check_markers(markers, lines_frame(), reference_date=REF)
-    assert kinds(found) == [("marker_line_mismatch", "0002003C")]
+    assert kinds(found) == [("marker_line_mismatch", "0002003Q")]
 
 
 def test_marker_table_without_required_columns():
@@ -513,7 +614,7 @@ def test_inspect_boundaries_collects_every_check():
         ("topology_gap", f"{A}|{B}"),
         ("line_not_touching", "0999"),
         ("line_version_change", "0001"),
-        ("marker_condition", "0001001A"),
+        ("marker_condition", "0001001Q"),
         ("round_overdue", "0002"),
         ("round_unknown_line", "0777"),
     ]

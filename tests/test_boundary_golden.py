@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from geoplan.boundary import inspect_boundaries
+from geoplan.boundary import check_markers, inspect_boundaries
 from geoplan.boundary_report import write_inspection_workbook
 from geoplan.datasets import data_dir, load_demo
 from geoplan.io import read_boundary_lines, reproject_layer
@@ -65,7 +65,16 @@ def test_demo_findings_carry_measures_rows_and_locations(demo_inspection):
     assert 30 <= f.loc[["marker_off_line"]].iloc[0]["value"] <= 100
     # marker findings name the row of the marker table they come from
     marker_rows = f.loc[f.index.str.startswith("marker_") & (f.index != "marker_sequence_gap")]
-    assert set(marker_rows["row"]) <= {str(i) for i in study.boundary_markers.index}
+    rows = {r for cell in marker_rows["row"] for r in cell.split(",")}
+    assert rows <= {str(i) for i in study.boundary_markers.index}
+    # a pair or triple finding names every member's row
+    conflict = f.loc[["marker_type_conflict"]].iloc[0]
+    line, serial = conflict["subject"].split(":")
+    members = study.boundary_markers.index[
+        study.boundary_markers["marker_no"].str.startswith(line + serial)
+    ]
+    assert sorted(conflict["row"].split(",")) == sorted(members)
+    assert len(members) == 2
     # every line is in the summary and the schedule; the overdue one is in the plan
     assert len(result.lines) == len(study.boundary_lines)
     overdue = f.loc[["round_overdue"]].iloc[0]["subject"]
@@ -83,3 +92,42 @@ def test_demo_inspection_workbook(demo_inspection, tmp_path):
     assert len(rows) == len(planted) + 1
     assert rows[0][:2] == ("问题编号", "问题类型")
     assert len(list(wb["界线一览"].values)) == len(result.lines) + 1
+
+
+@pytest.mark.slow
+def test_repairing_planted_marker_defects_removes_exactly_their_findings(demo_inspection):
+    """The findings come from the data: repair planted marker rows, and only their findings go."""
+    study, result, planted = demo_inspection
+    subject = dict(
+        planted.loc[planted["check"] != "marker_condition", ["check", "subject"]].to_numpy()
+    )
+    markers = study.boundary_markers.copy()
+    number = markers["marker_no"]
+    lost = planted.loc[planted["check"] == "marker_condition", "subject"]
+    markers.loc[number.isin(lost), "condition"] = "完好"
+    markers.loc[number == subject["marker_no_custodian"], "custodian"] = "蔡建国"
+    markers.loc[number == subject["marker_overdue"], "last_inspected"] = pd.Timestamp("2024-03-01")
+    moved = number == subject["marker_displaced"]
+    markers.loc[moved, ["x_obs", "y_obs"]] = markers.loc[moved, ["x_reg", "y_reg"]].to_numpy()
+    markers.loc[number == subject["marker_type_mismatch"], "marker_type"] = "单立"
+    # the conflicting serial: its single marker becomes the B of the pair (GB/T 17796 A/B)
+    conflict = number.str.startswith(subject["marker_type_conflict"].replace(":", ""))
+    markers.loc[conflict & number.str.endswith("Q"), ["marker_no", "marker_type"]] = [
+        subject["marker_type_conflict"].replace(":", "") + "B",
+        "同号双立",
+    ]
+    found, _ = check_markers(markers, study.boundary_lines, reference_date=study.reference_date)
+    mine = result.findings[result.findings["kind"].str.startswith("marker_")]
+    before = Counter(zip(mine["kind"], mine["subject"], strict=True))
+    after = Counter(zip(found["kind"], found["subject"], strict=True))
+    repaired = [
+        "marker_no_custodian",
+        "marker_overdue",
+        "marker_displaced",
+        "marker_type_mismatch",
+        "marker_type_conflict",
+    ]
+    expected = Counter({(k, subject[k]): 1 for k in repaired})
+    expected.update({("marker_condition", s): 1 for s in lost})
+    assert before - after == expected
+    assert not after - before

@@ -77,7 +77,10 @@ def test_workbook_has_frozen_chinese_header(inspection, tmp_path):
 
 def test_finding_layers_split_by_geometry(inspection):
     layers = finding_layers(inspection[0].findings)
-    assert set(layers["polygons"]["kind"]) == {"topology_gap"}
+    # the gap, and the polygon enclosed between the pushed line and its earlier version
+    assert set(layers["polygons"]["kind"]) == {"topology_gap", "line_version_change"}
+    sliver = layers["polygons"][layers["polygons"]["kind"] == "line_version_change"]
+    assert sliver.geometry.area.sum() == pytest.approx(50 * 400)
     assert set(layers["lines"]["kind"]) >= {"line_polygon_deviation", "line_not_touching"}
     # M2 (y = 500) now lies 50 m from the pushed line 0001
     assert set(layers["points"]["kind"]) == {
@@ -99,7 +102,7 @@ def test_archive_has_a_workbook_and_a_geopackage_per_line(inspection, tmp_path):
     layers = dict(pyogrio.list_layers(out / "0001_线0001.gpkg"))
     assert {"界线", "界线_上一版本", "界桩", "问题_线"} <= set(layers)
     got = gpd.read_file(out / "0001_线0001.gpkg", layer="界桩")
-    assert got["marker_no"].tolist() == ["0001001A", "0001002B", "0001003C"]
+    assert got["marker_no"].tolist() == ["0001001Q", "0001002Q", "0001003Q"]
     assert got.geometry.isna().sum() + got.geometry.is_empty.sum() == 1  # the unregistered one
     manifest = pd.read_csv(out / "清单.csv", dtype=str)
     assert len(manifest) == 2 + 2 * 4
@@ -114,3 +117,30 @@ def test_failed_archive_leaves_the_earlier_one_intact(inspection, tmp_path):
         archive_by_line(result, lines, markers.drop(columns="line_code"), tmp_path / "archive")
     assert sorted(p.name for p in out.iterdir()) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_marker_sheet_keeps_its_headers_without_markers(tmp_path):
+    result = inspect_boundaries(towns=towns_frame(), lines=lines_frame(), reference_date=REF)
+    wb = load_workbook(write_inspection_workbook(result, tmp_path / "报告.xlsx"))
+    assert [c.value for c in wb["界桩检查表"][1]][:3] == ["界桩编号", "界线编码", "界桩类型"]
+    assert "与上一版最大偏移（m）" in [c.value for c in wb["界线一览"][1]]
+
+
+def test_archive_failing_midway_leaves_the_earlier_one_intact(tmp_path):
+    lines = lines_frame()
+    result = inspect_boundaries(towns=towns_frame(), lines=lines, reference_date=REF)
+    out = archive_by_line(result, lines, None, tmp_path / "archive")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    broken = lines.assign(bad=[1j, 2j, 3j])  # GeoPackage cannot store complex numbers
+    with pytest.raises(NotImplementedError, match="complex"):
+        archive_by_line(result, broken, None, tmp_path / "archive")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["archive"]
+
+
+def test_line_names_with_control_characters_make_safe_file_names(tmp_path):
+    lines = lines_frame()
+    lines.loc["L0002", "name"] = "甲\x00乙/丙线"
+    result = inspect_boundaries(towns=towns_frame(), lines=lines, reference_date=REF)
+    out = archive_by_line(result, lines, None, tmp_path / "archive")
+    assert (out / "0002_甲_乙_丙线.xlsx").exists()

@@ -282,3 +282,85 @@ def test_html_report_renders_offline(browser, layers, tmp_path):
     finally:
         page.close()
     assert _pixel_std(tmp_path / "report.png") > 0.05
+
+
+def test_special_names_empty_layers_and_collections_do_not_break_the_page(browser, layers,
+                                                                          tmp_path):
+    evil = '<b>A&B</b> "养老" \'x\' <img src=x onerror=alert(1)>'
+    towns = layers["towns"].copy()
+    towns.loc[towns.index[0], "name"] = '青阳<街道>&"'
+    towns.loc[towns.index[1], "pop_60plus_share"] = np.nan
+    facilities = layers["facilities"].assign(type=lambda d: d["type"].astype(object))
+    facilities.loc[facilities.index[0], "name"] = evil
+    facilities.loc[facilities.index[1], "type"] = "自建<类型>&"
+    findings = layers["findings"].copy()
+    gap, line = findings.geometry.iloc[0], findings.geometry.iloc[1]
+    findings.loc["f1", "geometry"] = gap.union(line)  # a GeometryCollection
+    m = maps.base_map(towns, title="<测试> & 标题")
+    maps.add_coverage_choropleth(m, towns)
+    maps.add_facilities(m, facilities, admin_units=towns)
+    maps.add_findings(m, findings)
+    maps.add_proposed_sites(m, layers["sites"].iloc[:0])
+    maps.add_uncovered_cells(m, layers["cells"].assign(covered=True))
+    maps.add_layer_control(m)
+    page, log = open_offline(browser, maps.save_map(m, tmp_path / "special.html"))
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        assert page.inner_text(".geoplan-title") == "<测试> & 标题"
+        labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+        assert "自建<类型>&（1）" in [t.strip() for t in labels]
+        assert "拟建选址（0）" in [t.strip() for t in labels]
+        assert count(page, "coverage-town") == len(towns)
+        assert count(page, "facilities-elderly_station") == 5
+        page.locator(".geoplan-facilities-elderly_station").first.dispatch_event("click")
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=5000)
+        assert evil in popup.inner_text()  # shown as written ...
+        assert popup.locator("img, b").count() == 0  # ... never parsed as HTML
+        assert "青阳<街道>&\"" in popup.inner_text()
+        page.evaluate(f"{FIND_MAP_JS}.closePopup()")
+        page.locator(".geoplan-findings").first.dispatch_event("click")
+        page.locator(".leaflet-popup-content", has_text="政区缝隙").wait_for(timeout=5000)
+        assert dialogs == []
+        assert log.blocked == []
+        assert log.console_errors == []
+        assert log.page_errors == []
+    finally:
+        page.close()
+
+
+def test_notebook_display_renders_offline(browser, layers, tmp_path):
+    m = maps.base_map(layers["towns"])
+    maps.add_coverage_choropleth(m, layers["towns"])
+    maps.add_facilities(m, layers["facilities"])
+    cell = tmp_path / "cell.html"  # what Jupyter puts in the output cell
+    cell.write_text(f"<!DOCTYPE html><html><body>{m._repr_html_()}</body></html>",
+                    encoding="utf-8")
+    page, log = open_offline(browser, cell)
+    try:
+        frame = page.frame_locator("iframe.geoplan-map")
+        frame.locator(".geoplan-coverage-town").first.wait_for(state="attached")
+        assert frame.locator(".geoplan-coverage-town").count() == len(layers["towns"])
+        assert log.blocked == []
+        assert log.console_errors == []
+        assert log.page_errors == []
+    finally:
+        page.close()
+
+
+def test_legends_scroll_below_the_title(browser, layers, tmp_path):
+    m = maps.base_map(layers["towns"], title="很多图例")
+    for i in range(8):
+        maps.add_coverage_choropleth(m, layers["towns"], layer_id=f"coverage-{i}")
+    page, log = open_offline(browser, maps.save_map(m, tmp_path / "legends.html"),
+                             viewport=(1000, 600))
+    try:
+        title_bottom = page.locator(".geoplan-title").bounding_box()["y"] + page.locator(
+            ".geoplan-title").bounding_box()["height"]
+        column = page.locator(".leaflet-bottom.leaflet-left")
+        assert column.bounding_box()["y"] >= title_bottom
+        assert column.evaluate("c => c.scrollHeight > c.clientHeight")  # it scrolls instead
+        assert log.page_errors == []
+    finally:
+        page.close()

@@ -334,10 +334,32 @@ def test_borders_against_real_county_outlines(counties, shared_data):
     area_km2 = sum(gpd.GeoSeries(hk_macau, crs=4326).to_crs(4547).area) / 1e6
     assert 1000 < area_km2 < 1200  # Hong Kong ~1,110 km2 of land plus Macau ~33 km2
     kinmen = counties.geometry[codes == "350527"].iloc[0]
+    # Along the Shenzhen River from Deep Bay to Lo Wu the CTAmap outlines are straight cuts
+    # that put Huanggang and Luohu port in Hong Kong; the next test checks that stretch.
+    river = shapely.box(114.04, 22.50, 114.125, 22.54)
     for seed, outside in enumerate([shapely.union_all(hk_macau), kinmen], start=3):
-        lon, lat = _sample_inside(outside.buffer(-0.0015), 100_000, seed=seed)
+        lon, lat = _sample_inside(outside.buffer(-0.0015).difference(river), 100_000, seed=seed)
         assert lon.size > 10_000
         assert not crs.in_mainland_china(lon, lat).any()
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "mainland"),
+    [
+        (114.110, 22.5335, True),  # Luohu port, 210 m north of the river
+        (114.0812, 22.5222, True),  # Huanggang, west of the Lok Ma Chau Loop
+        (114.100, 22.5375, True),  # Binhe, Futian
+        (114.127, 22.5435, True),  # Wenjindu, Luohu
+        (114.112, 22.5245, False),  # Lo Wu, Hong Kong
+        (114.089, 22.527, False),  # Lok Ma Chau Loop, Hong Kong
+        (114.155, 22.535, False),  # Ta Kwu Ling, Hong Kong
+    ],
+)
+def test_shenzhen_river_border_follows_the_hong_kong_district_line(lon, lat, mainland):
+    """Points 200-1,000 m from the North / Yuen Long District Council boundary (HK CSD)."""
+    assert bool(crs.in_mainland_china(lon, lat)) is mainland
+    shifted = bool(distance_m(*crs.wgs84_to_gcj02(lon, lat), lon, lat) > 400)
+    assert shifted is mainland
 
 
 def test_nan_scalars_and_shapes():
@@ -547,9 +569,43 @@ def test_metric_crs_for_real_outlines(counties, codes, epsg):
     assert crs.metric_crs_for(outline.geometry.to_crs(3857)) == epsg
 
 
+def test_metric_crs_for_uses_the_centroid_not_the_bounds(counties):
+    # 甘井子区 (Dalian): bounds centre 121.45°E (zone CM 120E) but centroid 121.51°E (CM 123E)
+    ganjingzi = counties[counties["CODE"] == "210211"]
+    x0, _y0, x1, _y1 = ganjingzi.total_bounds
+    assert (x0 + x1) / 2 < 121.5
+    assert crs.metric_crs_for(ganjingzi) == 4550
+    assert crs.metric_crs_for(ganjingzi.to_crs(ALBERS)) == 4550
+
+
+def test_metric_crs_for_a_study_spanning_two_zones():
+    """Most of the area east of 121.5°E, a small island far west: the zone of the area."""
+    main = shapely.box(121.6, 31.0, 122.4, 31.6)
+    island = shapely.box(119.0, 31.0, 119.1, 31.1)
+    layer = gpd.GeoDataFrame(geometry=[main, island], crs=4490)
+    assert crs.gk_zone_epsg((119.0 + 122.4) / 2) == 4549  # the bounds centre would say CM 120E
+    assert crs.metric_crs_for(layer) == 4550
+    points = gpd.GeoSeries([shapely.Point(121.4, 31.2), shapely.Point(121.45, 31.2),
+                            shapely.Point(121.8, 31.2), None, shapely.Point()], crs=4490)
+    assert crs.metric_crs_for(points) == 4550  # mean longitude 121.55°E
+    lines = gpd.GeoSeries([shapely.LineString([(121.0, 31.0), (121.4, 31.0)]),
+                           shapely.LineString([(121.4, 31.1), (121.45, 31.1)])], crs=4490)
+    assert crs.metric_crs_for(lines) == 4549
+
+
+@pytest.mark.parametrize(("lon", "epsg"), [(121.5, 4550), (121.4999, 4549), (124.5, 4551),
+                                           (124.4999, 4550)])
+def test_zone_edges_belong_to_the_eastern_zone(lon, epsg):
+    assert crs.gk_zone_epsg(lon) == epsg
+    point = gpd.GeoSeries([shapely.Point(lon, 40.0)], crs=4490)
+    assert crs.metric_crs_for(point) == epsg
+
+
 def test_metric_crs_for_refuses_empty_or_undeclared():
     with pytest.raises(CRSError, match="empty"):
         crs.metric_crs_for(gpd.GeoDataFrame(geometry=[], crs=4490))
+    with pytest.raises(CRSError, match="empty"):
+        crs.metric_crs_for(gpd.GeoSeries([None, shapely.Polygon()], crs=4490))
     with pytest.raises(CRSError, match="has no CRS"):
         crs.metric_crs_for(gpd.GeoDataFrame(geometry=[shapely.Point(118.5, 24.8)]))
     with pytest.raises(CRSError, match=r"Beijing 1954.*ballpark"):

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import Point, box
@@ -606,3 +607,90 @@ def test_registry_structure_errors(tmp_path: Path) -> None:
         load_registry(_write(tmp_path, REG + "[[indicator]]" + REG.split("[[indicator]]")[1]))
     with pytest.raises(RuleError, match="missing 'id'"):
         load_registry(_write(tmp_path, REG.replace('id = "a"\n', 'no = "1"\n')))
+
+
+# ---------------------------------------------------------------- values and dates as typed
+
+
+def test_blank_and_odd_observed_values(tmp_path: Path) -> None:
+    reg = load_registry(_write(tmp_path, REG))
+    as_of = date(2018, 6, 30)
+    for blank in (None, float("nan"), np.float32("nan"), pd.NA, "--", "——", " "):
+        row = _bucket(reg, "a", blank, as_of)
+        assert (row["bucket"], row["reason"]) == (NOT_EVALUABLE, "当前值缺失"), blank
+    assert _bucket(reg, "a", "2", as_of)["bucket"] == COMPLETED  # numeric text
+    assert _bucket(reg, "a", np.int64(2), as_of)["bucket"] == COMPLETED
+    with pytest.raises(RuleError, match="observed value for 'a' must be a number, got '约2'"):
+        evaluate_indicators(reg, {"a": "约2"}, as_of=as_of)
+
+
+def test_dates_may_be_datetimes_timestamps_or_text(tmp_path: Path) -> None:
+    reg = load_registry(_write(tmp_path, REG))
+    t = (date(2018, 6, 30) - date(2015, 12, 31)).days / 1827
+    for as_of in (datetime(2018, 6, 30, 12), pd.Timestamp("2018-06-30"), "2018-06-30"):
+        row = _bucket(reg, "a", 1.5, as_of)
+        assert row["time_share"] == pytest.approx(t)
+        assert row["as_of"] == date(2018, 6, 30)
+    with pytest.raises(RuleError, match="as_of must be a date"):
+        evaluate_indicators(reg, {"a": 1.5}, as_of="六月底")
+
+
+def test_hold_at_100_without_a_base_is_still_judged(tmp_path: Path) -> None:
+    body = REG.replace('direction = "increase"', 'direction = "hold_100"')
+    body = body.replace("base = 1\n", "").replace("2020 = 2", "2020 = 100")
+    reg = load_registry(_write(tmp_path, body))
+    row = _bucket(reg, "a", 99.0, date(2018, 6, 30))
+    assert (row["bucket"], bool(row["binding_miss"])) == (BEHIND, True)
+    assert _bucket(reg, "a", 100.0, date(2018, 6, 30))["bucket"] == COMPLETED
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("base_year = 2015\n", "", r"\[plan\]: base_year must be a year"),
+        ("target_year = 2020", "target_year = 2015", "target_year 2015 must be after base_year"),
+        ("2020 = 2", '"2020年" = 2', "target year must be a number"),
+        ("2020 = 2", "2022 = 2", r"target year\(s\) \[2022\] outside the plan period 2016–2020"),
+        ("2020 = 2", "2020 = 0", "direction increase but the final target 0 is below the base 1"),
+        (
+            'direction = "increase"',
+            'direction = "decrease"',
+            "direction decrease but the final target 2 is above the base 1",
+        ),
+        ('direction = "increase"', 'direction = "hold_100"', "hold_100 needs every target = 100"),
+    ],
+)
+def test_plan_years_and_targets_that_contradict_the_direction(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    assert old in REG
+    with pytest.raises(RuleError, match=message):
+        load_registry(_write(tmp_path, REG.replace(old, new)))
+
+
+def test_measures_on_a_villages_only_layer_and_unrecorded_capacity(layers) -> None:
+    units, fac, _ = layers
+    villages = units[units["level"] == "village"]
+    m = floor_area_per_100_households(villages, fac)
+    # the same 280 m² over the villages' 1,000 households
+    assert (m.value, m.denominator) == (pytest.approx(28.0), 1000.0)
+    assert "各村社合计" in m.source
+    blank = fac.assign(floor_area_m2=np.nan)
+    none = floor_area_per_100_households(units, blank)
+    assert none.value is None
+    assert "不能按 0 计" in none.note
+
+
+def test_xiamen_averages_per_community_do_not_add_up() -> None:
+    # L202: 社区社会组织2534个, 平均每个城市社区6.91个、每个农村社区3.28个;
+    # L260: 353 个城市社区; L94: 508 个村居 → 155 农村社区.
+    # 353 × 6.91 + 155 × 3.28 = 2439.23 + 508.4 = 2947.63; the averages' rounding
+    # (± 0.005 each) allows only ± (353 + 155) × 0.005 = ± 2.54.
+    parts = {"城市社区 353 × 6.91": 353 * 6.91, "农村社区 155 × 3.28": 155 * 3.28}
+    f = check_component_sum("社区社会组织", 2534, parts, source="L202, L260, L94", tolerance=2.54)
+    assert f is not None
+    assert "2947.63" in f.message
+    # L188: 47万 m² at an average of 924 m² per community implies 508.7 communities ≈ 508 村居
+    low, mid, high = implied_denominator(470_000, 924, 1)
+    assert low <= 508.7 <= high
+    assert round(mid) == 509

@@ -333,6 +333,86 @@ def test_marker_excel_keeps_markers_without_coordinates(tmp_path: Path) -> None:
     assert metric.attrs["geoplan"]["metric_crs"] == "EPSG:4549"
 
 
+def test_marker_rows_with_unreadable_cells_reach_the_boundary_checks(tmp_path: Path) -> None:
+    from geoplan.boundary import check_markers
+
+    east, north = _survey_points()
+    e, n = f"{east[0]:.2f}", f"{north[0]:.2f}"
+    table = pd.DataFrame({  # 类型 is the marker type here, not a facility type
+        "界桩编号": ["0001001Q", "0001002Q", None, "0001004Q"], "界线编码": ["0001"] * 4,
+        "登记X(东)": [e, e[:2] + "O" + e[3:], e, e], "登记Y(北)": [n, n, n, n],
+        "实测X(东)": [e, e, "abc", e], "实测Y(北)": [n, n, n, n],
+        "类型": ["单立", "单立", "单立", "双立"], "状况": ["完好"] * 4, "管护员": ["陈明"] * 4,
+        "上次检查日期": [45047, "2023年5月1日", dt.datetime(2023, 5, 1), "去年"],
+    })
+    path = _write_excel(tmp_path / "界桩成果表.xlsx", table)
+    markers = gio.read_boundary_markers(path, "EPSG:4549")  # no SchemaError for bad cells
+    assert list(markers.index) == ["0001001Q", "0001002Q", "row 4", "0001004Q"]
+    assert list(markers["marker_type"]) == ["单立", "单立", "单立", "双立"]
+    assert "type" not in markers.columns
+    assert list(markers["last_inspected"].iloc[:3]) == [pd.Timestamp("2023-05-01")] * 3
+    assert pd.isna(markers.loc["0001004Q", "last_inspected"])
+    assert np.isnan(markers.loc["0001002Q", "x_reg"])
+    assert not markers.loc["0001002Q", "coords_missing"]  # placed at its surveyed position
+    assert np.isnan(markers.loc["row 4", "x_obs"])
+    metric = gio.reproject_layer(markers, 4549)
+    lines = gpd.GeoDataFrame({"line_code": ["0001"]}, geometry=[shapely.LineString(
+        [(east[0], north[0] - 100), (east[0], north[0] + 100)])], crs=4549)
+    found, _ = check_markers(metric, lines, reference_date="2025-12-31")
+    rows = found["row"].fillna("-")
+    got = dict(zip(zip(found["kind"], rows, strict=True), found["detail"], strict=True))
+    assert set(got) == {
+        ("marker_no_coordinates", "0001002Q"), ("marker_number_malformed", "row 4"),
+        ("marker_bad_value", "row 4"), ("marker_overdue", "0001004Q"),
+        ("marker_type_mismatch", "0001004Q"), ("marker_sequence_gap", "-")}  # 003 unnumbered
+    assert f"{e[:2]}O{e[3:]}" in got[("marker_no_coordinates", "0001002Q")]
+    assert "'abc'" in got[("marker_bad_value", "row 4")]
+    assert "'去年'" in got[("marker_overdue", "0001004Q")]
+    assert got[("marker_number_malformed", "row 4")] == "缺少界桩编号"
+
+
+def test_marker_table_without_any_usable_position_or_numbers_still_fails(tmp_path: Path) -> None:
+    east, north = _survey_points()
+    table = pd.DataFrame({"界桩编号": ["0001001Q", "0001002Q"], "登记X(东)": east,
+                          "登记Y(北)": north})
+    path = _write_excel(tmp_path / "m.xlsx", table)
+    with pytest.raises(SchemaError, match="coordinates out of range") as info:
+        gio.read_boundary_markers(path, "wgs84")  # metres declared as degrees: every row
+    assert {p.row for p in info.value.problems} == {"0001001Q", "0001002Q"}
+    path = _write_excel(tmp_path / "n.xlsx", table.drop(columns="界桩编号").assign(状况="完好"))
+    with pytest.raises(SchemaError, match="missing required id column"):
+        gio.read_boundary_markers(path, "EPSG:4549")
+    path = _write_excel(tmp_path / "o.xlsx", table[["界桩编号"]].assign(状况="完好"))
+    with pytest.raises(SchemaError, match="no coordinate columns"):
+        gio.read_boundary_markers(path, "EPSG:4549")
+    with pytest.raises(CRSError):
+        gio.read_boundary_markers(path, None)
+
+
+def test_marker_type_header_prefers_jiezhuang_leixing_over_leixing(tmp_path: Path) -> None:
+    east, north = _survey_points()
+    table = pd.DataFrame({"界桩编号": ["0001001Q"], "登记X(东)": east[:1], "登记Y(北)": north[:1],
+                          "类型": ["混凝土"], "界桩类型": ["单立"]})
+    markers = gio.read_boundary_markers(_write_excel(tmp_path / "m.xlsx", table), "EPSG:4549")
+    assert markers.iloc[0]["marker_type"] == "单立"
+    assert markers.iloc[0]["类型"] == "混凝土"
+
+
+def test_marker_points_that_cannot_be_in_the_declared_crs_are_noted(tmp_path: Path) -> None:
+    gdf = gpd.GeoDataFrame(
+        {"界桩编号": ["0001001Q", "0001002Q", "0001003Q"], "实测X": [118.5, 118.6, None],
+         "实测Y": [24.7, 24.7, None]},
+        geometry=[shapely.Point(118.5, 24.7), shapely.Point(500000, 2700000),
+                  shapely.Point(1e30, 1e30)], crs=4326)
+    path = tmp_path / "markers.gpkg"
+    gdf.to_file(path)
+    markers = gio.read_boundary_markers(path, "wgs84")
+    assert list(markers["coords_missing"]) == [False, False, True]
+    assert np.isnan(markers.loc["0001002Q", "x_reg"])
+    assert markers.geometry.loc["0001002Q"].equals(shapely.Point(118.6, 24.7))  # surveyed
+    assert markers.loc["0001003Q", "read_problems"].startswith("x_reg: coordinates are not")
+
+
 def test_marker_point_layer_gets_xy_columns(tmp_path: Path) -> None:
     gdf = gpd.GeoDataFrame({"界桩编号": ["0001001A", "0001002A"], "实测X": [500010.0, None],
                             "实测Y": [2740000.0, None]},
@@ -475,3 +555,16 @@ def test_real_admin_code_list_utf8_bom_csv(shared_data: Path) -> None:
     jinjiang = codes.loc[codes["pid"] == "350582"]
     assert len(jinjiang) == 20  # 6 街道, 13 镇, 1 经济开发区
     assert jinjiang.set_index("id").loc["350582001", "ext_name"] == "青阳街道"
+
+
+def test_atomic_write_refuses_a_folder_or_an_impossible_parent(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    with pytest.raises(OutputError, match="it is a folder"), gio.atomic_write(tmp_path / "out"):
+        pass
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("earlier", encoding="utf-8")
+    with pytest.raises(OutputError, match="cannot write"), \
+            gio.atomic_write(blocker / "summary.csv"):
+        pass
+    assert blocker.read_text(encoding="utf-8") == "earlier"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "out"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from html import unescape
 from pathlib import Path
 
 import nbformat
@@ -34,6 +35,9 @@ EXPECTED = [
 CELL_TIMEOUT_S = 300
 #: First cell added (in memory only) to learn which interpreter the kernel runs.
 PROBE = "import sys\nprint(sys.executable)"
+#: A script or stylesheet the browser would fetch from the web.
+WEB_ASSET = re.compile(r"<(?:script|link)\b[^>]+(?:src|href)\s*=\s*[\"']?(?:https?:)?//",
+                       re.IGNORECASE)
 #: A string literal that starts like an absolute path (POSIX or a Windows drive).
 ABSOLUTE_PATH = re.compile(r"""["'](?:/|[A-Za-z]:\\)[^"']*["']""")
 
@@ -122,3 +126,5 @@ def test_notebook_executes_and_ends_with_a_map(path: Path, shared_data: Path) ->
     assert html, f"{path.name}: the last cell displays no HTML"
     assert any("leaflet" in h.lower() for h in html), f"{path.name}: no Leaflet map at the end"
     assert any("geoplan-" in h for h in html), f"{path.name}: the map has no geoplan layer"
+    fetched = [m.group(0) for h in html for m in WEB_ASSET.finditer(unescape(h))]
+    assert not fetched, f"{path.name}: the inline map loads {fetched[:3]} (blank when offline)"

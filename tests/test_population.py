@@ -41,8 +41,11 @@ def test_allocation_largest_remainder_example():
 def test_allocation_rejects_negative_weights_and_totals():
     with pytest.raises(ValueError, match="finite and >= 0"):
         allocate_integer_total(np.array([1.0, -1.0]), 5)
-    with pytest.raises(ValueError, match="total must be >= 0"):
+    with pytest.raises(ValueError, match=r"total must be a whole number >= 0"):
         allocate_integer_total(np.array([1.0]), -1)
+    with pytest.raises(ValueError, match=r"whole number >= 0, got 2\.5"):
+        allocate_integer_total(np.array([1.0, 1.0]), 2.5)
+    assert allocate_integer_total(np.array([1.0, 1.0]), 3.0).sum() == 3
 
 
 @pytest.fixture
@@ -99,3 +102,23 @@ def test_summary_total_counts_cells_outside_every_unit(layers):
     assert summary.loc["unassigned", "pop"] == 10
     assert summary.loc["total", "pop"] == 70
     assert summary.loc["total", "pop"] == summary.drop(index="total")["pop"].sum()
+
+
+def test_fractional_counts_are_not_truncated(layers):
+    """A modelled (WorldPop-like) grid has fractional people; sums must not lose them."""
+    units, cells, facilities = layers
+    cells = cells.copy()
+    cells["pop"] = cells["pop"] + 0.4
+    table = population_by_unit(cells, units)
+    assert table["pop"].dtype == float
+    assert table["pop"].sum() == pytest.approx(cells["pop"].sum())
+    summary = unit_summary(units, cells, facilities)
+    assert summary.loc["total", "pop"] == pytest.approx(cells["pop"].sum())
+    assert summary["households"].dtype == np.int64
+
+
+def test_summary_without_households_or_age_columns(layers):
+    units, cells, facilities = layers
+    summary = unit_summary(units, cells[["pop", "geometry"]], facilities)
+    assert "households" not in summary.columns
+    assert summary.loc["total", "pop"] == cells["pop"].sum()

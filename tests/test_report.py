@@ -96,7 +96,7 @@ def test_workbook_errors_leave_earlier_file(coverage, tmp_path):
     with pytest.raises(OutputError, match="at least one sheet"):
         report.write_workbook({}, target)
     bad = pd.DataFrame({"x": [object()]})  # openpyxl cannot store this
-    with pytest.raises(ValueError, match="Cannot convert"):
+    with pytest.raises(OutputError, match="sheet '表', column 'x', row 0: cannot be written"):
         report.write_workbook({"表": bad}, target)
     assert target.read_bytes() == b"earlier"
     assert [p.name for p in tmp_path.iterdir()] == ["report.xlsx"]
@@ -161,3 +161,44 @@ def test_html_report_is_self_contained(coverage, tmp_path):
     assert f"<td class=num>{share:.1%}</td>" in page
     assert "<td class=num>1,234</td>" in page
     assert re.search(r"<(script|link|img)[^>]+(src|href)=\"https?://", page) is None
+
+
+def test_awkward_values_are_written_readably(tmp_path):
+    table = pd.DataFrame({
+        "code": [350582001001, 350582001002], "value": [np.inf, 1234.5],
+        "pop_60plus_share": pd.Series([0.5, None], dtype=object),
+        "name": ["=HYPERLINK(\"http://x\")", "青阳\x01街道"], "detail": [["缝隙", "重叠"], None],
+    })
+    path = report.write_workbook({"表": table}, tmp_path / "odd.xlsx")
+    ws = load_workbook(path)["表"]
+    assert ws["A2"].value == 350582001001
+    assert ws["A2"].number_format == report.CODE_FORMAT  # no thousands separators in codes
+    assert ws["B2"].value == "∞"  # Excel cannot store infinity
+    assert ws["C2"].number_format == report.PERCENT_FORMAT  # numbers with a gap: still shares
+    assert ws["D2"].data_type == "s"  # text, never a formula
+    assert ws["D3"].value == "青阳街道"  # control character dropped, workbook stays readable
+    assert ws["E2"].value == "缝隙、重叠"
+    page = report.table_html(table)
+    assert "<td>350582001001</td>" in page
+    assert "<td class=num>50.0%</td>" in page
+    assert "<td>∞</td>" in page
+
+
+def test_chart_of_many_units_stays_page_sized():
+    shares = pd.Series(np.linspace(0, 1, 60), index=[f"村{i}" for i in range(60)])
+    fig = plotting.bar_chart(shares, title="各社区/村覆盖率", percent=True)
+    assert fig.get_size_inches()[0] == plotting.MAX_WIDTH_IN
+    assert plotting.bar_chart(shares.iloc[:3], title="三个").get_size_inches()[0] == 6.0
+
+
+def test_report_inlines_the_assets_of_a_map_page_given_as_text(towns, tmp_path):
+    from geoplan import maps
+
+    m = maps.base_map(towns)
+    maps.add_coverage_choropleth(m, towns)
+    folium_page = maps.map_to_html(m, self_contained=False)  # loads Leaflet from CDNs
+    assert "cdn.jsdelivr.net" in folium_page
+    path = report.write_html_report([], tmp_path / "r.html", title="报告", map_html=folium_page)
+    page = path.read_text(encoding="utf-8")
+    assert "cdn.jsdelivr.net" not in page
+    assert "geoplan/assets/leaflet/leaflet.js" in page

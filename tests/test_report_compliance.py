@@ -210,3 +210,31 @@ def test_demo_study_tables(tmp_path: Path) -> None:
     assert (sw["完成情况"] == "达标").sum() == inside["code"].nunique()
     path = write_compliance_workbook(tables, tmp_path / "demo.xlsx")
     assert load_workbook(path, read_only=True).sheetnames == list(tables)
+
+
+PLAN_HEADERS = ["序号", "指标名称", "单位", "基期值", "目标值", "当前值", "指标属性", "完成情况"]
+
+
+def test_every_sheet_has_the_plan_headers_in_order(tables, tmp_path: Path) -> None:
+    path = write_compliance_workbook(tables, tmp_path / "合规.xlsx")
+    wb = load_workbook(path)
+    for name in tables:
+        if name == "数据质量提示":
+            continue
+        header = [c.value for c in wb[name][1]]
+        assert [h for h in header if h in PLAN_HEADERS] == PLAN_HEADERS, name
+    beds = tables["养老床位"].set_index(["指标名称", "层级"])
+    whole = beds.loc[("每千名老年人养老床位数", "全域")]
+    assert (whole["基期值"], whole["指标属性"]) == (39.3, "预期性")  # 专栏2 第10项, 2020
+    assert beds.loc[("养老机构护理型床位占比", "全域"), "指标属性"] == "约束性"  # 专栏2 第9项
+    assert (
+        beds.loc[("每千名老年人养老床位数", "镇(街道)"), "基期值"].isna().all()
+    )  # city-wide base only
+
+
+def test_published_values_of_a_registry_are_kept(study) -> None:
+    tables = compliance_tables(study, profile="xiamen")
+    ind = tables["指标完成情况"]
+    assert len(ind) == 27
+    counts = ind["完成情况"].value_counts().to_dict()
+    assert counts == {"已经完成": 16, "达到预期或预期可以完成": 8, "未达到预期": 2, "不再统计": 1}

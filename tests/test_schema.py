@@ -168,7 +168,7 @@ def test_wrong_geometry_type() -> None:
 def test_duplicate_ids_name_every_row() -> None:
     gdf = facilities(facility_id=["F1", "F1", "F3"])
     assert problems_of(gdf, "facilities") == [
-        ("F1", "facility_id", "duplicate id 'F1' (2 rows)")] * 2
+        ("F1", "facility_id", "duplicate id 'F1' in 2 rows (index 0, 1)")]
 
 
 def test_points_outside_the_study_area() -> None:
@@ -288,9 +288,9 @@ def test_several_problems_are_reported_at_once_with_rows_and_columns() -> None:
         ("F1", "facility_id"), (None, "name"), ("F1", "type"), ("F1", "beds"),
         ("F1", "admin_code"), ("F1", "geometry"), ("F3", "geometry"),
     }
-    assert len(err.problems) == 9  # two duplicate rows, beds twice (text, negative)
+    assert len(err.problems) == 8  # one duplicate id, beds twice (text, negative)
     text = str(err)
-    assert text.startswith("facilities (养老.xlsx): 9 problem(s)")
+    assert text.startswith("facilities (养老.xlsx): 8 problem(s)")
     assert "row 'F1', column 'beds': not a number: 'abc'" in text
     assert "row 'F1', column 'beds': negative value -2" in text
     assert "outside the study area by" in text
@@ -314,11 +314,35 @@ def test_markers_keep_duplicates_and_missing_coordinates_as_flags() -> None:
     assert problems_of(markers, "boundary_markers") == [("0001002B", "geometry", "empty geometry")]
 
 
-def test_marker_dates_that_are_not_dates() -> None:
-    markers = gpd.GeoDataFrame({"marker_no": ["0001001A"], "last_inspected": ["去年"]},
+def test_marker_cells_that_cannot_be_read_are_kept_empty_and_noted() -> None:
+    # the boundary checks report them with their row; one bad cell must not stop a run
+    markers = gpd.GeoDataFrame(
+        {"marker_no": ["0001001Q", None, "0001003Q"], "x_reg": [500000.0, "abc", 500000.0],
+         "last_inspected": ["去年", "2023年5月1日", 45047]},
+        geometry=[shapely.Point(500000, 2700000)] * 3, index=[2, 3, 4], crs=4549)
+    out = validate_layer(markers, "boundary_markers")
+    assert list(out.index) == ["0001001Q", "row 3", "0001003Q"]
+    assert pd.isna(out.loc["0001001Q", "last_inspected"])
+    assert list(out["last_inspected"].iloc[1:]) == [pd.Timestamp("2023-05-01")] * 2
+    assert np.isnan(out.loc["row 3", "x_reg"])
+    assert pd.isna(out.loc["row 3", "marker_no"])
+    assert out.loc["0001001Q", "read_problems"] == "last_inspected: not a date: '去年'"
+    assert out.loc["row 3", "read_problems"].splitlines() == [
+        "marker_no: missing id", "x_reg: not a number: 'abc'"]
+    assert pd.isna(out.loc["0001003Q", "read_problems"])
+    assert list(out["coords_missing"]) == [False, False, False]  # derived from the geometry
+
+
+def test_marker_problems_outside_the_noted_cells_still_raise() -> None:
+    garbled = "张三".encode("gbk").decode("latin-1")  # a GBK file read as Latin-1
+    markers = gpd.GeoDataFrame({"marker_no": ["0001001Q"], "custodian": [garbled]},
                                geometry=[shapely.Point(1, 1)], crs=4549)
-    assert problems_of(markers, "boundary_markers") == [
-        ("0001001A", "last_inspected", "not a date: '去年'")]
+    found = problems_of(markers, "boundary_markers")
+    assert [(r, c) for r, c, _ in found] == [("0001001Q", "custodian")]
+    no_numbers = gpd.GeoDataFrame({"line_code": ["0001"]}, geometry=[shapely.Point(1, 1)],
+                                  crs=4549)
+    assert problems_of(no_numbers, "boundary_markers") == [
+        (None, "marker_no", "missing required id column")]
 
 
 def test_every_contract_names_its_geometry_types() -> None:
@@ -328,3 +352,39 @@ def test_every_contract_names_its_geometry_types() -> None:
                               "right_code": ["350582002"]},
                              geometry=[shapely.LineString([(0, 0), (1, 1)])], crs=4549)
     assert list(validate_layer(lines, "boundary_lines").index) == ["0001"]
+
+
+# --------------------------------------------------------------------------- review fixes
+def test_infinite_numbers_are_reported() -> None:
+    gdf = facilities(beds=[10, np.inf, None])
+    assert problems_of(gdf, "facilities") == [("F2", "beds", "not a finite number: inf")]
+
+
+def test_counts_larger_than_the_count_they_belong_to() -> None:
+    gdf = facilities(beds=[10, None, None], nursing_beds=[12, None, None],
+                     niches_used=[None, None, 3500])
+    assert problems_of(gdf, "facilities") == [
+        ("F1", "nursing_beds", "nursing_beds 12 is larger than beds 10"),
+        ("F3", "niches_used", "niches_used 3500 is larger than niches_total 3000")]
+    cells = gpd.GeoDataFrame(
+        {"cell_id": ["c1", "c2", "c3"], "pop": [100, 10, -1], "households": [30, 4, 0],
+         "pop_60plus": [20, 12, 0], "pop_80plus": [25, 2, 0]},
+        geometry=[shapely.box(0, 0, 100, 100)] * 3, crs=4549)
+    assert problems_of(cells, "population") == [
+        ("c3", "pop", "negative value -1"),
+        ("c2", "pop_60plus", "pop_60plus 12 is larger than pop 10"),
+        ("c1", "pop_80plus", "pop_80plus 25 is larger than pop_60plus 20")]
+    only_80 = cells.drop(columns=["pop_60plus"]).iloc[:2].assign(pop=[20, 10])
+    assert problems_of(only_80, "population") == [
+        ("c1", "pop_80plus", "pop_80plus 25 is larger than pop 20")]
+    assert validate_layer(only_80.iloc[1:], "population")["pop_80plus"].tolist() == [2]
+
+
+def test_one_part_multipoint_facilities_are_points() -> None:
+    gdf = facilities(geometry=[shapely.MultiPoint([(118.55, 24.78)]), shapely.Point(118.56, 24.79),
+                               shapely.MultiPoint([(118.5, 24.7), (118.51, 24.7)])])
+    assert problems_of(gdf, "facilities") == [
+        ("F3", "geometry", "geometry type MultiPoint not allowed; expected Point")]
+    out = validate_layer(gdf.iloc[:2], "facilities")
+    assert out.geom_type.tolist() == ["Point", "Point"]
+    assert gdf.geom_type.iloc[0] == "MultiPoint"  # the input is not modified

@@ -266,7 +266,7 @@ lines = [1]
     [
         ('unit = "处"\n', r"user\.toml: rule 'x': missing 'unit'"),
         ("threshold = 1\n", r"user\.toml: rule 'x': missing 'threshold'"),
-        ('family = "presence"\n', r"rule 'x': unknown family None"),
+        ('family = "presence"\n', r"rule 'x': missing 'family'"),
         (
             '[[rule.source]]\ndocument = "测试文件"\nlines = [1]\n',
             r"rule 'x': no \[\[rule.source\]\] citation",

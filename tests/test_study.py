@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 import geoplan
-from geoplan.errors import SchemaError, StudyConfigError
+from geoplan.errors import CRSError, SchemaError, StudyConfigError
 from geoplan.study import Study, load_study, read_study_config
 
 EPSG = 4549
@@ -234,7 +234,9 @@ def test_defaults_and_explicit_metric_crs(study_dir: Path) -> None:
     _edit(study_dir, 'admin_code = "350582"', 'admin_code = "350582"\nmetric_crs = "EPSG:4548"')
     study = load_study(study_dir / "study.toml")
     assert (study.speed_m_per_min, study.tiers_min, study.standards_profile) == (
-        60, (5, 10, 15), "national")
+        None, (5, 10, 15), "national")
+    assert study.tier_distances_m == (300.0, 500.0, 900.0)  # GB 50180-2018 life circles
+    assert (study.basemap, study.tianditu_tk) == ("none", None)
     assert study.metric_epsg == 4548
     assert study.facilities.crs.to_epsg() == 4548
 
@@ -366,4 +368,86 @@ def test_facilities_outside_the_study_area_are_reported(study_dir: Path) -> None
     fac.loc[1, "geometry"] = shapely.Point(118.9, 24.79)  # ~30 km east
     fac.to_file(path)
     with pytest.raises(SchemaError, match=r"row 'S2', column 'geometry': outside the study area"):
+        load_study(study_dir / "study.toml")
+
+
+# --------------------------------------------------------------------------- review fixes
+def test_codes_and_metric_crs_written_as_toml_integers(study_dir: Path) -> None:
+    _edit(study_dir, 'admin_code = "350582"', "admin_code = 350582\nmetric_crs = 4549")
+    study = load_study(study_dir / "study.toml")
+    assert (study.admin_code, study.metric_epsg) == ("350582", 4549)
+
+
+@pytest.mark.parametrize(("code", "percent"), [("EPSG:3857", "10.2%"), ("EPSG:4534", "28.4%")])
+def test_a_metric_crs_that_distorts_the_study_area_is_refused(study_dir: Path, code: str,
+                                                              percent: str) -> None:
+    _edit(study_dir, 'admin_code = "350582"', f'admin_code = "350582"\nmetric_crs = "{code}"')
+    with pytest.raises(StudyConfigError, match=rf"{code} distorts distances by up to {percent}.*"
+                                               r"Gauss-Krüger zone EPSG:4549"):
+        load_study(study_dir / "study.toml")
+
+
+def test_problems_of_several_layers_are_reported_together(study_dir: Path) -> None:
+    path = study_dir / "facilities" / "facilities.gpkg"
+    fac = gpd.read_file(path)
+    fac.loc[0, "type"] = "菜市场"
+    fac.to_file(path)
+    markers = study_dir / "boundaries" / "markers.xlsx"
+    table = pd.read_excel(markers, dtype=str)
+    table.loc[0, "登记X(东)"] = "abc"
+    table.to_excel(markers, index=False)
+    _edit(study_dir, 'path = "boundaries/projects.gpkg"\ncoords = "wgs84"',
+          'path = "boundaries/projects.gpkg"\ncoords = "EPSG:4549"')
+    with pytest.raises(SchemaError) as info:
+        load_study(study_dir / "study.toml")
+    text = str(info.value)
+    assert "3 layers" in text
+    found = {(p.row, p.column) for p in info.value.problems}
+    assert ("S1", "type") in found
+    assert ("0001001A", "x_reg") in found
+    assert any(p.message.startswith("layers.projects: ") and "EPSG:4549" in p.message
+               for p in info.value.problems)
+    assert any(p.message.startswith("layers.facilities [facilities (facilities.gpkg)]: ")
+               for p in info.value.problems)
+
+
+def test_one_bad_layer_keeps_its_own_error_type(study_dir: Path) -> None:
+    _edit(study_dir, 'path = "boundaries/projects.gpkg"\ncoords = "wgs84"',
+          'path = "boundaries/projects.gpkg"\ncoords = "EPSG:4549"')
+    with pytest.raises(CRSError, match="contradicts the declared 'EPSG:4549'"):
+        load_study(study_dir / "study.toml")
+
+
+def test_missing_layer_name_in_a_geopackage_is_a_schema_error(study_dir: Path) -> None:
+    _edit(study_dir, 'layer = "villages"', 'layer = "village"')
+    with pytest.raises(SchemaError, match="no layer 'village'; layers: towns, villages"):
+        load_study(study_dir / "study.toml")
+
+
+def test_study_file_with_a_bom_or_in_gbk(study_dir: Path) -> None:
+    path = study_dir / "study.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # Windows Notepad
+    assert read_study_config(path).study.name == "晋江市民政设施（测试）"
+    path.write_bytes(text.encode("gbk"))
+    with pytest.raises(StudyConfigError, match=r"not UTF-8 \(saved as GBK/ANSI\?\)"):
+        read_study_config(path)
+
+
+def test_column_mapping_must_name_known_columns(study_dir: Path) -> None:
+    _edit(study_dir, 'sheet = "长者食堂"', 'sheet = "长者食堂"\ncolumns = {"名称" = "title"}')
+    with pytest.raises(StudyConfigError, match=r"layers\.canteens\.columns: unknown column name"):
+        read_study_config(study_dir / "study.toml")
+    _edit(study_dir, 'columns = {"名称" = "title"}', 'columns = {"名称" = "name"}')
+    assert read_study_config(study_dir / "study.toml").layers["canteens"].columns == {
+        "名称": "name"}
+
+
+def test_map_section_sets_the_basemap_and_refuses_unknown_ones(study_dir: Path) -> None:
+    _edit(study_dir, "[walking]",
+          '[map]\nbasemap = "tianditu"\ntianditu_tk = "abc123"\n\n[walking]')
+    study = load_study(study_dir / "study.toml")
+    assert (study.basemap, study.tianditu_tk) == ("tianditu", "abc123")
+    _edit(study_dir, 'basemap = "tianditu"', 'basemap = "google"')
+    with pytest.raises(StudyConfigError, match=r"map\.basemap"):
         load_study(study_dir / "study.toml")

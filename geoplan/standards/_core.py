@@ -13,14 +13,11 @@ import pandas as pd
 from geoplan.standards.aggregate import (
     Quantity,
     assign_to_level,
+    layer_provenance,
     quantity_by_unit,
     units_at_level,
 )
 from geoplan.standards.rules import Rule
-
-logger = logging.getLogger(__name__)
-
-PASS, FAIL, NOT_COMPUTABLE = "pass", "fail", "not_computable"
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +36,8 @@ RESULT_COLUMNS = [
     "threshold",
     "measure_unit",
     "target_year",
+    "attribute",
+    "base",
     "status",
     "passed",
     "shortfall",
@@ -89,7 +88,11 @@ class Inputs:
         key = ("q", name, tuple(units.index))
         if key not in self.cache:
             self.cache[key] = quantity_by_unit(
-                name, units, population=self.population, denominators=self.denominators
+                name,
+                units,
+                population=self.population,
+                denominators=self.denominators,
+                admin_units=self.admin_units,
             )
         return self.cache[key]
 
@@ -136,6 +139,8 @@ def result_row(rule: Rule, level: str, code: str, name: str, **kw: object) -> di
         comparator=rule.comparator,
         measure_unit=rule.unit,
         clause=rule.citation(),
+        attribute=rule.attribute,
+        base=np.nan if rule.base is None else rule.base,
         note=rule.data_quality_note,
         detail="",
         reason="",
@@ -165,6 +170,12 @@ def applicable_units(ctx: Inputs, rule: Rule, level: str) -> tuple[gpd.GeoDataFr
         return units, f"行政区划图层缺少 {col!r} 列,无法判断本条适用范围"
     allowed = filt.get("in", [filt.get("equals")])
     return units.loc[units[col].isin(allowed)], ""
+
+
+def count_fields(layer: pd.DataFrame | None, name: str, what: str) -> dict[str, object]:
+    """Denominator fields of a count (units of a level, sites of a type) taken from ``layer``."""
+    source, year = layer_provenance(layer, what)
+    return {"denominator_name": name, "denominator_source": source, "denominator_year": year}
 
 
 def quantity_fields(q: Quantity | None) -> dict[str, object]:

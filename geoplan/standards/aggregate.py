@@ -14,7 +14,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from geoplan._text import id_text
 from geoplan.errors import CRSError, Problem, SchemaError
+from geoplan.schema import facility_type_key, status_key
 
 QUANTITY_NAMES_ZH = {
     "households": "户数",
@@ -40,8 +42,53 @@ class Quantity:
         return QUANTITY_NAMES_ZH.get(self.name, self.name)
 
 
+def code_text(values: pd.Series | pd.Index) -> pd.Series:
+    """Admin codes as digit strings, whatever the input dtype.
+
+    Codes read from Excel or CSV often arrive as integers, or as floats when the column
+    has a blank (``350582001.0``); both become ``"350582001"``. Missing values become
+    ``None``. Returns an object Series with the input's index (a range for an Index).
+    """
+    series = values.to_series(index=range(len(values))) if isinstance(values, pd.Index) else values
+    return pd.Series(
+        [None if pd.isna(v) else id_text(v) for v in series.to_numpy(dtype=object)],
+        index=series.index,
+        dtype=object,
+    )
+
+
+_LEVEL_WORDS = {
+    "镇": "town",
+    "乡": "town",
+    "街道": "town",
+    "乡镇": "town",
+    "镇街": "town",
+    "村": "village",
+    "社区": "village",
+    "村居": "village",
+    "居委会": "village",
+    "村委会": "village",
+}
+
+
+def level_key(value: object) -> object:
+    """Return the unit level as ``town``/``village``; 镇/乡/街道 and 村/社区 count too."""
+    if isinstance(value, str):
+        text = value.strip()
+        return _LEVEL_WORDS.get(text, text.lower())
+    return value
+
+
+def top_level(admin_units: gpd.GeoDataFrame) -> str:
+    """Level whose units tile the study area: ``"town"``, or ``"village"`` when no towns."""
+    levels = set(admin_units["level"].map(level_key)) if "level" in admin_units.columns else set()
+    return "town" if "town" in levels or "village" not in levels else "village"
+
+
 def units_at_level(admin_units: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFrame:
     """Admin units of one level (``"town"`` or ``"village"``), indexed by ``code``.
+
+    Codes are normalised with :func:`code_text` (int or float codes become digit strings).
 
     Raises
     ------
@@ -53,8 +100,17 @@ def units_at_level(admin_units: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFram
         raise SchemaError(
             "admin units", [Problem(f"missing column {c!r}", column=c) for c in missing]
         )
-    sub = admin_units.loc[admin_units["level"] == level].copy()
-    sub.index = sub["code"].astype(str).to_numpy()
+    sub = admin_units.loc[admin_units["level"].map(level_key) == level].copy()
+    codes = code_text(sub["code"])
+    bad = codes.isna() | codes.duplicated(keep=False)
+    if bad.any():
+        problems = [
+            Problem("missing unit code" if c is None else f"duplicate unit code {c!r}", i, "code")
+            for i, c in codes[bad].items()
+        ]
+        raise SchemaError(f"admin units ({level})", problems)
+    sub["code"] = codes.to_numpy()
+    sub.index = codes.to_numpy()
     return sub
 
 
@@ -75,6 +131,15 @@ def _layer_source(layer: pd.DataFrame | None, column: str, what: str) -> tuple[s
         if meta.get("source"):
             return f"{what} 列 {column}: {meta['source']}", _year(meta.get("year"))
     return f"{what} 列 {column}: (图层元数据未注明来源)", _year(None)
+
+
+def layer_provenance(layer: pd.DataFrame | None, what: str) -> tuple[str, str]:
+    """Source and year of a whole layer (for counts of units or sites), from its ``attrs``."""
+    attrs = dict(getattr(layer, "attrs", {}) or {})
+    for meta in (attrs, dict(attrs.get("geoplan") or {})):
+        if meta.get("source"):
+            return f"{what}: {meta['source']}", _year(meta.get("year"))
+    return f"{what}: (图层元数据未注明来源)", _year(None)
 
 
 def _year(value: object) -> str:
@@ -98,11 +163,11 @@ def assign_to_level(things: pd.DataFrame, admin_units: gpd.GeoDataFrame, level: 
     level_codes = set(level_units.index)
     parent = None
     if level == "town" and "parent_code" in admin_units.columns:
-        parent = units_at_level(admin_units, "village")["parent_code"].astype("string")
+        parent = code_text(units_at_level(admin_units, "village")["parent_code"])
     for col in ("admin_code", "village_code"):
         if col not in things.columns:
             continue
-        raw = things[col].astype("string")
+        raw = code_text(things[col])
         found = raw.where(raw.isin(level_codes))
         if parent is not None:
             lifted = raw.map(parent)
@@ -122,7 +187,8 @@ def assign_to_level(things: pd.DataFrame, admin_units: gpd.GeoDataFrame, level: 
             geometry=level_units.geometry.values,
             crs=level_units.crs,
         )
-        hit = gpd.sjoin(pts, polys, how="left", predicate="within")
+        hit = gpd.sjoin(pts, polys, how="left", predicate="intersects")  # edge points too
+        hit = hit.sort_values("unit_code", kind="stable")  # on a shared edge: lowest code
         hit = hit[~hit.index.duplicated(keep="first")]
         codes.loc[todo] = hit["unit_code"].reindex(pts.index).to_numpy()
     return codes.where(codes.notna(), pd.NA)
@@ -133,11 +199,22 @@ def filter_facilities(
     types: list[str] | tuple[str, ...],
     statuses: list[str] | tuple[str, ...],
 ) -> pd.DataFrame:
-    """Facilities of the given ``type`` keys and ``status`` values (a copy)."""
-    mask = facilities["type"].isin(list(types))
+    """Facilities of the given ``type`` keys and ``status`` values (a copy).
+
+    Types and statuses written in Chinese (社工站, 已建 …) are matched through the
+    schema's registry; a blank status counts as ``existing`` (the layer contract's default).
+    The copy's ``type`` column holds the registry keys.
+    """
+    kinds = facilities["type"].map(lambda v: facility_type_key(v) or v)
+    mask = kinds.isin(list(types))
     if "status" in facilities.columns:
-        mask &= facilities["status"].isin(list(statuses))
-    return facilities.loc[mask].copy()
+        status = facilities["status"].map(
+            lambda v: "existing" if pd.isna(v) else status_key(v) or v
+        )
+        mask &= status.isin(list(statuses))
+    out = facilities.loc[mask].copy()
+    out["type"] = kinds.loc[mask]
+    return out
 
 
 def population_by_unit(
@@ -164,7 +241,8 @@ def population_by_unit(
     polys = gpd.GeoDataFrame(
         {"unit_code": level_units.index}, geometry=level_units.geometry.values, crs=level_units.crs
     )
-    hit = gpd.sjoin(pts, polys, how="inner", predicate="within")
+    hit = gpd.sjoin(pts, polys, how="inner", predicate="intersects")
+    hit = hit.sort_values("unit_code", kind="stable")  # on a shared edge: lowest code
     hit = hit[~hit.index.duplicated(keep="first")]
     return hit.groupby("unit_code")["v"].sum(min_count=1).reindex(level_units.index)
 
@@ -175,29 +253,63 @@ def quantity_by_unit(
     *,
     population: gpd.GeoDataFrame | None = None,
     denominators: pd.DataFrame | None = None,
+    admin_units: gpd.GeoDataFrame | None = None,
 ) -> Quantity | None:
     """Get a denominator (households, 60+ …) per unit from the most explicit source available.
 
     Order: an explicit ``denominators`` table (index = unit code) with a column ``name``;
-    then the admin units' own column ``name`` (complete for every unit); then the
-    population layer's column ``name`` summed per unit. ``None`` when none has it.
+    then the units' own column ``name`` when it is complete; then, for towns, the sum of
+    their villages' column ``name`` (``parent_code``; needs ``admin_units`` and a value
+    for every village of every town); then the population layer's column ``name`` summed
+    per unit; last, the units' own column even if incomplete (units without a value are
+    then not computable, each on its own). ``None`` when no source has the column.
     """
     if denominators is not None and name in denominators.columns:
         table = denominators.copy()
-        table.index = table.index.astype(str)
-        vals = pd.to_numeric(table[name], errors="coerce").reindex(level_units.index)
+        table.index = code_text(table.index).to_numpy()
+        vals = pd.to_numeric(table[name], errors="coerce")
+        vals = vals[~vals.index.duplicated(keep="first")].reindex(level_units.index)
         src, year = _layer_source(denominators, name, "分母表")
         return Quantity(name, vals, src, year)
-    if name in level_units.columns:
-        vals = pd.to_numeric(level_units[name], errors="coerce")
-        if vals.notna().all():
-            src, year = _layer_source(level_units, name, "行政区划图层")
-            return Quantity(name, vals, src, year)
+    own = pd.to_numeric(level_units[name], errors="coerce") if name in level_units.columns else None
+    if own is not None and own.notna().all():
+        src, year = _layer_source(level_units, name, "行政区划图层")
+        return Quantity(name, own, src, year)
+    rolled = _village_sum(name, level_units, admin_units)
+    if rolled is not None:
+        return rolled
     if population is not None and name in population.columns:
         vals = population_by_unit(population, level_units, name)
         src, year = _layer_source(population, name, "人口图层(按格网代表点汇总)")
         return Quantity(name, vals, src, year)
+    if own is not None:
+        src, year = _layer_source(level_units, name, "行政区划图层")
+        return Quantity(name, own, src + " (部分单元缺值)", year)
     return None
+
+
+def _village_sum(
+    name: str, level_units: gpd.GeoDataFrame, admin_units: gpd.GeoDataFrame | None
+) -> Quantity | None:
+    """Towns' ``name`` as the sum over their villages, when every village has a value."""
+    if (
+        admin_units is None
+        or len(level_units) == 0
+        or not (level_units["level"].map(level_key) == "town").all()
+        or name not in admin_units.columns
+        or "parent_code" not in admin_units.columns
+    ):
+        return None
+    villages = units_at_level(admin_units, "village")
+    vals = pd.to_numeric(villages[name], errors="coerce")
+    if len(villages) == 0 or vals.isna().any():
+        return None
+    sums = vals.groupby(code_text(villages["parent_code"]).to_numpy()).sum()
+    out = sums.reindex(level_units.index)
+    if out.isna().any():
+        return None
+    src, year = _layer_source(admin_units, name, "行政区划图层")
+    return Quantity(name, out, src + " (村级按 parent_code 汇总到镇街)", year)
 
 
 def sum_by_unit(
@@ -227,9 +339,44 @@ def sum_by_unit(
     return total, missing, skipped
 
 
+def check_tables(facilities: pd.DataFrame, staff: pd.DataFrame | None) -> None:
+    """Check the columns the standards read from the facility and staff tables.
+
+    Raises
+    ------
+    SchemaError
+        Facilities without ``type``; a staff table without ``role``, without any way to
+        place a row (``admin_code``, ``village_code`` or point geometry), or with a
+        ``count`` that is not a non-negative number. Every problem is listed.
+    """
+    if "type" not in facilities.columns:
+        raise SchemaError("facilities", [Problem("missing column 'type'", column="type")])
+    if staff is None:
+        return
+    problems = []
+    if "role" not in staff.columns:
+        problems.append(Problem("missing column 'role'", column="role"))
+    placed = {"admin_code", "village_code"} & set(staff.columns)
+    if not placed and not isinstance(staff, gpd.GeoDataFrame):
+        problems.append(
+            Problem(
+                "needs 'admin_code' (or 'village_code', or point geometry)", column="admin_code"
+            )
+        )
+    if "count" in staff.columns:
+        n = pd.to_numeric(staff["count"], errors="coerce")
+        problems += [
+            Problem(f"count must be a number ≥ 0, got {raw!r}", i, "count")
+            for i, raw, v in zip(staff.index, staff["count"], n, strict=True)
+            if pd.isna(v) or v < 0
+        ]
+    if problems:
+        raise SchemaError("staff table", problems)
+
+
 def staff_count_by_unit(staff: pd.DataFrame, codes: pd.Series, role: str) -> pd.Series:
     """Count staff with ``role`` per unit code (``count`` column if present, else rows)."""
-    mask = staff["role"] == role
+    mask = (staff["role"].astype("string").str.strip() == role).fillna(False).astype(bool)
     n = (
         pd.to_numeric(staff["count"], errors="coerce")
         if "count" in staff.columns

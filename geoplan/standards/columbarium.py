@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geoplan.errors import Problem, SchemaError
 from geoplan.standards._core import (
     COUNTY_NAME,
     DEFAULT_STATUSES,
@@ -24,7 +25,12 @@ from geoplan.standards._core import (
     result_row,
     shortfall_amount,
 )
-from geoplan.standards.aggregate import filter_facilities, units_at_level
+from geoplan.standards.aggregate import (
+    assign_to_level,
+    code_text,
+    filter_facilities,
+    units_at_level,
+)
 from geoplan.standards.rules import Rule
 
 POOL_NAMES = {
@@ -54,24 +60,63 @@ def years_to_exhaustion(
     -------
     float
         Years; ``nan`` when the yearly demand is zero (not computable, never ``inf``).
+        0 when every niche is taken.
+
+    Raises
+    ------
+    SchemaError
+        When an input is negative (more niches used than exist, a negative rate).
     """
+    bad = [
+        Problem(f"{what} must be ≥ 0, got {v!r}", column=what)
+        for what, v in (
+            ("free_niches", free_niches),
+            ("population", population),
+            ("death_rate_per_1000", death_rate_per_1000),
+            ("storage_share", storage_share),
+        )
+        if v < 0
+    ]
+    if bad:
+        raise SchemaError("columbarium capacity", bad)
     demand = population * death_rate_per_1000 / 1000.0 * storage_share
     return float(free_niches / demand) if demand > 0 else float("nan")
 
 
 def _service_areas(fac: pd.DataFrame, ctx: Inputs) -> pd.DataFrame:
-    """Level and code of the unit each columbarium serves."""
-    col = "service_area_code" if "service_area_code" in fac.columns else "admin_code"
-    raw = (
-        fac[col].astype("string")
-        if col in fac.columns
-        else pd.Series(pd.NA, index=fac.index, dtype="string")
-    )
+    """Level and code of the unit each columbarium serves, and whether its location decided.
+
+    ``service_area_code``, then ``admin_code``; a code that names no unit and is not the
+    county's (e.g. blank) falls back to the village, else the town, the point lies in.
+    """
+    raw = pd.Series(None, index=fac.index, dtype=object)
+    for col in ("service_area_code", "admin_code"):
+        if col in fac.columns:
+            raw = raw.where(raw.notna(), code_text(fac[col]))
     villages = set(units_at_level(ctx.admin_units, "village").index)
     towns = set(units_at_level(ctx.admin_units, "town").index)
-    level = np.where(raw.isin(villages), "village", np.where(raw.isin(towns), "town", "county"))
-    code = raw.where(level != "county", ctx.county_code)
-    return pd.DataFrame({"level": level, "code": code.astype(object)}, index=fac.index)
+    county = ctx.county_code
+    level = pd.Series(
+        np.where(raw.isin(villages), "village", np.where(raw.isin(towns), "town", "")),
+        index=fac.index,
+        dtype=object,
+    )
+    is_county = raw.map(
+        lambda c: c is not None and c.startswith(county) and not c[len(county) :].strip("0")
+    )
+    level[(level == "") & is_county] = "county"
+    code = raw.where(level != "county", county)
+    located = level == ""
+    for lv, units in (("village", villages), ("town", towns)):
+        todo = level == ""
+        if todo.any() and units:
+            found = assign_to_level(fac.loc[todo], ctx.admin_units, lv)
+            hit = found.notna()
+            level.loc[hit[hit].index] = lv
+            code.loc[hit[hit].index] = found[hit]
+    rest = level == ""
+    level[rest], code[rest] = "county", county
+    return pd.DataFrame({"level": level, "code": code.astype(object), "located": located})
 
 
 def columbarium_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -> list[dict]:
@@ -109,17 +154,10 @@ def columbarium_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None
     for (level, code), idx in areas.groupby(["level", "code"]).groups.items():
         q = pops.get(level)
         name = COUNTY_NAME if level == "county" else _unit_name(ctx, level, code)
-        fields = (
-            {}
-            if q is None
-            else {
-                "denominator_name": q.label,
-                "denominator_source": q.source,
-                "denominator_year": q.year,
-            }
-        )
+        fields = _fields(q)
         pop = np.nan if q is None else float(q.values.get(code, np.nan))
         f = free.loc[idx]
+        k = int(areas.loc[idx, "located"].sum())
         reason = _problem(missing_cols, f, q, pop, rate, share)
         if reason:
             rows.append(
@@ -142,12 +180,13 @@ def columbarium_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None
                 threshold,
                 base,
                 fields,
-                f"{len(idx)} 处",
+                f"{len(idx)} 处" + (f"(其中 {k} 处无服务区代码,按位置归入)" if k else ""),
             )
         )
         pool_acc.setdefault(level, []).append((float(f.sum()), pop, demand))
     for level, parts in pool_acc.items():
         code = f"pool:{level}"
+        fields = _fields(pops.get(level), " (池内各服务区合计)")
         if any(part is None for part in parts):
             rows.append(
                 result_row(
@@ -158,6 +197,7 @@ def columbarium_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None
                     status=NOT_COMPUTABLE,
                     reason="池内有服务区无法计算,合计不成立",
                     **base,
+                    **fields,
                 )
             )
             continue
@@ -173,7 +213,7 @@ def columbarium_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None
                 dem_sum,
                 threshold,
                 base,
-                {},
+                fields,
                 f"{len(parts)} 个服务区",
             )
         )
@@ -212,6 +252,16 @@ def _emit(rule, level, code, name, free, pop, demand, threshold, base, fields, c
         **base,
         **fields,
     )
+
+
+def _fields(q, suffix: str = "") -> dict[str, str]:
+    if q is None:
+        return {}
+    return {
+        "denominator_name": q.label,
+        "denominator_source": q.source + suffix,
+        "denominator_year": q.year,
+    }
 
 
 def _unit_name(ctx: Inputs, level: str, code: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geoplan.errors import Problem, SchemaError
 from geoplan.standards._core import (
     COUNTY_NAME,
     DEFAULT_STATUSES,
@@ -13,6 +14,7 @@ from geoplan.standards._core import (
     PASS,
     Inputs,
     applicable_units,
+    count_fields,
     judge,
     meets,
     quantity_fields,
@@ -32,12 +34,13 @@ def site_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -> li
     fac = filter_facilities(
         ctx.facilities, rule.params["facility_types"], rule.params.get("statuses", DEFAULT_STATUSES)
     )
+    site_fields = count_fields(ctx.facilities, "设施处数", "设施图层")
     for level in rule.levels:
         units, why = applicable_units(ctx, rule, level)
         codes = ctx.codes("facilities", level).reindex(fac.index)
         for code, name in units["name"].items():
             here = fac.loc[codes == code] if len(fac) else fac
-            base = dict(threshold=threshold, target_year=year)
+            base = dict(threshold=threshold, target_year=year, **site_fields)
             if why or len(here) == 0 or column not in here.columns or here[column].isna().any():
                 reason = why or (
                     "单元内无此类设施" if len(here) == 0 else f"有设施缺少 {column} 数值"
@@ -64,7 +67,6 @@ def site_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -> li
                     value=float(vals.min()),
                     numerator=float(len(bad)),
                     denominator=float(len(vals)),
-                    denominator_name="设施处数",
                     status=PASS if bad.empty else FAIL,
                     shortfall=gap,
                     detail=f"{len(bad)}/{len(vals)} 处不达标" + (f": {detail}" if detail else ""),
@@ -84,6 +86,7 @@ def presence_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -
         ctx.facilities, rule.params["facility_types"], rule.params.get("statuses", DEFAULT_STATUSES)
     )
     alt_role = rule.params.get("alternative_staff_role")
+    presence_fields = count_fields(ctx.facilities, "本单元内设施处数(计数,无分母)", "设施图层")
     for level in rule.levels:
         units, why = applicable_units(ctx, rule, level)
         counts = ctx.codes("facilities", level).reindex(fac.index).value_counts()
@@ -92,7 +95,7 @@ def presence_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -
             staff_n = staff_count_by_unit(ctx.staff, ctx.codes("staff", level), alt_role)
         for code, name in units["name"].items():
             n = float(counts.get(code, 0))
-            base = dict(threshold=threshold, target_year=year, denominator_name="设施处数")
+            base = dict(threshold=threshold, target_year=year, **presence_fields)
             if why:
                 rows.append(
                     result_row(rule, level, code, name, status=NOT_COMPUTABLE, reason=why, **base)
@@ -142,7 +145,11 @@ def coverage_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -
     fac = filter_facilities(
         ctx.facilities, rule.params["facility_types"], rule.params.get("statuses", DEFAULT_STATUSES)
     )
-    base = dict(threshold=threshold, target_year=year, denominator_name=f"{of_level} 单元数")
+    base = dict(
+        threshold=threshold,
+        target_year=year,
+        **count_fields(ctx.admin_units, f"{of_level} 单元数", f"行政区划图层 {of_level} 级单元"),
+    )
     if why or len(units) == 0:
         reason = why or f"没有 {of_level} 级单元,覆盖率无法计算"
         return [
@@ -188,7 +195,20 @@ def coverage_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -
 
 
 def required_staff(population: float, brackets: list[dict]) -> int:
-    """Staff required for a population: the first bracket whose ``below`` exceeds it."""
+    """Staff required for a population: the first bracket whose ``below`` exceeds it.
+
+    A population exactly on a bracket edge gets the higher bracket: "2万以下 … 2~5万"
+    both include 2万, and of two "不少于" minima the larger binds.
+
+    Raises
+    ------
+    SchemaError
+        When ``population`` is missing or negative.
+    """
+    if pd.isna(population) or population < 0:
+        raise SchemaError(
+            "population", [Problem(f"population must be a number ≥ 0, got {population!r}")]
+        )
     for b in brackets:
         if population < float(b["below"]):
             return int(b["staff"])
@@ -229,6 +249,7 @@ def bracket_rows(rule: Rule, ctx: Inputs, _threshold: object, year: int | None) 
                 continue
             need = required_staff(float(pop), brackets)
             n = float(have.get(code, 0))
+            edge = float(pop) in {float(b["below"]) for b in brackets}
             rows.append(
                 result_row(
                     rule,
@@ -240,7 +261,8 @@ def bracket_rows(rule: Rule, ctx: Inputs, _threshold: object, year: int | None) 
                     denominator=float(pop),
                     status=PASS if n >= need else FAIL,
                     shortfall=max(0.0, need - n),
-                    detail=f"人口 {float(pop):,.0f} → 至少 {need} 名",
+                    detail=f"人口 {float(pop):,.0f} → 至少 {need} 名"
+                    + ("(恰在区间边界,相邻两档均含本数,取较高一档)" if edge else ""),
                     target_year=year,
                     **fields,
                 )

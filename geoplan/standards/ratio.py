@@ -20,14 +20,20 @@ from geoplan.standards._core import (
 from geoplan.standards.aggregate import (
     Quantity,
     filter_facilities,
+    layer_provenance,
     staff_count_by_unit,
     sum_by_unit,
+    top_level,
 )
 from geoplan.standards.rules import Rule
 
 
 def _side_by_unit(ctx: Inputs, spec: dict, level_units: gpd.GeoDataFrame, level: str):
-    """Per-unit values of one side of a ratio, missing-value counts, and a Quantity or label."""
+    """Per-unit values of one side of a ratio, missing-value counts, and its Quantity.
+
+    Counts from the staff or facility table come back as a :class:`Quantity` too, named
+    by what was counted, with the source and year recorded in that table's ``attrs``.
+    """
     if spec["source"] == "quantity":
         q = ctx.quantity(spec["name"], level_units)
         return (None, None, None) if q is None else (q.values, None, q)
@@ -37,18 +43,20 @@ def _side_by_unit(ctx: Inputs, spec: dict, level_units: gpd.GeoDataFrame, level:
         vals = staff_count_by_unit(ctx.staff, ctx.codes("staff", level), spec["role"]).reindex(
             level_units.index
         )
-        return vals.fillna(0.0), None, f"人员表 role={spec['role']}"
+        label = f"人员表 role={spec['role']}"
+        src, yr = layer_provenance(ctx.staff, label)
+        return vals.fillna(0.0), None, Quantity(label, vals.fillna(0.0), src, yr)
     fac = filter_facilities(ctx.facilities, spec["types"], spec.get("statuses", DEFAULT_STATUSES))
     codes = ctx.codes("facilities", level).reindex(fac.index)
     total, missing, skipped = sum_by_unit(fac, codes, spec["column"])
+    if len(fac) and set(skipped) >= set(fac["type"]):  # such facilities exist, none has a value
+        return None, None, None
     label = f"设施 {'/'.join(spec['types'])} 的 {spec['column']}"
     if skipped:
         label += f" (未计入无此数据的类型: {'、'.join(skipped)})"
-    return (
-        total.reindex(level_units.index).fillna(0.0),
-        missing.reindex(level_units.index).fillna(0),
-        label,
-    )
+    vals = total.reindex(level_units.index).fillna(0.0)
+    src, yr = layer_provenance(ctx.facilities, "设施图层 " + label.removeprefix("设施 "))
+    return vals, missing.reindex(level_units.index).fillna(0), Quantity(label, vals, src, yr)
 
 
 def ratio_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -> list[dict]:
@@ -57,14 +65,16 @@ def ratio_rows(rule: Rule, ctx: Inputs, threshold: float, year: int | None) -> l
     per = float(rule.params["per"])
     num_spec, den_spec = rule.params["numerator"], rule.params["denominator"]
     whole = rule.counts_whole_units
+    top = top_level(ctx.admin_units)  # the whole-area row sums the towns (villages if no towns)
     for level in ("town", "village"):
-        if level not in rule.levels and not (level == "town" and "county" in rule.levels):
+        county_here = "county" in rule.levels and level == top
+        if level not in rule.levels and not county_here:
             continue
         units, why = applicable_units(ctx, rule, level)
         num, num_missing, num_q = _side_by_unit(ctx, num_spec, units, level)
         den, den_missing, den_q = _side_by_unit(ctx, den_spec, units, level)
         frames = [(units.index, units["name"], level)] if level in rule.levels else []
-        if level == "town" and "county" in rule.levels:
+        if county_here:
             frames.append((None, None, "county"))
         for index, names, out_level in frames:
             rows += _ratio_emit(
@@ -89,7 +99,7 @@ def _ratio_emit(
 ):
     num, num_missing, num_q = num_side
     den, den_missing, den_q = den_side
-    if index is None:  # whole study area = sum over towns
+    if index is None:  # whole study area = sum over the top-level units
         index = pd.Index([county_code])
         names = pd.Series([COUNTY_NAME], index=index)
         num = (
@@ -105,12 +115,8 @@ def _ratio_emit(
         num_missing = None if num_missing is None else pd.Series([num_missing.sum()], index=index)
         den_missing = None if den_missing is None else pd.Series([den_missing.sum()], index=index)
     out = []
-    den_label = den_q.label if isinstance(den_q, Quantity) else (den_q or "")
-    extra = quantity_fields(den_q if isinstance(den_q, Quantity) else None)
-    extra.setdefault("denominator_name", den_label)
-    if not isinstance(den_q, Quantity) and den_q:
-        extra["denominator_source"] = den_q
-    num_label = num_q.label if isinstance(num_q, Quantity) else (num_q or "")
+    extra = quantity_fields(den_q)
+    num_label = "" if num_q is None else num_q.label
     for code in index:
         base = dict(threshold=threshold, target_year=year, detail=f"分子: {num_label}", **extra)
         reason = why or _ratio_problem(rule, code, num, num_missing, den, den_missing)
@@ -141,19 +147,21 @@ def _ratio_emit(
     return out
 
 
+def _missing_side(side: dict, what: str) -> str:
+    if side["source"] == "facilities":
+        types = "/".join(side["types"])
+        return f"缺少{what}数据: 设施 {types} 均未填 {side['column']},不能按 0 计"
+    name = side.get("name") or side.get("role")
+    if side["source"] == "staff":
+        return f"缺少{what}数据: {name} (未提供人员表)"
+    return f"缺少{what}数据: {name} (分母表、行政区划图层和人口图层均无此列)"
+
+
 def _ratio_problem(rule, code, num, num_missing, den, den_missing) -> str:
     if num is None:
-        side = rule.params["numerator"]
-        return f"缺少分子数据: {side.get('name') or side.get('role') or side.get('column')}" + (
-            " (未提供人员表)" if side["source"] == "staff" else ""
-        )
+        return _missing_side(rule.params["numerator"], "分子")
     if den is None:
-        side = rule.params["denominator"]
-        return f"缺少分母数据: {side.get('name') or side.get('role') or side.get('column')}" + (
-            " (未提供人员表)"
-            if side["source"] == "staff"
-            else " (分母表、行政区划图层和人口图层均无此列)"
-        )
+        return _missing_side(rule.params["denominator"], "分母")
     for missing, what in ((num_missing, "分子"), (den_missing, "分母")):
         if missing is not None and missing.get(code, 0) > 0:
             return f"{int(missing[code])} 处设施缺少{what}所需数值,不能按 0 计"
@@ -161,7 +169,9 @@ def _ratio_problem(rule, code, num, num_missing, den, den_missing) -> str:
     if pd.isna(d):
         return "分母数值缺失"
     if d == 0:
-        return "分母为 0 (如户数为 0),比值无法计算"
+        side = rule.params["denominator"]
+        what = side.get("name") or side.get("column") or side.get("role")
+        return f"分母为 0 ({what} = 0),比值无法计算"
     if pd.isna(num.get(code, np.nan)):
         return "分子数值缺失"
     return ""

@@ -5,6 +5,10 @@ Every rule carries its number (``threshold`` or ``brackets``), its ``unit``, a
 ``comparator``, and at least one ``[[rule.source]]`` citation (document, seed file,
 line numbers, clause, verbatim quote). A profile may ``extends`` another one; rules with
 the same ``id`` replace the parent's, and ``disable = [...]`` drops inherited rules.
+A child rule that gives only an ``id`` (no ``family``), its own ``[[rule.source]]`` and
+the keys it changes (``threshold``, ``levels`` …) amends the inherited rule of that id.
+Optional ``attribute`` (预期性/约束性), ``base`` and ``base_year`` describe the plan
+indicator a rule checks (the 指标属性 and 基期值 columns of the workbook).
 
 Built-in profiles live in ``geoplan/standards/profiles/``: ``national`` (the rules the
 seed plans share), ``jinjiang``, ``nanan``, ``xiamen``, ``benxi`` and ``taishang``.
@@ -83,6 +87,10 @@ class Rule:
     data_quality_note: str = ""
     profile: str = ""
     file: str = ""
+    attribute: str = ""
+    base: float | None = None
+    base_year: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def threshold_for(self, year: int | None) -> tuple[float | None, int | None]:
         """Threshold that applies in ``year`` and the target year it was taken from.
@@ -206,13 +214,27 @@ def _load(path: Path, seen: tuple[Path, ...]) -> Profile:
     if not isinstance(raw_rules, list):
         msg = f"{path}: 'rule' must be an array of tables ([[rule]])"
         raise RuleError(msg)
-    own = [_parse_rule(raw, path, name) for raw in raw_rules]
+    inherited = {r.id: r for r in parent_rules}
+    own = []
+    for raw in raw_rules:
+        if not isinstance(raw, dict):
+            msg = f"{path}: every [[rule]] must be a table, got {raw!r}"
+            raise RuleError(msg)
+        if "family" not in raw and raw.get("id") in inherited:
+            raw = _amend(inherited[raw["id"]], raw, path)
+        own.append(_parse_rule(raw, path, name))
     ids = [r.id for r in own]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         msg = f"{path}: duplicate rule id(s) {dupes}"
         raise RuleError(msg)
-    disabled = set(head.get("disable", []))
+    disable = head.get("disable", [])
+    if isinstance(disable, str):
+        disable = [disable]
+    if not isinstance(disable, list):
+        msg = f"{path}: 'disable' must be a list of rule ids, got {disable!r}"
+        raise RuleError(msg)
+    disabled = {str(d) for d in disable}
     unknown_disabled = disabled - {r.id for r in parent_rules}
     if unknown_disabled:
         msg = f"{path}: 'disable' names rules that the parent does not have: "
@@ -231,6 +253,24 @@ def _load(path: Path, seen: tuple[Path, ...]) -> Profile:
     )
 
 
+def _amend(parent: Rule, raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Inherited rule ``parent`` with the keys of ``raw`` replaced (a partial override)."""
+    if not raw.get("source"):
+        raise _fail(
+            path,
+            parent.id,
+            "amends the inherited rule but gives no [[rule.source]] for the new values",
+        )
+    merged = {**parent.raw, **raw}
+    if "threshold" in raw and "thresholds_by_year" not in raw:
+        merged.pop("thresholds_by_year", None)
+    if "thresholds_by_year" in raw and "threshold" not in raw:
+        merged.pop("threshold", None)
+    if "data_quality_note" not in raw:
+        merged.pop("data_quality_note", None)
+    return merged
+
+
 def _fail(path: Path, rule_id: str, problem: str) -> RuleError:
     return RuleError(f"{path.name}: rule {rule_id!r}: {problem}")
 
@@ -246,7 +286,12 @@ def _parse_sources(raw: dict[str, Any], path: Path, rid: str) -> tuple[Source, .
         if not item.get("document"):
             raise _fail(path, rid, "a source has no 'document'")
         lines = item.get("lines", item.get("line", ()))
-        lines = (lines,) if isinstance(lines, int) else tuple(int(n) for n in lines)
+        lines = (lines,) if isinstance(lines, int) else lines
+        if not isinstance(lines, list | tuple) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in lines
+        ):
+            raise _fail(path, rid, f"source 'lines' must be line numbers, got {lines!r}")
+        lines = tuple(lines)
         if not (lines or item.get("clause") or item.get("note")):
             raise _fail(path, rid, f"source {item['document']!r} gives no line, clause or note")
         out.append(
@@ -283,6 +328,8 @@ def _parse_rule(raw: dict[str, Any], path: Path, profile: str) -> Rule:
     if rid == "<no id>":
         raise _fail(path, rid, "missing 'id'")
     family = raw.get("family")
+    if family is None:
+        raise _fail(path, rid, f"missing 'family' (one of {FAMILIES})")
     if family not in FAMILIES:
         raise _fail(path, rid, f"unknown family {family!r}; expected one of {FAMILIES}")
     if not raw.get("unit"):
@@ -292,9 +339,12 @@ def _parse_rule(raw: dict[str, Any], path: Path, profile: str) -> Rule:
     comparator = raw.get("comparator", ">=")
     if comparator not in COMPARATORS:
         raise _fail(path, rid, f"unknown comparator {comparator!r}; expected one of {COMPARATORS}")
+    by_year_raw = raw.get("thresholds_by_year", {})
+    if not isinstance(by_year_raw, dict):
+        raise _fail(path, rid, "thresholds_by_year must be a table such as { 2025 = 40 }")
     by_year = {
-        int(y): _number(v, path, rid, f"threshold for {y}")
-        for y, v in raw.get("thresholds_by_year", {}).items()
+        _year_key(y, path, rid): _number(v, path, rid, f"threshold for {y}")
+        for y, v in by_year_raw.items()
     }
     if family == "staffing_brackets":
         threshold = None
@@ -305,7 +355,10 @@ def _parse_rule(raw: dict[str, Any], path: Path, profile: str) -> Rule:
     else:
         raise _fail(path, rid, "missing 'threshold'")
     levels = raw.get("levels", [raw.get("level", "town")])
-    levels = (levels,) if isinstance(levels, str) else tuple(levels)
+    levels = (levels,) if isinstance(levels, str) else levels
+    if not isinstance(levels, list | tuple):
+        raise _fail(path, rid, f"levels must be a list such as ['town'], got {levels!r}")
+    levels = tuple(levels)
     bad = [lv for lv in levels if lv not in LEVELS]
     if bad or not levels:
         raise _fail(path, rid, f"unknown level(s) {bad}; expected {LEVELS}")
@@ -314,6 +367,13 @@ def _parse_rule(raw: dict[str, Any], path: Path, profile: str) -> Rule:
     if missing:
         raise _fail(path, rid, f"family {family!r} needs {missing}")
     _check_params(family, params, path, rid)
+    attribute = str(raw.get("attribute", ""))
+    if attribute not in ("预期性", "约束性", ""):
+        raise _fail(path, rid, f"attribute must be 预期性 or 约束性, got {attribute!r}")
+    base = raw.get("base")
+    base = None if base is None else _number(base, path, rid, "base")
+    base_year = raw.get("base_year")
+    base_year = None if base_year is None else _year_key(base_year, path, rid)
     return Rule(
         id=rid,
         family=family,
@@ -329,6 +389,10 @@ def _parse_rule(raw: dict[str, Any], path: Path, profile: str) -> Rule:
         data_quality_note=str(raw.get("data_quality_note", "")),
         profile=profile,
         file=str(path),
+        attribute=attribute,
+        base=base,
+        base_year=base_year,
+        raw=dict(raw),
     )
 
 
@@ -345,10 +409,48 @@ _RULE_KEYS = {
     "source",
     "note",
     "data_quality_note",
+    "attribute",
+    "base",
+    "base_year",
 }
 
 
+def _year_key(value: Any, path: Path, rid: str) -> int:
+    try:
+        year = int(str(value).strip())
+    except ValueError:
+        raise _fail(path, rid, f"year must be a number such as 2025, got {value!r}") from None
+    if not 1900 <= year <= 2200:
+        raise _fail(path, rid, f"implausible year {year}")
+    return year
+
+
+def _type_list(params: dict[str, Any], key: str, path: Path, rid: str) -> None:
+    """Normalise ``params[key]`` (a type or status list) in place; a lone string is one item."""
+    value = params.get(key)
+    if value is None:
+        return
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _fail(path, rid, f"{key} must be a non-empty list of names, got {value!r}")
+    params[key] = value
+
+
 def _check_params(family: str, params: dict[str, Any], path: Path, rid: str) -> None:
+    _type_list(params, "facility_types", path, rid)
+    _type_list(params, "statuses", path, rid)
+    filt = params.get("unit_filter")
+    if filt is not None and (
+        not isinstance(filt, dict)
+        or not filt.get("column")
+        or ("equals" not in filt and not isinstance(filt.get("in"), list))
+    ):
+        raise _fail(
+            path, rid, f"unit_filter needs 'column' and 'equals' (or a list 'in'), got {filt!r}"
+        )
+    if family == "coverage_share" and params.get("of_level", "village") not in LEVELS[1:]:
+        raise _fail(path, rid, f"of_level must be 'town' or 'village', got {params['of_level']!r}")
     if family == "ratio":
         for side in ("numerator", "denominator"):
             spec = params[side]
@@ -362,17 +464,30 @@ def _check_params(family: str, params: dict[str, Any], path: Path, rid: str) -> 
                 raise _fail(path, rid, f"{side} quantity must be one of {QUANTITIES}")
             if spec["source"] == "facilities" and not (spec.get("column") and spec.get("types")):
                 raise _fail(path, rid, f"{side} from facilities needs 'column' and 'types'")
+            if spec["source"] == "facilities":
+                _type_list(spec, "types", path, rid)
+                _type_list(spec, "statuses", path, rid)
             if spec["source"] == "staff" and not spec.get("role"):
                 raise _fail(path, rid, f"{side} from staff needs 'role'")
-        _number(params["per"], path, rid, "per")
+        if _number(params["per"], path, rid, "per") <= 0:
+            raise _fail(path, rid, f"per must be > 0, got {params['per']!r}")
     if family == "staffing_brackets":
         brackets = params["brackets"]
         if not brackets or any("below" not in b or "staff" not in b for b in brackets):
             raise _fail(path, rid, "brackets need 'below' (persons) and 'staff' in every entry")
+        for b in brackets:
+            _number(b["below"], path, rid, "bracket 'below'")
+            staff = b["staff"]
+            if isinstance(staff, bool) or not isinstance(staff, int) or staff < 0:
+                raise _fail(path, rid, f"bracket 'staff' must be a whole number ≥ 0, got {staff!r}")
         uppers = [float(b["below"]) for b in brackets]
         if uppers != sorted(uppers) or not math.isinf(uppers[-1]):
             raise _fail(path, rid, "bracket 'below' values must rise and end with inf")
         if params["denominator"] not in QUANTITIES:
             raise _fail(path, rid, f"denominator must be one of {QUANTITIES}")
     if family == "columbarium_years":
-        _number(params["death_rate_per_1000"], path, rid, "death_rate_per_1000")
+        if _number(params["death_rate_per_1000"], path, rid, "death_rate_per_1000") < 0:
+            raise _fail(path, rid, "death_rate_per_1000 must be ≥ 0")
+        share = _number(params.get("storage_share", 1.0), path, rid, "storage_share")
+        if not 0 <= share <= 1:
+            raise _fail(path, rid, f"storage_share must be between 0 and 1, got {share:g}")
