@@ -32,6 +32,9 @@ def add_boundary_lines(
 ) -> folium.GeoJson:
     """Add administrative boundary lines (界线), wider for higher levels.
 
+    ``level_col`` (``province``/``county``/``town`` or 省级/县级/乡级) sets the width; a
+    layer without it is drawn at the township width, its level shown as 未注明.
+
     Returns
     -------
     folium.GeoJson
@@ -42,9 +45,15 @@ def add_boundary_lines(
     OutputError
         If a named column is missing.
     """
-    require_columns(lines, [code_col, level_col], "add_boundary_lines")
-    widths = {"province": 4, "county": 3, "town": 2}
-    shown = lines.assign(_level=lines[level_col].astype(str))
+    require_columns(lines, [code_col], "add_boundary_lines")
+    names = {"province": "省级", "county": "县级", "town": "乡级"}
+    widths = {"省级": 4, "县级": 3, "乡级": 2}
+    if level_col in lines.columns:
+        levels = [names.get(str(v).strip(), str(v).strip()) if pd.notna(v) else "未注明"
+                  for v in lines[level_col]]
+    else:
+        levels = ["未注明"] * len(lines)
+    shown = lines.assign(_level=levels)
     return add_layer(
         m, shown, name=f"行政区域界线（{len(lines)}）", layer_id="boundary-lines",
         popup_fields={code_col: "界线编号", "_level": "级别"}, tooltip_field=code_col,

@@ -97,6 +97,16 @@ KIND_SYNONYMS: dict[str, dict[str, str]] = {
     "population": {"区划代码": "admin_code", "行政区划代码": "admin_code"},
     "boundary_markers": {"类型": "marker_type", "类别": "marker_type", "type": "marker_type",
                          "编号": "marker_no", "所属界线": "line_code", "界线": "line_code"},
+    "inspection_rounds": {
+        "轮次": "round_no", "联检轮次": "round_no", "round": "round_no", "round_no": "round_no",
+        "联检日期": "inspected_on", "检查日期": "inspected_on", "联检时间": "inspected_on",
+        "日期": "inspected_on", "date": "inspected_on", "inspected_on": "inspected_on",
+        "联检结论": "findings", "检查结论": "findings", "检查结果": "findings",
+        "发现问题": "findings", "问题": "findings", "findings": "findings",
+        "是否签订协议": "agreement_signed", "签订协议": "agreement_signed",
+        "平安边界协议": "agreement_signed", "协议": "agreement_signed",
+        "agreement_signed": "agreement_signed", "所属界线": "line_code", "界线": "line_code",
+    },
 }
 _EAST_WORDS = {"经度", "东经", "lng", "lon", "long", "longitude", "东坐标", "easting"}
 _NORTH_WORDS = {"纬度", "北纬", "lat", "latitude", "北坐标", "northing"}

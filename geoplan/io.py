@@ -58,6 +58,7 @@ __all__ = [
     "read_facilities",
     "read_layer",
     "read_population",
+    "read_inspection_rounds",
     "read_table",
     "reproject_layer",
     "write_layers_gpkg",
@@ -698,6 +699,36 @@ def _read_population_raster(path: Path, coords: str | int | None, *, geometry: s
     }
     logger.info("read %s: %d non-zero pixels of %d", what, int(keep.sum()), keep.size)
     return gdf
+
+
+def read_inspection_rounds(path: str | os.PathLike[str], *, sheet: str | int | None = None,
+                           encoding: str | None = None,
+                           columns: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read the joint-inspection rounds of the boundary lines (联检记录).
+
+    Chinese or English headers are recognised (界线编码 → ``line_code``, 联检轮次 →
+    ``round_no``, 联检日期 → ``inspected_on``, 联检结论 → ``findings``, 是否签订协议 →
+    ``agreement_signed``); ``columns`` maps any other header. Cells stay as written: dates
+    and round numbers (``第四轮``) are read by the inspection checks, which report the rows
+    they cannot read.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    SchemaError
+        If no header means the line code or the inspection date.
+    """
+    table = read_table(path, sheet=sheet, encoding=encoding)
+    renames, _ = _tables.map_headers(list(table.columns), "inspection_rounds", columns)
+    table = table.rename(columns=renames)
+    missing = [c for c in ("line_code", "inspected_on") if c not in table.columns]
+    if missing:
+        found = ", ".join(map(str, table.columns))
+        raise SchemaError(f"inspection rounds {Path(path).name}", [
+            Problem(f"no column for {c} (headers found: {found}); pass columns={{header: "
+                    f"{c!r}}}", column=c) for c in missing])
+    return table
 
 
 def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None,

@@ -15,8 +15,9 @@ name is a layer kind (``study_area``, ``admin_units``, ``facilities``, ``populat
 ``boundary_lines``, ``boundary_markers``, ``projects``; ``towns``/``villages`` mean
 ``admin_units``) needs no ``kind``; any other name gives its ``kind``, and layers of the same
 kind are joined (their ids must be unique together). Only ``study_area`` is required;
-other kinds left out are empty layers. ``[tables.<name>]`` are plain tables (no geometry),
-e.g. ``inspection_rounds``. ``[network]`` has exactly one of ``path`` (+ ``coords``),
+other kinds left out are empty layers. ``[tables.<name>]`` are plain tables (no geometry);
+``inspection_rounds`` (联检记录) has its headers recognised (界线编码, 联检轮次, 联检日期 …;
+``columns = {...}`` maps others) and checked when the study loads. ``[network]`` has exactly one of ``path`` (+ ``coords``),
 ``synthetic`` (a generator in :mod:`geoplan.datasets`) or ``osm_place`` (downloads).
 
 .. code-block:: toml
@@ -252,6 +253,7 @@ class TableConfig(_Strict):
     path: Path
     sheet: str | int | None = None
     encoding: str | None = None
+    columns: dict[str, str] | None = None
 
     check_path = field_validator("path")(_existing_file)
 
@@ -626,7 +628,13 @@ def load_study(path: str | Path) -> Study:
     tables = {}
     for name, table in config.tables.items():
         try:
-            tables[name] = gio.read_table(table.path, sheet=table.sheet, encoding=table.encoding)
+            if name == "inspection_rounds":  # headers mapped and checked before any run
+                tables[name] = gio.read_inspection_rounds(
+                    table.path, sheet=table.sheet, encoding=table.encoding,
+                    columns=table.columns)
+            else:
+                tables[name] = gio.read_table(table.path, sheet=table.sheet,
+                                              encoding=table.encoding)
         except (ValueError, GeoplanError) as exc:
             msg = f"tables.{name}: cannot read {table.path}: {exc}"
             raise StudyConfigError(msg) from exc

@@ -115,7 +115,7 @@ def test_missing_popup_column_is_a_clear_error(layers):
     (maps.add_proposed_sites, "sites", "rank"),
     (maps.add_proposed_sites, "sites", "new_pop_60plus"),
     (maps.add_boundary_markers, "markers", "condition"),
-    (maps.add_boundary_lines, "lines", "level"),
+    (maps.add_boundary_lines, "lines", "line_code"),
     (maps.add_findings, "findings", "kind"),
 ])
 def test_missing_column_names_the_column(layers, builder, drop, column):
@@ -318,3 +318,14 @@ def test_coverage_popup_shows_the_counts_behind_the_share(layers):
     props = _features(maps.add_coverage_choropleth(m, towns))[0]["properties"]
     assert props["_pop_60plus_covered_text"] == "6,172"
     assert props["_pop_60plus_total_text"] == "12,345"
+
+
+def test_boundary_lines_without_a_level_or_with_chinese_levels(layers):
+    m = maps.base_map(layers["towns"])
+    lines = layers["lines"]
+    plain = maps.add_boundary_lines(m, lines.drop(columns="level"))
+    assert len(_features(plain)) == len(lines)
+    assert {f["properties"]["_level"] for f in _features(plain)} == {"未注明"}
+    chinese = maps.add_boundary_lines(m, lines.assign(level=["县级", "乡级"] * (len(lines) // 2)
+                                                       + ["乡级"] * (len(lines) % 2)))
+    assert {f["properties"]["_level"] for f in _features(chinese)} <= {"县级", "乡级"}

@@ -82,7 +82,8 @@ def _build_study_files(folder: Path) -> None:
                   "状况": ["完好", "丢失"]}).to_excel(
         folder / "boundaries" / "markers.xlsx", index=False)
     (folder / "boundaries" / "rounds.csv").write_text(
-        "line_code,round,due\n0001,第五轮,2026-06-30\n", encoding="utf-8")
+        "界线编码,联检轮次,联检日期,联检结论\n0001,第四轮,2021年6月30日,界线清晰\n",
+        encoding="utf-8")
     _write_population(folder / "pop.tif")
     # a walking network: 5 x 5 junctions, 200 m blocks, in the metric CRS
     x0, y0 = _metric(118.53, 24.77)
@@ -212,7 +213,7 @@ def test_load_study_reads_validates_and_projects_every_layer(study_dir: Path) ->
     assert list(study.boundary_markers["coords_missing"]) == [False, True]
     mx, _ = _metric(118.55, 24.78)
     assert study.boundary_markers.loc["0001001A", "x_reg"] == pytest.approx(mx, abs=1e-3)
-    assert study.inspection_rounds.loc[0, "round"] == "第五轮"
+    assert study.inspection_rounds.loc[0, "round_no"] == "第四轮"
     parts = study.facilities.attrs["geoplan"]["parts"]
     assert [p["declared_coords"] for p in parts] == ["cgcs2000", "gcj02"]
     assert parts[0]["synthetic"] is True
@@ -451,3 +452,38 @@ def test_map_section_sets_the_basemap_and_refuses_unknown_ones(study_dir: Path) 
     _edit(study_dir, 'basemap = "tianditu"', 'basemap = "google"')
     with pytest.raises(StudyConfigError, match=r"map\.basemap"):
         load_study(study_dir / "study.toml")
+
+
+@pytest.mark.slow
+def test_the_whole_run_on_a_small_study_missing_most_facility_types(study_dir: Path) -> None:
+    """`geoplan run` on a planner's own small study: no 社工站, no 长者食堂 nearby, ..."""
+    from geoplan.pipeline import run_study
+
+    _edit(study_dir, 'profile = "fujian"', 'profile = "jinjiang"')
+    # streets every 250 m over the whole study area, so every facility is on the network
+    (x0, y0), (x1, y1) = _metric(118.50, 24.74), _metric(118.60, 24.82)
+    xs, ys = np.arange(x0, x1, 250.0), np.arange(y0, y1, 250.0)
+    streets = [shapely.LineString([(x, ys[0]), (x, ys[-1])]) for x in xs]
+    streets += [shapely.LineString([(xs[0], y), (xs[-1], y)]) for y in ys]
+    gpd.GeoDataFrame(geometry=streets, crs=EPSG).to_file(study_dir / "streets.gpkg")
+    study = load_study(study_dir / "study.toml")
+    run = run_study(study, study_dir / "out")
+    for name, path in run.outputs.items():
+        assert Path(path).exists(), name
+    assert set(run.coverage["facility_type"]) == {"elderly_station", "columbarium",
+                                                  "senior_canteen"}
+    assert (study_dir / "out" / "map.html").stat().st_size > 10_000
+
+
+def test_inspection_rounds_headers_are_recognised_and_checked_at_load(study_dir: Path) -> None:
+    study = load_study(study_dir / "study.toml")
+    rounds = study.inspection_rounds
+    assert {"line_code", "round_no", "inspected_on", "findings"} <= set(rounds.columns)
+    (study_dir / "boundaries" / "rounds.csv").write_text(
+        "界线,时间\n0001,2021-06-30\n", encoding="utf-8")
+    with pytest.raises(StudyConfigError, match="inspected_on"):
+        load_study(study_dir / "study.toml")
+    _edit(study_dir, 'path = "boundaries/rounds.csv"',
+          'path = "boundaries/rounds.csv"\ncolumns = { "时间" = "inspected_on" }')
+    assert load_study(study_dir / "study.toml").inspection_rounds["inspected_on"].tolist() == [
+        "2021-06-30"]
