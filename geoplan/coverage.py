@@ -81,22 +81,26 @@ def assign_units(
         msg = f"admin units are in {units.crs} but demand is in {demand.crs}; use to_crs()"
         raise CRSError(msg)
     xy = _points_xy(demand)
-    points = shapely.STRtree(shapely.points(xy))
+    by_x = np.argsort(xy[:, 0], kind="stable")
+    xs = xy[by_x, 0]
     out = pd.DataFrame(index=demand.index)
     for level in pd.unique(units[level_col].astype(str)):
         layer = units.loc[units[level_col].astype(str) == level]
-        polygons = layer.geometry.to_numpy()
-        shapely.prepare(polygons)
-        # bounding-box candidates from the point tree, then point-in-polygon tests
-        unit_pos, cell = points.query(polygons)
-        inside = shapely.intersects_xy(polygons[unit_pos], xy[cell, 0], xy[cell, 1])
-        unit_pos, cell = unit_pos[inside], cell[inside]
+        codes_of = layer[code_col].astype(str).to_numpy()
+        unit = np.full(len(demand), -1, dtype=np.int64)  # the first unit wins on a boundary
+        for k, polygon in enumerate(layer.geometry.to_numpy()):
+            if polygon is None or polygon.is_empty:
+                continue
+            # candidates inside the polygon's bounding box, then point-in-polygon tests
+            x0, y0, x1, y1 = polygon.bounds
+            cand = by_x[np.searchsorted(xs, x0, "left"):np.searchsorted(xs, x1, "right")]
+            cand = cand[(xy[cand, 1] >= y0) & (xy[cand, 1] <= y1) & (unit[cand] < 0)]
+            if len(cand) == 0:
+                continue
+            shapely.prepare(polygon)
+            unit[cand[shapely.intersects_xy(polygon, xy[cand, 0], xy[cand, 1])]] = k
         codes = np.full(len(demand), None, dtype=object)
-        order = np.lexsort((unit_pos, cell))  # the first unit wins on a shared boundary
-        cell, unit_pos = cell[order], unit_pos[order]
-        first = np.ones(len(cell), dtype=bool)
-        first[1:] = cell[1:] != cell[:-1]
-        codes[cell[first]] = layer[code_col].astype(str).to_numpy()[unit_pos[first]]
+        codes[unit >= 0] = codes_of[unit[unit >= 0]]
         out[level] = codes
     return out
 
@@ -210,8 +214,8 @@ def coverage_by_unit(
         group = pd.Index(uniques).get_indexer(unit_of[level].to_numpy(dtype=object))
         groups.append((level, group, np.asarray(uniques, dtype=object)))
     combos = [(t, tier) for t in wanted for tier in tiers]
-    network_ok = np.empty((len(demand), len(combos)))
-    straight_ok = np.empty((len(demand), len(combos)))
+    network_ok = np.empty((len(demand), len(combos)), dtype=bool)
+    straight_ok = np.empty((len(demand), len(combos)), dtype=bool)
     for t_pos, t in enumerate(wanted):
         net_m = np.nan_to_num(nearest[f"{t}_dist_m"].to_numpy(dtype=np.float64), nan=np.inf)
         line_m = _straight_line_m(xy, facilities, type_col, t, max(reaches))
@@ -219,8 +223,23 @@ def coverage_by_unit(
             network_ok[:, t_pos * len(tiers) + k] = net_m <= reach_m
             straight_ok[:, t_pos * len(tiers) + k] = line_m <= reach_m
     reach_of = dict(zip(tiers, reaches, strict=True))
-    frames = [_rollup(level, group, uniques, weights, measures, network_ok, straight_ok,
-                      combos, reach_of) for level, group, uniques in groups]
+    # sums over the finest partition (cells sharing every level's unit), then per level
+    key = np.zeros(len(demand), dtype=np.int64)
+    for _, group, uniques in groups:  # one integer per combination of units (mixed radix)
+        key = key * (len(uniques) + 1) + (group + 1)
+    fine_key, first_cell, fine = np.unique(key, return_index=True, return_inverse=True)
+    fine_keys = np.column_stack([group[first_cell] for _, group, _ in groups])
+    n_fine = len(fine_key)
+    sums = {"n_cells": np.bincount(fine, minlength=n_fine).astype(np.float64)}
+    for k, m in enumerate(measures):
+        w = weights[:, k]
+        sums[f"{m}_total"] = np.bincount(fine, weights=w, minlength=n_fine)
+        for name, ok in (("covered", network_ok), ("covered_straight", straight_ok)):
+            sums[f"{m}_{name}"] = np.column_stack([
+                np.bincount(fine, weights=w * ok[:, c], minlength=n_fine)
+                for c in range(len(combos))])
+    frames = [_rollup(level, fine_keys[:, i], uniques, sums, measures, combos, reach_of)
+              for i, (level, _, uniques) in enumerate(groups)]
     table = pd.concat(frames, ignore_index=True)
     if names is not None:
         table["name"] = table["code"].map(names)
@@ -248,9 +267,8 @@ def _check_nearest(nearest: pd.DataFrame, demand: pd.DataFrame, types: Sequence[
         raise SchemaError("nearest-facility table", problems)
 
 
-def _rollup(level, group, uniques, weights, measures, network_ok, straight_ok, combos,
-            reach_of):
-    """Sum the measures per unit for every (type, tier) with one sparse product each."""
+def _rollup(level, group, uniques, sums, measures, combos, reach_of):
+    """Add up the finest-partition sums per unit of one level (``group``: unit of each part)."""
     ok = np.flatnonzero(group >= 0)
     n_units, n_combo = len(uniques), len(combos)
     member = sparse.csr_matrix((np.ones(len(ok)), (group[ok], ok)),
@@ -260,14 +278,13 @@ def _rollup(level, group, uniques, weights, measures, network_ok, straight_ok, c
         "code": np.repeat(uniques, n_combo),
         "facility_type": np.tile([t for t, _ in combos], n_units),
         "tier_min": np.tile([tier for _, tier in combos], n_units),
-        "n_cells": np.repeat(np.asarray(member.sum(axis=1)).ravel().astype(np.int64), n_combo),
+        "n_cells": np.repeat((member @ sums["n_cells"]).round().astype(np.int64), n_combo),
     }
     out["reach_m"] = np.array([reach_of[tier] for tier in out["tier_min"]], dtype=np.float64)
-    for k, m in enumerate(measures):
-        w = weights[:, k]
-        total = np.repeat(member @ w, n_combo)
-        cov = (member @ (network_ok * w[:, None])).ravel()
-        line = (member @ (straight_ok * w[:, None])).ravel()
+    for m in measures:
+        total = np.repeat(member @ sums[f"{m}_total"], n_combo)
+        cov = (member @ sums[f"{m}_covered"]).ravel()
+        line = (member @ sums[f"{m}_covered_straight"]).ravel()
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"{m}_total"] = total
             out[f"{m}_covered"] = cov
