@@ -3,7 +3,7 @@
 Every reader takes the layer's *declared* coordinate system (``coords``: ``"wgs84"``,
 ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"``; undeclared is a
 :class:`~geoplan.errors.CRSError`, never a guess), maps Chinese and English headers to the
-contract names (经度 → lon, 名称 → name, 床位数 → beds …; see :mod:`geoplan._tables`),
+contract names (经度 → lon, 名称 → name, 床位数 → beds …; see :mod:`geoplan._headers`),
 converts to CGCS2000 lon/lat (EPSG:4490, GCJ-02/BD-09 offsets removed) and validates the
 layer against its contract (:func:`geoplan.schema.validate_layer`), reporting every problem
 at once. Provenance (file, declared coordinates, conversion, encoding, header mapping) is
@@ -13,9 +13,11 @@ Shapefiles without a ``.cpg`` whose ``.dbf`` is GBK (the usual Chinese-Windows e
 detected by their garbled text and re-read as GBK, with a warning (also inside a ``.zip``);
 field names cut at the 10-byte limit (``facility_i``, ``行政区划代``) are recognised. A GeoJSON
 file without a ``"crs"`` member has no CRS of its own (GDAL's WGS 84 default is not taken for
-a declaration). Numbers that cannot be in the declared system are refused with their rows:
-metres declared as degrees, degrees declared as metres, and Gauss-Krüger eastings whose zone
-prefix does not match the CRS.
+a declaration); opening vector files is :mod:`geoplan._vectors`. Numbers that cannot be in
+the declared system are refused with their rows: metres declared as degrees, degrees
+declared as metres, and Gauss-Krüger eastings whose zone prefix does not match the CRS.
+Boundary markers are the exception: a bad row is kept and noted (see
+:func:`read_boundary_markers`; :mod:`geoplan._marker_rows` for marker point layers).
 
 Writes go through :func:`atomic_write`: a temporary file in the target folder, moved into
 place only when complete, so a failed run never leaves a truncated output.
@@ -23,15 +25,11 @@ place only when complete, so a failed run never leaves a truncated output.
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
-import warnings
-import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,11 +42,13 @@ import pyogrio
 import shapely
 from pyproj import CRS, Transformer
 
-from geoplan import _tables
+from geoplan import _headers, _tables
+from geoplan._marker_rows import _keep_marker_rows, _vector_markers
 from geoplan._text import id_text
+from geoplan._vectors import _read_vector
 from geoplan.crs import CGCS2000_EPSG, parse_coords, to_cgcs2000, to_metric
 from geoplan.errors import OutputError, Problem, SchemaError
-from geoplan.schema import LAYER_CONTRACTS, mojibake_encoding, unique_labels, validate_layer
+from geoplan.schema import LAYER_CONTRACTS, unique_labels, validate_layer
 
 __all__ = [
     "atomic_write",
@@ -181,111 +181,7 @@ def write_layers_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLik
     return Path(path)
 
 
-# --------------------------------------------------------------------------- vector files
-def _garbled_encoding(gdf: pd.DataFrame) -> str | None:
-    """Which encoding would fix the garbled text of a frame (field names and strings)."""
-    votes: dict[str, int] = {}
-    texts = [c for c in gdf.columns if isinstance(c, str)]
-    for col in gdf.columns:
-        if not isinstance(gdf[col].dtype, gpd.array.GeometryDtype) and (
-                gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col])):
-            texts += [v for v in gdf[col].dropna().astype(object).head(2000) if isinstance(v, str)]
-    for text in texts:
-        enc = mojibake_encoding(text)
-        if enc:
-            votes[enc] = votes.get(enc, 0) + 1
-    return max(votes, key=votes.__getitem__) if votes else None
-
-
-def _pick_layer(path: Path, layer: str | int | None, kind: str, what: str) -> str:
-    """Check that the file opens and name the layer to read (refusing to guess among several)."""
-    try:
-        listing = pyogrio.list_layers(path)
-    except pyogrio.errors.DataSourceError as exc:
-        raise SchemaError(what, [Problem(f"not a readable vector file: {exc}")]) from None
-    names = [str(n) for n in listing[:, 0]]
-    listed = ", ".join(names) or "none"
-    if isinstance(layer, int) and not isinstance(layer, bool):
-        if not 0 <= layer < len(names):
-            raise SchemaError(what, [Problem(f"no layer number {layer}; layers: {listed}")])
-        return names[layer]
-    if layer is not None:
-        if str(layer) not in names:
-            raise SchemaError(what, [Problem(f"no layer {layer!r}; layers: {listed}")])
-        return str(layer)
-    spatial = [str(n) for n, geom in listing if geom is not None]  # not e.g. QGIS layer_styles
-    if len(spatial) == 1:
-        return spatial[0]
-    if kind in spatial:
-        return kind
-    raise SchemaError(what, [Problem(f"the file holds {len(spatial)} spatial layers ({listed}); "
-                                     "name the one to read with layer= (``layer`` in the study "
-                                     "file)")])
-
-
-def _has_cpg(path: Path, layer: str) -> bool:
-    """Whether a Shapefile (plain, in a folder or in a .zip) comes with a .cpg code page file."""
-    if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            return any(Path(n).stem == layer and n.lower().endswith(".cpg")
-                       for n in archive.namelist())
-    folder = path if path.is_dir() else path.parent
-    return any(p.suffix.lower() == ".cpg" for p in folder.glob(f"{glob.escape(layer)}.*"))
-
-
-def _geojson_declares_crs(path: Path) -> bool:
-    """Whether a GeoJSON file has a ``"crs"`` member (GDAL assumes WGS 84 when it has none)."""
-    with path.open("rb") as handle:
-        tail = b""
-        while chunk := handle.read(1 << 20):
-            if re.search(rb'"crs"\s*:', tail + chunk):
-                return True
-            tail = chunk[-16:]
-    return False
-
-
-def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind: str,
-                 what: str) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
-    name = _pick_layer(path, layer, kind, what)
-    info: dict[str, Any] = {}
-    try:
-        try:
-            driver = pyogrio.read_info(path, layer=name, encoding=encoding)["driver"]
-        except UnicodeDecodeError:  # e.g. a GBK .dbf whose .cpg says UTF-8
-            driver = pyogrio.read_info(path, layer=name, encoding="GBK")["driver"]
-            if encoding is None and driver == "ESRI Shapefile":
-                warnings.warn(f"{path.name}: the .dbf is not in the code page its .cpg names; "
-                              "re-read as GBK / .dbf 与 .cpg 编码不符，已按 GBK 读取",
-                              UserWarning, stacklevel=4)
-                encoding = "GBK"
-        if encoding:
-            info["encoding"] = encoding
-            gdf = gpd.read_file(path, layer=name, encoding=encoding)
-        else:
-            gdf = gpd.read_file(path, layer=name)
-            if driver == "ESRI Shapefile" and not _has_cpg(path, name):
-                enc = _garbled_encoding(gdf)
-                if enc:
-                    label = enc.upper()
-                    warnings.warn(f"检测到{label}编码（无.cpg文件）：{path.name} 已按 {label} "
-                                  f"重新读取 / {path.name} has no .cpg and its .dbf is {label}; "
-                                  f"re-read with encoding='{label}'", UserWarning, stacklevel=4)
-                    gdf = gpd.read_file(path, layer=name, encoding=label)
-                    info["encoding"] = f"{label} (detected, no .cpg)"
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, LookupError,
-            UnicodeDecodeError) as exc:
-        raise SchemaError(what, [Problem(f"cannot read layer {name!r}: {exc}")]) from None
-    info["driver"] = driver
-    if driver == "GeoJSON" and gdf.crs is not None and not _geojson_declares_crs(path):
-        gdf = gdf.set_crs(None, allow_override=True)  # GDAL's WGS 84 default is not a declaration
-        info["file_crs"] = "none (GeoJSON without a crs member)"
-    if driver == "GPKG":
-        meta = pyogrio.read_info(path, layer=name).get("layer_metadata")
-        if meta:
-            info["metadata"] = dict(meta)
-    return gdf, info
-
-
+# --------------------------------------------------------------------------- coordinate checks
 _LONLAT_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
 
 
@@ -421,10 +317,10 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
                                            columns=columns, x_axis=x_axis, what=what)
     else:
         gdf, info = _read_vector(path, layer, encoding, kind, what)
-        renames, _ = _tables.map_headers(list(gdf.columns), kind, dict(columns or {}),
+        renames, _ = _headers.map_headers(list(gdf.columns), kind, dict(columns or {}),
                                          truncated=info["driver"] == "ESRI Shapefile")
         renames = {k: v for k, v in renames.items() if v not in ("lon", "lat")}
-        gdf = _tables.complete(_tables.rename(gdf, renames), kind, None)
+        gdf = _tables.complete(_headers.rename(gdf, renames), kind, None)
         info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
     labels = _row_labels(gdf, kind)
     reported = {p.row for p in problems if p.row is not None}
@@ -454,60 +350,6 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
     }
     logger.info("read %s: %d rows, declared %s", what, len(out), declared)
     return out
-
-
-def _vector_markers(gdf: gpd.GeoDataFrame, declared: str) -> gpd.GeoDataFrame:
-    """Markers from a point layer: registered x/y from the geometry, observed x/y converted."""
-    gdf = gdf.copy()
-    arr = np.asarray(gdf.geometry.array, dtype=object)
-    missing = shapely.is_missing(arr) | shapely.is_empty(arr)
-    has_obs = np.zeros(len(gdf), dtype=bool)
-    if "x_obs" in gdf.columns and "y_obs" in gdf.columns:
-        xo = pd.to_numeric(gdf["x_obs"], errors="coerce").to_numpy(dtype=float)
-        yo = pd.to_numeric(gdf["y_obs"], errors="coerce").to_numpy(dtype=float)
-        obs = gpd.GeoSeries(_tables.points(xo, yo), index=gdf.index, crs=gdf.crs)
-        gdf["x_obs"], gdf["y_obs"] = _tables.xy_or_nan(to_cgcs2000(obs, declared))
-        has_obs = np.isfinite(xo) & np.isfinite(yo)
-    gdf["coords_missing"] = missing & ~has_obs
-    reg = to_cgcs2000(gpd.GeoSeries(np.where(missing, shapely.Point(), arr), index=gdf.index,
-                                    crs=gdf.crs), declared)
-    gdf["x_reg"], gdf["y_reg"] = _tables.xy_or_nan(reg)
-    return gdf
-
-
-def _keep_marker_rows(gdf: gpd.GeoDataFrame, problems: list[Problem],
-                      labels: list[str]) -> list[Problem]:
-    """Markers whose position is implausible or unconvertible: drop it, note it, keep the row.
-
-    Works on the converted layer in place: the registered x/y of such rows become NaN, the
-    geometry falls back to the surveyed position (or empty), and surveyed x/y that did not
-    convert become NaN too; see :func:`geoplan._tables.keep_marker_rows`.
-    """
-    where = {label: k for k, label in enumerate(labels)}
-    bad = np.zeros(len(gdf), dtype=bool)
-    for p in problems:
-        if p.column == "geometry" and p.row in where:
-            bad[where[p.row]] = True
-    x_obs = gdf["x_obs"].to_numpy(dtype=float) if "x_obs" in gdf.columns else None
-    if x_obs is not None:
-        y_obs = gdf["y_obs"].to_numpy(dtype=float)
-        lost = np.isinf(x_obs) | np.isinf(y_obs)
-        problems = problems + [Problem("surveyed coordinates cannot be converted", labels[i],
-                                       "x_obs") for i in np.flatnonzero(lost)]
-        gdf.loc[lost, ["x_obs", "y_obs"]] = np.nan
-    x_reg = gdf["x_reg"].to_numpy(dtype=float).copy()
-    y_reg = gdf["y_reg"].to_numpy(dtype=float).copy()
-    x_reg[bad], y_reg[bad] = np.nan, np.nan
-    reg = np.isfinite(x_reg) & np.isfinite(y_reg)
-    xo = x_obs if x_obs is not None else np.full(len(gdf), np.nan)
-    yo = gdf["y_obs"].to_numpy(dtype=float) if x_obs is not None else xo
-    geom = np.where(reg, _tables.points(x_reg, y_reg), _tables.points(xo, yo))
-    gdf["x_reg"], gdf["y_reg"] = x_reg, y_reg
-    gdf[gdf.geometry.name] = gpd.GeoSeries(geom, index=gdf.index, crs=gdf.crs)
-    gdf["coords_missing"] = shapely.is_empty(geom)
-    renamed = [Problem(p.message, p.row, "x_reg") if p.column == "geometry" and p.row in where
-               else p for p in problems]
-    return _tables.keep_marker_rows(gdf, renamed, labels, ~gdf["coords_missing"].to_numpy())
 
 
 def reproject_layer(gdf: gpd.GeoDataFrame, epsg: int) -> gpd.GeoDataFrame:
@@ -720,7 +562,7 @@ def read_inspection_rounds(path: str | os.PathLike[str], *, sheet: str | int | N
         If no header means the line code or the inspection date.
     """
     table = read_table(path, sheet=sheet, encoding=encoding)
-    renames, _ = _tables.map_headers(list(table.columns), "inspection_rounds", columns)
+    renames, _ = _headers.map_headers(list(table.columns), "inspection_rounds", columns)
     table = table.rename(columns=renames)
     missing = [c for c in ("line_code", "inspected_on") if c not in table.columns]
     if missing:

@@ -25,6 +25,7 @@ from collections.abc import Collection, Mapping, Sequence
 import folium
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from geoplan._basemaps import BASEMAPS, GAODE_NOTE, INTERNAL_NOTE, add_legend, add_note
 from geoplan._mapboundary import (
@@ -359,6 +360,7 @@ def add_standards_shortfalls(
     rule_label: str = "标准",
     extra_popup: Mapping[str, str] | None = None,
     layer_id: str = "standards",
+    show: bool = True,
 ) -> folium.GeoJson:
     """Colour admin units by whether they meet a standard, with the shortfall in the popup.
 
@@ -374,6 +376,8 @@ def add_standards_shortfalls(
         Name of the standard for the layer name, e.g. "每百户养老服务用房面积".
     extra_popup
         More ``{column: label}`` pairs, e.g. ``{"value": "现状", "required": "要求"}``.
+    show
+        Whether the layer is switched on when the map opens.
 
     Returns
     -------
@@ -410,6 +414,7 @@ def add_standards_shortfalls(
         m, shown, name=f"{rule_label}（未达标 {n_fail}）", layer_id=layer_id, popup_fields=popup,
         style=lambda row: {"color": "#555555", "weight": 1, "fillOpacity": 0.55,
                            "fillColor": colors[row["_status_text"]]},
+        show=show,
     )
 
 
@@ -418,7 +423,7 @@ _OVERVIEW_BUILDERS = {
     "villages": lambda m, g: add_coverage_choropleth(
         m, g, level_name="社区/村", layer_id="coverage-village", show=False),
     "standards": lambda m, g: add_standards_shortfalls(
-        m, g, rule_label=g.attrs.get("rule_label", "标准")),
+        m, g, rule_label=g.attrs.get("rule_label", "标准"), show=False),
     "uncovered_cells": lambda m, g: add_uncovered_cells(m, g),
     "service_areas": lambda m, g: add_service_areas(m, g),
     "boundary_lines": lambda m, g: add_boundary_lines(m, g),
@@ -478,7 +483,8 @@ def overview_map(
                else "overview_map needs at least one layer")
         raise OutputError(msg)
     drawable = [kind for kind, g in layers.items()
-                if (g.geometry.notna() & ~g.geometry.is_empty).any()]
+                if not (shapely.is_missing(geoms := g.geometry.to_numpy())
+                        | shapely.is_empty(geoms)).all()]
     if not drawable:
         msg = "overview_map: every layer is empty, there is nothing to map"
         raise OutputError(msg)

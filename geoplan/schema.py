@@ -9,7 +9,8 @@ planner fixes a spreadsheet in one go instead of one error per run.
 The facility-type registry :data:`FACILITY_TYPES` maps each type key (``elderly_station``,
 ``senior_canteen``, ``columbarium`` …) to its Chinese name and capacity columns; the Chinese
 and English names used in planners' tables (居家养老服务站, 幸福院, 助餐点, 骨灰堂 …) are
-recognised by :func:`facility_type_key`.
+recognised by :func:`facility_type_key`. The registry and the status words live in
+:mod:`geoplan._facility_types` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +27,14 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from geoplan._facility_types import (
+    FACILITY_STATUSES,
+    FACILITY_TYPES,
+    FacilityType,
+    _lookup,
+    facility_type_key,
+    status_key,
+)
 from geoplan._text import clean_number_text, id_text, is_missing, mojibake_encoding, norm_key
 from geoplan.boundary_findings import parse_date
 from geoplan.errors import Problem, SchemaError
@@ -45,140 +53,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-# --------------------------------------------------------------------------- facility types
-class FacilityType(NamedTuple):
-    """One facility type: Chinese name and capacity columns (``zh, cols = FACILITY_TYPES[k]``)."""
-
-    name_zh: str
-    capacity_columns: tuple[str, ...]
-
-    @property
-    def name_en(self) -> str:
-        """English name of the type."""
-        return _NAMES_EN[self.name_zh]
-
-    @property
-    def aliases(self) -> tuple[str, ...]:
-        """Chinese names recognised for this type when reading tables."""
-        return _ALIASES[self.name_zh]
-
-
-FACILITY_TYPES: dict[str, FacilityType] = {
-    "elderly_station": FacilityType("居家养老服务站", ("floor_area_m2", "beds")),
-    "senior_canteen": FacilityType("长者食堂/助餐点", ("seats", "meals_per_day", "floor_area_m2")),
-    "columbarium": FacilityType("公益性骨灰堂", ("niches_total", "niches_used", "floor_area_m2")),
-    "social_work_station": FacilityType("乡镇(街道)社工站", ("floor_area_m2",)),
-    "day_care_center": FacilityType("日间照料中心", ("beds", "floor_area_m2")),
-    "nursing_home": FacilityType("养老机构/敬老院", ("beds", "nursing_beds", "floor_area_m2")),
-    "community_center": FacilityType("社区综合服务设施", ("floor_area_m2",)),
-    "children_home": FacilityType("儿童之家", ("floor_area_m2",)),
-    "health_station": FacilityType("社区卫生服务站", ("floor_area_m2",)),
-    "minor_protection_station": FacilityType("未成年人保护工作站", ("floor_area_m2",)),
-    "care_center": FacilityType("街道(镇)综合养老服务中心",
-                                ("beds", "nursing_beds", "floor_area_m2")),
-}
-
-_NAMES_EN = {
-    "居家养老服务站": "home-based elderly care station",
-    "长者食堂/助餐点": "senior canteen / meal point",
-    "公益性骨灰堂": "public-welfare columbarium",
-    "乡镇(街道)社工站": "township (street) social work station",
-    "日间照料中心": "day care centre",
-    "养老机构/敬老院": "nursing home",
-    "社区综合服务设施": "community service centre",
-    "儿童之家": "children's home",
-    "社区卫生服务站": "community health station",
-    "未成年人保护工作站": "minor protection station",
-    "街道(镇)综合养老服务中心": "township comprehensive elderly care centre",
-}
-
-_ALIASES = {
-    "居家养老服务站": ("居家养老服务站", "养老服务站", "幸福院", "农村幸福院", "居家社区养老服务站",
-                "社区养老服务站", "居家养老服务点", "村级养老服务站", "长者之家"),
-    "长者食堂/助餐点": ("长者食堂", "助餐点", "老年食堂", "老年助餐点", "长者助餐点", "助餐服务点",
-                  "社区食堂", "幸福食堂", "爱心食堂", "长者食堂/助餐点"),
-    "公益性骨灰堂": ("公益性骨灰堂", "骨灰堂", "公益性安葬设施", "公益性安葬(放)设施", "骨灰楼",
-               "公益性骨灰楼", "骨灰存放设施", "农村公益性骨灰堂", "公益性公墓"),
-    "乡镇(街道)社工站": ("乡镇(街道)社工站", "社工站", "乡镇社工站", "街道社工站", "镇街社工站",
-                   "社会工作服务站", "乡镇(街道)社会工作服务站"),
-    "日间照料中心": ("日间照料中心", "老年人日间照料中心", "社区日间照料中心", "日照中心"),
-    "养老机构/敬老院": ("养老机构", "敬老院", "养老院", "福利院", "社会福利院", "养老公寓",
-                  "护理院", "养老机构/敬老院", "农村敬老院", "公办养老机构", "民办养老机构"),
-    "社区综合服务设施": ("社区综合服务设施", "社区综合服务中心", "社区服务中心", "社区综合服务站",
-                   "党群服务中心", "社区党群服务中心"),
-    "儿童之家": ("儿童之家", "社区儿童之家"),
-    "社区卫生服务站": ("社区卫生服务站", "卫生服务站", "社区卫生服务中心", "卫生室", "村卫生室"),
-    "未成年人保护工作站": ("未成年人保护工作站", "未成年人保护站", "未保站"),
-    "街道(镇)综合养老服务中心": ("街道(镇)综合养老服务中心", "综合养老服务中心",
-                        "镇街综合养老服务中心",
-                        "街道综合养老服务中心", "乡镇综合养老服务中心", "区域性养老服务中心",
-                        "镇综合养老服务中心"),
-}
-
-#: Facility statuses (key -> Chinese name) and the Chinese words read as each.
-FACILITY_STATUSES: dict[str, str] = {
-    "existing": "已建", "building": "在建", "planned": "规划", "proposed": "拟建", "closed": "关闭",
-}
-_STATUS_ALIASES = {
-    "existing": ("已建", "现状", "现有", "建成", "已建成", "运营", "运营中", "在用", "正常"),
-    "building": ("在建", "建设中", "施工中"),
-    "planned": ("规划", "规划新建", "规划建设", "计划"),
-    "proposed": ("拟建", "新建", "待建", "选址"),
-    "closed": ("关闭", "停用", "停业", "撤销", "已关闭"),
-}
-_LEVELS = {
-    "county": ("county", "县", "区", "县级", "县级市", "市辖区", "县区"),
-    "town": ("town", "township", "镇", "乡", "街道", "乡镇", "镇街", "乡级", "经济开发区",
-             "开发区"),
-    "village": ("village", "community", "村", "社区", "居委会", "村委会", "村级", "村居"),
-}
-
-
-def _lookup(table: dict[str, Iterable[str]]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, words in table.items():
-        for word in (key, *words):
-            out[norm_key(word)] = key
-    return out
-
-
-_TYPE_LOOKUP = _lookup({
-    key: (ft.name_zh, _NAMES_EN[ft.name_zh], *_ALIASES[ft.name_zh])
-    for key, ft in FACILITY_TYPES.items()
-})
-_STATUS_LOOKUP = _lookup(_STATUS_ALIASES)
-_LEVEL_LOOKUP = _lookup(_LEVELS)
-
-
-def facility_type_key(value: object) -> str | None:
-    """Return the registry key for a facility type written as a key, Chinese or English name.
-
-    Parameters
-    ----------
-    value
-        E.g. ``"elderly_station"``, ``"幸福院"``, ``"助餐点"``, ``"公益性骨灰堂"``.
-
-    Returns
-    -------
-    str or None
-        The key of :data:`FACILITY_TYPES`, or ``None`` if the value is not recognised.
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return _TYPE_LOOKUP.get(norm_key(value))
-
-
-def status_key(value: object) -> str | None:
-    """Return the status key (``existing``/``building``/``planned``/``proposed``/``closed``).
-
-    Chinese words are recognised: 已建/现状 → existing, 在建 → building, 规划 → planned,
-    拟建 → proposed, 关闭/停用 → closed. Unknown values give ``None``.
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    return _STATUS_LOOKUP.get(norm_key(value))
 
 
 # --------------------------------------------------------------------------- contracts
@@ -269,6 +143,13 @@ LAYER_CONTRACTS: dict[str, LayerContract] = {
         ColumnSpec("name", "str"),
     ), (*_POLYS, "LineString", "MultiLineString", "Point")),
 }
+_LEVELS = {
+    "county": ("county", "县", "区", "县级", "县级市", "市辖区", "县区"),
+    "town": ("town", "township", "镇", "乡", "街道", "乡镇", "镇街", "乡级", "经济开发区",
+             "开发区"),
+    "village": ("village", "community", "村", "社区", "居委会", "村委会", "村级", "村居"),
+}
+_LEVEL_LOOKUP = _lookup(_LEVELS)
 _LEVEL_CODE_LENGTHS = {"county": (6, 12), "town": (9, 12), "village": (12,)}
 _NUMERIC = ("count", "amount", "float")
 _TEXTUAL = ("id", "str", "code", "type", "status", "level")
