@@ -10,12 +10,14 @@ Snapping is vectorised with a shapely 2 ``STRtree.query_nearest`` over the edges
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from pyproj import CRS
 from scipy.spatial import cKDTree
@@ -323,19 +325,25 @@ def _consistent_shift_message(xy: np.ndarray, snapped: pd.DataFrame, what: str) 
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _lonlat_transformers(epsg: int) -> tuple[pyproj.Transformer, pyproj.Transformer]:
+    """Return transformers metric CRS -> lon/lat (EPSG:4326) and back, built once per CRS."""
+    return (pyproj.Transformer.from_crs(epsg, 4326, always_xy=True),
+            pyproj.Transformer.from_crs(4326, epsg, always_xy=True))
+
+
 def _datum_fit_message(
     network: WalkNetwork, xy: np.ndarray, snapped: pd.DataFrame, what: str
 ) -> str | None:
     """Return the warning when GCJ-02/BD-09 -> WGS-84 moves points onto streets, or ``None``."""
     from geoplan.crs import bd09_to_wgs84, gcj02_to_wgs84
 
-    lonlat = gpd.GeoSeries(shapely.points(xy), crs=network.crs).to_crs(4326)
-    lon, lat = lonlat.x.to_numpy(), lonlat.y.to_numpy()
+    to_lonlat, from_lonlat = _lonlat_transformers(network.crs)
+    lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1])
     before = np.minimum(snapped["access_m"].to_numpy(), OFFSET_FIT_CAP_M)
     for label, convert in (("GCJ-02 (高德/腾讯)", gcj02_to_wgs84), ("BD-09 (百度)", bd09_to_wgs84)):
-        wlon, wlat = convert(lon.copy(), lat.copy())
-        moved = gpd.GeoSeries(shapely.points(np.column_stack([wlon, wlat])), crs=4326)
-        moved_xy = shapely.get_coordinates(moved.to_crs(network.crs).to_numpy())
+        wlon, wlat = convert(np.array(lon), np.array(lat))
+        moved_xy = np.column_stack(from_lonlat.transform(wlon, wlat))
         if np.allclose(moved_xy, xy, atol=1.0):  # outside mainland China: no offset
             return None
         after = np.minimum(_nearest_on_edges(network, moved_xy)[3], OFFSET_FIT_CAP_M)
