@@ -90,8 +90,13 @@ def reach_nodes_within(network, radius_m: float = 1000.0, n: int = 30, seed: int
     return float(np.isfinite(dijkstra(network.csr, indices=idx, limit=radius_m)).sum(1).mean())
 
 
-def compare_nearest(network, n_facilities: int, n_cells: int, ego_subset: int, label: str):
-    """Rows comparing geoplan's nearest step with scipy, networkx and ego_graph."""
+def compare_nearest(network, n_facilities: int, n_cells: int, ego_subset: int, label: str,
+                    with_targets: bool = True):
+    """Rows comparing geoplan's nearest step with scipy, networkx and ego_graph.
+
+    On a small graph (Futian: 1,751 nodes, 30 facilities) every search takes a millisecond
+    or less, so fixed per-call costs dominate the ratios; the targets are for the 100k graph.
+    """
     import geopandas as gpd
     import networkx as nx
     import shapely
@@ -122,14 +127,18 @@ def compare_nearest(network, n_facilities: int, n_cells: int, ego_subset: int, l
     t_ego = (time.perf_counter() - t0) * len(sources) / k
     CPU_S[t_ego] = (time.process_time() - c0) * len(sources) / k
     reached = float(np.isfinite(dist).mean())
+
+    def target(text: str) -> str:  # the targets are set for the 100k-node graph
+        return f" (target {text})" if with_targets else ""
+
     rows = [
         (label, f"geoplan nearest step ({n_facilities} fac → {n_cells:,} cells)", t_geoplan,
-         f"{_ratio(t_geoplan, t_scipy)} raw scipy (target ≤ 2); {reached:.0%} cells reached"),
+         f"{_ratio(t_geoplan, t_scipy)} raw scipy{target('≤ 2')}; {reached:.0%} cells reached"),
         (label, "raw scipy dijkstra(min_only, limit), nodes only", t_scipy, "floor"),
         (label, "networkx multi_source_dijkstra_path_length(cutoff)", t_nx,
-         f"geoplan {_ratio(t_nx, t_geoplan)} faster (target ≥ 20)"),
+         f"geoplan {_ratio(t_nx, t_geoplan)} faster{target('≥ 20')}"),
         (label, f"osmnx isochrone: ego_graph per facility (timed {k}, ×{len(sources) / k:.0f})",
-         t_ego, f"geoplan {_ratio(t_ego, t_geoplan)} faster (target ≥ 100)"),
+         t_ego, f"geoplan {_ratio(t_ego, t_geoplan)} faster{target('≥ 100')}"),
     ]
     return rows
 
@@ -255,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     rows += compare_nearest(city, n_fac, n_cells, ego, label)
     rows += compare_nearest(futian, 30, 20_000 if not args.quick else 5_000,
-                            10 if not args.quick else 2, "Futian OSM (real)")
+                            10 if not args.quick else 2, "Futian OSM (real)",
+                            with_targets=False)
     steps, total = pipeline(city, n_cells, n_fac)
     rows.append((label, f"pipeline: {n_cells:,} cells, 4 types × {n_fac} facilities", total,
                  "target < 3 s (100k graph, 200k cells)"))
