@@ -40,7 +40,7 @@ demo: $(VENV)/.installed
 	$(BIN)/geoplan demo --out $(OUT)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check geoplan tests benchmarks
+	$(BIN)/ruff check geoplan tests benchmarks data
 
 test: $(VENV)/.installed-dev system-deps lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q

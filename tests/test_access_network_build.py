@@ -4,12 +4,7 @@ download path run against recorded OSM data served from the loopback interface."
 
 from __future__ import annotations
 
-import bz2
 import itertools
-import json
-import threading
-import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import geopandas as gpd
 import networkx as nx
@@ -28,7 +23,6 @@ from geoplan.network import (
     walk_network_from_graph,
     walkable_mask,
 )
-from geoplan.network_sources import walk_network_from_osm
 from geoplan.snapping import snap_points
 
 X0, Y0 = 500_000.0, 2_730_000.0
@@ -222,98 +216,3 @@ def test_components_report_population_by_position_with_repeated_ids():
     assert report["pop"].tolist() == [10.0, 3.0]
     with pytest.raises(NetworkError, match="rows"):
         net.components_report(snap_points(net, cells), cells.iloc[:2])
-
-
-# --- the online path, against recorded OSM data ---------------------------------------
-
-
-def _overpass_json(path) -> dict:
-    """The West Oakland extract as an Overpass API JSON response."""
-    elements = []
-    with bz2.open(path) as f:
-        root = ET.fromstring(f.read())
-    for el in root:
-        tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
-        extra = {"tags": tags} if tags else {}
-        if el.tag == "node":
-            elements.append({"type": "node", "id": int(el.get("id")), "lat": float(el.get("lat")),
-                             "lon": float(el.get("lon")), **extra})
-        elif el.tag == "way":
-            elements.append({"type": "way", "id": int(el.get("id")),
-                             "nodes": [int(n.get("ref")) for n in el.findall("nd")], **extra})
-    return {"version": 0.6, "elements": elements}
-
-
-@pytest.fixture
-def recorded_osm_server(shared_data, tmp_path, monkeypatch):
-    """Overpass and Nominatim answering from recorded data on 127.0.0.1; OSMnx cache in tmp."""
-    overpass = _overpass_json(shared_data / "osm" / "west-oakland.osm.bz2")
-    nodes = [e for e in overpass["elements"] if e["type"] == "node"]
-    west, east = min(n["lon"] for n in nodes), max(n["lon"] for n in nodes)
-    south, north = min(n["lat"] for n in nodes), max(n["lat"] for n in nodes)
-    place = [{"place_id": 1, "osm_type": "relation", "osm_id": 1, "lat": str((south + north) / 2),
-              "lon": str((west + east) / 2), "class": "boundary", "type": "administrative",
-              "display_name": "West Oakland (recorded)", "importance": 0.5,
-              "boundingbox": [str(south), str(north), str(west), str(east)],
-              "geojson": shapely.geometry.mapping(shapely.box(west, south, east, north))}]
-    requests: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def _reply(self, payload):
-            body = json.dumps(payload).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            requests.append(self.path)
-            self._reply(overpass)
-
-        def do_GET(self):
-            requests.append(self.path)
-            self._reply(place)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    monkeypatch.setattr(ox.settings, "overpass_url", base + "/api")
-    monkeypatch.setattr(ox.settings, "nominatim_url", base + "/")
-    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
-    monkeypatch.setattr(ox.settings, "cache_folder", str(tmp_path / "osmnx-cache"))
-    monkeypatch.setattr(ox.settings, "use_cache", ox.settings.use_cache)
-    yield {"bbox": (west, south, east, north), "requests": requests, "server": server}
-    server.shutdown()
-    server.server_close()
-
-
-def test_walk_network_from_osm_on_recorded_responses_and_cache(recorded_osm_server, shared_data):
-    from_file = walk_network_from_file(shared_data / "osm" / "west-oakland.osm.bz2")
-    bbox = recorded_osm_server["bbox"]
-    net = walk_network_from_osm(bbox=bbox)
-    assert (net.n_nodes, len(net.edges), net.crs) == (from_file.n_nodes, len(from_file.edges),
-                                                      from_file.crs)
-    assert net.edges["length_m"].sum() == pytest.approx(from_file.edges["length_m"].sum())
-    assert recorded_osm_server["requests"] == ["/api/interpreter"]
-    # the Overpass query is geoplan's broad filter: private ways come down, filtered locally
-    private = walk_network_from_osm(bbox=bbox, include_private=True)
-    assert len(private.edges) > len(net.edges)
-    # OSMnx's cache answers the repeated query with the server gone
-    recorded_osm_server["server"].shutdown()
-    again = walk_network_from_osm(bbox=bbox)
-    assert again.n_nodes == net.n_nodes
-    assert recorded_osm_server["requests"] == ["/api/interpreter"]
-
-
-def test_walk_network_from_osm_by_place_name_and_polygon(recorded_osm_server):
-    west, south, east, north = recorded_osm_server["bbox"]
-    by_place = walk_network_from_osm("West Oakland, Oakland, California")
-    by_polygon = walk_network_from_osm(polygon=shapely.box(west, south, east, north))
-    assert by_place.n_nodes == by_polygon.n_nodes > 30
-    assert recorded_osm_server["requests"][0].startswith("/search")

@@ -59,12 +59,18 @@ def _nominatim_json() -> list[dict]:
     }]
 
 
+class _Requests(list):
+    """The requests the stand-in server received (``.server``: the server itself)."""
+
+    server: ThreadingHTTPServer
+
+
 @pytest.fixture
 def osm_server(shared_data, tmp_path, monkeypatch):
     """A local Overpass/Nominatim stand-in; yields the list of requests it received."""
     overpass = json.dumps(_overpass_json(shared_data / "osm" / "west-oakland.osm.bz2")).encode()
     nominatim = json.dumps(_nominatim_json()).encode()
-    received: list[dict] = []
+    received = _Requests()
 
     class Handler(BaseHTTPRequestHandler):
         def _reply(self, body: bytes) -> None:
@@ -98,6 +104,7 @@ def osm_server(shared_data, tmp_path, monkeypatch):
     monkeypatch.setattr(ox.settings, "cache_folder", str(tmp_path / "osmnx-cache"))
     monkeypatch.setattr(ox.settings, "use_cache", ox.settings.use_cache)
     monkeypatch.setattr(ox.settings, "log_console", False)
+    received.server = server
     try:
         yield received
     finally:
@@ -143,15 +150,24 @@ def test_bbox_download_asks_for_every_highway_and_matches_the_file_reader(osm_se
         assert d_net.get(i, np.inf) == pytest.approx(d_loc.get(j, np.inf), abs=1e-6)
 
 
+def test_private_ways_come_down_and_are_filtered_locally(osm_server):
+    public = walk_network_from_osm(bbox=BBOX)
+    private = walk_network_from_osm(bbox=BBOX, include_private=True)
+    assert len(private.edges) > len(public.edges)
+
+
 def test_a_repeated_call_is_served_from_the_osmnx_cache(osm_server, tmp_path):
     first = walk_network_from_osm(bbox=BBOX)
+    server = osm_server.server
+    server.shutdown()  # nothing answers any more: the second call must come from the cache
+    server.server_close()
     second = walk_network_from_osm(bbox=BBOX)
     assert len([r for r in osm_server if r["path"].endswith("/interpreter")]) == 1
     assert second.n_nodes == first.n_nodes
     assert any((tmp_path / "osmnx-cache").glob("*.json"))
 
 
-def test_place_name_is_geocoded_then_downloaded(osm_server):
+def test_place_name_is_geocoded_then_downloaded_like_the_polygon(osm_server):
     net = walk_network_from_osm("West Oakland, California")
     searches = [r for r in osm_server if r["path"].endswith("/search")]
     assert searches
@@ -159,3 +175,5 @@ def test_place_name_is_geocoded_then_downloaded(osm_server):
     assert any(r["path"].endswith("/interpreter") for r in osm_server)
     assert net.n_nodes > 40
     assert net.crs != 4326  # projected to a metric CRS for the study
+    by_polygon = walk_network_from_osm(polygon=shapely.box(*BBOX))
+    assert by_polygon.n_nodes == net.n_nodes
