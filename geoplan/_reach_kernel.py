@@ -46,6 +46,17 @@ def _queue(head, nxt, prv, in_bucket, node, bucket):
     return bucket
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _settle(dist, touched, n_touched, head, nxt, prv, in_bucket, node, d, bucket_m, top):
+    """Give ``node`` the shorter distance ``d`` and queue it; return the touched count, top."""
+    if dist[node] == np.inf:
+        touched[n_touched] = node
+        n_touched += 1
+    dist[node] = d
+    bucket = _queue(head, nxt, prv, in_bucket, node, min(int(d / bucket_m), len(head) - 1))
+    return n_touched, max(top, bucket)
+
+
 @numba.njit(nogil=True, cache=True)
 def _sort_row_into(keys, vals, n, tmp_k, tmp_v, out_k, out_v, out_start, n_passes, digit_bits,
                    count):
@@ -117,8 +128,7 @@ def _reach_chunk(
     n_passes = (bits + 10) // 11
     digit_bits = (bits + n_passes - 1) // n_passes
     bucket_m = max_m / 1024.0
-    n_buckets = 1026
-    head = np.full(n_buckets, -1, dtype=np.int32)
+    head = np.full(1026, -1, dtype=np.int32)  # bucket heads: 1024 buckets up to max_m, + 2
     # each queued node sits in one bucket's doubly linked list (no stale entries)
     nxt = np.empty(n_nodes, dtype=np.int32)
     prv = np.empty(n_nodes, dtype=np.int32)
@@ -144,12 +154,8 @@ def _reach_chunk(
             node = s_u[i] if end == 0 else s_v[i]
             d0 = s_to_u[i] if end == 0 else s_to_v[i]
             if d0 <= max_m and d0 < dist[node]:
-                if dist[node] == np.inf:
-                    touched[n_touched] = node
-                    n_touched += 1
-                dist[node] = d0
-                top = max(top, _queue(head, nxt, prv, in_bucket, node,
-                                      min(int(d0 / bucket_m), n_buckets - 1)))
+                n_touched, top = _settle(dist, touched, n_touched, head, nxt, prv, in_bucket,
+                                         node, d0, bucket_m, top)
         b = 0
         while b <= top:
             x = head[b]
@@ -165,12 +171,8 @@ def _reach_chunk(
                 y = indices[e]
                 nd = d + weights[e]
                 if nd <= max_m and nd < dist[y]:
-                    if dist[y] == np.inf:
-                        touched[n_touched] = y
-                        n_touched += 1
-                    dist[y] = nd
-                    top = max(top, _queue(head, nxt, prv, in_bucket, y,
-                                          min(int(nd / bucket_m), n_buckets - 1)))
+                    n_touched, top = _settle(dist, touched, n_touched, head, nxt, prv,
+                                             in_bucket, y, nd, bucket_m, top)
         # reached nodes to the cells hanging off them (through either end of their edge)
         n_hit = 0
         for t in range(n_touched):

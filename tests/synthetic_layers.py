@@ -153,3 +153,21 @@ def standards_result(towns: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     fail = np.arange(len(towns)) % 3 == 0
     return towns.assign(status=np.where(fail, "fail", "pass"),
                         shortfall=np.where(fail, 120.5, 0.0))
+
+
+def map_layers(shared_data: Path, *, n_cells: int) -> dict[str, gpd.GeoDataFrame]:
+    """Every layer kind the map builders draw, around the real Jinjiang outline."""
+    outline = jinjiang_outline(shared_data)
+    towns = towns_from_outline(outline)
+    lines = boundary_lines_of(towns)
+    return {
+        "outline": outline,
+        "towns": towns,
+        "facilities": facilities_in(towns),
+        "cells": grid_cells(outline, n_target=n_cells),
+        "findings": findings_in(towns),
+        "lines": lines,
+        "markers": boundary_markers_on(lines),
+        "sites": proposed_sites_in(towns),
+        "standards": standards_result(towns),
+    }

@@ -84,15 +84,7 @@ def count(page, layer_id: str) -> int:
 
 @pytest.fixture(scope="module")
 def layers(shared_data: Path) -> dict[str, gpd.GeoDataFrame]:
-    outline = sl.jinjiang_outline(shared_data)
-    towns = sl.towns_from_outline(outline)
-    lines = sl.boundary_lines_of(towns)
-    return {
-        "towns": towns, "facilities": sl.facilities_in(towns),
-        "cells": sl.grid_cells(outline, n_target=1500), "findings": sl.findings_in(towns),
-        "lines": lines, "markers": sl.boundary_markers_on(lines),
-        "sites": sl.proposed_sites_in(towns), "outline": outline,
-    }
+    return sl.map_layers(shared_data, n_cells=1500)
 
 
 @pytest.fixture(scope="module")

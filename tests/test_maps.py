@@ -32,20 +32,7 @@ EXTERNAL_REF = re.compile(
 
 @pytest.fixture(scope="module")
 def layers(shared_data: Path) -> dict[str, gpd.GeoDataFrame]:
-    outline = sl.jinjiang_outline(shared_data)
-    towns = sl.towns_from_outline(outline)
-    lines = sl.boundary_lines_of(towns)
-    return {
-        "outline": outline,
-        "towns": towns,
-        "facilities": sl.facilities_in(towns),
-        "cells": sl.grid_cells(outline, n_target=1500),
-        "findings": sl.findings_in(towns),
-        "lines": lines,
-        "markers": sl.boundary_markers_on(lines),
-        "sites": sl.proposed_sites_in(towns),
-        "standards": sl.standards_result(towns),
-    }
+    return sl.map_layers(shared_data, n_cells=1500)
 
 
 def _in_page(text: str, page: str) -> bool:
