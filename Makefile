@@ -41,6 +41,7 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check geoplan tests benchmarks data
+	$(BIN)/lint-imports
 
 test: $(VENV)/.installed-dev system-deps lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q

@@ -103,7 +103,7 @@ def compare_nearest(network, n_facilities: int, n_cells: int, ego_subset: int, l
     from scipy.sparse.csgraph import dijkstra
 
     from geoplan.access import nearest_source_distance
-    from geoplan.snapping import snap_points
+    from geoplan.network import snap_points
 
     fxy = random_points_near_network(network, n_facilities, seed=11)
     fac = gpd.GeoDataFrame(geometry=shapely.points(fxy), crs=network.crs)
@@ -148,9 +148,8 @@ def pipeline(network, n_cells: int, n_per_type: int):
     import geopandas as gpd
     import shapely
 
-    from geoplan.access import nearest_facility_time
-    from geoplan.coverage import coverage_by_unit
-    from geoplan.snapping import snap_points
+    from geoplan.access import coverage_by_unit, nearest_facility_time
+    from geoplan.network import snap_points
 
     dem = demand_cells(network, n_cells, seed=21)
     fac = facilities(network, n_per_type, TYPES, seed=22)
@@ -184,7 +183,7 @@ def reach(network, n_sites: int, n_cells: int):
     import shapely
 
     from geoplan.access import reach_matrix
-    from geoplan.snapping import snap_points
+    from geoplan.network import snap_points
 
     sites = gpd.GeoDataFrame(
         geometry=shapely.points(random_points_near_network(network, n_sites, seed=31)),

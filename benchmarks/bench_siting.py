@@ -26,9 +26,9 @@ import time
 import numpy as np
 
 from geoplan import siting
-from geoplan.siting_common import coverage_from_reach, merge_identical_columns
-from geoplan.siting_greedy import greedy_mclp, swap_mclp
-from geoplan.siting_instances import synthetic_siting_instance
+from geoplan.datasets.siting_instances import synthetic_siting_instance
+from geoplan.siting.base import coverage_from_reach, merge_identical_columns
+from geoplan.siting.greedy import greedy_mclp, swap_mclp
 
 
 def _peak_mb() -> float:

@@ -16,7 +16,8 @@ from affine import Affine
 from rasterio import features
 from scipy.spatial import cKDTree
 
-from geoplan import synthetic
+from geoplan.datasets import synthetic
+from geoplan.population import allocate_integer_total
 
 METRIC_EPSG = 4549
 SEED = 350582
@@ -253,18 +254,18 @@ def build_population(units: gpd.GeoDataFrame, info: dict) -> dict:
     weight = np.where(inside, dens * noise, 0.0)
     pop = np.zeros(shape, dtype=np.int64)
     c = CENSUS_2020
-    pop[urban] = synthetic.allocate_integer_total(c["pop_urban"], weight[urban])
+    pop[urban] = allocate_integer_total(weight[urban], c["pop_urban"])
     rural = inside & ~urban
-    pop[rural] = synthetic.allocate_integer_total(c["pop_rural"], weight[rural])
+    pop[rural] = allocate_integer_total(weight[rural], c["pop_rural"])
     share60 = np.where(urban, 0.085, 0.135) * np.exp(0.15 * rng.standard_normal(shape))
-    pop60 = synthetic.allocate_integer_total(c["pop_60plus"], (pop * share60).ravel(), pop.ravel())
+    pop60 = allocate_integer_total((pop * share60).ravel(), c["pop_60plus"], caps=pop.ravel())
     pop60 = pop60.reshape(shape)
     share80 = 0.13 * np.exp(0.2 * rng.standard_normal(shape))
-    pop80 = synthetic.allocate_integer_total(
-        c["pop_80plus"], (pop60 * share80).ravel(), pop60.ravel()
+    pop80 = allocate_integer_total(
+        (pop60 * share80).ravel(), c["pop_80plus"], caps=pop60.ravel()
     )
     size = np.where(urban, 2.45, 2.75)
-    hh = synthetic.allocate_integer_total(c["households"], (pop / size).ravel(), pop.ravel())
+    hh = allocate_integer_total((pop / size).ravel(), c["households"], caps=pop.ravel())
     bands = {
         "pop": pop, "households": hh.reshape(shape), "pop_60plus": pop60,
         "pop_80plus": pop80.reshape(shape), "urban": (urban & (pop > 0)).astype(np.int64),

@@ -300,10 +300,10 @@ def _add_nursing_homes(add, towns: pd.DataFrame, vil: pd.DataFrame, rng) -> None
 
 
 def admin_alloc(total: int, weights: np.ndarray) -> np.ndarray:
-    """Largest-remainder split (thin wrapper so this module needs only geoplan.synthetic)."""
-    from geoplan.synthetic import allocate_integer_total
+    """Largest-remainder split of ``total`` over ``weights``."""
+    from geoplan.population import allocate_integer_total
 
-    return allocate_integer_total(total, weights)
+    return allocate_integer_total(weights, total)
 
 
 def _to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ Also coordinates typed as text (DMS, full-width digits) and CSV decoding (UTF-8 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import math
 import re
@@ -77,7 +78,10 @@ def _mostly_gb2312(chars: list[str]) -> bool:
 
 
 def is_missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+    """Return True for ``None``, NaN, NaT and ``pd.NA`` (not for empty text)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
 
 
 def id_text(value: object) -> str | None:
@@ -189,3 +193,49 @@ def csv_frame(text: str, **kwargs: Any) -> pd.DataFrame:
     except csv.Error:
         sep = ","
     return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, **kwargs)
+
+
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+
+
+def parse_date(value: object) -> pd.Timestamp:
+    """Return a cell as a date (midnight), or ``NaT`` when it is missing or not a date.
+
+    Accepts dates and timestamps, Excel serial day numbers (``44197`` = 2021-01-01), compact
+    ``20210101``, and text such as ``2021-01-01``, ``2021/1/1``, ``2021.1.1`` or
+    ``2021年1月1日``. A bare year (``2021``, 1900–2100) or year and month (``2021.5``,
+    ``2021年5月``) means its first day; a fractional number in that range is ambiguous (NaT).
+    """
+    if is_missing(value) or isinstance(value, bool):
+        return pd.NaT
+    if isinstance(value, dt.date | np.datetime64 | pd.Timestamp):
+        stamp = pd.Timestamp(value)
+        return pd.NaT if pd.isna(stamp) else stamp.tz_localize(None).normalize()
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        if not math.isfinite(number):
+            return pd.NaT
+        if 19000101 <= number <= 21001231 and number.is_integer():
+            return parse_date(str(int(number)))
+        if 1900 <= number <= 2100:  # a year, not Excel day 1900 (= 1905-03-14)
+            return pd.Timestamp(int(number), 1, 1) if number.is_integer() else pd.NaT
+        if 1 <= number < 120_000:  # Excel serial day number (to about year 2228)
+            return (_EXCEL_EPOCH + pd.Timedelta(days=int(number))).normalize()
+        return pd.NaT
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    text = re.sub(r"\s*([年月日./-])\s*", r"\1", text)
+    if not text:
+        return pd.NaT
+    month = re.fullmatch(r"((?:19|20)\d\d)\.(\d{1,2})", text)
+    if month and 1 <= int(month[2]) <= 12:  # 2021.5 = May 2021
+        return pd.Timestamp(int(month[1]), int(month[2]), 1)
+    if re.fullmatch(r"\d+(\.\d+)?", text) and not re.fullmatch(r"\d{8}", text):
+        return parse_date(float(text))
+    if re.fullmatch(r"\d{8}", text):
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    text = re.sub(r"[年月./]", "-", text).replace("日", "").rstrip("-")
+    try:
+        stamp = pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, OverflowError):
+        return pd.NaT
+    return pd.NaT if pd.isna(stamp) else stamp.tz_localize(None).normalize()

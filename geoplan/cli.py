@@ -19,6 +19,8 @@ from tqdm import tqdm
 
 from geoplan.errors import GeoplanError
 
+__all__ = ["app"]
+
 app = typer.Typer(
     name="geoplan",
     help="民政服务设施规划工具 — civil-affairs service-facility planning for Chinese cities.",
@@ -57,7 +59,7 @@ def _load(path: Path):
 
 
 def _run(path: Path, out: Path) -> None:
-    from geoplan.pipeline import STEP_NAMES, run_study
+    from geoplan.study.pipeline import STEP_NAMES, run_study
 
     study = _load(path)
     started = time.perf_counter()

@@ -10,6 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+__all__ = [
+    "CRSError",
+    "GeoplanError",
+    "InfeasibleError",
+    "NetworkError",
+    "OutputError",
+    "Problem",
+    "RuleError",
+    "SchemaError",
+    "StudyConfigError",
+]
+
 
 class GeoplanError(Exception):
     """Base class of all errors raised by geoplan."""

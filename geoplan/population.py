@@ -12,11 +12,22 @@ import logging
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
-from geoplan.errors import Problem, SchemaError
+from geoplan.errors import CRSError
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "COUNT_COLUMNS",
+    "allocate_integer_total",
+    "assign_to_units",
+    "facility_counts_by_unit",
+    "population_by_unit",
+    "unit_summary",
+]
+
+#: The count columns of a population layer.
 COUNT_COLUMNS = ("pop", "households", "pop_60plus", "pop_80plus")
 
 
@@ -29,11 +40,13 @@ def _as_counts(frame: pd.DataFrame | pd.Series) -> pd.DataFrame | pd.Series:
     return values.astype(float)
 
 
-def allocate_integer_total(weights: np.ndarray, total: int) -> np.ndarray:
+def allocate_integer_total(
+    weights: np.ndarray, total: int, *, caps: np.ndarray | None = None
+) -> np.ndarray:
     """Split an integer total over cells in proportion to weights, summing exactly to the total.
 
     Uses the largest-remainder (Hamilton) method, so every cell gets ``floor(share)`` or
-    ``floor(share) + 1`` and the result sums to ``total``.
+    ``floor(share) + 1`` and the result sums to ``total``; ties go to the earlier cell.
 
     Parameters
     ----------
@@ -41,6 +54,9 @@ def allocate_integer_total(weights: np.ndarray, total: int) -> np.ndarray:
         Non-negative weights, one per cell. Cells with weight 0 receive 0.
     total
         The non-negative integer total to distribute (for example a census count).
+    caps
+        Optional integer upper bound per cell (e.g. people aged 60+ cannot exceed the people
+        in the cell). A cell at its cap takes no more; the rest is shared again.
 
     Returns
     -------
@@ -51,7 +67,7 @@ def allocate_integer_total(weights: np.ndarray, total: int) -> np.ndarray:
     ------
     ValueError
         If a weight is negative or not finite, the total is negative or not a whole number,
-        or all weights are 0 while the total is positive.
+        or the total cannot be placed (all weights 0, or the caps too small).
     """
     w = np.asarray(weights, dtype=float)
     if total < 0 or total != int(total):
@@ -61,56 +77,95 @@ def allocate_integer_total(weights: np.ndarray, total: int) -> np.ndarray:
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         msg = "weights must be finite and >= 0"
         raise ValueError(msg)
-    s = w.sum()
-    if s == 0:
-        if total == 0:
-            return np.zeros(w.shape, dtype=np.int64)
+    shape, w = w.shape, w.ravel()
+    cap = np.full(w.size, total, np.int64) if caps is None else np.asarray(caps).ravel()
+    cap = cap.astype(np.int64)
+    if total and not (w > 0).any():
         msg = f"cannot allocate {total} over cells whose weights are all 0"
         raise ValueError(msg)
-    share = (w.ravel() / s) * total
-    counts = np.floor(share).astype(np.int64)
-    rest = int(total - counts.sum())
-    if rest:
-        remainder = share - counts
-        # stable order: largest remainder first, ties by cell position
-        order = np.lexsort((np.arange(remainder.size), -remainder))
-        counts[order[:rest]] += 1
-    return counts.reshape(w.shape)
+    if int(cap[w > 0].sum()) < total:
+        msg = (f"cannot allocate {total}: the cells with a positive weight hold at most "
+               f"{int(cap[w > 0].sum())}")
+        raise ValueError(msg)
+    alloc = np.zeros(w.size, dtype=np.int64)
+    remaining = total
+    active = (w > 0) & (cap > 0)
+    while remaining > 0:
+        share = remaining * w[active] / w[active].sum()
+        over = share >= cap[active] - alloc[active]
+        if over.any():  # cells that reach their cap take it; share the rest again
+            idx = np.flatnonzero(active)[over]
+            remaining -= int((cap[idx] - alloc[idx]).sum())
+            alloc[idx] = cap[idx]
+            active[idx] = False
+            continue
+        idx = np.flatnonzero(active)
+        base = np.floor(share).astype(np.int64)
+        alloc[idx] += base
+        left = remaining - int(base.sum())
+        order = np.lexsort((idx, -(share - base)))  # largest remainder first, ties by position
+        alloc[idx[order[:left]]] += 1
+        remaining = 0
+    return alloc.reshape(shape)
 
 
 def assign_to_units(
-    points: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, code_col: str = "code"
+    features: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, code_col: str = "code"
 ) -> pd.Series:
-    """Return the code of the admin unit each feature falls in (by representative point).
+    """Return the code of the admin unit each feature lies in.
 
-    A point on the edge between two units goes to the first of them in ``units`` order.
+    A point feature is tested as it is; a polygon (a grid cell, a footprint) by a point on
+    its surface (its centre for a square cell). A point on the edge between two units goes
+    to the first of them in ``units`` order, so sort ``units`` to choose (e.g. by code).
+    This is the one point-in-unit lookup of geoplan: population roll-ups, coverage per unit
+    and the standards' spatial fallback all use it.
 
     Parameters
     ----------
-    points
+    features
         Cells (polygons or points) or facilities, in the same CRS as ``units``.
     units
-        Admin units of one level (non-overlapping polygons) with a ``code`` column.
+        Admin units of one level (non-overlapping polygons) with a ``code_col`` column.
     code_col
         Column of ``units`` holding the unit code.
 
     Returns
     -------
     pandas.Series
-        Unit code per row of ``points`` (same index); missing where a feature lies in no unit.
+        Unit code per row of ``features`` (same index, object dtype); ``None`` where a
+        feature lies in no unit.
+
+    Raises
+    ------
+    CRSError
+        If the two layers' CRSs differ.
     """
-    if points.crs != units.crs:
-        msg = f"CRS differ: features {points.crs} vs units {units.crs}; reproject first"
-        raise SchemaError("assign_to_units", [Problem(msg)])
-    reps = points.geometry
-    if not (reps.geom_type == "Point").all():
-        reps = reps.representative_point()
-    probe = gpd.GeoDataFrame(geometry=reps.values, index=np.arange(len(points)), crs=points.crs)
-    # "intersects", not "within": a cell centre lying exactly on a shared edge belongs to the
-    # first unit rather than to none
-    joined = gpd.sjoin(probe, units[[code_col, "geometry"]], how="left", predicate="intersects")
-    joined = joined[~joined.index.duplicated(keep="first")]
-    return pd.Series(joined[code_col].to_numpy(), index=points.index, name=code_col)
+    if features.crs != units.crs:
+        msg = f"CRS differ: features {features.crs} vs units {units.crs}; reproject first"
+        raise CRSError(msg)
+    geoms = features.geometry.to_numpy()
+    is_point = shapely.get_type_id(geoms) == 0
+    probes = geoms if is_point.all() else np.where(is_point, geoms, shapely.point_on_surface(geoms))
+    xy = np.full((len(geoms), 2), np.nan)
+    present = ~shapely.is_missing(probes) & ~shapely.is_empty(probes)
+    xy[present] = shapely.get_coordinates(probes[present])
+    by_x = np.flatnonzero(present)[np.argsort(xy[present, 0], kind="stable")]
+    xs = xy[by_x, 0]
+    unit = np.full(len(geoms), -1, dtype=np.int64)  # the first unit wins on a shared edge
+    for k, polygon in enumerate(units.geometry.to_numpy()):
+        if polygon is None or polygon.is_empty:
+            continue
+        # candidates inside the polygon's bounding box, then point-in-polygon tests
+        x0, y0, x1, y1 = polygon.bounds
+        cand = by_x[np.searchsorted(xs, x0, "left"):np.searchsorted(xs, x1, "right")]
+        cand = cand[(xy[cand, 1] >= y0) & (xy[cand, 1] <= y1) & (unit[cand] < 0)]
+        if len(cand) == 0:
+            continue
+        shapely.prepare(polygon)
+        unit[cand[shapely.intersects_xy(polygon, xy[cand, 0], xy[cand, 1])]] = k
+    codes = np.full(len(geoms), None, dtype=object)
+    codes[unit >= 0] = units[code_col].to_numpy()[unit[unit >= 0]]
+    return pd.Series(codes, index=features.index, name=code_col, dtype=object)
 
 
 def population_by_unit(

@@ -31,8 +31,12 @@ from geoplan.access import (
 )
 from geoplan.crs import gk_zone_epsg
 from geoplan.errors import CRSError, NetworkError, SchemaError
-from geoplan.network import WalkNetwork, walk_network_from_edges, walk_network_from_file
-from geoplan.snapping import snap_points
+from geoplan.network import (
+    WalkNetwork,
+    snap_points,
+    walk_network_from_edges,
+    walk_network_from_file,
+)
 
 X0, Y0 = 500_000.0, 2_730_000.0
 

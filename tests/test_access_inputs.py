@@ -24,8 +24,7 @@ from geoplan.access import (
 )
 from geoplan.crs import gk_zone_epsg, wgs84_to_bd09, wgs84_to_gcj02
 from geoplan.errors import NetworkError, SchemaError
-from geoplan.network import WalkNetwork, walk_network_from_file
-from geoplan.snapping import check_snap_offset, snap_points
+from geoplan.network import WalkNetwork, check_snap_offset, snap_points, walk_network_from_file
 
 ORIGIN = np.array([500_000.0, 2_730_000.0])
 

@@ -18,12 +18,12 @@ from scipy.sparse.csgraph import dijkstra
 
 from geoplan.errors import CRSError, NetworkError
 from geoplan.network import (
+    snap_points,
     walk_network_from_edges,
     walk_network_from_file,
     walk_network_from_graph,
     walkable_mask,
 )
-from geoplan.snapping import snap_points
 
 X0, Y0 = 500_000.0, 2_730_000.0
 

@@ -24,7 +24,7 @@ from geoplan.boundary import (
     inspection_schedule,
     parse_marker_no,
 )
-from geoplan.boundary_findings import finding, tolerances_from
+from geoplan.boundary.findings import finding, tolerances_from
 from geoplan.errors import CRSError, SchemaError
 
 CRS = "EPSG:4549"

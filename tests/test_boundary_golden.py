@@ -9,9 +9,9 @@ import pytest
 from openpyxl import load_workbook
 
 from geoplan.boundary import check_markers, inspect_boundaries
-from geoplan.boundary_report import write_inspection_workbook
 from geoplan.datasets import data_dir, load_demo
 from geoplan.io import read_boundary_lines, reproject_layer
+from geoplan.report import write_inspection_workbook
 
 
 @pytest.fixture(scope="module")

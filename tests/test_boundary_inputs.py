@@ -11,6 +11,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon, box
 
+from geoplan._text import parse_date
 from geoplan.boundary import (
     check_coverage,
     check_facility_admin_codes,
@@ -22,9 +23,8 @@ from geoplan.boundary import (
     inspection_schedule,
     parse_marker_no,
 )
-from geoplan.boundary_findings import parse_date
-from geoplan.boundary_report import archive_by_line
 from geoplan.errors import CRSError, SchemaError
+from geoplan.report import archive_by_line
 from tests.test_boundary import (
     CRS,
     REF,

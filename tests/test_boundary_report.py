@@ -9,9 +9,8 @@ import pytest
 from openpyxl import load_workbook
 from shapely.geometry import LineString, box
 
-from geoplan.boundary import inspect_boundaries
-from geoplan.boundary_findings import finding_layers
-from geoplan.boundary_report import archive_by_line, inspection_sheets, write_inspection_workbook
+from geoplan.boundary import finding_layers, inspect_boundaries
+from geoplan.report import archive_by_line, inspection_sheets, write_inspection_workbook
 from tests.test_boundary import (
     PUSHED,
     REF,

@@ -21,7 +21,8 @@ import pytest
 import synthetic_layers as sl
 from matplotlib.image import imread
 
-from geoplan import maps, plotting, report
+from geoplan import maps, report
+from geoplan.report import charts
 
 pytestmark = pytest.mark.browser
 
@@ -248,7 +249,7 @@ def test_html_report_renders_offline(browser, layers, tmp_path):
     towns = layers["towns"]
     coverage = pd.DataFrame({"name": towns["name"], "pop_60plus_share": towns["pop_60plus_share"],
                              "highlight": towns["pop_60plus_share"] < 0.5})
-    chart = plotting.bar_chart(coverage.set_index("name")["pop_60plus_share"],
+    chart = charts.bar_chart(coverage.set_index("name")["pop_60plus_share"],
                                title="各镇街60岁以上老人覆盖率", percent=True, target=0.9)
     m = maps.base_map(towns)
     maps.add_coverage_choropleth(m, towns)

@@ -1,4 +1,4 @@
-"""The embedded Jinjiang demo data (data/) and its generators (geoplan.synthetic*)."""
+"""The embedded Jinjiang demo data (data/) and its generators (geoplan.datasets.synthetic*)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from geoplan import datasets, synthetic
+from geoplan import datasets
 from geoplan.crs import gcj02_to_wgs84
+from geoplan.datasets import demo, synthetic
 from geoplan.errors import StudyConfigError
 from geoplan.io import read_facilities
 from geoplan.network import walk_network_from_edges
@@ -311,7 +312,7 @@ def test_synthetic_network_errors(tmp_path, monkeypatch):
         datasets.synthetic_network(tmp_path)
     with pytest.raises(StudyConfigError, match="unknown synthetic network 'atlantis'"):
         datasets.synthetic_network(_Config("atlantis"))
-    monkeypatch.setattr(datasets, "__file__", str(tmp_path / "pkg" / "datasets.py"))
+    monkeypatch.setattr(demo, "__file__", str(tmp_path / "pkg" / "datasets" / "demo.py"))
     with pytest.raises(StudyConfigError, match="embedded demo data was not found"):
         datasets.demo_study_path()
 
@@ -341,22 +342,6 @@ def test_load_demo_gives_the_validated_study():
     assert study.tier_distances_m == (300.0, 500.0, 900.0)
     assert study.config.network.synthetic == "jinjiang"
     assert len(study.facilities) == len(gpd.read_file(DATA / "facilities" / "facilities.gpkg"))
-
-
-def test_allocate_integer_total_is_exact_and_respects_caps():
-    rng = np.random.default_rng(1)
-    w = rng.random(1000)
-    caps = rng.integers(0, 5, 1000)
-    out = synthetic.allocate_integer_total(1500, w, caps)
-    assert out.sum() == 1500
-    assert (out <= caps).all()
-    assert (out >= 0).all()
-    plain = synthetic.allocate_integer_total(10, np.array([1.0, 1.0, 1.0]))
-    assert sorted(plain.tolist()) == [3, 3, 4]
-    with pytest.raises(ValueError, match="cannot place 50"):
-        synthetic.allocate_integer_total(50, np.ones(3), np.array([1, 2, 3]))
-    with pytest.raises(ValueError, match="non-negative"):
-        synthetic.allocate_integer_total(5, np.array([1.0, -1.0]))
 
 
 def test_partition_from_labels_is_an_exact_coverage():

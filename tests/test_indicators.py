@@ -17,26 +17,6 @@ import pytest
 from shapely.geometry import Point, box
 
 from geoplan.errors import RuleError
-from geoplan.indicator_consistency import (
-    check_component_sum,
-    check_denominator_growth,
-    check_results_vs_baselines,
-    check_same_denominator,
-    check_stated_change,
-    check_stated_share,
-    check_values_agree,
-    findings_table,
-    implied_denominator,
-    scale_interval,
-)
-from geoplan.indicator_measures import (
-    beds_per_1000_elderly,
-    floor_area_per_100_households,
-    nursing_bed_share,
-    observations_from_layers,
-    unit_coverage_share,
-)
-from geoplan.indicator_registry import Observation, Project, ProjectLink
 from geoplan.indicators import (
     BEHIND,
     COMPLETED,
@@ -50,6 +30,26 @@ from geoplan.indicators import (
     load_registry,
     time_share,
 )
+from geoplan.indicators.consistency import (
+    check_component_sum,
+    check_denominator_growth,
+    check_results_vs_baselines,
+    check_same_denominator,
+    check_stated_change,
+    check_stated_share,
+    check_values_agree,
+    findings_table,
+    implied_denominator,
+    scale_interval,
+)
+from geoplan.indicators.measures import (
+    beds_per_1000_elderly,
+    floor_area_per_100_households,
+    nursing_bed_share,
+    observations_from_layers,
+    unit_coverage_share,
+)
+from geoplan.indicators.registry import Observation, Project, ProjectLink
 
 REPO = Path(__file__).resolve().parents[1]
 XIAMEN = "003_69bfed1fd2b15b68.txt"

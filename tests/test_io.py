@@ -18,8 +18,9 @@ import shapely
 from pandas.testing import assert_frame_equal
 
 from geoplan import io as gio
-from geoplan._tables import parse_coordinate
 from geoplan.errors import CRSError, OutputError, SchemaError
+from geoplan.io._tables import parse_coordinate
+from geoplan.io.layers import POPULATION_BANDS
 
 WGS_LON, WGS_LAT = 118.5521, 24.7812  # a point in Jinjiang (青阳街道)
 AREA = gpd.GeoDataFrame({"code": ["350582"]}, geometry=[shapely.box(118.45, 24.6, 118.7, 24.9)],
@@ -456,7 +457,7 @@ def _population_tif(path: Path, *, described: bool = True) -> np.ndarray:
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(bands)
         if described:
-            for i, name in enumerate(gio.POPULATION_BANDS, start=1):
+            for i, name in enumerate(POPULATION_BANDS, start=1):
                 dst.set_band_description(i, name)
         dst.update_tags(source="test grid", year="2020")
     return bands
@@ -477,7 +478,7 @@ def test_population_raster_gives_one_cell_per_nonzero_pixel(tmp_path: Path) -> N
     meta = pop.attrs["geoplan"]
     assert meta["source"] == "test grid"
     assert meta["year"] == 2020
-    assert meta["bands"] == list(gio.POPULATION_BANDS)
+    assert meta["bands"] == list(POPULATION_BANDS)
 
 
 def test_population_raster_as_points_and_without_band_names(tmp_path: Path) -> None:

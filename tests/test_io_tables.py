@@ -10,8 +10,8 @@ import prcoords
 import pytest
 
 from geoplan import io as gio
-from geoplan._tables import parse_coordinate
 from geoplan.errors import SchemaError
+from geoplan.io._tables import parse_coordinate
 
 TYPES = ["居家养老服务站", "长者食堂"]
 

@@ -19,9 +19,10 @@ import pytest
 import synthetic_layers as sl
 from geopandas.testing import assert_geodataframe_equal
 
-from geoplan import _assets, maps
-from geoplan._output import write_text_atomically
+from geoplan import maps
 from geoplan.errors import CRSError, OutputError
+from geoplan.io import write_text_atomically
+from geoplan.maps import _assets
 
 EXTERNAL_REF = re.compile(
     r"<script[^>]+src\s*=\s*[\"']?(https?:)?//|<link[^>]+href\s*=\s*[\"']?(https?:)?//"

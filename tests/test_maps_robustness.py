@@ -287,7 +287,7 @@ def test_image_overlay_keeps_holes_open(layers):
     from matplotlib.image import imread
     from shapely.geometry import Polygon
 
-    from geoplan._raster import cells_png_overlay
+    from geoplan.maps._raster import cells_png_overlay
 
     x, y = layers["towns"].geometry.iloc[0].representative_point().coords[0]
     outline = box(x, y, x + 3000, y + 3000).exterior.coords

@@ -18,13 +18,15 @@ from geoplan.crs import gk_zone_epsg
 from geoplan.errors import CRSError, GeoplanError, NetworkError
 from geoplan.network import (
     WalkNetwork,
+    check_snap_offset,
+    overpass_walk_filter,
+    snap_points,
     walk_network_from_edges,
     walk_network_from_file,
     walk_network_from_graph,
+    walk_network_from_osm,
     walkable_mask,
 )
-from geoplan.network_sources import overpass_walk_filter, walk_network_from_osm
-from geoplan.snapping import check_snap_offset, snap_points
 
 
 @pytest.fixture(scope="module")

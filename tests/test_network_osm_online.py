@@ -23,8 +23,12 @@ import osmnx as ox
 import pytest
 import shapely
 
-from geoplan.network import WalkNetwork, walk_network_from_file, walk_network_from_osm
-from geoplan.network_sources import overpass_walk_filter
+from geoplan.network import (
+    WalkNetwork,
+    overpass_walk_filter,
+    walk_network_from_file,
+    walk_network_from_osm,
+)
 
 # a box holding every node of the West Oakland extract (lon/lat)
 BBOX = (-122.3150, 37.8035, -122.2900, 37.8180)

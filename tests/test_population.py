@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from geoplan.errors import SchemaError
+from geoplan.errors import CRSError
 from geoplan.population import (
     allocate_integer_total,
     facility_counts_by_unit,
@@ -90,7 +90,7 @@ def test_population_and_facilities_per_unit(layers):
 
 def test_crs_mismatch_is_an_error(layers):
     units, cells, _ = layers
-    with pytest.raises(SchemaError, match="CRS differ"):
+    with pytest.raises(CRSError, match="CRS differ"):
         population_by_unit(cells.to_crs("EPSG:4490"), units)
 
 
@@ -122,3 +122,17 @@ def test_summary_without_households_or_age_columns(layers):
     summary = unit_summary(units, cells[["pop", "geometry"]], facilities)
     assert "households" not in summary.columns
     assert summary.loc["total", "pop"] == cells["pop"].sum()
+
+
+def test_allocate_integer_total_respects_caps():
+    rng = np.random.default_rng(1)
+    w = rng.random(1000)
+    caps = rng.integers(0, 5, 1000)
+    out = allocate_integer_total(w, 1500, caps=caps)
+    assert out.sum() == 1500
+    assert (out <= caps).all()
+    assert (out >= 0).all()
+    plain = allocate_integer_total(np.array([1.0, 1.0, 1.0]), 10)
+    assert plain.tolist() == [4, 3, 3]
+    with pytest.raises(ValueError, match="cannot allocate 50"):
+        allocate_integer_total(np.ones(3), 50, caps=np.array([1, 2, 3]))

@@ -13,8 +13,10 @@ import pytest
 import synthetic_layers as sl
 from openpyxl import load_workbook
 
-from geoplan import plotting, report
+from geoplan import report
 from geoplan.errors import OutputError
+from geoplan.report import charts
+from geoplan.report.writers import CODE_FORMAT, HIGHLIGHT_FILL
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def test_workbook_headers_formats_widths_highlight(coverage, tmp_path):
     assert ws.column_dimensions["D"].width == 20
     assert ws.column_dimensions["B"].width >= 10  # 4-character town names, counted double
     highlighted = [r for r in range(2, ws.max_row + 1)
-                   if ws.cell(row=r, column=1).fill.fgColor.rgb.endswith(report.HIGHLIGHT_FILL)]
+                   if ws.cell(row=r, column=1).fill.fgColor.rgb.endswith(HIGHLIGHT_FILL)]
     assert len(highlighted) == int(coverage["highlight"].sum())
     assert 0 < len(highlighted) < len(coverage)
     assert ws["A1"].font.bold
@@ -103,27 +105,27 @@ def test_workbook_errors_leave_earlier_file(coverage, tmp_path):
 
 
 def test_chinese_font_is_found():
-    assert plotting.chinese_font_family() == "Noto Sans CJK SC", (
+    assert charts.chinese_font_family() == "Noto Sans CJK SC", (
         "Debian fonts-noto-cjk missing: apt-get install -y fonts-noto-cjk (make test installs it)"
     )
 
 
 def test_no_cjk_font_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(plotting, "CJK_FONT_FAMILIES", ("No Such Font Family",))
+    monkeypatch.setattr(charts, "CJK_FONT_FAMILIES", ("No Such Font Family",))
     with pytest.raises(OutputError, match="apt-get install fonts-noto-cjk"):
-        plotting.chinese_font_family()
+        charts.chinese_font_family()
 
 
 def test_charts_have_no_missing_glyphs(towns, caplog):
     shares = towns.set_index("name")["pop_60plus_share"]
     with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
         warnings.simplefilter("always")
-        bar = plotting.bar_chart(shares, title="各镇街60岁以上老人覆盖率－目标", ylabel="覆盖率",
+        bar = charts.bar_chart(shares, title="各镇街60岁以上老人覆盖率－目标", ylabel="覆盖率",
                                  percent=True, target=0.9, target_label="规划目标")
-        stacked = plotting.stacked_bar_chart(
+        stacked = charts.stacked_bar_chart(
             pd.DataFrame({"现有": [3, 4], "规划": [1, 2]}, index=["青阳街道", "安海镇"]),
             title="设施数量")
-        png = plotting.figure_png(bar) + plotting.figure_png(stacked)
+        png = charts.figure_png(bar) + charts.figure_png(stacked)
     messages = [str(w.message) for w in caught] + [r.getMessage() for r in caplog.records]
     missing = [m for m in messages if re.search(r"missing from font|findfont", m)]
     assert missing == []
@@ -142,7 +144,7 @@ def test_charts_have_no_missing_glyphs(towns, caplog):
 
 
 def test_html_report_is_self_contained(coverage, tmp_path):
-    chart = plotting.bar_chart(coverage.set_index("name")["pop_60plus_share"], title="覆盖率",
+    chart = charts.bar_chart(coverage.set_index("name")["pop_60plus_share"], title="覆盖率",
                                percent=True)
     path = report.write_html_report(
         [report.ReportSection("一、覆盖率", text="第一段。\n\n第二段。", table=coverage,
@@ -172,7 +174,7 @@ def test_awkward_values_are_written_readably(tmp_path):
     path = report.write_workbook({"表": table}, tmp_path / "odd.xlsx")
     ws = load_workbook(path)["表"]
     assert ws["A2"].value == 350582001001
-    assert ws["A2"].number_format == report.CODE_FORMAT  # no thousands separators in codes
+    assert ws["A2"].number_format == CODE_FORMAT  # no thousands separators in codes
     assert ws["B2"].value == "∞"  # Excel cannot store infinity
     assert ws["C2"].number_format == report.PERCENT_FORMAT  # numbers with a gap: still shares
     assert ws["D2"].data_type == "s"  # text, never a formula
@@ -186,9 +188,9 @@ def test_awkward_values_are_written_readably(tmp_path):
 
 def test_chart_of_many_units_stays_page_sized():
     shares = pd.Series(np.linspace(0, 1, 60), index=[f"村{i}" for i in range(60)])
-    fig = plotting.bar_chart(shares, title="各社区/村覆盖率", percent=True)
-    assert fig.get_size_inches()[0] == plotting.MAX_WIDTH_IN
-    assert plotting.bar_chart(shares.iloc[:3], title="三个").get_size_inches()[0] == 6.0
+    fig = charts.bar_chart(shares, title="各社区/村覆盖率", percent=True)
+    assert fig.get_size_inches()[0] == charts.MAX_WIDTH_IN
+    assert charts.bar_chart(shares.iloc[:3], title="三个").get_size_inches()[0] == 6.0
 
 
 def test_report_inlines_the_assets_of_a_map_page_given_as_text(towns, tmp_path):
@@ -201,4 +203,4 @@ def test_report_inlines_the_assets_of_a_map_page_given_as_text(towns, tmp_path):
     path = report.write_html_report([], tmp_path / "r.html", title="报告", map_html=folium_page)
     page = path.read_text(encoding="utf-8")
     assert "cdn.jsdelivr.net" not in page
-    assert "geoplan/assets/leaflet/leaflet.js" in page
+    assert "geoplan/maps/assets/leaflet/leaflet.js" in page

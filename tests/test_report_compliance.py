@@ -13,13 +13,9 @@ from openpyxl import load_workbook
 from shapely.geometry import Point, box
 
 from geoplan.errors import StudyConfigError
-from geoplan.report_compliance import (
-    HIGHLIGHT,
-    compliance_tables,
-    rule_sheet,
-    write_compliance_workbook,
-)
+from geoplan.report.compliance import HIGHLIGHT, rule_sheet, write_compliance_workbook
 from geoplan.standards import load_profile
+from geoplan.study.compliance import compliance_tables
 
 X0, Y0 = 500_000.0, 2_700_000.0
 

@@ -15,9 +15,9 @@ from scipy.optimize import linprog
 from spopt.locate import LSCP, MCLP, PMedian
 
 from geoplan import siting
+from geoplan.datasets.siting_instances import synthetic_siting_instance
 from geoplan.errors import InfeasibleError, SchemaError
-from geoplan.siting_instances import synthetic_siting_instance
-from geoplan.siting_tables import demand_weights
+from geoplan.siting import demand_weights
 
 # PuLP 3.3 warns about APIs spopt 0.7 still uses; the warnings are not ours
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -14,13 +14,13 @@ import scipy.sparse as sp
 import shapely
 from shapely.geometry import LineString, box
 
-from geoplan import candidates as cand
 from geoplan import siting
 from geoplan.access import reach_matrix
+from geoplan.datasets.siting_instances import street_grid
 from geoplan.errors import CRSError
 from geoplan.network import WalkNetwork
-from geoplan.siting_instances import street_grid
-from geoplan.siting_layers import propose_sites
+from geoplan.siting import candidates as cand
+from geoplan.siting import propose_sites
 
 EPSG = 4549
 X0, Y0 = 500_000.0, 2_730_000.0  # inside the Jinjiang zone

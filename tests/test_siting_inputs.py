@@ -12,13 +12,12 @@ import scipy.sparse as sp
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
-from geoplan import candidates as cand
 from geoplan import siting
+from geoplan.datasets.siting_instances import street_grid
 from geoplan.errors import CRSError, InfeasibleError, SchemaError
 from geoplan.network import WalkNetwork
-from geoplan.siting_instances import street_grid
-from geoplan.siting_layers import propose_sites
-from geoplan.siting_tables import demand_weights
+from geoplan.siting import candidates as cand
+from geoplan.siting import demand_weights, propose_sites
 
 EPSG = 4549
 X0, Y0 = 500_000.0, 2_730_000.0

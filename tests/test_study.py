@@ -457,7 +457,7 @@ def test_map_section_sets_the_basemap_and_refuses_unknown_ones(study_dir: Path) 
 @pytest.mark.slow
 def test_the_whole_run_on_a_small_study_missing_most_facility_types(study_dir: Path) -> None:
     """`geoplan run` on a planner's own small study: no 社工站, no 长者食堂 nearby, ..."""
-    from geoplan.pipeline import run_study
+    from geoplan.study.pipeline import run_study
 
     _edit(study_dir, 'profile = "fujian"', 'profile = "jinjiang"')
     # streets every 250 m over the whole study area, so every facility is on the network

@@ -16,6 +16,7 @@ import pandas as pd
 
 from geoplan._text import id_text
 from geoplan.errors import CRSError, Problem, SchemaError
+from geoplan.population import assign_to_units
 from geoplan.schema import facility_type_key, status_key
 
 QUANTITY_NAMES_ZH = {
@@ -181,16 +182,9 @@ def assign_to_level(things: pd.DataFrame, admin_units: gpd.GeoDataFrame, level: 
                 f"{level_units.crs}; reproject both to the study's metric CRS first"
             )
             raise CRSError(msg)
-        pts = gpd.GeoDataFrame(geometry=things.loc[todo].geometry, crs=things.crs)
-        polys = gpd.GeoDataFrame(
-            {"unit_code": level_units.index},
-            geometry=level_units.geometry.values,
-            crs=level_units.crs,
-        )
-        hit = gpd.sjoin(pts, polys, how="left", predicate="intersects")  # edge points too
-        hit = hit.sort_values("unit_code", kind="stable")  # on a shared edge: lowest code
-        hit = hit[~hit.index.duplicated(keep="first")]
-        codes.loc[todo] = hit["unit_code"].reindex(pts.index).to_numpy()
+        # on a shared edge the lowest code wins
+        by_code = level_units.assign(unit_code=level_units.index).sort_index(kind="stable")
+        codes.loc[todo] = assign_to_units(things.loc[todo], by_code, code_col="unit_code")
     return codes.where(codes.notna(), pd.NA)
 
 

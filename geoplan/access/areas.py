@@ -1,0 +1,150 @@
+"""Service-area polygons: the streets reachable within a walking distance, with a margin.
+
+For a facility, every edge piece within ``max_m`` walking metres (whole edges and the
+reachable ends of partly reached edges, plus its own edge on both sides of it) is buffered
+by ``access_width_m`` — the short walk from a doorway to the street. Used for maps; the
+coverage numbers come from :mod:`geoplan.access.coverage`, not from these polygons.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse.csgraph import dijkstra
+from shapely.ops import substring
+
+from geoplan.access.distance import (
+    DEFAULT_MAX_ACCESS_M,
+    _connectors,
+    _sources_graph,
+    check_facilities_on_network,
+)
+from geoplan.errors import Problem, SchemaError
+from geoplan.network import WalkNetwork
+from geoplan.network.snapping import check_layer_crs, snap_points
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["service_areas"]
+
+
+def _reachable_pieces(
+    network: WalkNetwork, du: np.ndarray, dv: np.ndarray, own: pd.DataFrame, max_m: float
+) -> list[shapely.LineString]:
+    """Edge pieces within ``max_m`` given node distances and the sources' own edges."""
+    edges = network.edges
+    u = edges["u"].to_numpy()
+    v = edges["v"].to_numpy()
+    length = edges["length_m"].to_numpy()
+    lines = network.edge_lines
+    from_u = np.clip(max_m - du[u], -1.0, None)  # how far along from u is reachable
+    from_v = np.clip(max_m - dv[v], -1.0, None)
+    whole = (from_u >= length) | (from_v >= length) | (
+        (from_u >= 0) & (from_v >= 0) & (from_u + from_v >= length)
+    )
+    pieces = list(lines[whole])
+    for e in np.flatnonzero(~whole & (from_u >= 0)):
+        pieces.append(substring(lines[e], 0.0, float(from_u[e])))
+    for e in np.flatnonzero(~whole & (from_v >= 0)):
+        pieces.append(substring(lines[e], float(length[e] - from_v[e]), float(length[e])))
+    for _, row in own.iterrows():
+        r = max_m - row["access_m"]
+        if r >= 0:
+            pieces.append(substring(lines[int(row["edge"])], max(0.0, row["along_m"] - r),
+                                    min(float(row["edge_length_m"]), row["along_m"] + r)))
+            pieces.append(shapely.Point(row["x"], row["y"]))  # the snapped entrance
+    return pieces
+
+
+def service_areas(
+    network: WalkNetwork,
+    facilities: gpd.GeoDataFrame,
+    max_m: float,
+    *,
+    dissolve_by: str | None = None,
+    access_width_m: float = 25.0,
+    batch_size: int = 16,
+    max_access_m: float = DEFAULT_MAX_ACCESS_M,
+) -> gpd.GeoDataFrame:
+    """One polygon per facility (or per group) covering the streets within ``max_m``.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    facilities
+        Facility points (network CRS); the index is the facility id.
+    max_m
+        Walking distance (metres), e.g. ``15 * 60`` for 15 minutes at 60 m/min.
+    dissolve_by
+        Column to group facilities by (e.g. ``"type"``): one polygon per group, from a
+        multi-source search.
+    access_width_m
+        Buffer around the reachable street pieces (metres).
+    batch_size
+        Facilities per shortest-path batch.
+    max_access_m
+        Facilities farther than this from every edge raise (see
+        :func:`geoplan.access.nearest_facility_time`).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Indexed by facility id (or group value), with ``reach_m`` and polygon geometry in
+        the network CRS.
+
+    Raises
+    ------
+    CRSError
+        If facilities are not in the network's CRS.
+    SchemaError
+        If ``max_m`` is not positive, or ``dissolve_by`` is not a column or has missing
+        values.
+    NetworkError
+        If facilities lie outside the network's extent.
+    """
+    if not max_m > 0:
+        raise SchemaError("parameters", [Problem(f"max_m must be positive, got {max_m}")])
+    if dissolve_by is not None and dissolve_by not in facilities.columns:
+        raise SchemaError("facilities", [Problem("column missing", column=dissolve_by)])
+    if dissolve_by is not None and facilities[dissolve_by].isna().any():
+        rows = facilities.index[facilities[dissolve_by].isna().to_numpy()][:20]
+        raise SchemaError("facilities", [Problem("missing value", row=r, column=dissolve_by)
+                                         for r in rows])
+    check_layer_crs(network, facilities, "facilities")
+    snap = snap_points(network, facilities, what="facilities")
+    check_facilities_on_network(snap, max_access_m)
+    n = network.n_nodes
+    keys, polys = [], []
+    if dissolve_by is None:
+        graph = _sources_graph(network.csr, *_connectors(snap))
+        for start in range(0, len(snap), batch_size):
+            idx = np.arange(start, min(start + batch_size, len(snap)))
+            dist = dijkstra(graph, directed=True, indices=n + idx, limit=max_m)
+            for row, i in enumerate(idx):
+                pieces = _reachable_pieces(network, dist[row], dist[row], snap.iloc[[i]], max_m)
+                keys.append(snap.index[i])
+                polys.append(_buffer(pieces, access_width_m))
+    else:
+        for key, members in snap.groupby(facilities[dissolve_by].to_numpy(), sort=True):
+            graph = _sources_graph(network.csr, *_connectors(members))
+            dist = dijkstra(graph, directed=True, indices=n + np.arange(len(members)),
+                            limit=max_m, min_only=True)
+            keys.append(key)
+            polys.append(_buffer(_reachable_pieces(network, dist, dist, members, max_m),
+                                 access_width_m))
+    out = gpd.GeoDataFrame({"reach_m": float(max_m)}, geometry=polys, crs=network.crs,
+                           index=pd.Index(keys, name=dissolve_by or facilities.index.name))
+    return out
+
+
+def _buffer(pieces: list, width_m: float) -> shapely.Geometry:
+    if not pieces:
+        return shapely.Polygon()
+    # buffering each piece and merging is several times faster than buffering a collection
+    return shapely.union_all(shapely.buffer(np.asarray(pieces, dtype=object), width_m,
+                                            quad_segs=4))

@@ -1,0 +1,37 @@
+"""Reading and writing layers: GeoPackage, GeoJSON, Shapefile, Excel/CSV, rasters; atomic writes.
+
+Owns the readers of every layer kind (Chinese and English header synonyms, GBK detection, declared
+coordinate systems converted to the study CRS) and the atomic writers every output goes through.
+Uses ``schema`` and ``crs``; never imports ``network`` (its sibling).
+"""
+
+from geoplan.io._headers import COLUMN_SYNONYMS
+from geoplan.io.atomic import atomic_write, write_text_atomically
+from geoplan.io.layers import (
+    read_admin_units,
+    read_boundary_lines,
+    read_boundary_markers,
+    read_facilities,
+    read_inspection_rounds,
+    read_layer,
+    read_population,
+    read_table,
+    reproject_layer,
+    write_layers_gpkg,
+)
+
+__all__ = [
+    "COLUMN_SYNONYMS",
+    "atomic_write",
+    "read_admin_units",
+    "read_boundary_lines",
+    "read_boundary_markers",
+    "read_facilities",
+    "read_inspection_rounds",
+    "read_layer",
+    "read_population",
+    "read_table",
+    "reproject_layer",
+    "write_layers_gpkg",
+    "write_text_atomically",
+]

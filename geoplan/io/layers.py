@@ -1,0 +1,542 @@
+"""Reading and writing layers: GeoPackage, GeoJSON, Shapefile, Excel, CSV, GeoTIFF.
+
+Every reader takes the layer's *declared* coordinate system (``coords``: ``"wgs84"``,
+``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"``; undeclared is a
+:class:`~geoplan.errors.CRSError`, never a guess), maps Chinese and English headers to the
+contract names (经度 → lon, 名称 → name, 床位数 → beds …; see :mod:`geoplan.io._headers`),
+converts to CGCS2000 lon/lat (EPSG:4490, GCJ-02/BD-09 offsets removed) and validates the
+layer against its contract (:func:`geoplan.schema.validate_layer`), reporting every problem
+at once. Provenance (file, declared coordinates, conversion, encoding, header mapping) is
+kept in ``gdf.attrs["geoplan"]``.
+
+Shapefiles without a ``.cpg`` whose ``.dbf`` is GBK (the usual Chinese-Windows export) are
+detected by their garbled text and re-read as GBK, with a warning (also inside a ``.zip``);
+field names cut at the 10-byte limit (``facility_i``, ``行政区划代``) are recognised. A GeoJSON
+file without a ``"crs"`` member has no CRS of its own (GDAL's WGS 84 default is not taken for
+a declaration); opening vector files is :mod:`geoplan.io._vectors`. Numbers that cannot be in
+the declared system are refused with their rows: metres declared as degrees, degrees
+declared as metres, and Gauss-Krüger eastings whose zone prefix does not match the CRS.
+Boundary markers are the exception: a bad row is kept and noted (see
+:func:`read_boundary_markers`; :mod:`geoplan.io._markers` for marker point layers).
+
+Writes go through :func:`atomic_write`: a temporary file in the target folder, moved into
+place only when complete, so a failed run never leaves a truncated output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS, Transformer
+
+from geoplan._text import id_text
+from geoplan.crs import CGCS2000_EPSG, parse_coords, to_cgcs2000, to_metric
+from geoplan.errors import OutputError, Problem, SchemaError
+from geoplan.io import _headers, _tables
+from geoplan.io._markers import _keep_marker_rows, _vector_markers
+from geoplan.io._vectors import _read_vector
+from geoplan.io.atomic import atomic_write
+from geoplan.schema.contracts import LAYER_CONTRACTS, unique_labels, validate_layer
+
+__all__ = [
+    "read_admin_units",
+    "read_boundary_lines",
+    "read_boundary_markers",
+    "read_facilities",
+    "read_inspection_rounds",
+    "read_layer",
+    "read_population",
+    "read_table",
+    "reproject_layer",
+    "write_layers_gpkg",
+]
+
+logger = logging.getLogger(__name__)
+
+TABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt")
+RASTER_SUFFIXES = (".tif", ".tiff")
+_MARKER_XY = ("x_reg", "y_reg", "x_obs", "y_obs")
+POPULATION_BANDS = ("pop", "households", "pop_60plus", "pop_80plus")
+
+
+# --------------------------------------------------------------------------- writing
+def _index_is_id(df: pd.DataFrame) -> bool:
+    index = pd.Index(df.index).astype(str)
+    return any(c.id_column in df.columns
+               and np.array_equal(df[c.id_column].astype(str).to_numpy(), index.to_numpy())
+               for c in LAYER_CONTRACTS.values() if c.id_column)
+
+
+def write_layers_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLike[str], *,
+                      metadata: Mapping[str, Any] | None = None) -> Path:
+    """Write several layers (and plain tables) into one GeoPackage, atomically.
+
+    Parameters
+    ----------
+    layers
+        ``{layer name: GeoDataFrame or DataFrame}``; DataFrames become attribute tables.
+        A string-id index that repeats the contract id column is not written twice.
+    path
+        Output ``.gpkg``; replaced as a whole only when every layer is written.
+    metadata
+        Layer metadata as text, either ``{layer name: {key: value}}`` or one ``{key: value}``
+        applied to every layer, e.g. ``{"synthetic": "true", "source": "make_demo.py"}``.
+        Each layer's ``attrs["geoplan"]`` provenance is added under ``"geoplan"`` (JSON).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Raises
+    ------
+    OutputError
+        If ``layers`` is empty.
+    """
+    if not layers:
+        msg = "write_layers_gpkg: no layers to write"
+        raise OutputError(msg)
+    metadata = dict(metadata or {})
+    per_layer = all(isinstance(v, Mapping) for v in metadata.values()) and metadata
+    with atomic_write(path) as tmp:
+        for name, frame in layers.items():
+            meta = dict(metadata.get(name, {}) if per_layer else metadata)
+            if frame.attrs.get("geoplan"):
+                meta.setdefault("geoplan", json.dumps(frame.attrs["geoplan"], ensure_ascii=False,
+                                                      default=str))
+            meta = {str(k): str(v) for k, v in meta.items()} or None
+            index = False if _index_is_id(frame) or isinstance(frame.index, pd.RangeIndex) else None
+            if isinstance(frame, gpd.GeoDataFrame):
+                frame.to_file(tmp, layer=name, driver="GPKG", index=index, layer_metadata=meta)
+            else:
+                table = frame if index is False else frame.reset_index()
+                pyogrio.write_dataframe(table, tmp, layer=name, driver="GPKG",
+                                        layer_metadata=meta)
+    logger.info("wrote %d layer(s) to %s", len(layers), path)
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- coordinate checks
+_LONLAT_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
+
+
+def _row_labels(gdf: pd.DataFrame, kind: str) -> list[str]:
+    id_col = LAYER_CONTRACTS[kind].id_column
+    ids = [id_text(v) for v in gdf[id_col].astype(object)] if id_col in gdf.columns else []
+    if kind == "boundary_markers":  # unique, as validate_layer labels them
+        return unique_labels(ids or [None] * len(gdf), gdf.index)
+    return [i if i is not None else f"#{pos}" for pos, i in enumerate(ids)] or [
+        f"#{pos}" for pos in range(len(gdf))]
+
+
+def _numbers_problems(gdf: gpd.GeoDataFrame, declared: str, labels: list[str]) -> list[Problem]:
+    """Coordinates that cannot be in the CRS they are declared in (degrees vs metres)."""
+    if not len(gdf):
+        return []
+    arr = np.asarray(gdf.geometry.array, dtype=object)
+    ok = np.flatnonzero(~(shapely.is_missing(arr) | shapely.is_empty(arr)))
+    if not ok.size:
+        return []
+    crs = gdf.crs if gdf.crs is not None else (
+        None if declared in _LONLAT_NAMES else CRS.from_user_input(declared))
+    bounds = shapely.bounds(arr[ok])
+    degrees = ((np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1)
+               & (np.abs(bounds[:, [1, 3]]) <= 90).all(axis=1))
+    label = declared if gdf.crs is None else f"{declared} (file: {gdf.crs.name})"
+    if crs is None or crs.is_geographic:
+        return [Problem(f"coordinates are not degrees (x={bounds[i, 0]:.6g}, y={bounds[i, 1]:.6g})"
+                        f" but the layer is {label} longitude/latitude: declare the projected "
+                        "CRS the numbers are in, e.g. EPSG:4549", labels[ok[i]], "geometry")
+                for i in np.flatnonzero(~degrees)]
+    if degrees.all():
+        return [Problem(f"every coordinate is within ±180/±90 (e.g. x={bounds[0, 0]:.6g}, "
+                        f"y={bounds[0, 1]:.6g}): these look like degrees, but the layer is "
+                        f"{label} in metres; declare wgs84, cgcs2000, gcj02 or bd09",
+                        None, "geometry")]
+    return []
+
+
+def _unconverted_problems(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame, declared: str,
+                          labels: list[str]) -> list[Problem]:
+    """Rows whose coordinates became infinite or NaN in the conversion to EPSG:4490."""
+    old = np.asarray(before.geometry.array, dtype=object)
+    new = np.asarray(after.geometry.array, dtype=object)
+    present = np.flatnonzero(~(shapely.is_missing(old) | shapely.is_empty(old)))
+    bad = [i for i in present if not np.isfinite(shapely.get_coordinates(new[i])).all()]
+    source = declared if before.crs is None else f"{declared} (file: {before.crs.name})"
+    return [Problem(f"coordinates cannot be converted from {source}: they lie outside the area "
+                    "of that CRS (a Gauss-Krüger easting with the zone prefix, e.g. 40 500 000 m, "
+                    "needs EPSG:4513–4533; without it EPSG:4534–4554)", labels[i], "geometry")
+            for i in bad]
+
+
+def _conversion_note(declared: str) -> str:
+    if declared in ("wgs84", "cgcs2000"):
+        return f"{declared} → EPSG:4490 (relabelled; WGS 84 and CGCS2000 differ by < 1 m)"
+    if declared in ("gcj02", "bd09"):
+        return f"{declared} → WGS 84 (offset removed, exact inverse) → EPSG:4490"
+    return f"{declared} → EPSG:4490 (PROJ)"
+
+
+# --------------------------------------------------------------------------- read_layer
+def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None, *,
+               layer: str | int | None = None, sheet: str | int | None = None,
+               encoding: str | None = None, columns: Mapping[str, str] | None = None,
+               x_axis: str | None = None,
+               study_area: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Read, convert to CGCS2000 (EPSG:4490) and validate one layer.
+
+    Parameters
+    ----------
+    path
+        ``.gpkg``, ``.geojson``/``.json``, ``.shp`` (or any GDAL vector format), ``.xlsx``,
+        ``.csv``. Tables hold points in coordinate columns (经度/纬度, lng/lat, X/Y …).
+    kind
+        Layer kind: ``facilities``, ``admin_units``, ``population``, ``boundary_lines``,
+        ``boundary_markers``, ``study_area``, ``projects``.
+    coords
+        Declared coordinate system: ``"wgs84"``, ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or
+        ``"EPSG:n"``. Required.
+    layer
+        Layer name (or number) inside a GeoPackage; needed when the file holds several
+        spatial layers and none is named after ``kind``.
+    sheet
+        Excel sheet name or number (default: the first sheet).
+    encoding
+        Force a text encoding (Shapefile ``.dbf``, CSV); by default a ``.cpg`` is trusted,
+        a garbled Shapefile is re-read as GBK with a warning, and CSV is UTF-8 or GBK.
+    columns
+        ``{header in the file: contract name}`` overriding the built-in synonyms.
+    x_axis
+        For projected tables: ``"north"`` if column X holds the northing (survey
+        convention), ``"east"`` otherwise. Needed only when neither the headers nor the
+        magnitudes tell.
+    study_area
+        If given, facilities and population outside it are reported.
+
+    Returns
+    -------
+    GeoDataFrame
+        In EPSG:4490, index = string id, contract column names; ``attrs["geoplan"]`` holds
+        the provenance.
+
+    Raises
+    ------
+    CRSError
+        If ``coords`` is missing or unknown, or contradicts the file's own CRS.
+    SchemaError
+        With every problem of the layer (see :func:`geoplan.schema.validate_layer`), plus
+        unparseable or swapped coordinates in tables, coordinates that cannot be in the
+        declared system, and unreadable files, layers or sheets.
+    FileNotFoundError
+        If the file does not exist.
+    """
+    path = Path(path)
+    declared = parse_coords(coords)
+    if not path.exists():
+        msg = f"{kind}: file not found: {path}"
+        raise FileNotFoundError(msg)
+    what = f"{kind} ({path.name}{f', {layer}' if layer else ''}{f', {sheet}' if sheet else ''})"
+    suffix = path.suffix.lower()
+    problems: list[Problem] = []
+    if suffix == ".xls":
+        raise SchemaError(what, [Problem("old .xls workbooks are not read; save the sheet as "
+                                         ".xlsx (or CSV) in Excel/WPS")])
+    if suffix in RASTER_SUFFIXES:
+        if kind != "population":
+            raise SchemaError(what, [Problem("only population layers can be read from a raster")])
+        return read_population(path, coords, study_area=study_area)
+    if suffix in TABLE_SUFFIXES:
+        gdf, problems, info = _tables.table_layer(path, kind, declared, sheet=sheet,
+                                                  encoding=encoding,
+                                           columns=columns, x_axis=x_axis, what=what)
+    else:
+        gdf, info = _read_vector(path, layer, encoding, kind, what)
+        renames, _ = _headers.map_headers(list(gdf.columns), kind, dict(columns or {}),
+                                         truncated=info["driver"] == "ESRI Shapefile")
+        renames = {k: v for k, v in renames.items() if v not in ("lon", "lat")}
+        gdf = _tables.complete(_headers.rename(gdf, renames), kind, None)
+        info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
+    labels = _row_labels(gdf, kind)
+    reported = {p.row for p in problems if p.row is not None}
+    numbers = [p for p in _numbers_problems(gdf, declared, labels) if p.row not in reported]
+    if kind == "boundary_markers" and suffix not in TABLE_SUFFIXES:
+        gdf = _vector_markers(gdf, declared)
+    before, gdf = gdf, to_cgcs2000(gdf, declared)
+    problems += numbers
+    reported = {p.row for p in problems if p.row is not None}
+    problems += [p for p in _unconverted_problems(before, gdf, declared, labels)
+                 if p.row not in reported]
+    if kind == "boundary_markers":
+        problems = _keep_marker_rows(gdf, problems, labels)
+    reported = {p.row for p in problems if p.row is not None}
+    try:  # with implausible numbers, "outside the study area" would only repeat them
+        out = validate_layer(gdf, kind, study_area=None if numbers else study_area, what=what)
+    except SchemaError as exc:
+        extra = [p for p in exc.problems if not (p.row in reported and p.column == "geometry")]
+        raise SchemaError(what, problems + extra) from None
+    if problems:
+        raise SchemaError(what, problems)
+    out.attrs["geoplan"] = {
+        "kind": kind, "source": Path(path).name, "declared_coords": declared,
+        "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
+        **{k: v for k, v in info.items() if v not in (None, {}, "")},
+        **({"layer": layer} if layer is not None else {}),
+    }
+    logger.info("read %s: %d rows, declared %s", what, len(out), declared)
+    return out
+
+
+def reproject_layer(gdf: gpd.GeoDataFrame, epsg: int) -> gpd.GeoDataFrame:
+    """Project a layer to a metric CRS, keeping boundary-marker x/y columns in step.
+
+    Parameters
+    ----------
+    gdf
+        A layer with a CRS; marker columns ``x_reg``/``y_reg``/``x_obs``/``y_obs``, if
+        present, are in the layer's CRS and are transformed too.
+    epsg
+        Target projected EPSG code (the study's Gauss-Krüger zone).
+
+    Returns
+    -------
+    GeoDataFrame
+        A new frame in ``EPSG:epsg``; ``attrs["geoplan"]["metric_crs"]`` is set.
+
+    Raises
+    ------
+    CRSError
+        If the layer has no CRS or the target is not metric.
+    """
+    out = to_metric(gdf, epsg)
+    present = [c for c in _MARKER_XY if c in out.columns]
+    if present and len(out):
+        transformer = Transformer.from_crs(gdf.crs, epsg, always_xy=True)
+        for xc, yc in (("x_reg", "y_reg"), ("x_obs", "y_obs")):
+            if xc in out.columns and yc in out.columns:
+                x = out[xc].to_numpy(dtype=float)
+                y = out[yc].to_numpy(dtype=float)
+                ok = np.isfinite(x) & np.isfinite(y)
+                nx, ny = np.full(len(x), np.nan), np.full(len(y), np.nan)
+                if ok.any():
+                    nx[ok], ny[ok] = transformer.transform(x[ok], y[ok])
+                out[xc], out[yc] = nx, ny
+    out.attrs = {**gdf.attrs, "geoplan": {**gdf.attrs.get("geoplan", {}),
+                                          "metric_crs": f"EPSG:{epsg}"}}
+    return out
+
+
+# --------------------------------------------------------------------------- wrappers
+def read_facilities(path: str | os.PathLike[str], coords: str | int | None,
+                    **kwargs: Any) -> gpd.GeoDataFrame:
+    """Read a facility layer or table (养老服务站, 长者食堂, 骨灰堂 …); see :func:`read_layer`.
+
+    Types written in Chinese (幸福院, 助餐点, 骨灰堂 …) become registry keys; 已建/在建/规划/
+    拟建 become ``existing``/``building``/``planned``/``proposed``; a missing status means
+    ``existing``; ids ``F<row>`` are generated when the table has no 编号 column.
+    """
+    return read_layer(path, "facilities", coords, **kwargs)
+
+
+def read_admin_units(path: str | os.PathLike[str], coords: str | int | None,
+                     **kwargs: Any) -> gpd.GeoDataFrame:
+    """Read 镇街/村社区 polygons; ``level`` and ``kind`` are inferred from code and name if absent.
+
+    A 9-digit code (or 12 digits ending in 000) is a town (街道/镇/乡/经济开发区), any
+    other 12-digit code a village (社区/村). See :func:`read_layer`.
+    """
+    return read_layer(path, "admin_units", coords, **kwargs)
+
+
+def read_boundary_lines(path: str | os.PathLike[str], coords: str | int | None,
+                        **kwargs: Any) -> gpd.GeoDataFrame:
+    """Read boundary lines (``line_code``, ``left_code``, ``right_code`` …).
+
+    See :func:`read_layer`.
+    """
+    return read_layer(path, "boundary_lines", coords, **kwargs)
+
+
+def read_boundary_markers(path: str | os.PathLike[str], coords: str | int | None,
+                          **kwargs: Any) -> gpd.GeoDataFrame:
+    """Read boundary markers (界桩登记表 / 界桩成果表), e.g. an Excel sheet.
+
+    Chinese headers are recognised: 界桩编号, 界线编码, 登记X(东), 登记Y(北), 实测X(东),
+    实测Y(北), 界桩类型 (or 类型), 状况, 管护员, 上次检查日期 (dates, Excel serial numbers or
+    text such as ``2023年5月1日``). The geometry is the registered position (the surveyed one
+    if unregistered). Markers with neither are kept with an empty point and
+    ``coords_missing=True``, so the boundary checks can report them. ``x_reg``, ``y_reg``,
+    ``x_obs``, ``y_obs`` are in the layer's CRS (EPSG:4490 degrees here; metres after
+    :func:`reproject_layer`). See :func:`read_layer` (``x_axis`` for survey tables).
+
+    One bad row does not stop the read: a missing 界桩编号 (the row is labelled
+    ``row <Excel row>``), coordinates that cannot be read, are out of range or cannot be
+    converted, and dates that cannot be read are kept empty and described in the
+    ``read_problems`` column (``column: message`` lines), which
+    :func:`geoplan.boundary.check_markers` turns into findings with the row. Still raised
+    (:class:`~geoplan.errors.SchemaError`): no 界桩编号 column, no coordinate columns, no row
+    with usable coordinates while some have coordinate problems (a wrong declaration), and
+    problems in other columns (e.g. garbled text); an undeclared CRS is a ``CRSError``.
+    """
+    return read_layer(path, "boundary_markers", coords, **kwargs)
+
+
+def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
+                    source: str | None = None, year: int | None = None,
+                    geometry: str = "cell", bands: tuple[str, ...] | None = None,
+                    study_area: gpd.GeoDataFrame | None = None,
+                    **kwargs: Any) -> gpd.GeoDataFrame:
+    """Read a population grid: a GeoTIFF (one cell per non-zero pixel) or a vector/table layer.
+
+    Parameters
+    ----------
+    path
+        ``.tif``: bands named by their descriptions (``pop``, ``households``,
+        ``pop_60plus``, ``pop_80plus``) or, without descriptions, in that order. Other
+        suffixes are read with :func:`read_layer`.
+    coords
+        Declared coordinate system (must agree with the raster's own CRS).
+    source, year
+        Where the counts come from and their year; stored in ``attrs["geoplan"]``
+        (defaults: the raster's ``source``/``year`` tags).
+    geometry
+        Raster only: ``"cell"`` (pixel polygons) or ``"point"`` (pixel centres).
+    bands
+        Raster only: band names overriding the descriptions.
+    study_area
+        Optional outline; cells outside it are reported.
+    **kwargs
+        Passed to :func:`read_layer` for vector files and tables.
+
+    Returns
+    -------
+    GeoDataFrame
+        EPSG:4490, index = ``cell_id`` (``r<row>c<col>`` for rasters).
+
+    Raises
+    ------
+    CRSError, SchemaError, FileNotFoundError
+        As :func:`read_layer`; SchemaError also for an unknown ``geometry`` value.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in RASTER_SUFFIXES:
+        gdf = read_layer(path, "population", coords, study_area=study_area, **kwargs)
+    else:
+        gdf = _read_population_raster(path, coords, geometry=geometry, bands=bands,
+                                      study_area=study_area)
+    meta = gdf.attrs["geoplan"]
+    tags = meta.pop("tags", {})
+    meta["source"] = source or tags.get("source") or meta.get("source")
+    meta["year"] = year if year is not None else tags.get("year")
+    meta["file"] = str(path)
+    return gdf
+
+
+def _read_population_raster(path: Path, coords: str | int | None, *, geometry: str,
+                            bands: tuple[str, ...] | None,
+                            study_area: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    import rasterio
+
+    declared = parse_coords(coords)
+    if not path.exists():
+        msg = f"population: file not found: {path}"
+        raise FileNotFoundError(msg)
+    what = f"population ({path.name})"
+    if geometry not in ("cell", "point"):
+        raise SchemaError(what, [Problem(f"geometry must be 'cell' or 'point', got {geometry!r}")])
+    with rasterio.open(path) as src:
+        data = src.read(masked=True).astype(float).filled(np.nan)
+        names = list(bands or [d or POPULATION_BANDS[i] if i < len(POPULATION_BANDS) else
+                               (d or f"band_{i + 1}") for i, d in enumerate(src.descriptions)])
+        transform, crs, tags = src.transform, src.crs, src.tags()
+    if len(names) != data.shape[0]:
+        raise SchemaError(what, [Problem(f"{data.shape[0]} bands but {len(names)} names")])
+    keep = np.any(np.nan_to_num(data) != 0, axis=0)
+    rows, cols = np.nonzero(keep)
+    def corner(dc: float, dr: float) -> np.ndarray:  # pixel (col, row) -> map (x, y)
+        c, r = cols + dc, rows + dr
+        return np.stack([transform.a * c + transform.b * r + transform.c,
+                         transform.d * c + transform.e * r + transform.f], axis=-1)
+
+    if geometry == "point":
+        geoms = shapely.points(corner(0.5, 0.5))
+    else:
+        ring = np.stack([corner(dc, dr) for dc, dr in ((0, 0), (1, 0), (1, 1), (0, 1))], axis=1)
+        geoms = shapely.polygons(ring)
+    table = {"cell_id": [f"r{r}c{c}" for r, c in zip(rows, cols, strict=True)]}
+    for i, name in enumerate(names):
+        table[name] = data[i, rows, cols]
+    gdf = gpd.GeoDataFrame(table, geometry=geoms, crs=crs.to_wkt() if crs else None)
+    gdf = validate_layer(to_cgcs2000(gdf, declared), "population", study_area=study_area,
+                         what=what)
+    gdf.attrs["geoplan"] = {
+        "kind": "population", "source": Path(path).name, "declared_coords": declared,
+        "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
+        "bands": names, "tags": tags, "pixels_kept": int(keep.sum()),
+    }
+    logger.info("read %s: %d non-zero pixels of %d", what, int(keep.sum()), keep.size)
+    return gdf
+
+
+def read_inspection_rounds(path: str | os.PathLike[str], *, sheet: str | int | None = None,
+                           encoding: str | None = None,
+                           columns: dict[str, str] | None = None) -> pd.DataFrame:
+    """Read the joint-inspection rounds of the boundary lines (联检记录).
+
+    Chinese or English headers are recognised (界线编码 → ``line_code``, 联检轮次 →
+    ``round_no``, 联检日期 → ``inspected_on``, 联检结论 → ``findings``, 是否签订协议 →
+    ``agreement_signed``); ``columns`` maps any other header. Cells stay as written: dates
+    and round numbers (``第四轮``) are read by the inspection checks, which report the rows
+    they cannot read.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    SchemaError
+        If no header means the line code or the inspection date.
+    """
+    table = read_table(path, sheet=sheet, encoding=encoding)
+    renames, _ = _headers.map_headers(list(table.columns), "inspection_rounds", columns)
+    table = table.rename(columns=renames)
+    missing = [c for c in ("line_code", "inspected_on") if c not in table.columns]
+    if missing:
+        found = ", ".join(map(str, table.columns))
+        raise SchemaError(f"inspection rounds {Path(path).name}", [
+            Problem(f"no column for {c} (headers found: {found}); pass columns={{header: "
+                    f"{c!r}}}", column=c) for c in missing])
+    return table
+
+
+def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None,
+               encoding: str | None = None) -> pd.DataFrame:
+    """Read a plain table (Excel sheet or CSV, no geometry) with its headers as written.
+
+    Used for tables such as an inspection-round schedule. Cells are text; the header is
+    the first row (title rows above it are not detected here).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"table not found: {path}"
+        raise FileNotFoundError(msg)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str,
+                             engine="openpyxl")
+    if path.suffix.lower() == ".gpkg":
+        return pyogrio.read_dataframe(path, layer=sheet, read_geometry=False)
+    return _tables.read_csv_text(path, encoding)
