@@ -90,7 +90,7 @@ def facilities(network: WalkNetwork, n_per_type: int, types: list[str], *, seed:
     parts = []
     for k, t in enumerate(types):
         xy = random_points_near_network(network, n_per_type, offset_m=30.0, seed=seed + 17 * k)
-        parts.append(pd.DataFrame({"type": t, "x": xy[:, 0], "y": xy[:, 1],
+        parts.append(pd.DataFrame({"facility_type": t, "x": xy[:, 0], "y": xy[:, 1],
                                    "beds": 20.0, "seats": 40.0}))
     frame = pd.concat(parts, ignore_index=True)
     frame["facility_id"] = [f"f{i}" for i in range(len(frame))]

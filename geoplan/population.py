@@ -216,7 +216,7 @@ def facility_counts_by_unit(facilities: gpd.GeoDataFrame, units: gpd.GeoDataFram
         Indexed by unit code, one integer column per facility type present.
     """
     unit_code = assign_to_units(facilities, units)
-    table = pd.crosstab(unit_code, facilities["type"])
+    table = pd.crosstab(unit_code, facilities["facility_type"])
     table = table.reindex(units["code"].to_numpy(), fill_value=0)
     table.index.name = "code"
     table.columns.name = None
@@ -252,7 +252,7 @@ def unit_summary(
     everything = pd.Series(0.0, index=numeric)
     present = [c for c in COUNT_COLUMNS if c in numeric]
     everything[present] = population[present].sum().astype(float)
-    types = facilities["type"].value_counts()
+    types = facilities["facility_type"].value_counts()
     everything[types.index.intersection(numeric)] = types[types.index.intersection(numeric)]
     rows = [table]
     rest = everything - table[numeric].sum()

@@ -70,7 +70,7 @@ def facilities_in(towns: gpd.GeoDataFrame, *, per_type: int = 6, seed: int = 2) 
             point = town.geometry.representative_point()
             point = Point(point.x + rng.uniform(-300, 300), point.y + rng.uniform(-300, 300))
             rows.append({
-                "facility_id": f"{ftype}-{k}", "type": ftype,
+                "facility_id": f"{ftype}-{k}", "facility_type": ftype,
                 "name": f"{town['name']}{k + 1}号站点",
                 "status": STATUSES[k % len(STATUSES)], "admin_code": f"{town['code']}201",
                 "beds": float(rng.integers(10, 80)) if ftype == "day_care_center" else np.nan,

@@ -66,7 +66,7 @@ def layers(futian):
         crs=futian.crs, index=pd.Index([f"c{i}" for i in range(len(cells))], name="cell_id"))
     fxy = _points_near(futian, 24, seed=3, offset_m=15.0)
     facilities = gpd.GeoDataFrame(
-        {"type": ["elderly_station"] * 10 + ["senior_canteen"] * 8 + ["columbarium"] * 6,
+        {"facility_type": ["elderly_station"] * 10 + ["senior_canteen"] * 8 + ["columbarium"] * 6,
          "beds": rng.integers(5, 60, 24).astype(float)},
         geometry=shapely.points(fxy), crs=futian.crs,
         index=pd.Index([f"f{i}" for i in range(24)], name="facility_id"))
@@ -134,7 +134,7 @@ def _pts(xy, index, **cols):
 
 def test_hand_computed_distances_including_same_edge():
     net = _line_network()
-    fac = _pts([(X0 + 50, Y0 + 10)], ["f1"], type=["elderly_station"])
+    fac = _pts([(X0 + 50, Y0 + 10)], ["f1"], facility_type=["elderly_station"])
     dem = _pts([(X0 + 130, Y0 - 5), (X0 + 80, Y0 + 4), (X0 + 20, Y0 - 1)], ["a", "b", "c"],
                pop=[1.0, 2.0, 3.0])
     out = nearest_facility_time(net, dem, fac)
@@ -151,7 +151,7 @@ def test_hand_computed_distances_including_same_edge():
 
 def test_limit_leaves_far_cells_unreached():
     net = _line_network()
-    fac = _pts([(X0, Y0)], ["f"], type=["senior_canteen"])
+    fac = _pts([(X0, Y0)], ["f"], facility_type=["senior_canteen"])
     dem = _pts([(X0 + 40, Y0), (X0 + 190, Y0)], ["near", "far"], pop=[1.0, 1.0])
     out = nearest_facility_time(net, dem, fac, max_minutes=2.0)  # 120 m
     assert out.loc["near", "senior_canteen_dist_m"] == pytest.approx(40.0)
@@ -176,8 +176,8 @@ def test_nearest_facility_time_equals_networkx_reference_on_futian(futian, layer
     dem = snap_points(futian, demand)
     fac = snap_points(futian, facilities)
     ref = _reference_matrix(futian, fac, dem)
-    for t in facilities["type"].unique():
-        rows = np.flatnonzero(facilities["type"].to_numpy() == t)
+    for t in facilities["facility_type"].unique():
+        rows = np.flatnonzero(facilities["facility_type"].to_numpy() == t)
         best = ref[rows].min(axis=0)
         best[best > 20 * 60] = np.nan
         got = out[f"{t}_dist_m"].to_numpy()
@@ -214,7 +214,7 @@ def test_coverage_by_unit_equals_reference_counts(futian, layers):
     centre = shapely.get_coordinates(demand.geometry.centroid)
     in_first_town = centre[:, 0] < units.geometry.iloc[0].bounds[2]
     for t in ["elderly_station", "columbarium"]:
-        rows = np.flatnonzero(facilities["type"].to_numpy() == t)
+        rows = np.flatnonzero(facilities["facility_type"].to_numpy() == t)
         best = ref[rows].min(axis=0)
         fxy = shapely.get_coordinates(facilities.geometry.iloc[rows])
         line = np.hypot(*(centre[:, None, :] - fxy[None]).transpose(2, 0, 1)).min(axis=1)
@@ -248,7 +248,7 @@ def test_coverage_gaps_layer(futian, layers):
         assert not row[f"{t}_covered"]
         assert not row[f"{t}_dist_m"] <= 900.0
     covered_all = demand.index.difference(gaps.index)
-    for t in facilities["type"].unique():
+    for t in facilities["facility_type"].unique():
         assert (nearest.loc[covered_all, f"{t}_dist_m"] <= 900.0).all()
 
 
@@ -266,8 +266,8 @@ def test_service_areas_contain_reached_streets(futian, layers):
         inside = shapely.contains(shapely.buffer(poly, 0.01), snapped)
         assert inside[on_street[i] <= 600.0].all()
         assert not inside[on_street[i] > 600.0 + 150].all()
-    dissolved = service_areas(futian, facilities, 600.0, dissolve_by="type")
-    assert sorted(dissolved.index) == sorted(facilities["type"].unique())
+    dissolved = service_areas(futian, facilities, 600.0, dissolve_by="facility_type")
+    assert sorted(dissolved.index) == sorted(facilities["facility_type"].unique())
     es = dissolved.loc["elderly_station"].geometry
     four = areas.geometry.union_all()  # 10 m wide; the dissolved area is 25 m wide
     assert es.buffer(0.01).contains(four)
@@ -275,7 +275,7 @@ def test_service_areas_contain_reached_streets(futian, layers):
 
 def test_two_step_fca_equals_simple_reference(futian, layers):
     demand, facilities, units = layers
-    beds = facilities.loc[facilities["type"] == "elderly_station"]
+    beds = facilities.loc[facilities["facility_type"] == "elderly_station"]
     res = two_step_fca(futian, demand, beds, max_m=900.0, units=units)
     d = _reference_matrix(futian, snap_points(futian, beds), snap_points(futian, demand))
     within = d <= 900.0
@@ -317,10 +317,10 @@ def test_errors_name_the_cause(futian, layers):
     with pytest.raises(SchemaError, match="must be positive"):
         reach_matrix(futian, facilities, demand, 0.0)
     with pytest.raises(SchemaError, match="column missing"):
-        nearest_facility_time(futian, demand, facilities.drop(columns="type"))
+        nearest_facility_time(futian, demand, facilities.drop(columns="facility_type"))
     untyped = facilities.copy()
-    untyped["type"] = untyped["type"].astype(object)
-    untyped.iloc[0, untyped.columns.get_loc("type")] = None
+    untyped["facility_type"] = untyped["facility_type"].astype(object)
+    untyped.iloc[0, untyped.columns.get_loc("facility_type")] = None
     with pytest.raises(SchemaError, match="facility type missing"):
         nearest_facility_time(futian, demand, untyped)
     with pytest.raises(SchemaError, match="not aligned"):

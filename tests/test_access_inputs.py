@@ -100,7 +100,7 @@ def _assert_reach_equals_reference(network, sites, cells, limits):
                                   demand_snap=c_snap, n_threads=2))
         expected = np.where(ref <= max_m, ref, np.inf)
         np.testing.assert_allclose(got, expected, atol=1e-6, rtol=0, err_msg=f"max_m={max_m}")
-        near = nearest_facility_time(network, cells, sites.assign(type="x"),
+        near = nearest_facility_time(network, cells, sites.assign(facility_type="x"),
                                      max_minutes=max_m / 60.0, speed_m_per_min=60.0,
                                      demand_snap=c_snap,
                                      max_access_m=np.inf)
@@ -186,7 +186,7 @@ def _as_if_shifted(network, xy, convert):
 
 
 def _warns(network, xy):
-    layer = _points(xy, network.crs, "f", type="elderly_station")
+    layer = _points(xy, network.crs, "f", facility_type="elderly_station")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fired = check_snap_offset(layer, snap_points(network, layer), network=network)
@@ -211,10 +211,10 @@ def test_gcj02_shift_of_facilities_on_futian_warns(futian):
     # one shifted facility left the extract: the datum hint comes before the error
     with (pytest.warns(UserWarning, match="coords='gcj02'"),
           pytest.raises(NetworkError, match=r"from any street\): f2\.")):
-        nearest_facility_time(futian, cells, _points(xy, futian.crs, "f", type="t"))
+        nearest_facility_time(futian, cells, _points(xy, futian.crs, "f", facility_type="t"))
     with pytest.warns(UserWarning, match="coords='gcj02'"):
         nearest_facility_time(futian, cells, _points(np.delete(xy, 2, axis=0), futian.crs,
-                                                     "f", type="t"))
+                                                     "f", facility_type="t"))
 
 
 def test_no_datum_warning_outside_china(oakland):
@@ -232,7 +232,7 @@ def small(futian):
                     pop=rng.integers(1, 100, 40).astype(float), households=1.0,
                     pop_60plus=1.0, pop_80plus=0.0)
     fac = _points(futian.node_xy[rng.choice(futian.n_nodes, 6)] + 3, futian.crs, "f",
-                  type=[1, 1, 1, 2, 2, 2], beds=10.0)
+                  facility_type=[1, 1, 1, 2, 2, 2], beds=10.0)
     x0, y0 = futian.node_xy.min(axis=0) - 100
     x1, y1 = futian.node_xy.max(axis=0) + 100
     units = gpd.GeoDataFrame({"code": ["440304001", "440304002"], "name": ["甲街道", "乙街道"],
@@ -249,7 +249,7 @@ def test_numeric_type_codes_and_a_single_type_name(futian, small):
     assert set(out["1_facility"].dropna()) <= {"f0", "f1", "f2"}
     one = nearest_facility_time(futian, cells, fac, types=[1])
     np.testing.assert_array_equal(one["1_dist_m"], out["1_dist_m"])
-    named = fac.assign(type=["elderly_station"] * 3 + ["columbarium"] * 3)
+    named = fac.assign(facility_type=["elderly_station"] * 3 + ["columbarium"] * 3)
     single = nearest_facility_time(futian, cells, named, types="elderly_station")
     assert [c for c in single.columns if c.endswith("_dist_m")] == ["elderly_station_dist_m"]
 
@@ -318,7 +318,7 @@ def test_service_areas_and_fca_refuse_bad_input(futian, small):
     far.geometry = far.geometry.translate(30_000, 0)
     with pytest.raises(NetworkError, match="outside the walking network's extent"):
         service_areas(futian, far, 500.0)
-    untyped = fac.assign(type=[1, None, 1, 2, 2, 2])
+    untyped = fac.assign(facility_type=[1, None, 1, 2, 2, 2])
     with pytest.raises(SchemaError, match="row 'f1', column 'type': missing value"):
         service_areas(futian, untyped, 500.0, dissolve_by="type")
     wrong = reach_matrix(futian, fac.iloc[:2], cells, 900.0)
@@ -339,7 +339,8 @@ def test_population_on_disconnected_parts_is_logged(oakland, caplog):
         oakland.edge_lines[main_edges], 0.5, normalized=True))
     cells = _points(np.vstack([on_small, on_main]), oakland.crs, "c",
                     pop=[7.0] * len(on_small) + [1.0] * 5)
-    fac = _points(_near_streets(oakland, 3, seed=2, offset_m=5.0), oakland.crs, "f", type="t")
+    fac = _points(_near_streets(oakland, 3, seed=2, offset_m=5.0), oakland.crs, "f",
+                  facility_type="t")
     with caplog.at_level("WARNING", logger="geoplan.access"):
         nearest_facility_time(oakland, cells, fac)
     text = caplog.text

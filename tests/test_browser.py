@@ -109,7 +109,7 @@ def expected_counts(layers) -> dict[str, int]:
         "proposed-sites": len(layers["sites"]),
         "findings": int(layers["findings"].geometry.notna().sum()),
     }
-    for ftype, group in layers["facilities"].groupby("type"):
+    for ftype, group in layers["facilities"].groupby("facility_type"):
         counts[f"facilities-{ftype}"] = len(group)
     return counts
 
@@ -283,9 +283,9 @@ def test_special_names_empty_layers_and_collections_do_not_break_the_page(browse
     towns = layers["towns"].copy()
     towns.loc[towns.index[0], "name"] = '青阳<街道>&"'
     towns.loc[towns.index[1], "pop_60plus_share"] = np.nan
-    facilities = layers["facilities"].assign(type=lambda d: d["type"].astype(object))
+    facilities = layers["facilities"].astype({"facility_type": object})
     facilities.loc[facilities.index[0], "name"] = evil
-    facilities.loc[facilities.index[1], "type"] = "自建<类型>&"
+    facilities.loc[facilities.index[1], "facility_type"] = "自建<类型>&"
     findings = layers["findings"].copy()
     gap, line = findings.geometry.iloc[0], findings.geometry.iloc[1]
     findings.loc["f1", "geometry"] = gap.union(line)  # a GeometryCollection

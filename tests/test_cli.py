@@ -95,7 +95,7 @@ def test_validate_reports_every_layer_problem(tmp_path):
 
     shutil.copytree(data_dir() / "boundaries", tmp_path / "boundaries")
     facilities = gpd.read_file(data_dir() / "facilities" / "facilities.gpkg")
-    facilities.loc[0, "type"] = "spaceport"
+    facilities.loc[0, "facility_type"] = "spaceport"
     facilities.loc[1, "beds"] = -5
     (tmp_path / "facilities").mkdir()
     facilities.to_file(tmp_path / "facilities" / "facilities.gpkg", layer="facilities")

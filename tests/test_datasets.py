@@ -197,17 +197,17 @@ def test_layers_are_labelled_real_or_synthetic():
 
 
 def test_facility_counts_and_capacities_follow_the_plan(facilities):
-    counts = facilities["type"].value_counts()
+    counts = facilities["facility_type"].value_counts()
     assert counts["elderly_station"] == 325
     assert counts["columbarium"] == 250
     assert 20 <= counts["senior_canteen"] <= 60
-    nursing = facilities.loc[facilities["type"] == "nursing_home"]
+    nursing = facilities.loc[facilities["facility_type"] == "nursing_home"]
     assert int(nursing["beds"].sum()) == 7_326
     assert (nursing["nursing_beds"] <= nursing["beds"]).all()
-    sws = facilities.loc[facilities["type"] == "social_work_station", "admin_code"]
+    sws = facilities.loc[facilities["facility_type"] == "social_work_station", "admin_code"]
     assert sws.is_unique
     assert 15 <= len(sws) < 20
-    col = facilities.loc[facilities["type"] == "columbarium"]
+    col = facilities.loc[facilities["facility_type"] == "columbarium"]
     assert (col["niches_used"] <= col["niches_total"]).all()
     assert facilities["facility_id"].is_unique
     assert facilities["facility_id"].str.fullmatch(r"[A-Z]{2}\d{4}").all()
@@ -229,7 +229,7 @@ def test_facilities_lie_in_their_town_except_the_planted_mismatch(facilities, un
 def test_canteen_excel_is_a_gcj02_copy_of_the_layer(facilities):
     sheet = pd.read_excel(DATA / "facilities" / "senior_canteens_gcj02.xlsx", sheet_name="长者食堂")
     assert list(sheet.columns) == ["名称", "类型", "经度", "纬度", "餐位", "所属镇街"]
-    layer = facilities.loc[facilities["type"] == "senior_canteen"].set_index("name")
+    layer = facilities.loc[facilities["facility_type"] == "senior_canteen"].set_index("name")
     lon, lat = gcj02_to_wgs84(sheet["经度"].to_numpy(), sheet["纬度"].to_numpy())
     back = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4490).to_crs(4549)
     truth = layer.geometry.reindex(sheet["名称"]).to_crs(4549)
@@ -239,7 +239,7 @@ def test_canteen_excel_is_a_gcj02_copy_of_the_layer(facilities):
     assert offset.distance(truth.reset_index(drop=True)).min() > 100  # really shifted
     assert (sheet["餐位"].to_numpy() == layer["seats"].reindex(sheet["名称"]).to_numpy()).all()
     imported = read_facilities(DATA / "facilities" / "senior_canteens_gcj02.xlsx", "gcj02")
-    assert set(imported["type"]) == {"senior_canteen"}
+    assert set(imported["facility_type"]) == {"senior_canteen"}
     moved = imported.to_crs(4549).geometry.to_numpy()
     assert shapely.distance(moved, truth.reindex(imported["name"]).to_numpy()).max() < 0.5
 

@@ -545,7 +545,7 @@ def layers() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame]:
     pts = [Point(x0 + 500, y0 + 500), Point(x0 + 1500, y0 + 500), Point(x0 + 2500, y0 + 500)]
     fac = gpd.GeoDataFrame(
         {
-            "type": [
+            "facility_type": [
                 "community_center",
                 "elderly_station",
                 "nursing_home",

@@ -102,7 +102,7 @@ def test_gbk_shapefile_without_cpg_is_detected_and_reread(tmp_path: Path) -> Non
     with pytest.warns(UserWarning, match="检测到GBK编码（无.cpg文件）"):
         fac = gio.read_facilities(path, "cgcs2000")
     assert list(fac["name"]) == ["鹭江街道老年人日间照料中心", "青阳街道长者食堂"]
-    assert list(fac["type"]) == ["day_care_center", "senior_canteen"]
+    assert list(fac["facility_type"]) == ["day_care_center", "senior_canteen"]
     assert list(fac["beds"]) == [20, 0]
     assert list(fac["admin_name"]) == ["青阳街道", "青阳街道"]
     assert fac.attrs["geoplan"]["encoding"] == "GBK (detected, no .cpg)"
@@ -170,7 +170,7 @@ def test_csv_in_gbk_with_dms_coordinates(tmp_path: Path) -> None:
     fac = gio.read_facilities(path, "wgs84")
     assert fac.attrs["geoplan"]["encoding"] == "gbk"
     assert list(fac["name"]) == ["安海镇敬老院", "龙湖镇敬老院"]
-    assert list(fac["type"]) == ["nursing_home", "nursing_home"]
+    assert list(fac["facility_type"]) == ["nursing_home", "nursing_home"]
     assert fac.geometry.loc["N1"].x == pytest.approx(118.46)
     assert fac.geometry.loc["N1"].y == pytest.approx(24.72)
     assert fac.geometry.loc["N2"].y == pytest.approx(24.63)
@@ -182,7 +182,7 @@ def test_csv_in_utf8_with_bom(tmp_path: Path) -> None:
     fac = gio.read_facilities(path, "cgcs2000")
     assert fac.attrs["geoplan"]["encoding"] == "utf-8-sig"
     assert list(fac.index) == ["F2"]  # no id column: generated from the CSV row number
-    assert fac.loc["F2", "type"] == "elderly_station"
+    assert fac.loc["F2", "facility_type"] == "elderly_station"
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -252,7 +252,8 @@ def test_explicit_column_mapping(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text("站名,种类,E,N\n甲,幸福院,118.55,24.78\n", encoding="utf-8")
     fac = gio.read_facilities(path, "wgs84",
-                              columns={"站名": "name", "种类": "type", "E": "lon", "N": "lat"})
+                              columns={"站名": "name", "种类": "facility_type", "E": "lon",
+                                       "N": "lat"})
     assert fac.iloc[0]["name"] == "甲"
     assert fac.geometry.iloc[0].equals(shapely.Point(118.55, 24.78))
 

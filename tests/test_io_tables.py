@@ -111,7 +111,7 @@ def test_tab_semicolon_and_bar_separated_text(tmp_path: Path, sep: str) -> None:
     rows = [["名称", "类型", "经度", "纬度"], ["甲站", "社工站", "118.55", "24.78"]]
     path.write_text("\n".join(sep.join(r) for r in rows) + "\n", encoding="gbk")
     fac = gio.read_facilities(path, "wgs84")
-    assert fac["type"].tolist() == ["social_work_station"]
+    assert fac["facility_type"].tolist() == ["social_work_station"]
     assert (fac.geometry.iloc[0].x, fac.geometry.iloc[0].y) == (118.55, 24.78)
 
 

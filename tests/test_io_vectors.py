@@ -196,6 +196,7 @@ def test_gbk_shapefile_with_a_wrong_utf8_cpg(tmp_path: Path) -> None:
         gpd.read_file(path)
     with pytest.warns(UserWarning, match="not in the code page its .cpg names"):
         fac = gio.read_facilities(path, "cgcs2000")
-    assert fac[["name", "type"]].iloc[0].tolist() == ["青阳街道居家养老服务站", "elderly_station"]
+    assert fac[["name", "facility_type"]].iloc[0].tolist() == [
+        "青阳街道居家养老服务站", "elderly_station"]
     with pytest.raises(SchemaError, match="cannot read layer 'stations'"):
         gio.read_facilities(path, "cgcs2000", encoding="UTF-8")

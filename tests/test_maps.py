@@ -314,12 +314,13 @@ def test_units_with_coverage_picks_one_type_and_tier(layers):
 
 def test_service_areas_by_type_column_or_index(layers):
     facilities = layers["facilities"]
-    areas = facilities.assign(geometry=facilities.buffer(900.0))[["type", "geometry"]]
+    areas = facilities.assign(geometry=facilities.buffer(900.0))[["facility_type", "geometry"]]
     m = maps.base_map(layers["towns"])
     by_column = maps.add_service_areas(m, areas)
     assert by_column[0].layer_name == "公益性骨灰堂15分钟服务范围"
     assert not by_column[0].show  # off when the map opens: they overlap
-    dissolved = areas.dissolve(by="type")  # index = type, as service_areas(dissolve_by="type")
+    # index = type, as service_areas(dissolve_by="facility_type") gives them
+    dissolved = areas.dissolve(by="facility_type")
     by_index = maps.add_service_areas(m, dissolved, minutes=None)
     assert [layer.geoplan_layer_id for layer in by_index] == [
         f"service-areas-{t}" for t in sorted(sl.FACILITY_TYPES)]
@@ -338,7 +339,7 @@ def test_point_cells_are_drawn_as_squares(layers):
     centres = cells.assign(geometry=cells.geometry.centroid)
     m = maps.base_map(layers["towns"])
     vector = maps.add_uncovered_cells(m, centres)
-    assert {f["geometry"]["type"] for f in _features(vector)} == {"Polygon"}
+    assert {f["geometry"]["facility_type"] for f in _features(vector)} == {"Polygon"}
     image = maps.add_uncovered_cells(m, centres, max_vector_features=10)
     from_polygons = maps.add_uncovered_cells(m, cells, max_vector_features=10)
     assert np.allclose(image.bounds, from_polygons.bounds, atol=1e-5)

@@ -38,7 +38,7 @@ def test_every_builder_accepts_an_empty_layer_and_the_page_renders(layers):
     maps.add_standards_shortfalls(m, layers["standards"].iloc[:0])
     maps.add_uncovered_cells(m, layers["cells"].assign(covered=True))  # nothing uncovered
     maps.add_facilities(m, layers["facilities"].iloc[:0])
-    maps.add_service_areas(m, layers["facilities"].iloc[:0][["type", "geometry"]])
+    maps.add_service_areas(m, layers["facilities"].iloc[:0][["facility_type", "geometry"]])
     maps.add_proposed_sites(m, layers["sites"].iloc[:0])
     maps.add_boundary_lines(m, layers["lines"].iloc[:0])
     maps.add_boundary_markers(m, layers["markers"].iloc[:0])
@@ -60,8 +60,8 @@ def test_empty_extent_is_a_clear_error(layers):
 def test_text_shown_in_popups_and_layer_names_is_html_escaped(layers):
     facilities = layers["facilities"].copy()
     facilities.loc[facilities.index[0], "name"] = EVIL
-    facilities["type"] = facilities["type"].astype(object)
-    facilities.loc[facilities.index[1], "type"] = "自建<类型>&"
+    facilities["facility_type"] = facilities["facility_type"].astype(object)
+    facilities.loc[facilities.index[1], "facility_type"] = "自建<类型>&"
     m = maps.base_map(layers["towns"])
     by_id = {layer.geoplan_layer_id: layer for layer in maps.add_facilities(m, facilities)}
     props = _features(by_id["facilities-elderly_station"])[0]["properties"]
@@ -117,8 +117,8 @@ def test_missing_column_names_the_column(layers, builder, drop, column):
 
 
 def test_facilities_without_a_type_are_drawn_not_dropped(layers):
-    facilities = layers["facilities"].assign(type=lambda d: d["type"].astype(object))
-    facilities.loc[facilities.index[:2], "type"] = [None, np.nan]
+    facilities = layers["facilities"].astype({"facility_type": object})
+    facilities.loc[facilities.index[:2], "facility_type"] = [None, np.nan]
     m = maps.base_map(layers["towns"])
     result = maps.add_facilities(m, facilities)
     assert sum(len(_features(layer)) for layer in result) == len(facilities)
@@ -129,7 +129,7 @@ def test_facilities_without_a_type_are_drawn_not_dropped(layers):
 def test_a_type_has_one_colour_in_every_layer(layers):
     facilities = layers["facilities"]
     m = maps.base_map(layers["towns"])
-    points = maps.add_facilities(m, facilities[facilities["type"] == "columbarium"])
+    points = maps.add_facilities(m, facilities[facilities["facility_type"] == "columbarium"])
     areas = maps.add_service_areas(m, facilities.assign(geometry=facilities.buffer(500.0)))
     colour = _features(points[0])[0]["properties"]["style"]["color"]
     by_id = {layer.geoplan_layer_id: layer for layer in areas}
@@ -140,7 +140,7 @@ def test_a_type_has_one_colour_in_every_layer(layers):
 
 def test_service_areas_in_degrees_are_drawn(layers):
     facilities = layers["facilities"]
-    areas = facilities.assign(geometry=facilities.buffer(500.0))[["type", "geometry"]]
+    areas = facilities.assign(geometry=facilities.buffer(500.0))[["facility_type", "geometry"]]
     m = maps.base_map(layers["towns"])
     result = maps.add_service_areas(m, areas.to_crs(4326))
     assert sum(len(_features(layer)) for layer in result) == len(areas)

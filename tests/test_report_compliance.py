@@ -39,7 +39,7 @@ def study() -> SimpleNamespace:
     pts = [Point(X0 + 500, Y0 + 500), Point(X0 + 1500, Y0 + 500), Point(X0 + 2500, Y0 + 500)]
     fac = gpd.GeoDataFrame(
         {
-            "type": [
+            "facility_type": [
                 "community_center",
                 "community_center",
                 "nursing_home",
@@ -201,7 +201,7 @@ def test_demo_study_tables(tmp_path: Path) -> None:
     assert len(sw) == len(towns)
     # independent count: towns containing an existing 社工站 point
     fac = demo.facilities
-    pts = fac[(fac["type"] == "social_work_station") & (fac["status"] == "existing")]
+    pts = fac[(fac["facility_type"] == "social_work_station") & (fac["status"] == "existing")]
     inside = gpd.sjoin(pts[["geometry"]], towns[["code", "geometry"]], predicate="within")
     assert (sw["完成情况"] == "达标").sum() == inside["code"].nunique()
     path = write_compliance_workbook(tables, tmp_path / "demo.xlsx")

@@ -27,7 +27,7 @@ AREA = gpd.GeoDataFrame({"code": ["350582"], "name": ["晋江市"]},
 def facilities(**overrides: object) -> gpd.GeoDataFrame:
     data = {
         "facility_id": ["F1", "F2", "F3"],
-        "type": ["elderly_station", "senior_canteen", "columbarium"],
+        "facility_type": ["elderly_station", "senior_canteen", "columbarium"],
         "name": ["青阳街道养老服务站", "梅岭长者食堂", "磁灶骨灰堂"],
         "beds": [10, None, None],
         "niches_total": [None, None, 3000],
@@ -95,14 +95,14 @@ def test_mojibake_detection() -> None:
 
 # --------------------------------------------------------------------------- happy path
 def test_valid_layer_returns_a_new_frame_indexed_by_string_ids() -> None:
-    gdf = facilities(type=["幸福院", "助餐点", "骨灰堂"], status=["已建", "在建", "拟建"])
+    gdf = facilities(facility_type=["幸福院", "助餐点", "骨灰堂"], status=["已建", "在建", "拟建"])
     before = gdf.copy()
     out = validate_layer(gdf, "facilities", study_area=AREA)
     assert_frame_equal(gdf, before)  # the input is not modified
     assert out is not gdf
     assert list(out.index) == ["F1", "F2", "F3"]
     assert out.index.name is None
-    assert list(out["type"]) == ["elderly_station", "senior_canteen", "columbarium"]
+    assert list(out["facility_type"]) == ["elderly_station", "senior_canteen", "columbarium"]
     assert list(out["status"]) == ["existing", "building", "proposed"]
     assert list(out["note"]) == ["extra", "columns", "pass"]  # extra column passes through
     assert np.isnan(out.loc["F1", "seats"])  # missing capacity columns are added as NaN
@@ -186,9 +186,9 @@ def test_negative_counts_and_capacities() -> None:
 
 
 def test_unknown_facility_type_lists_the_known_keys() -> None:
-    gdf = facilities(type=["幸福院", "菜市场", "columbarium"])
+    gdf = facilities(facility_type=["幸福院", "菜市场", "columbarium"])
     [(row, col, msg)] = problems_of(gdf, "facilities")
-    assert (row, col) == ("F2", "type")
+    assert (row, col) == ("F2", "facility_type")
     assert "unknown facility type '菜市场'" in msg
     assert all(key in msg for key in FACILITY_TYPES)
 
@@ -260,7 +260,7 @@ def test_unknown_kind_and_non_geodataframe() -> None:
 
 
 def test_layer_without_geometry_column() -> None:
-    gdf = gpd.GeoDataFrame({"facility_id": ["F1"], "type": ["幸福院"], "name": ["x"]})
+    gdf = gpd.GeoDataFrame({"facility_id": ["F1"], "facility_type": ["幸福院"], "name": ["x"]})
     assert (None, "geometry", "layer has no geometry column") in problems_of(gdf, "facilities")
 
 
@@ -273,7 +273,7 @@ def test_empty_study_area() -> None:
 def test_several_problems_are_reported_at_once_with_rows_and_columns() -> None:
     gdf = facilities(
         facility_id=["F1", "F1", "F3"],
-        type=["幸福院", "菜市场", "骨灰堂"],
+        facility_type=["幸福院", "菜市场", "骨灰堂"],
         beds=["abc", -2, None],
         admin_code=["3505", "350582002", "350582104"],
         geometry=[shapely.Point(118.55, 24.78), None, shapely.Point(120.0, 26.0)],

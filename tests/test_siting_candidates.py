@@ -153,7 +153,7 @@ def test_models_on_access_reach_matrix(grid_network, cells):
 
 
 def test_propose_sites_on_layers(grid_network, cells):
-    existing = gpd.GeoDataFrame({"facility_id": ["e1"], "type": ["elderly_station"]},
+    existing = gpd.GeoDataFrame({"facility_id": ["e1"], "facility_type": ["elderly_station"]},
                                 geometry=shapely.points([[X0 + 1200, Y0 + 1200]]),
                                 index=["e1"], crs=EPSG)
     towns = gpd.GeoDataFrame({"name": ["安海镇", "内坑镇"]},

@@ -136,7 +136,8 @@ def test_amended_rule_is_what_gets_evaluated(tmp_path: Path) -> None:
         crs=4549,
     )
     fac = gpd.GeoDataFrame(
-        {"type": ["community_center"], "admin_code": ["350582001001"], "floor_area_m2": [400.0]},
+        {"facility_type": ["community_center"], "admin_code": ["350582001001"],
+         "floor_area_m2": [400.0]},
         geometry=[Point(5, 5)],
         crs=4549,
     )

@@ -76,7 +76,8 @@ def _units(
 def _facilities() -> gpd.GeoDataFrame:
     gdf = gpd.GeoDataFrame(
         {
-            "type": ["community_center", "community_center", "nursing_home", "social_work_station"],
+            "facility_type": ["community_center", "community_center", "nursing_home",
+                              "social_work_station"],
             "status": ["existing"] * 4,
             "admin_code": [V[0], None, T2, T1],  # the second one is placed by its location
             "floor_area_m2": [300.0, 200.0, 2000.0, 50.0],
@@ -209,8 +210,8 @@ def test_staff_table_problems_are_schema_errors(jinjiang) -> None:
         )
     with pytest.raises(SchemaError, match="needs 'admin_code'"):
         evaluate_standards(jinjiang, units, fac, staff=pd.DataFrame({"role": ["a"]}))
-    with pytest.raises(SchemaError, match="missing column 'type'"):
-        evaluate_standards(jinjiang, units, fac.drop(columns="type"))
+    with pytest.raises(SchemaError, match="missing column 'facility_type'"):
+        evaluate_standards(jinjiang, units, fac.drop(columns="facility_type"))
     twice = pd.concat([units, units.iloc[[0]]])
     with pytest.raises(SchemaError, match="duplicate unit code '350582001'"):
         evaluate_standards(jinjiang, twice, fac)
@@ -258,7 +259,7 @@ def test_columbarium_without_code_is_placed_by_location() -> None:
     units["pop"] = [30_000, 20_000, 10_000, 0, 5_000, 15_000]
     fac = gpd.GeoDataFrame(
         {
-            "type": ["columbarium"] * 4,
+            "facility_type": ["columbarium"] * 4,
             "status": ["existing"] * 4,
             "admin_code": [None, V[3], "350582000000", np.nan],
             "niches_total": [300.0, 1000, 10_000, 500],
@@ -296,7 +297,8 @@ def test_columbarium_with_no_deaths_is_not_computable() -> None:
     units = _units()
     units["pop"] = [30_000, 20_000, 10_000, 0, 5_000, 15_000]
     fac = gpd.GeoDataFrame(
-        {"type": ["columbarium"], "admin_code": [V[1]], "niches_total": [10], "niches_used": [2]},
+        {"facility_type": ["columbarium"], "admin_code": [V[1]], "niches_total": [10],
+         "niches_used": [2]},
         geometry=[_pt(1)],
         crs=4549,
     )
@@ -319,7 +321,7 @@ def test_chinese_levels_types_statuses_and_repeated_facility_ids(jinjiang) -> No
     units = _units()
     units["level"] = units["level"].map({"town": "镇", "village": "社区"})
     fac = _facilities()
-    fac["type"] = ["社区综合服务设施", "community_center", "nursing_home", "社工站"]
+    fac["facility_type"] = ["社区综合服务设施", "community_center", "nursing_home", "社工站"]
     fac["status"] = ["已建", None, "现状", "existing"]  # blank = existing (layer contract)
     fac.index = ["f0", "f0", "f1", "f1"]  # ids repeated across two source files
     res = evaluate_standards(jinjiang, units, fac, reference_date=MID_2025)

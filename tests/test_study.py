@@ -203,7 +203,7 @@ def test_load_study_reads_validates_and_projects_every_layer(study_dir: Path) ->
     assert list(study.towns.index) == ["350582001", "350582002"]
     assert list(study.villages["parent_code"]) == ["350582001", "350582002"]
     assert sorted(study.facilities.index) == ["C1", "S1", "S2"]
-    assert list(study.facilities.loc[["S1", "S2", "C1"], "type"]) == [
+    assert list(study.facilities.loc[["S1", "S2", "C1"], "facility_type"]) == [
         "elderly_station", "columbarium", "senior_canteen"]
     # the GCJ-02 canteen lands on its WGS 84 position
     x, y = _metric(118.545, 24.785)
@@ -404,7 +404,7 @@ def test_problems_of_several_layers_are_reported_together(study_dir: Path) -> No
     text = str(info.value)
     assert "3 layers" in text
     found = {(p.row, p.column) for p in info.value.problems}
-    assert ("S1", "type") in found
+    assert ("S1", "facility_type") in found
     assert ("0001001A", "x_reg") in found
     assert any(p.message.startswith("layers.projects: ") and "EPSG:4549" in p.message
                for p in info.value.problems)

@@ -81,7 +81,7 @@ def service_areas(
     max_m
         Walking distance (metres), e.g. ``15 * 60`` for 15 minutes at 60 m/min.
     dissolve_by
-        Column to group facilities by (e.g. ``"type"``): one polygon per group, from a
+        Column to group facilities by (e.g. ``"facility_type"``): one polygon per group, from a
         multi-source search.
     access_width_m
         Buffer around the reachable street pieces (metres).

@@ -109,7 +109,7 @@ def coverage_by_unit(
     *,
     tiers_min: Sequence[float] = DEFAULT_TIERS_MIN,
     speed_m_per_min: float | None = None,
-    type_col: str = "type",
+    type_col: str = "facility_type",
     types: Sequence[str] | None = None,
     measures: Sequence[str] = MEASURES,
     level_col: str = "level",

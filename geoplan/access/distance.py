@@ -335,7 +335,7 @@ def nearest_facility_time(
     *,
     speed_m_per_min: float | None = None,
     max_minutes: float = max(DEFAULT_TIERS_MIN),
-    type_col: str = "type",
+    type_col: str = "facility_type",
     types: Sequence[str] | None = None,
     max_access_m: float = DEFAULT_MAX_ACCESS_M,
     demand_snap: pd.DataFrame | None = None,

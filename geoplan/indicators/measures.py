@@ -56,7 +56,7 @@ def _facility_total(admin_units, facilities, types, column, statuses) -> tuple[f
     fac = filter_facilities(facilities, types, statuses).reset_index(drop=True)
     codes = assign_to_level(fac, admin_units, top_level(admin_units))
     total, missing, skipped = sum_by_unit(fac, codes, column)
-    if len(fac) and set(skipped) >= set(fac["type"]):  # none of them records the column
+    if len(fac) and set(skipped) >= set(fac["facility_type"]):  # none of them records the column
         return 0.0, len(fac)
     return float(total.sum()), int(missing.sum())
 

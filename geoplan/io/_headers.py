@@ -25,7 +25,7 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
             "坐标y"),
     "facility_id": ("facility_id", "设施编号", "机构编号", "站点编号", "编号", "id", "序号"),
     "name": ("名称", "机构名称", "设施名称", "站点名称", "单位名称", "名字", "name"),
-    "type": ("类型", "设施类型", "机构类型", "设施类别", "类别", "type"),
+    "facility_type": ("类型", "设施类型", "机构类型", "设施类别", "类别", "type", "facility_type"),
     "status": ("状态", "建设状态", "建设情况", "现状/规划", "status"),
     "beds": ("床位数", "床位", "总床位", "床位总数", "beds"),
     "nursing_beds": ("护理型床位", "护理型床位数", "护理床位", "nursing_beds"),

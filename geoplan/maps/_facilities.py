@@ -98,7 +98,7 @@ def add_facilities(
     facilities: gpd.GeoDataFrame,
     *,
     admin_units: gpd.GeoDataFrame | None = None,
-    type_col: str = "type",
+    type_col: str = "facility_type",
     status_col: str = "status",
     name_col: str = "name",
     admin_code_col: str = "admin_code",
@@ -167,7 +167,7 @@ def add_service_areas(
     m: folium.Map,
     areas: gpd.GeoDataFrame,
     *,
-    type_col: str = "type",
+    type_col: str = "facility_type",
     minutes: float | None = 15,
     show: bool = False,
 ) -> list[folium.GeoJson]:
@@ -177,7 +177,7 @@ def add_service_areas(
     ----------
     areas
         Polygons with a facility ``type`` column, or indexed by type (as
-        :func:`geoplan.access.service_areas` returns them with ``dissolve_by="type"``).
+        :func:`geoplan.access.service_areas` returns them with ``dissolve_by="facility_type"``).
     minutes
         Walking time the areas stand for, used in the layer name (``None``: no time).
     show

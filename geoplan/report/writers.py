@@ -85,7 +85,6 @@ COLUMN_NAMES_ZH = _measure_headers() | {
     "kind": "类型",
     "parent_code": "上级代码",
     "facility_id": "设施编号",
-    "type": "设施类型",
     "facility_type": "设施类型",
     "status": "状态",
     "beds": "床位（张）",

@@ -108,7 +108,7 @@ LAYER_CONTRACTS: dict[str, LayerContract] = {
     ), _POLYS),
     "facilities": LayerContract("facilities", "facility_id", (
         ColumnSpec("facility_id", "id", required=True),
-        ColumnSpec("type", "type", required=True),
+        ColumnSpec("facility_type", "type", required=True),
         ColumnSpec("name", "str", required=True),
         ColumnSpec("status", "status", default="existing"),
         *_CAPACITY,

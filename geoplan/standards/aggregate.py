@@ -199,7 +199,7 @@ def filter_facilities(
     schema's registry; a blank status counts as ``existing`` (the layer contract's default).
     The copy's ``type`` column holds the registry keys.
     """
-    kinds = facilities["type"].map(lambda v: facility_type_key(v) or v)
+    kinds = facilities["facility_type"].map(lambda v: facility_type_key(v) or v)
     mask = kinds.isin(list(types))
     if "status" in facilities.columns:
         status = facilities["status"].map(
@@ -207,7 +207,7 @@ def filter_facilities(
         )
         mask &= status.isin(list(statuses))
     out = facilities.loc[mask].copy()
-    out["type"] = kinds.loc[mask]
+    out["facility_type"] = kinds.loc[mask]
     return out
 
 
@@ -322,10 +322,10 @@ def sum_by_unit(
         else pd.Series(np.nan, index=frame.index)
     )
     skipped: list[str] = []
-    if "type" in frame.columns:
-        recorded = vals.notna().groupby(frame["type"]).any()
+    if "facility_type" in frame.columns:
+        recorded = vals.notna().groupby(frame["facility_type"]).any()
         skipped = sorted(str(t) for t, ok in recorded.items() if not ok)
-        keep = ~frame["type"].isin(skipped)
+        keep = ~frame["facility_type"].isin(skipped)
         frame, vals = frame.loc[keep], vals.loc[keep]
     df = pd.DataFrame({"code": codes.reindex(frame.index), "v": vals}).dropna(subset=["code"])
     total = df.groupby("code")["v"].sum()
@@ -343,8 +343,9 @@ def check_tables(facilities: pd.DataFrame, staff: pd.DataFrame | None) -> None:
         place a row (``admin_code``, ``village_code`` or point geometry), or with a
         ``count`` that is not a non-negative number. Every problem is listed.
     """
-    if "type" not in facilities.columns:
-        raise SchemaError("facilities", [Problem("missing column 'type'", column="type")])
+    if "facility_type" not in facilities.columns:
+        problem = Problem("missing column 'facility_type'", column="facility_type")
+        raise SchemaError("facilities", [problem])
     if staff is None:
         return
     problems = []

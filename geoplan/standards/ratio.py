@@ -49,7 +49,8 @@ def _side_by_unit(ctx: Inputs, spec: dict, level_units: gpd.GeoDataFrame, level:
     fac = filter_facilities(ctx.facilities, spec["types"], spec.get("statuses", DEFAULT_STATUSES))
     codes = ctx.codes("facilities", level).reindex(fac.index)
     total, missing, skipped = sum_by_unit(fac, codes, spec["column"])
-    if len(fac) and set(skipped) >= set(fac["type"]):  # such facilities exist, none has a value
+    # such facilities exist, but none of them has a value
+    if len(fac) and set(skipped) >= set(fac["facility_type"]):
         return None, None, None
     label = f"设施 {'/'.join(spec['types'])} 的 {spec['column']}"
     if skipped:

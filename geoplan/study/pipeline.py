@@ -137,7 +137,7 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> pd.DataFrame
     """
     network = study.network()
     existing = _existing(study.facilities)
-    types = [t for t in CORE_TYPES if existing["type"].eq(t).any()]
+    types = [t for t in CORE_TYPES if existing["facility_type"].eq(t).any()]
     missing = [FACILITY_TYPES[t].name_zh for t in CORE_TYPES if t not in types]
     if missing:
         logger.warning("no existing %s in the study: their coverage is not reported",
@@ -154,8 +154,8 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> pd.DataFrame
     )
     gaps = coverage_gaps(study.population, nearest, tier_min=max(study.tiers_min),
                          speed_m_per_min=study.speed_m_per_min, types=types)
-    run.service_areas = service_areas(network, existing[existing["type"].isin(types)],
-                                      max(study.tier_distances_m), dissolve_by="type")
+    run.service_areas = service_areas(network, existing[existing["facility_type"].isin(types)],
+                                      max(study.tier_distances_m), dissolve_by="facility_type")
     run.outputs["coverage"] = write_layers_gpkg(
         {"uncovered_cells": gaps, "service_areas": run.service_areas},
         out_dir / "coverage.gpkg")
@@ -188,7 +188,7 @@ def propose_sites(study: Study, nearest: pd.DataFrame | None, out_dir: Path,
         candidates = candidate_sites_from_demand_clusters(
             cells, N_CANDIDATES, mask=uncovered, network=network, seed=0)
         reach = reach_matrix(network, candidates, cells, max_m)
-        fixed = existing[existing["type"].eq(facility_type)]
+        fixed = existing[existing["facility_type"].eq(facility_type)]
         existing_reach = reach_matrix(network, fixed, cells, max_m)
         result = mclp(reach, weights, p, existing_reach=existing_reach, method="exact",
                       time_limit_s=60)
