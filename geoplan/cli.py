@@ -1,9 +1,14 @@
 """The ``geoplan`` command.
 
-``geoplan demo`` runs the main job on the embedded Jinjiang demo study; ``geoplan run STUDY.toml``
-runs it on a planner's own study; ``geoplan validate STUDY.toml`` only loads and validates.
-Errors in the input end the command with exit code 2 and a readable list of every problem;
-nothing already written is touched by a failed run.
+``geoplan demo`` runs the embedded Jinjiang demo study; ``geoplan run STUDY.toml`` runs the
+steps a planner's study file asks for; ``geoplan inspect STUDY.toml`` runs only its boundary
+joint inspection; ``geoplan validate STUDY.toml`` runs the same preflight as ``run`` (the
+study file, every layer, what each step needs) and writes nothing.
+
+Exit codes (:data:`EXIT_CODES`): 0 done; 1 internal error (a bug: rerun with ``--debug``
+and report it); 2 usage error (a wrong option or argument); 3 bad input (the study file or
+a layer: every problem is listed); 4 an output cannot be written (the folder is read-only,
+the disk is full …; earlier outputs are left as they were); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,113 +16,216 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from tqdm import tqdm
 
-from geoplan.errors import GeoplanError
+import geoplan
+from geoplan.errors import GeoplanError, OutputError
 
-__all__ = ["app"]
+__all__ = ["EXIT_CODES", "app"]
+
+#: Exit code → meaning, as ``geoplan --help`` states them.
+EXIT_CODES = {0: "done", 1: "internal error (a bug)", 2: "usage error",
+              3: "bad input (study file or layers)", 4: "an output cannot be written",
+              130: "interrupted"}
+EXIT_INPUT, EXIT_OUTPUT, EXIT_BUG = 3, 4, 1
 
 app = typer.Typer(
     name="geoplan",
-    help="民政服务设施规划工具 — civil-affairs service-facility planning for Chinese cities.",
+    help=("民政服务设施规划工具 — civil-affairs service-facility planning for Chinese cities.\n\n"
+          "Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + "."),
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log each step's details.")]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder (replaced as a whole "
+                                                            "when the run succeeds).")]
+StudyArg = Annotated[Path, typer.Argument(help="The study file (TOML).")]
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    typer.secho(f"错误 error: {exc}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code=2)
+class _Settings:
+    quiet = False
+    verbose = False
+    debug = False
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    logging.getLogger("pyogrio").setLevel(logging.WARNING)
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"geoplan {geoplan.__version__}")
+        raise typer.Exit
 
 
-def _load(path: Path):
-    from geoplan.study import load_study
+@app.callback()
+def main(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Log each step's details.")] = False,
+    debug: Annotated[bool, typer.Option("--debug",
+                                        help="Show tracebacks of internal errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """民政服务设施规划 geoplan: service circles, standards, siting, boundary inspection."""
+    _Settings.quiet, _Settings.verbose, _Settings.debug = quiet, verbose, debug
+    level = logging.ERROR if quiet else logging.DEBUG if debug else (
+        logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+    logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
+
+
+def _say(text: str) -> None:
+    if not _Settings.quiet:
+        typer.echo(text)
+
+
+@contextmanager
+def _failures() -> Iterator[None]:
+    """Turn every expected failure into one line and its exit code; a bug into code 1."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except OutputError as exc:
+        _error(exc, "无法写出 cannot write")
+        raise typer.Exit(EXIT_OUTPUT) from None
+    except GeoplanError as exc:
+        _error(exc, "输入有误 bad input")
+        raise typer.Exit(EXIT_INPUT) from None
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        _error(exc, "无法读取 cannot read")
+        raise typer.Exit(EXIT_INPUT) from None
+    except KeyboardInterrupt:
+        typer.secho("已中断 interrupted; earlier outputs are unchanged", err=True,
+                    fg=typer.colors.YELLOW)
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if _Settings.debug:
+            raise
+        typer.secho(f"内部错误 internal error: {type(exc).__name__}: {exc}\n"
+                    "  this is a bug in geoplan; rerun with --debug and report the traceback",
+                    err=True, fg=typer.colors.RED)
+        raise typer.Exit(EXIT_BUG) from None
+
+
+def _error(exc: BaseException, label: str) -> None:
+    notes = "".join(f"\n  {n}" for n in getattr(exc, "__notes__", ()))
+    typer.secho(f"错误 {label}: {exc}{notes}", err=True, fg=typer.colors.RED)
+
+
+class _Progress:
+    """A progress bar on a terminal; one log line per step with its elapsed time otherwise."""
+
+    def __init__(self, labels: list[str]):
+        self.labels = labels
+        self.started = self.step_started = time.perf_counter()
+        self.current: str | None = None
+        self.bar = None
+        if sys.stderr.isatty() and not _Settings.quiet:
+            self.bar = tqdm(total=len(labels), unit="step", file=sys.stderr, leave=False)
+
+    def __call__(self, label: str) -> None:
+        self._finish()
+        self.current, self.step_started = label, time.perf_counter()
+        if self.bar is not None:
+            self.bar.set_description(label)
+
+    def _finish(self) -> None:
+        if self.current is None:
+            return
+        seconds = time.perf_counter() - self.step_started
+        if self.bar is not None:
+            self.bar.update()
+        elif not _Settings.quiet:
+            typer.echo(f"[{time.perf_counter() - self.started:7.1f} s] {self.current}: "
+                       f"{seconds:.1f} s", err=True)
+        self.current = None
+
+    def close(self) -> None:
+        self._finish()
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _prepare(path: Path, only: tuple[str, ...] | None = None) -> tuple[Any, Any]:
+    from geoplan.study.preflight import prepare_run
 
     started = time.perf_counter()
-    with tqdm(total=1, desc="读取与校验 load and validate", leave=False,
-              disable=None) as bar:
-        study = load_study(path)
-        bar.update()
-    typer.echo(f"已读取 loaded {study.name}: {len(study.towns)} 镇街, "
-               f"{len(study.villages)} 村社区, {len(study.facilities)} 设施, "
-               f"{len(study.population):,} 人口格网 "
-               f"(EPSG:{study.metric_epsg}, {time.perf_counter() - started:.1f} s)")
-    return study
+    study, plan = prepare_run(path, only=only)
+    _say(f"已读取 loaded {study.name}: {len(study.towns)} 镇街, {len(study.villages)} 村社区, "
+         f"{len(study.facilities)} 设施, {len(study.population):,} 人口格网 "
+         f"(EPSG:{study.metric_epsg}, {time.perf_counter() - started:.1f} s)")
+    for note in plan.notes:
+        _say(f"  注意 note: {note}")
+    return study, plan
 
 
-def _run(path: Path, out: Path) -> None:
-    from geoplan.study.pipeline import STEP_NAMES, run_study
+def _report_plan(plan: Any) -> None:
+    from geoplan.study.preflight import STEP_NAMES_ZH
 
-    study = _load(path)
+    done = ", ".join(f"{STEP_NAMES_ZH[s]} ({s})" for s in plan.steps) or "none"
+    _say(f"步骤 steps: {done}")
+    for reason in plan.skipped.values():
+        _say(f"  跳过 skipped: {reason}")
+
+
+def _run(path: Path, out: Path, only: tuple[str, ...] | None = None) -> None:
+    from geoplan.study.pipeline import run_study, step_labels
+
+    study, plan = _prepare(path, only)
+    _report_plan(plan)
+    progress = _Progress(step_labels(plan))
     started = time.perf_counter()
-    with tqdm(total=len(STEP_NAMES), desc="geoplan", unit="step", disable=None) as bar:
-        first = True
-
-        def step(name: str) -> None:
-            nonlocal first
-            if not first:
-                bar.update()
-            first = False
-            bar.set_description(name)
-
-        run = run_study(study, out, step=step)
-        bar.update(bar.total - bar.n)
-    typer.echo(f"完成 done in {time.perf_counter() - started:.0f} s; outputs in {out}:")
+    try:
+        run = run_study(study, out, plan=plan, step=progress)
+    finally:
+        progress.close()
+    _say(f"完成 done in {time.perf_counter() - started:.0f} s; outputs in {out}:")
     for name, written in run.outputs.items():
-        typer.echo(f"  {name:20s} {written}")
+        _say(f"  {name:20s} {written}")
+
+
+def _command(body: Callable[[], None]) -> None:
+    with _failures():
+        body()
 
 
 @app.command()
-def demo(out: OutDir = Path("out/demo"), verbose: Verbose = False) -> None:
+def demo(out: OutDir = Path("out/demo")) -> None:
     """Run every analysis on the embedded Jinjiang (晋江市) demo study, offline."""
     from geoplan.datasets import demo_study_path
 
-    _configure_logging(verbose)
-    try:
-        _run(demo_study_path(), out)
-    except GeoplanError as exc:
-        raise _fail(exc) from exc
+    _command(lambda: _run(demo_study_path(), out))
 
 
 @app.command()
-def run(
-    study: Annotated[Path, typer.Argument(help="The study file (TOML).")],
-    out: OutDir = Path("out"),
-    verbose: Verbose = False,
-) -> None:
-    """Run every analysis on a study described by a TOML file."""
-    _configure_logging(verbose)
-    try:
-        _run(study, out)
-    except GeoplanError as exc:
-        raise _fail(exc) from exc
+def run(study: StudyArg, out: OutDir = Path("out")) -> None:
+    """Run the steps a study file asks for and write their outputs."""
+    _command(lambda: _run(study, out))
 
 
 @app.command()
-def validate(
-    study: Annotated[Path, typer.Argument(help="The study file (TOML).")],
-    verbose: Verbose = False,
-) -> None:
-    """Load and validate a study's layers; report every problem found."""
-    _configure_logging(verbose)
-    try:
-        _load(study)
-    except GeoplanError as exc:
-        raise _fail(exc) from exc
-    typer.echo("校验通过 valid")
+def inspect(study: StudyArg, out: OutDir = Path("out")) -> None:
+    """Run only the boundary joint inspection (界线联检) of a study file."""
+    _command(lambda: _run(study, out, only=("boundary",)))
+
+
+@app.command()
+def validate(study: StudyArg) -> None:
+    """Check a study as a run would (study file, layers, each step's needs); write nothing."""
+
+    def body() -> None:
+        _, plan = _prepare(study)
+        _report_plan(plan)
+        _say("校验通过 valid")
+
+    _command(body)
 
 
 if __name__ == "__main__":  # pragma: no cover

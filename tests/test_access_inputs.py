@@ -319,8 +319,8 @@ def test_service_areas_and_fca_refuse_bad_input(futian, small):
     with pytest.raises(NetworkError, match="outside the walking network's extent"):
         service_areas(futian, far, 500.0)
     untyped = fac.assign(facility_type=[1, None, 1, 2, 2, 2])
-    with pytest.raises(SchemaError, match="row 'f1', column 'type': missing value"):
-        service_areas(futian, untyped, 500.0, dissolve_by="type")
+    with pytest.raises(SchemaError, match="row 'f1', column 'facility_type': missing value"):
+        service_areas(futian, untyped, 500.0, dissolve_by="facility_type")
     wrong = reach_matrix(futian, fac.iloc[:2], cells, 900.0)
     with pytest.raises(SchemaError, match="reach matrix is 2 x 40"):
         two_step_fca(futian, cells, fac, reach=wrong)

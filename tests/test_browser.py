@@ -156,7 +156,7 @@ def test_popup_shows_chinese_text(browser, layers, study_map_html):
         assert "名称" in text
         assert "公益性骨灰堂" in text
         assert "镇街" in text
-        assert layers["facilities"].query("type == 'columbarium'")["name"].iloc[0] in text
+        assert layers["facilities"].query("facility_type == 'columbarium'")["name"].iloc[0] in text
         assert log.console_errors == []
     finally:
         page.close()

@@ -72,7 +72,7 @@ def test_demo_report_has_coverage_proposals_and_findings(demo_out):
     assert len(findings) == len(planted)
 
 
-def test_bad_study_file_exits_2_and_leaves_earlier_outputs(tmp_path):
+def test_bad_study_file_exits_3_and_leaves_earlier_outputs(tmp_path):
     study = tmp_path / "study.toml"
     shutil.copytree(data_dir() / "boundaries", tmp_path / "boundaries")
     study.write_text(
@@ -85,7 +85,7 @@ def test_bad_study_file_exits_2_and_leaves_earlier_outputs(tmp_path):
     earlier = out / "map.html"
     earlier.write_text("earlier output", encoding="utf-8")
     result = runner.invoke(app, ["run", str(study), "--out", str(out)])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "coords is required" in result.output
     assert earlier.read_text(encoding="utf-8") == "earlier output"
 
@@ -95,7 +95,7 @@ def test_validate_reports_every_layer_problem(tmp_path):
 
     shutil.copytree(data_dir() / "boundaries", tmp_path / "boundaries")
     facilities = gpd.read_file(data_dir() / "facilities" / "facilities.gpkg")
-    facilities.loc[0, "facility_type"] = "spaceport"
+    facilities.loc[0, "type"] = "spaceport"
     facilities.loc[1, "beds"] = -5
     (tmp_path / "facilities").mkdir()
     facilities.to_file(tmp_path / "facilities" / "facilities.gpkg", layer="facilities")
@@ -108,7 +108,7 @@ def test_validate_reports_every_layer_problem(tmp_path):
     )
     before = (tmp_path / "facilities" / "facilities.gpkg").read_bytes()
     result = runner.invoke(app, ["validate", str(study)])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "spaceport" in result.output
     assert "beds" in result.output
     assert (tmp_path / "facilities" / "facilities.gpkg").read_bytes() == before

@@ -197,17 +197,17 @@ def test_layers_are_labelled_real_or_synthetic():
 
 
 def test_facility_counts_and_capacities_follow_the_plan(facilities):
-    counts = facilities["facility_type"].value_counts()
+    counts = facilities["type"].value_counts()
     assert counts["elderly_station"] == 325
     assert counts["columbarium"] == 250
     assert 20 <= counts["senior_canteen"] <= 60
-    nursing = facilities.loc[facilities["facility_type"] == "nursing_home"]
+    nursing = facilities.loc[facilities["type"] == "nursing_home"]
     assert int(nursing["beds"].sum()) == 7_326
     assert (nursing["nursing_beds"] <= nursing["beds"]).all()
-    sws = facilities.loc[facilities["facility_type"] == "social_work_station", "admin_code"]
+    sws = facilities.loc[facilities["type"] == "social_work_station", "admin_code"]
     assert sws.is_unique
     assert 15 <= len(sws) < 20
-    col = facilities.loc[facilities["facility_type"] == "columbarium"]
+    col = facilities.loc[facilities["type"] == "columbarium"]
     assert (col["niches_used"] <= col["niches_total"]).all()
     assert facilities["facility_id"].is_unique
     assert facilities["facility_id"].str.fullmatch(r"[A-Z]{2}\d{4}").all()
@@ -229,7 +229,7 @@ def test_facilities_lie_in_their_town_except_the_planted_mismatch(facilities, un
 def test_canteen_excel_is_a_gcj02_copy_of_the_layer(facilities):
     sheet = pd.read_excel(DATA / "facilities" / "senior_canteens_gcj02.xlsx", sheet_name="长者食堂")
     assert list(sheet.columns) == ["名称", "类型", "经度", "纬度", "餐位", "所属镇街"]
-    layer = facilities.loc[facilities["facility_type"] == "senior_canteen"].set_index("name")
+    layer = facilities.loc[facilities["type"] == "senior_canteen"].set_index("name")
     lon, lat = gcj02_to_wgs84(sheet["经度"].to_numpy(), sheet["纬度"].to_numpy())
     back = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4490).to_crs(4549)
     truth = layer.geometry.reindex(sheet["名称"]).to_crs(4549)

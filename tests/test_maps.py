@@ -339,7 +339,7 @@ def test_point_cells_are_drawn_as_squares(layers):
     centres = cells.assign(geometry=cells.geometry.centroid)
     m = maps.base_map(layers["towns"])
     vector = maps.add_uncovered_cells(m, centres)
-    assert {f["geometry"]["facility_type"] for f in _features(vector)} == {"Polygon"}
+    assert {f["geometry"]["type"] for f in _features(vector)} == {"Polygon"}
     image = maps.add_uncovered_cells(m, centres, max_vector_features=10)
     from_polygons = maps.add_uncovered_cells(m, cells, max_vector_features=10)
     assert np.allclose(image.bounds, from_polygons.bounds, atol=1e-5)

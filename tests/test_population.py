@@ -67,7 +67,7 @@ def layers():
         crs=crs,
     )
     facilities = gpd.GeoDataFrame(
-        {"type": ["elderly_station", "elderly_station", "columbarium"]},
+        {"facility_type": ["elderly_station", "elderly_station", "columbarium"]},
         geometry=[Point(5, 5), Point(150, 50), Point(120, 50)],
         crs=crs,
     )

@@ -285,7 +285,7 @@ def test_several_problems_are_reported_at_once_with_rows_and_columns() -> None:
     assert_frame_equal(gdf, before)
     found = {(p.row, p.column) for p in err.problems}
     assert found == {
-        ("F1", "facility_id"), (None, "name"), ("F1", "type"), ("F1", "beds"),
+        ("F1", "facility_id"), (None, "name"), ("F1", "facility_type"), ("F1", "beds"),
         ("F1", "admin_code"), ("F1", "geometry"), ("F3", "geometry"),
     }
     assert len(err.problems) == 8  # one duplicate id, beds twice (text, negative)
@@ -347,7 +347,8 @@ def test_marker_problems_outside_the_noted_cells_still_raise() -> None:
 
 def test_every_contract_names_its_geometry_types() -> None:
     assert set(LAYER_CONTRACTS) == {"admin_units", "facilities", "population", "boundary_lines",
-                                    "boundary_markers", "study_area", "projects"}
+                                    "boundary_markers", "study_area", "projects",
+                                    "candidate_sites", "exclusion_zones"}
     lines = gpd.GeoDataFrame({"line_code": ["0001"], "left_code": ["350582001"],
                               "right_code": ["350582002"]},
                              geometry=[shapely.LineString([(0, 0), (1, 1)])], crs=4549)
@@ -388,3 +389,35 @@ def test_one_part_multipoint_facilities_are_points() -> None:
     out = validate_layer(gdf.iloc[:2], "facilities")
     assert out.geom_type.tolist() == ["Point", "Point"]
     assert gdf.geom_type.iloc[0] == "MultiPoint"  # the input is not modified
+
+
+# --------------------------------------------------------------------------- type names
+@pytest.mark.parametrize(("name", "key"), [
+    ("长者服务站", "elderly_station"), ("颐康之家", "elderly_station"),
+    ("颐康中心", "care_center"), ("养老驿站", "elderly_station"),
+    ("日间照料中心", "day_care_center"), ("农村幸福院", "elderly_station"),
+    ("长者食堂", "senior_canteen"), ("老年助餐点", "senior_canteen"),
+    ("助餐服务点", "senior_canteen"), ("长者饭堂", "senior_canteen"),
+    ("社工站", "social_work_station"), ("社会工作服务站", "social_work_station"),
+    ("公益性骨灰堂", "columbarium"), ("Senior canteen / meal point", "senior_canteen"),
+])
+def test_names_planners_use_across_provinces(name: str, key: str) -> None:
+    assert facility_type_key(name) == key
+
+
+def test_unknown_type_names_are_reported_once_each_with_count_and_examples() -> None:
+    gdf = facilities(facility_id=[f"F{i}" for i in range(6)],
+                     facility_type=["老人之家"] * 4 + ["菜市场", "幸福院"],
+                     name=list("abcdef"), beds=[1] * 6, niches_total=[None] * 6,
+                     admin_code=["350582001"] * 6, note=[""] * 6,
+                     geometry=[shapely.Point(118.55, 24.78)] * 6)
+    found = problems_of(gdf, "facilities")
+    assert [(row, col) for row, col, _ in found] == [("F0", "facility_type"),
+                                                    ("F4", "facility_type")]
+    assert "'老人之家'" in found[0][2]
+    assert "4 row(s): F0, F1, F2, …" in found[0][2]
+    assert "[types.aliases]" in found[0][2]
+    out = validate_layer(gdf, "facilities", type_aliases={"老人之家": "居家养老服务站",
+                                                          "菜市场": "senior_canteen"})
+    assert out["facility_type"].tolist() == ["elderly_station"] * 4 + [
+        "senior_canteen", "elderly_station"]

@@ -122,7 +122,7 @@ def facilities() -> gpd.GeoDataFrame:
     ]
     cols = [
         "facility_id",
-        "type",
+        "facility_type",
         "status",
         "admin_code",
         "floor_area_m2",

@@ -235,7 +235,8 @@ def test_defaults_and_explicit_metric_crs(study_dir: Path) -> None:
     _edit(study_dir, 'admin_code = "350582"', 'admin_code = "350582"\nmetric_crs = "EPSG:4548"')
     study = load_study(study_dir / "study.toml")
     assert (study.speed_m_per_min, study.tiers_min, study.standards_profile) == (
-        None, (5, 10, 15), "national")
+        None, (5, 10, 15), None)  # no [standards]: no standards step
+    assert study.config.steps == ()
     assert study.tier_distances_m == (300.0, 500.0, 900.0)  # GB 50180-2018 life circles
     assert (study.basemap, study.tianditu_tk) == ("none", None)
     assert study.metric_epsg == 4548
@@ -299,10 +300,63 @@ def test_missing_study_file_and_bad_toml(tmp_path: Path) -> None:
         read_study_config(bad)
 
 
-def test_study_area_is_required(study_dir: Path) -> None:
+def test_the_outline_layer_may_have_any_name(study_dir: Path) -> None:
     path = _edit(study_dir, "[layers.study_area]", "[layers.outline]\nkind = \"study_area\"")
-    with pytest.raises(StudyConfigError, match=r"layers\.study_area is required"):
-        load_study(path)
+    study = load_study(path)
+    assert study.study_area.attrs["geoplan"]["study_layer"] == "outline"
+
+
+def test_without_an_outline_the_study_area_is_the_union_of_the_units(study_dir: Path) -> None:
+    text = (study_dir / "study.toml").read_text(encoding="utf-8")
+    start = text.index("[layers.study_area]")
+    path = _edit(study_dir, text[start:text.index("[layers.towns]")], "")
+    study = load_study(path)
+    area = study.study_area.geometry.iloc[0]
+    assert study.metric_epsg == EPSG
+    assert area.is_valid
+    assert area.geom_type == "Polygon"
+    units = shapely.union_all(study.towns.geometry.to_numpy())
+    assert area.symmetric_difference(units).area < 1.0  # m²
+
+
+def test_the_union_of_units_closes_slivers_and_tolerates_bad_rings(tmp_path: Path) -> None:
+    from geoplan.study.load import study_area_from_units
+
+    a = shapely.box(118.50, 24.74, 118.55, 24.82)
+    b = shapely.box(118.55001, 24.74, 118.60, 24.82)  # a 1 m sliver between the two units
+    bow = shapely.Polygon([(118.60, 24.74), (118.62, 24.76), (118.62, 24.74), (118.60, 24.76)])
+    units = gpd.GeoDataFrame(geometry=[a, b, bow], crs=4490)
+    area = study_area_from_units(units).geometry.iloc[0]
+    assert area.is_valid
+    assert len(shapely.get_parts(area)) == 1
+    assert not list(area.interiors)
+
+
+def test_an_outline_or_units_are_needed(study_dir: Path) -> None:
+    text = (study_dir / "study.toml").read_text(encoding="utf-8")
+    for name in ("study_area", "towns", "villages"):
+        start = text.index(f"[layers.{name}]")
+        end = text.index("[layers.", start + 5)
+        text = text[:start] + text[end:]
+    (study_dir / "study.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(StudyConfigError, match="give the study's outline"):
+        load_study(study_dir / "study.toml")
+
+
+def test_empty_units_cannot_give_the_study_area(study_dir: Path) -> None:
+    empty = gpd.GeoDataFrame({"code": [], "name": []}, geometry=[], crs=4490)
+    empty.to_file(study_dir / "boundaries" / "empty.gpkg", layer="towns")
+    text = (study_dir / "study.toml").read_text(encoding="utf-8")
+    start = text.index("[layers.study_area]")
+    text = text[:start] + text[text.index("[layers.facilities]"):]
+    text = text.replace("[layers.facilities]", """[layers.towns]
+path = "boundaries/empty.gpkg"
+coords = "cgcs2000"
+
+[layers.facilities]""")
+    (study_dir / "study.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(StudyConfigError, match="the admin units are empty"):
+        load_study(study_dir / "study.toml")
 
 
 def test_layer_names_need_a_kind(study_dir: Path) -> None:
@@ -459,7 +513,8 @@ def test_the_whole_run_on_a_small_study_missing_most_facility_types(study_dir: P
     """`geoplan run` on a planner's own small study: no 社工站, no 长者食堂 nearby, ..."""
     from geoplan.study.pipeline import run_study
 
-    _edit(study_dir, 'profile = "fujian"', 'profile = "jinjiang"')
+    _edit(study_dir, 'profile = "fujian"', 'profile = "jinjiang"\n\n[coverage]\n\n[boundary]\n\n'
+          '[siting]\n[siting.types.elderly_station]\nnew_sites = 1\n')
     # streets every 250 m over the whole study area, so every facility is on the network
     (x0, y0), (x1, y1) = _metric(118.50, 24.74), _metric(118.60, 24.82)
     xs, ys = np.arange(x0, x1, 250.0), np.arange(y0, y1, 250.0)
@@ -473,6 +528,9 @@ def test_the_whole_run_on_a_small_study_missing_most_facility_types(study_dir: P
     assert set(run.coverage["facility_type"]) == {"elderly_station", "columbarium",
                                                   "senior_canteen"}
     assert (study_dir / "out" / "map.html").stat().st_size > 10_000
+    assert run.plan.steps == ("coverage", "standards", "siting", "boundary")
+    assert len(run.proposals["elderly_station"]) == 1
+    assert run.inspection is not None
 
 
 def test_inspection_rounds_headers_are_recognised_and_checked_at_load(study_dir: Path) -> None:

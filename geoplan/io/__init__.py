@@ -6,7 +6,7 @@ Uses ``schema`` and ``crs``; never imports ``network`` (its sibling).
 """
 
 from geoplan.io._headers import COLUMN_SYNONYMS
-from geoplan.io.atomic import atomic_write, write_text_atomically
+from geoplan.io.atomic import MANIFEST, atomic_write, staged_folder, write_text_atomically
 from geoplan.io.layers import (
     read_admin_units,
     read_boundary_lines,
@@ -22,6 +22,7 @@ from geoplan.io.layers import (
 
 __all__ = [
     "COLUMN_SYNONYMS",
+    "MANIFEST",
     "atomic_write",
     "read_admin_units",
     "read_boundary_lines",
@@ -32,6 +33,7 @@ __all__ = [
     "read_population",
     "read_table",
     "reproject_layer",
+    "staged_folder",
     "write_layers_gpkg",
     "write_text_atomically",
 ]

@@ -59,6 +59,9 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
     "right_code": ("右侧代码", "右侧区划代码", "right_code"),
     "version": ("版本", "version"),
     "project_id": ("项目编号", "project_id"),
+    "site_id": ("候选点编号", "候选地块编号", "地块编号", "site_id"),
+    "zone_id": ("区域编号", "图斑编号", "zone_id"),
+    "cost": ("建设成本", "建设费用", "投资", "造价", "费用", "cost"),
     "address": ("地址", "详细地址", "address"),
 }
 #: Per-kind header meanings that differ from the general table. When two headers map to

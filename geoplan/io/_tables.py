@@ -303,8 +303,9 @@ def summary_rows(df: pd.DataFrame) -> list[object]:
     marked = first.map(lambda v: isinstance(v, str) and bool(_TOTAL_ROW.match(v)
                                                              or _NOTE_ROW.match(v)))
     return list(df.index[marked & no_xy])
-ID_PREFIX = {"facilities": "F", "population": "C", "projects": "P"}
-POINT_KINDS = ("facilities", "population", "boundary_markers")
+ID_PREFIX = {"facilities": "F", "population": "C", "projects": "P", "candidate_sites": "S",
+             "exclusion_zones": "Z"}
+POINT_KINDS = ("facilities", "population", "boundary_markers", "candidate_sites")
 
 
 

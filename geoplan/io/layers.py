@@ -46,6 +46,7 @@ from geoplan.io import _headers, _tables
 from geoplan.io._markers import _keep_marker_rows, _vector_markers
 from geoplan.io._vectors import _read_vector
 from geoplan.io.atomic import atomic_write
+from geoplan.schema import FACILITY_TYPES, facility_type_key
 from geoplan.schema.contracts import LAYER_CONTRACTS, unique_labels, validate_layer
 
 __all__ = [
@@ -193,7 +194,9 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
                layer: str | int | None = None, sheet: str | int | None = None,
                encoding: str | None = None, columns: Mapping[str, str] | None = None,
                x_axis: str | None = None,
-               study_area: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+               study_area: gpd.GeoDataFrame | None = None,
+               facility_type: str | None = None,
+               type_aliases: Mapping[str, str] | None = None) -> gpd.GeoDataFrame:
     """Read, convert to CGCS2000 (EPSG:4490) and validate one layer.
 
     Parameters
@@ -223,6 +226,12 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         magnitudes tell.
     study_area
         If given, facilities and population outside it are reported.
+    facility_type
+        Facilities only: the one type of every row (a key such as ``"senior_canteen"`` or a
+        name such as ``"长者食堂"``). The file's own 类型 column, if any, is then kept as it
+        is under its header and not read as the type.
+    type_aliases
+        Facilities only: the study's own type names, ``{name: key}``.
 
     Returns
     -------
@@ -267,6 +276,8 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         renames = {k: v for k, v in renames.items() if v not in ("lon", "lat")}
         gdf = _tables.complete(_headers.rename(gdf, renames), kind, None)
         info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
+    if facility_type is not None:
+        gdf = _declare_type(gdf, facility_type, type_aliases, info, what)
     labels = _row_labels(gdf, kind)
     reported = {p.row for p in problems if p.row is not None}
     numbers = [p for p in _numbers_problems(gdf, declared, labels) if p.row not in reported]
@@ -281,7 +292,8 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         problems = _keep_marker_rows(gdf, problems, labels)
     reported = {p.row for p in problems if p.row is not None}
     try:  # with implausible numbers, "outside the study area" would only repeat them
-        out = validate_layer(gdf, kind, study_area=None if numbers else study_area, what=what)
+        out = validate_layer(gdf, kind, study_area=None if numbers else study_area, what=what,
+                             type_aliases=type_aliases)
     except SchemaError as exc:
         extra = [p for p in exc.problems if not (p.row in reported and p.column == "geometry")]
         raise SchemaError(what, problems + extra) from None
@@ -294,6 +306,27 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         **({"layer": layer} if layer is not None else {}),
     }
     logger.info("read %s: %d rows, declared %s", what, len(out), declared)
+    return out
+
+
+def _declare_type(gdf: gpd.GeoDataFrame, facility_type: str,
+                  aliases: Mapping[str, str] | None, info: dict[str, Any],
+                  what: str) -> gpd.GeoDataFrame:
+    """Give every row the layer's declared type; keep the file's own type column as it was."""
+    key = facility_type_key(facility_type, aliases)
+    if key is None:
+        raise SchemaError(what, [Problem(
+            f"unknown facility type {facility_type!r} declared for the layer; known: "
+            f"{', '.join(FACILITY_TYPES)}", None, "facility_type")])
+    out = gdf.copy()
+    if "facility_type" in out.columns:
+        header = next((h for h, v in info.get("columns", {}).items() if v == "facility_type"),
+                      "类型")
+        out = out.rename(columns={"facility_type": f"{header}(原表)"})
+        info["columns"] = {h: v for h, v in info.get("columns", {}).items()
+                           if v != "facility_type"}
+    out["facility_type"] = key
+    info["facility_type"] = key
     return out
 
 
@@ -341,9 +374,18 @@ def read_facilities(path: str | os.PathLike[str], coords: str | int | None,
                     **kwargs: Any) -> gpd.GeoDataFrame:
     """Read a facility layer or table (养老服务站, 长者食堂, 骨灰堂 …); see :func:`read_layer`.
 
-    Types written in Chinese (幸福院, 助餐点, 骨灰堂 …) become registry keys; 已建/在建/规划/
-    拟建 become ``existing``/``building``/``planned``/``proposed``; a missing status means
-    ``existing``; ids ``F<row>`` are generated when the table has no 编号 column.
+    Types written in Chinese (幸福院, 长者服务站, 养老驿站, 助餐点, 骨灰堂 …) become registry
+    keys; a table of one type needs no 类型 column when ``facility_type=`` declares it;
+    已建/在建/规划/拟建 become ``existing``/``building``/``planned``/``proposed``; a missing
+    status means ``existing``; ids ``F<row>`` are generated when the table has no 编号 column.
+
+    Examples
+    --------
+    >>> from geoplan.datasets import data_dir
+    >>> canteens = read_facilities(data_dir() / "facilities" / "senior_canteens_gcj02.xlsx",
+    ...                            "gcj02", facility_type="长者食堂")
+    >>> canteens["facility_type"].unique().tolist()
+    ['senior_canteen']
     """
     return read_layer(path, "facilities", coords, **kwargs)
 

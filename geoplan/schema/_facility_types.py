@@ -8,7 +8,7 @@ the Chinese aliases read in tables: 居家养老服务站, 幸福院, 助餐点,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -63,26 +63,35 @@ _NAMES_EN = {
 }
 
 _ALIASES = {
-    "居家养老服务站": ("居家养老服务站", "养老服务站", "幸福院", "农村幸福院", "居家社区养老服务站",
-                "社区养老服务站", "居家养老服务点", "村级养老服务站", "长者之家"),
+    "居家养老服务站": ("居家养老服务站", "养老服务站", "幸福院", "农村幸福院", "互助幸福院",
+                "农村互助幸福院", "居家社区养老服务站", "社区养老服务站", "居家养老服务点",
+                "村级养老服务站", "村居养老服务站", "长者之家", "长者服务站", "社区长者服务站",
+                "颐康之家", "颐康服务站", "养老驿站", "社区养老服务驿站", "养老服务驿站",
+                "嵌入式养老服务站"),
     "长者食堂/助餐点": ("长者食堂", "助餐点", "老年食堂", "老年助餐点", "长者助餐点", "助餐服务点",
-                  "社区食堂", "幸福食堂", "爱心食堂", "长者食堂/助餐点"),
+                  "老年人助餐点", "老年人助餐服务点", "社区食堂", "幸福食堂", "爱心食堂",
+                  "长者饭堂", "老年餐桌", "社区长者食堂", "长者食堂/助餐点", "助餐配餐点",
+                  "老年助餐服务中心"),
     "公益性骨灰堂": ("公益性骨灰堂", "骨灰堂", "公益性安葬设施", "公益性安葬(放)设施", "骨灰楼",
-               "公益性骨灰楼", "骨灰存放设施", "农村公益性骨灰堂", "公益性公墓"),
+               "公益性骨灰楼", "骨灰存放设施", "公益性骨灰存放设施", "农村公益性骨灰堂",
+               "公益性公墓", "骨灰寄存处", "骨灰安放设施"),
     "乡镇(街道)社工站": ("乡镇(街道)社工站", "社工站", "乡镇社工站", "街道社工站", "镇街社工站",
-                   "社会工作服务站", "乡镇(街道)社会工作服务站"),
-    "日间照料中心": ("日间照料中心", "老年人日间照料中心", "社区日间照料中心", "日照中心"),
+                   "社会工作服务站", "乡镇(街道)社会工作服务站", "社会工作站", "双百社工站",
+                   "禾计划社工站"),
+    "日间照料中心": ("日间照料中心", "老年人日间照料中心", "社区日间照料中心", "日照中心",
+               "社区老年人日间照料中心", "托老所", "日托中心"),
     "养老机构/敬老院": ("养老机构", "敬老院", "养老院", "福利院", "社会福利院", "养老公寓",
-                  "护理院", "养老机构/敬老院", "农村敬老院", "公办养老机构", "民办养老机构"),
+                  "护理院", "养老机构/敬老院", "农村敬老院", "公办养老机构", "民办养老机构",
+                  "特困人员供养服务机构", "特困供养服务中心", "老年公寓"),
     "社区综合服务设施": ("社区综合服务设施", "社区综合服务中心", "社区服务中心", "社区综合服务站",
-                   "党群服务中心", "社区党群服务中心"),
-    "儿童之家": ("儿童之家", "社区儿童之家"),
+                   "党群服务中心", "社区党群服务中心", "邻里中心"),
+    "儿童之家": ("儿童之家", "社区儿童之家", "儿童快乐家园"),
     "社区卫生服务站": ("社区卫生服务站", "卫生服务站", "社区卫生服务中心", "卫生室", "村卫生室"),
     "未成年人保护工作站": ("未成年人保护工作站", "未成年人保护站", "未保站"),
     "街道(镇)综合养老服务中心": ("街道(镇)综合养老服务中心", "综合养老服务中心",
-                        "镇街综合养老服务中心",
-                        "街道综合养老服务中心", "乡镇综合养老服务中心", "区域性养老服务中心",
-                        "镇综合养老服务中心"),
+                        "镇街综合养老服务中心", "街道综合养老服务中心", "乡镇综合养老服务中心",
+                        "区域性养老服务中心", "镇综合养老服务中心", "颐康中心",
+                        "街道养老服务中心", "乡镇养老服务中心", "养老服务综合体"),
 }
 
 #: Facility statuses (key -> Chinese name) and the Chinese words read as each.
@@ -113,22 +122,43 @@ _TYPE_LOOKUP = _lookup({
 _STATUS_LOOKUP = _lookup(_STATUS_ALIASES)
 
 
-def facility_type_key(value: object) -> str | None:
+def facility_type_key(value: object, aliases: Mapping[str, str] | None = None) -> str | None:
     """Return the registry key for a facility type written as a key, Chinese or English name.
 
     Parameters
     ----------
     value
-        E.g. ``"elderly_station"``, ``"幸福院"``, ``"助餐点"``, ``"公益性骨灰堂"``.
+        E.g. ``"elderly_station"``, ``"幸福院"``, ``"长者服务站"``, ``"养老驿站"``, ``"助餐点"``,
+        ``"公益性骨灰堂"``.
+    aliases
+        A study's own names (``[types.aliases]``): ``{name: key or known name}``; they win
+        over the built-in names.
 
     Returns
     -------
     str or None
         The key of :data:`FACILITY_TYPES`, or ``None`` if the value is not recognised.
+
+    Examples
+    --------
+    >>> facility_type_key("颐康中心"), facility_type_key("长者饭堂")
+    ('care_center', 'senior_canteen')
+    >>> facility_type_key("老人之家", {"老人之家": "居家养老服务站"})
+    'elderly_station'
     """
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
-    return _TYPE_LOOKUP.get(norm_key(value))
+    key = norm_key(value)
+    if aliases:
+        own = {norm_key(k): v for k, v in aliases.items()}
+        if key in own:
+            return _TYPE_LOOKUP.get(norm_key(own[key]))
+    return _TYPE_LOOKUP.get(key)
+
+
+def unknown_alias_targets(aliases: Mapping[str, str]) -> list[str]:
+    """Return the targets of a study's ``[types.aliases]`` that name no known facility type."""
+    return [f"{k} = {v!r}" for k, v in aliases.items() if _TYPE_LOOKUP.get(norm_key(v)) is None]
 
 
 def status_key(value: object) -> str | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -148,6 +148,15 @@ LAYER_CONTRACTS: dict[str, LayerContract] = {
         ColumnSpec("project_id", "id", required=True),
         ColumnSpec("name", "str"),
     ), (*_POLYS, "LineString", "MultiLineString", "Point")),
+    "candidate_sites": LayerContract("candidate_sites", "site_id", (
+        ColumnSpec("site_id", "id", required=True),
+        ColumnSpec("name", "str"),
+        ColumnSpec("cost", "amount"),
+    ), ("Point",), check_within=True),
+    "exclusion_zones": LayerContract("exclusion_zones", "zone_id", (
+        ColumnSpec("zone_id", "id", required=True),
+        ColumnSpec("name", "str"),
+    ), _POLYS),
 }
 _LEVELS = {
     "county": ("county", "县", "区", "县级", "县级市", "市辖区", "县区"),
@@ -220,7 +229,8 @@ def _outside_problems(geoms: gpd.GeoSeries, labels: list[str], study_area: gpd.G
 
 
 def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: list[Problem],
-            levels: pd.Series | None) -> pd.Series | None:
+            levels: pd.Series | None, type_aliases: Mapping[str, str] | None = None,
+            ) -> pd.Series | None:
     """Check and coerce one column; append problems; return the coerced column."""
     series = out[spec.name]
     name = spec.name
@@ -260,10 +270,8 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
     else:
         text = pd.Series([id_text(v) for v in raw], index=series.index, dtype=object)
     if spec.dtype == "type":
-        keys = text.map(facility_type_key)
-        known = ", ".join(FACILITY_TYPES)
-        add(text.notna() & keys.isna(),
-            lambda i: f"unknown facility type {raw[i]!r}; known: {known}")
+        keys = text.map(lambda v: facility_type_key(v, type_aliases))
+        problems += _unknown_type_problems(text, keys, labels, name)
         add(text.isna(), lambda _i: "missing facility type")
         return keys.astype("str")
     if spec.dtype == "status":
@@ -294,6 +302,25 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
         lambda i: f"garbled text {raw[i]!r} (a {mojibake_encoding(raw[i]).upper()} "
         "file read as Latin-1? re-read with encoding='GBK')")
     return text.astype("str")
+
+
+def _unknown_type_problems(text: pd.Series, keys: pd.Series, labels: list[str],
+                           column: str) -> list[Problem]:
+    """One problem per facility-type name not recognised, with its count and example rows."""
+    unknown = text.notna() & keys.isna()
+    problems = []
+    for value, rows in pd.Series(np.flatnonzero(unknown.to_numpy())).groupby(
+            text[unknown].to_numpy(), sort=False):
+        where = ", ".join(labels[i] for i in rows[:3]) + (", …" if len(rows) > 3 else "")
+        problems.append(Problem(
+            f"unknown facility type {value!r} (未识别的设施类型) in {len(rows)} row(s): {where}; "
+            f"name it in the study file's [types.aliases] (e.g. \"{value}\" = "
+            "\"elderly_station\") or declare the layer's type (type = \"...\" in its "
+            f"[layers.*] table); known: {_KNOWN_TYPES}", labels[rows.iloc[0]], column))
+    return problems
+
+
+_KNOWN_TYPES = ", ".join(FACILITY_TYPES)
 
 
 #: (part, whole): a count that cannot exceed another count of the same row.
@@ -380,7 +407,8 @@ def note_row_problems(frame: pd.DataFrame, problems: list[Problem], labels: list
 # --------------------------------------------------------------------------- validation
 def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
                    study_area: gpd.GeoDataFrame | gpd.GeoSeries | None = None,
-                   what: str | None = None, tolerance_m: float = 50.0) -> gpd.GeoDataFrame:
+                   what: str | None = None, tolerance_m: float = 50.0,
+                   type_aliases: Mapping[str, str] | None = None) -> gpd.GeoDataFrame:
     """Check a layer against its contract, reporting every problem at once.
 
     Parameters
@@ -397,6 +425,9 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
         How to name the layer in the error, e.g. ``"facilities (养老服务站.xlsx)"``.
     tolerance_m
         Distance outside the study area still accepted, in metres.
+    type_aliases
+        A study's own facility-type names, ``{name: key}`` (see
+        :func:`geoplan.schema.facility_type_key`).
 
     Returns
     -------
@@ -490,7 +521,7 @@ def validate_layer(gdf: gpd.GeoDataFrame, kind: str, *,
             elif kind == "facilities" and spec.dtype in ("count", "amount"):
                 out[spec.name] = np.nan
             continue
-        out[spec.name] = _column(out, spec, labels, problems, levels)
+        out[spec.name] = _column(out, spec, labels, problems, levels, type_aliases)
 
     problems += _nesting_problems(out, labels)
 

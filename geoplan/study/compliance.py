@@ -176,7 +176,7 @@ def indicator_evaluation(
     profile
         Rule profile name or path; its name picks the default registries.
     registry, results_registry
-        As in :func:`compliance_tables`.
+        As in :func:`compliance_tables`; ``registry="none"`` evaluates no indicators.
 
     Returns
     -------
@@ -186,6 +186,8 @@ def indicator_evaluation(
         Data-quality findings (:func:`geoplan.indicators.findings_table`).
     """
     prof = load_profile(profile or _study_profile_name(study))
+    if registry == "none":
+        return None, findings_table([])
     reg_name, prev_name = DEFAULT_REGISTRIES.get(prof.name, (None, None))
     reg_name, prev_name = registry or reg_name, results_registry or prev_name
     findings = []

@@ -1,10 +1,13 @@
 """The study file's pydantic models and :func:`read_study_config` (TOML → validated config).
 
-Owns the sections of a study TOML file (``[study]``, ``[walking]``, ``[standards]``,
-``[map]``, ``[layers.<name>]``, ``[tables.<name>]``, ``[network]``), their checks (unknown
-keys are errors, declared coordinates and file paths checked, every problem listed with its
-key path) and the reading of the file itself. The format is documented, and the config
-classes re-exported, in :mod:`geoplan.study`, which reads the layers the config names.
+Owns the sections of a study TOML file, their checks (unknown keys are errors, declared
+coordinates and file paths checked, every problem listed with its key path) and the reading
+of the file itself. Only ``[study]`` is required. The analysis sections ask for the steps a
+run does: ``[coverage]`` (walking service circles), ``[standards]`` (rules and plan
+indicators), ``[siting]`` (new sites) and ``[boundary]`` (the joint inspection). The
+settings sections are ``[walking]``, ``[map]``, ``[types]`` and ``[network]``; the inputs are
+``[layers.<name>]`` and ``[tables.<name>]``. The format is documented in
+:mod:`geoplan.study.load` and ``docs/study-file.md``.
 """
 
 from __future__ import annotations
@@ -28,10 +31,13 @@ from pydantic import (
 from geoplan.crs import parse_coords, require_metric
 from geoplan.errors import CRSError, StudyConfigError
 from geoplan.io import COLUMN_SYNONYMS
-from geoplan.schema import LAYER_CONTRACTS
+from geoplan.schema import FACILITY_TYPES, LAYER_CONTRACTS, facility_type_key
+from geoplan.schema._facility_types import unknown_alias_targets
 
 _NAME_KINDS = {"towns": "admin_units", "villages": "admin_units",
                "boundary_lines_previous": "boundary_lines"}
+#: The analysis steps a study can ask for, by the section that asks for them.
+STEP_SECTIONS = ("coverage", "standards", "siting", "boundary")
 _KINDS = tuple(k for k in LAYER_CONTRACTS)
 
 
@@ -107,10 +113,35 @@ class WalkingSection(_Strict):
         return value
 
 
+class CoverageSection(_Strict):
+    """``[coverage]``: asks for the walking service circles of these facility types.
+
+    ``types`` are keys or names (``"elderly_station"``, ``"长者食堂"``); left out, the four core
+    types (养老服务站, 长者食堂/助餐点, 骨灰堂, 社工站) that the study has.
+    """
+
+    types: tuple[str, ...] | None = Field(default=None, min_length=1)
+
+
 class StandardsSection(_Strict):
-    """``[standards]``: the jurisdiction profile of the planning rules."""
+    """``[standards]``: asks for the standards check with this profile, and the plan indicators.
+
+    ``registry`` is the plan indicator table to evaluate (default: the profile's own plan,
+    e.g. ``jinjiang_14th`` for ``jinjiang``; ``"none"`` for no indicators) and
+    ``results_registry`` the previous plan's results compared with its base values.
+    """
 
     profile: str = "national"
+    registry: str | None = None
+    results_registry: str | None = None
+
+    @field_validator("profile", "registry", "results_registry")
+    @classmethod
+    def resolve_files(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Resolve a profile or registry given as a ``.toml`` file against the study folder."""
+        if value is None or not value.endswith(".toml"):
+            return value
+        return str(_existing_file(Path(value), info))
 
 
 class MapSection(_Strict):
@@ -118,6 +149,97 @@ class MapSection(_Strict):
 
     basemap: Literal["none", "osm", "tianditu", "gaode"] = "none"
     tianditu_tk: str | None = None
+
+
+class TypesSection(_Strict):
+    """``[types]``: the study's own facility-type names.
+
+    ``aliases = {"长者饭堂" = "senior_canteen", "老人之家" = "居家养老服务站"}``.
+    """
+
+    aliases: dict[str, str] = {}
+
+    @field_validator("aliases")
+    @classmethod
+    def check_targets(cls, value: dict[str, str]) -> dict[str, str]:
+        """Require every alias to name a known facility type (a key or a known name)."""
+        unknown = unknown_alias_targets(value)
+        if unknown:
+            msg = (f"aliases name unknown facility types: {'; '.join(unknown)}; known: "
+                   f"{', '.join(FACILITY_TYPES)}")
+            raise ValueError(msg)
+        return value
+
+
+class SitingTypeSection(_Strict):
+    """``[siting.types.<type>]``: how many new sites of one type, and where they may go.
+
+    Give exactly one target: ``new_sites`` (how many), ``coverage_share`` (the fewest sites
+    that cover this share of the demand, 0–1; 1 = every resident the network can reach) or
+    ``budget`` (in the unit of the candidates' ``cost``, or of ``cost_per_site``).
+    ``min_per_town``/``max_per_town`` bound the new sites in every 镇街; ``quotas`` gives
+    ``[min, max]`` for named 镇街 codes (``max`` may be omitted: ``[1]``).
+    """
+
+    new_sites: int | None = Field(default=None, ge=1)
+    coverage_share: float | None = Field(default=None, gt=0, le=1)
+    budget: float | None = Field(default=None, gt=0)
+    cost_per_site: float | None = Field(default=None, gt=0)
+    min_per_town: int = Field(default=0, ge=0)
+    max_per_town: int | None = Field(default=None, ge=0)
+    quotas: dict[str, tuple[int, ...]] = {}
+
+    @model_validator(mode="after")
+    def check_target(self) -> SitingTypeSection:
+        """Exactly one target; quotas as ``[min]`` or ``[min, max]`` with min <= max."""
+        given = [k for k in ("new_sites", "coverage_share", "budget") if getattr(self, k)]
+        if len(given) != 1:
+            msg = ("give exactly one of new_sites, coverage_share, budget "
+                   f"(got {', '.join(given) or 'none'})")
+            raise ValueError(msg)
+        if self.max_per_town is not None and self.max_per_town < self.min_per_town:
+            msg = f"max_per_town {self.max_per_town} < min_per_town {self.min_per_town}"
+            raise ValueError(msg)
+        for code, bounds in self.quotas.items():
+            if not 1 <= len(bounds) <= 2 or min(bounds) < 0 or (
+                    len(bounds) == 2 and bounds[1] < bounds[0]):
+                msg = f"quotas.{code} must be [min] or [min, max] with 0 <= min <= max"
+                raise ValueError(msg)
+        return self
+
+
+class SitingSection(_Strict):
+    """``[siting]``: asks for new sites of the types under ``[siting.types.<type>]``.
+
+    ``demand`` is the population column served (default 60岁以上); ``tier_min`` the walking
+    time a site serves (default the largest ``[walking]`` tier); ``candidates`` where sites may
+    go: ``"demand_clusters"`` (weighted clusters of uncovered demand, default),
+    ``"network_nodes"`` (street corners in uncovered areas) or the name of a layer of kind
+    ``candidate_sites`` (e.g. vacant public buildings, with an optional ``cost``);
+    ``exclude`` names layers of kind ``exclusion_zones`` (e.g. the 殡葬管理条例 art. 10
+    zones for columbaria). Existing sites of a type stay fixed and count.
+    """
+
+    types: dict[str, SitingTypeSection] = Field(min_length=1)
+    demand: Literal["pop", "households", "pop_60plus", "pop_80plus"] = "pop_60plus"
+    tier_min: float | None = Field(default=None, gt=0)
+    candidates: str = "demand_clusters"
+    n_candidates: int = Field(default=300, ge=1)
+    exclude: tuple[str, ...] = ()
+    method: Literal["exact", "greedy"] = "exact"
+    time_limit_s: float = Field(default=60.0, gt=0)
+
+
+class BoundarySection(_Strict):
+    """``[boundary]``: asks for the boundary joint inspection, with its tolerances.
+
+    Keys of :class:`geoplan.boundary.Tolerances` override its defaults (5 m marker to line,
+    1 m marker displacement, a five-year cycle …); ``plan_year`` is the year the inspection
+    plan is made for (default: the year after ``reference_date``).
+    """
+
+    tolerances: dict[str, float] = {}
+    plan_year: int | None = None
 
 
 class LayerConfig(_Strict):
@@ -135,9 +257,20 @@ class LayerConfig(_Strict):
     year: int | None = None
     geometry: Literal["cell", "point"] | None = None
     synthetic: bool | None = None
+    type: str | None = None
 
     check_path = field_validator("path")(_existing_file)
     check_coords = field_validator("coords", mode="before")(_declared)
+
+    @field_validator("type")
+    @classmethod
+    def check_type(cls, value: str | None) -> str | None:
+        """Require a declared facility type to be a key or a name geoplan knows."""
+        if value is not None and facility_type_key(value) is None:
+            msg = (f"unknown facility type {value!r}; known: {', '.join(FACILITY_TYPES)} "
+                   "(or their Chinese names); a study's own names go in [types.aliases]")
+            raise ValueError(msg)
+        return value
 
     @field_validator("columns")
     @classmethod
@@ -189,13 +322,17 @@ class NetworkConfig(_Strict):
 
 
 class StudyConfig(_Strict):
-    """The whole study file."""
+    """The whole study file: ``[study]`` and whatever else the study asks for."""
 
     study: StudySection
     walking: WalkingSection = WalkingSection()
-    standards: StandardsSection = StandardsSection()
+    coverage: CoverageSection | None = None
+    standards: StandardsSection | None = None
+    siting: SitingSection | None = None
+    boundary: BoundarySection | None = None
     map: MapSection = MapSection()
-    layers: dict[str, LayerConfig]
+    types: TypesSection = TypesSection()
+    layers: dict[str, LayerConfig] = {}
     tables: dict[str, TableConfig] = {}
     network: NetworkConfig | None = None
 
@@ -203,16 +340,28 @@ class StudyConfig(_Strict):
 
     @model_validator(mode="after")
     def check_kinds(self) -> StudyConfig:
-        """Check that a study area is given and every layer has a known kind."""
-        if "study_area" not in self.layers:
-            msg = "layers.study_area is required (the outline of the study)"
-            raise ValueError(msg)
+        """Check every layer's kind, the outline, and types declared on facility layers only."""
         unknown = [n for n in self.layers if self.layer_kind(n) is None]
         if unknown:
             msg = (f"layers {unknown} need kind = one of {', '.join(_KINDS)} (or use a kind as "
                    "the layer name)")
             raise ValueError(msg)
+        kinds = {self.layer_kind(n) for n in self.layers}
+        if self.layers and not kinds & {"study_area", "admin_units"}:
+            msg = ("give the study's outline: a layers.study_area, or admin_units whose union "
+                   "is the study area")
+            raise ValueError(msg)
+        typed = [n for n, layer in self.layers.items()
+                 if layer.type is not None and self.layer_kind(n) != "facilities"]
+        if typed:
+            msg = f"type = ... is for facility layers only (given for {typed})"
+            raise ValueError(msg)
         return self
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The analysis steps the file asks for, in run order."""
+        return tuple(s for s in STEP_SECTIONS if getattr(self, s) is not None)
 
     def layer_kind(self, name: str) -> str | None:
         """Return the kind of layer ``name`` (its ``kind`` key, or the name itself)."""

@@ -107,6 +107,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS, Proj
 
 from geoplan import io as gio
@@ -150,10 +151,12 @@ class Study:
     basemap, tianditu_tk
         From ``[map]``.
     study_area, admin_units, towns, villages, facilities, population, boundary_lines,
-    boundary_markers, projects
+    boundary_markers, projects, candidate_sites, exclusion_zones
         Validated GeoDataFrames in ``EPSG:metric_epsg`` (empty, with the contract columns,
         for kinds the study file leaves out). ``towns``/``villages`` are the
-        ``level == "town"``/``"village"`` rows of ``admin_units``.
+        ``level == "town"``/``"village"`` rows of ``admin_units``. Without a study-area
+        layer the study area is the union of the admin units. ``candidate_sites`` and
+        ``exclusion_zones`` carry the study layer each row came from in ``source_layer``.
     previous_boundary_lines
         The earlier version of the boundary lines (e.g. the agreement line of the last
         round), from the layer named ``boundary_lines_previous``; ``None`` when absent.
@@ -169,7 +172,7 @@ class Study:
     speed_m_per_min: float | None
     tiers_min: tuple[float, ...]
     reference_date: dt.date | None
-    standards_profile: str
+    standards_profile: str | None
     study_area: gpd.GeoDataFrame
     admin_units: gpd.GeoDataFrame
     facilities: gpd.GeoDataFrame
@@ -177,6 +180,8 @@ class Study:
     boundary_lines: gpd.GeoDataFrame
     boundary_markers: gpd.GeoDataFrame
     projects: gpd.GeoDataFrame
+    candidate_sites: gpd.GeoDataFrame
+    exclusion_zones: gpd.GeoDataFrame
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     previous_boundary_lines: gpd.GeoDataFrame | None = None
     basemap: str = "none"
@@ -247,8 +252,8 @@ def _empty_layer(kind: str, epsg: int) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | None
-          ) -> gpd.GeoDataFrame:
+def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | None,
+          aliases: dict[str, str] | None = None) -> gpd.GeoDataFrame:
     kwargs: dict[str, Any] = {k: getattr(layer, k) for k in
                               ("layer", "sheet", "encoding", "columns", "x_axis")
                               if getattr(layer, k) is not None}
@@ -264,7 +269,11 @@ def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | Non
         gdf = gio.read_population(layer.path, layer.coords, study_area=area, **raster_kw,
                                   **kwargs)
     else:
+        if kind == "facilities":
+            kwargs |= {"facility_type": layer.type, "type_aliases": aliases}
         gdf = gio.read_layer(layer.path, kind, layer.coords, study_area=area, **kwargs)
+    if kind in ("candidate_sites", "exclusion_zones"):
+        gdf = gdf.assign(source_layer=name)
     meta = gdf.attrs.setdefault("geoplan", {})
     meta["study_layer"] = name
     if layer.synthetic is not None:
@@ -320,13 +329,62 @@ def _raise_failures(failed: list[tuple[str, GeoplanError]], config: StudyConfig)
         raise SchemaError(f"{config.path}: {len(failed)} layers", problems)
 
 
-def load_study(path: str | Path) -> Study:
+#: Cracks between neighbouring units narrower than twice this are closed in their union (m).
+SLIVER_CLOSE_M = 5.0
+#: Holes in the union of the admin units smaller than this are slivers, not gaps (m²).
+SLIVER_HOLE_M2 = 1000.0
+
+
+def study_area_from_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the study area as the union of admin units, in their Gauss-Krüger zone.
+
+    The units are made valid first (a degenerate or self-crossing ring does not spoil the
+    outline); cracks narrower than 2 × :data:`SLIVER_CLOSE_M` between neighbours that do
+    not quite meet are closed (a morphological closing with mitred corners), holes smaller
+    than :data:`SLIVER_HOLE_M2` are filled, and only polygonal parts are kept.
+    """
+    epsg = metric_crs_for(units)
+    geoms = shapely.make_valid(np.asarray(units.to_crs(epsg).geometry.array, dtype=object))
+    union = shapely.union_all(geoms)
+    closed = shapely.buffer(shapely.buffer(union, SLIVER_CLOSE_M, join_style="mitre"),
+                            -SLIVER_CLOSE_M, join_style="mitre")
+    polygons = [g for g in shapely.get_parts(shapely.make_valid(closed))
+                if g.geom_type == "Polygon" and g.area > 0]
+    filled = [shapely.Polygon(p.exterior, [h for h in p.interiors
+                                           if shapely.Polygon(h).area >= SLIVER_HOLE_M2])
+              for p in polygons]
+    outline = shapely.make_valid(shapely.union_all(filled))
+    return gpd.GeoDataFrame({"name": ["union of the admin units"]}, geometry=[outline], crs=epsg)
+
+
+def _outline_of_units(config: StudyConfig
+                      ) -> tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame]]:
+    """Read the admin-unit layers; return their union as the study area, and the layers."""
+    units, failed = {}, []
+    for name in config.layers:
+        if config.layer_kind(name) == "admin_units":
+            try:
+                units[name] = _read(name, config.layers[name], "admin_units", None)
+            except (SchemaError, CRSError) as exc:
+                failed.append((name, exc))
+    _raise_failures(failed, config)
+    joined = pd.concat(list(units.values())) if len(units) > 1 else next(iter(units.values()))
+    if not len(joined):
+        msg = (f"{config.path}: the admin units are empty, so they cannot give the study "
+               "area; add a layers.study_area or fill the admin-unit layer")
+        raise StudyConfigError(msg)
+    area = study_area_from_units(joined)
+    area.attrs["geoplan"] = {"kind": "study_area", "source": "union of the admin units"}
+    return area, units
+
+
+def load_study(path: str | Path | StudyConfig) -> Study:
     """Load a study: read the TOML file, read, validate and project every layer.
 
     Parameters
     ----------
     path
-        The study TOML file (format in this module's docstring).
+        The study TOML file (format in this module's docstring), or its config already read.
 
     Returns
     -------
@@ -342,27 +400,35 @@ def load_study(path: str | Path) -> Study:
     SchemaError
         If a layer breaks its contract (every problem listed, with rows and columns).
     """
-    config = read_study_config(path)
-    area = _read("study_area", config.layers["study_area"], "study_area", None)
+    config = path if isinstance(path, StudyConfig) else read_study_config(path)
+    if not config.layers:
+        msg = f"{config.path}: the study file names no layers ([layers.<name>] tables)"
+        raise StudyConfigError(msg)
+    outline = [n for n in config.layers if config.layer_kind(n) == "study_area"]
+    if len(outline) > 1:
+        msg = f"layers.{outline[1]}: only one study_area layer is allowed"
+        raise StudyConfigError(msg)
+    read: dict[str, gpd.GeoDataFrame] = {}
+    if outline:
+        area = _read(outline[0], config.layers[outline[0]], "study_area", None)
+    else:  # the union of the admin units
+        area, read = _outline_of_units(config)
     if config.study.metric_crs is not None:
         epsg = int(config.study.metric_crs.split(":")[1])
         _check_distortion(epsg, area, config)
     else:
         epsg = metric_crs_for(area)
         logger.info("metric CRS chosen from the study area: EPSG:%d", epsg)
-    extra = [n for n in config.layers if n != "study_area" and config.layer_kind(n) == "study_area"]
-    if extra:
-        msg = f"layers.{extra[0]}: only one study_area layer is allowed"
-        raise StudyConfigError(msg)
+    aliases = config.types.aliases
     parts: dict[str, list[gpd.GeoDataFrame]] = {}
     previous = None
     failed: list[tuple[str, GeoplanError]] = []
     for name, layer in config.layers.items():
-        if name == "study_area":
+        if name in outline:
             continue
         kind = "boundary_lines" if name == PREVIOUS_LINES else config.layer_kind(name)
         try:  # read every layer, so the planner sees the problems of all files at once
-            gdf = _read(name, layer, kind, area)
+            gdf = read[name] if name in read else _read(name, layer, kind, area, aliases)
         except (SchemaError, CRSError) as exc:
             failed.append((name, exc))
             continue
@@ -392,7 +458,7 @@ def load_study(path: str | Path) -> Study:
         config=config, name=config.study.name, admin_code=config.study.admin_code,
         metric_epsg=epsg, speed_m_per_min=config.walking.speed_m_per_min,
         tiers_min=tuple(config.walking.tiers_min), reference_date=config.study.reference_date,
-        standards_profile=config.standards.profile,
+        standards_profile=None if config.standards is None else config.standards.profile,
         study_area=gio.reproject_layer(area, epsg), tables=tables,
         previous_boundary_lines=previous, basemap=config.map.basemap,
         tianditu_tk=config.map.tianditu_tk,

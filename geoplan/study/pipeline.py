@@ -1,26 +1,30 @@
-"""The main job on a study: every analysis in order, every output written atomically.
+"""The main job on a study: the steps its file asks for, every output written all-or-nothing.
 
-:func:`run_study` is what ``geoplan demo`` and ``geoplan run`` call. It loads nothing itself
-(pass a loaded :class:`~geoplan.study.Study`) and computes nothing itself: each step calls the
-module that owns the concept and writes that step's outputs. Each file is written to a
-temporary name and moved into place, so a failed run leaves earlier outputs intact.
+:func:`run_study` is what ``geoplan run``, ``geoplan inspect`` and ``geoplan demo`` call. It
+loads nothing itself (pass a study and its plan from :func:`geoplan.study.preflight.prepare_run`)
+and computes nothing itself: each step calls the package that owns the concept. Every output
+is written into a staging folder beside ``out_dir`` that replaces it only when every step
+succeeded (:func:`geoplan.io.staged_folder`), with a manifest of the files.
 
-Outputs (under ``out_dir``):
+Outputs (under ``out_dir``), by step:
 
-- ``layers.gpkg`` — the validated input layers in the study's metric CRS;
-- ``summary_by_town.csv`` — people, older people, households and facilities by type per 镇街;
-- ``coverage.gpkg`` — 15-minute gaps (uncovered cells) and service areas;
-- ``compliance.xlsx`` — standards and plan-indicator evaluation (合规检查);
-- ``siting.gpkg`` — proposed sites for the siting types;
-- ``boundary/联检报告.xlsx`` and ``boundary/联检成果归档/`` — boundary joint inspection;
-- ``map.html``, ``report.xlsx``, ``report.html`` — what a planner hands on.
+- always: ``layers.gpkg`` (the validated inputs in the study's metric CRS) and, with admin
+  units, ``summary_by_town.csv`` (people, older people, households, facilities per 镇街);
+- ``[coverage]``: ``coverage.gpkg`` (uncovered cells, service areas);
+- ``[standards]``: ``compliance.xlsx`` (standards and plan indicators);
+- ``[siting]``: ``siting.gpkg`` (proposed sites per type);
+- ``[boundary]``: ``boundary/联检报告.xlsx`` and ``boundary/联检成果归档/``;
+- with any step: ``map.html``, ``report.xlsx``, ``report.html``;
+- ``geoplan-manifest.json``: every file with its size and SHA-256, the version, the study.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
 import geopandas as gpd
@@ -28,37 +32,46 @@ import numpy as np
 import pandas as pd
 
 from geoplan import maps, report
-from geoplan.access import nearest_facility_time, reach_matrix
-from geoplan.access.areas import service_areas
-from geoplan.access.coverage import assign_units, coverage_by_unit, coverage_gaps
-from geoplan.boundary import BoundaryInspection, inspect_boundaries
-from geoplan.io import atomic_write, write_layers_gpkg
-from geoplan.population import unit_summary
-from geoplan.report import charts
-from geoplan.report.boundary import (
-    archive_by_line,
-    inspection_sheets,
-    write_inspection_workbook,
+from geoplan.access import (
+    assign_units,
+    coverage_by_unit,
+    coverage_gaps,
+    nearest_facility_time,
+    reach_matrix,
+    service_areas,
+    tier_reach_m,
 )
+from geoplan.boundary import BoundaryInspection, inspect_boundaries
+from geoplan.errors import OutputError, StudyConfigError
+from geoplan.io import atomic_write, staged_folder, write_layers_gpkg
+from geoplan.population import unit_summary
+from geoplan.report import archive_by_line, charts, inspection_sheets, write_inspection_workbook
 from geoplan.report.compliance import write_compliance_workbook
 from geoplan.schema import FACILITY_TYPES
-from geoplan.siting import mclp
-from geoplan.siting.candidates import candidate_sites_from_demand_clusters
-from geoplan.siting.tables import coverage_before_after_by_unit, rank_sites_by_marginal_gain
+from geoplan.siting import (
+    candidate_sites_from_demand_clusters,
+    candidate_sites_from_layer,
+    candidate_sites_from_network_nodes,
+    coverage_before_after_by_unit,
+    exclude_candidates,
+    lscp,
+    mclp,
+    quotas_from_labels,
+    rank_sites_by_marginal_gain,
+)
 from geoplan.standards import compliance_gdf
 from geoplan.study.compliance import compliance_tables, standards_results
+from geoplan.study.config import SitingTypeSection
 from geoplan.study.load import Study
+from geoplan.study.preflight import STEP_NAMES_ZH, RunPlan, plan_run
 
 logger = logging.getLogger(__name__)
 
-#: The four core facility types whose 15-minute service circles the demo reports.
-CORE_TYPES = ("elderly_station", "senior_canteen", "columbarium", "social_work_station")
-#: Facility types for which new sites are proposed, and how many (p) for each.
-SITING_PLAN = {"elderly_station": 20, "senior_canteen": 10}
-#: Candidate sites generated per siting type (weighted clusters of uncovered 60+ demand).
-N_CANDIDATES = 300
-
 Step = Callable[[str], None]
+#: Progress names of the steps, in run order (layers first, map and reports last).
+STEP_LABELS = {"layers": "图层与概况 layers and summary",
+               **{k: f"{v} {k}" for k, v in STEP_NAMES_ZH.items()},
+               "reports": "地图与报告 map and reports"}
 
 
 @dataclass
@@ -67,10 +80,12 @@ class StudyRun:
 
     Attributes
     ----------
+    plan
+        The steps run and those skipped, with why.
     outputs
-        Output name -> path written.
+        Output name -> path written (in the output folder, after the swap).
     summary
-        Per-镇街 summary table.
+        Per-镇街 summary table (``None`` without admin units).
     coverage
         Coverage per unit, facility type and tier (:func:`geoplan.access.coverage_by_unit`).
     proposals
@@ -80,14 +95,17 @@ class StudyRun:
     inspection
         Boundary joint-inspection result.
     service_areas
-        Service-area polygons of the core types (dissolved per type).
+        Service-area polygons of the coverage types (dissolved per type).
     standards
         Standards results per unit and rule (:func:`geoplan.standards.evaluate_standards`).
     """
 
+    plan: RunPlan
     outputs: dict[str, Path] = field(default_factory=dict)
     summary: pd.DataFrame | None = None
     coverage: pd.DataFrame | None = None
+    nearest: pd.DataFrame | None = None
+    compliance: dict[str, pd.DataFrame] = field(default_factory=dict)
     proposals: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     siting_gain: dict[str, pd.DataFrame] = field(default_factory=dict)
     inspection: BoundaryInspection | None = None
@@ -105,18 +123,21 @@ def _existing(facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def write_layers_and_summary(study: Study, out_dir: Path, run: StudyRun) -> None:
-    """Write the validated layers and the per-镇街 summary table."""
+    """Write the validated layers and, with admin units, the per-镇街 summary table."""
     layers = {
         name: getattr(study, name)
         for name in ("study_area", "admin_units", "facilities", "population",
-                     "boundary_lines", "boundary_markers", "projects")
-        if getattr(study, name) is not None
+                     "boundary_lines", "boundary_markers", "projects", "candidate_sites",
+                     "exclusion_zones")
+        if getattr(study, name) is not None and len(getattr(study, name))
     }
     meta = {
         name: {"synthetic": str(layer.attrs.get("geoplan", {}).get("synthetic", False)).lower()}
         for name, layer in layers.items()
     }
     run.outputs["layers"] = write_layers_gpkg(layers, out_dir / "layers.gpkg", metadata=meta)
+    if not len(study.towns):
+        return
     summary = unit_summary(study.towns, study.population, study.facilities)
     summary = summary.rename(columns={t: FACILITY_TYPES[t].name_zh for t in FACILITY_TYPES
                                       if t in summary.columns})
@@ -127,97 +148,155 @@ def write_layers_and_summary(study: Study, out_dir: Path, run: StudyRun) -> None
     run.summary = summary
 
 
-def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> pd.DataFrame:
-    """Compute 15-minute coverage of the core types; write gaps and service areas.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Nearest facility distance/time per population cell and core type.
-    """
+def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> None:
+    """Compute the service circles of the plan's coverage types; write gaps and service areas."""
     network = study.network()
     existing = _existing(study.facilities)
-    types = [t for t in CORE_TYPES if existing["facility_type"].eq(t).any()]
-    missing = [FACILITY_TYPES[t].name_zh for t in CORE_TYPES if t not in types]
-    if missing:
-        logger.warning("no existing %s in the study: their coverage is not reported",
-                       "、".join(missing))
+    types = [t for t in run.plan.coverage_types if existing["facility_type"].eq(t).any()]
     if not types:
-        return None
-    nearest = nearest_facility_time(
+        logger.warning("no existing facility of %s: no coverage to report",
+                       "、".join(FACILITY_TYPES[t].name_zh for t in run.plan.coverage_types))
+        return
+    run.nearest = nearest_facility_time(
         network, study.population, existing, speed_m_per_min=study.speed_m_per_min,
         max_minutes=max(study.tiers_min), types=types,
     )
     run.coverage = coverage_by_unit(
         network, study.population, existing, study.admin_units, tiers_min=study.tiers_min,
-        speed_m_per_min=study.speed_m_per_min, types=types, nearest=nearest,
+        speed_m_per_min=study.speed_m_per_min, types=types, nearest=run.nearest,
     )
-    gaps = coverage_gaps(study.population, nearest, tier_min=max(study.tiers_min),
+    gaps = coverage_gaps(study.population, run.nearest, tier_min=max(study.tiers_min),
                          speed_m_per_min=study.speed_m_per_min, types=types)
-    run.service_areas = service_areas(network, existing[existing["facility_type"].isin(types)],
-                                      max(study.tier_distances_m), dissolve_by="facility_type")
+    run.service_areas = service_areas(
+        network, existing[existing["facility_type"].isin(types)],
+        max(study.tier_distances_m), dissolve_by="facility_type")
     run.outputs["coverage"] = write_layers_gpkg(
         {"uncovered_cells": gaps, "service_areas": run.service_areas},
         out_dir / "coverage.gpkg")
-    return nearest
 
 
-def propose_sites(study: Study, nearest: pd.DataFrame | None, out_dir: Path,
-                  run: StudyRun) -> None:
-    """Propose new sites for :data:`SITING_PLAN` by exact MCLP with existing sites fixed.
+def write_compliance(study: Study, out_dir: Path, run: StudyRun) -> None:
+    """Evaluate standards and plan indicators; write the compliance workbook."""
+    section = study.config.standards
+    run.standards = standards_results(study)
+    run.compliance = compliance_tables(study, results=run.standards, registry=section.registry,
+                                       results_registry=section.results_registry)
+    run.outputs["compliance"] = write_compliance_workbook(run.compliance,
+                                                          out_dir / "compliance.xlsx")
 
-    A siting type without any existing site starts from nothing (every cell uncovered).
-    """
-    network = study.network()
-    existing = _existing(study.facilities)
-    max_m = max(study.tier_distances_m)
+
+# --------------------------------------------------------------------------- siting
+def _candidates(study: Study, network, uncovered: np.ndarray) -> gpd.GeoDataFrame:
+    """Candidate sites from the ``[siting] candidates`` source, minus the exclusion zones."""
+    siting = study.config.siting
     cells = study.population
-    towns = assign_units(cells, study.towns)["town"]
-    demand = cells.assign(town=towns.to_numpy())
-    weights = demand["pop_60plus"].to_numpy(float)
-    layers = {}
-    for facility_type, p in SITING_PLAN.items():
-        column = f"{facility_type}_dist_m"
-        if nearest is not None and column in nearest.columns:
-            uncovered = ~(nearest[column] <= max_m).to_numpy()
-        else:
-            uncovered = np.ones(len(cells), dtype=bool)
-        if not (uncovered & (weights > 0)).any():
-            logger.info("%s: every older resident is already covered", facility_type)
-            continue
+    if siting.candidates == "demand_clusters":
         candidates = candidate_sites_from_demand_clusters(
-            cells, N_CANDIDATES, mask=uncovered, network=network, seed=0)
-        reach = reach_matrix(network, candidates, cells, max_m)
+            cells, siting.n_candidates, weight_column=siting.demand, mask=uncovered,
+            network=network, seed=0)
+    elif siting.candidates == "network_nodes":
+        areas = cells.loc[uncovered]
+        if len(areas) and (areas.geom_type == "Point").all():
+            areas = areas.set_geometry(areas.buffer(50.0))
+        candidates = candidate_sites_from_network_nodes(network, areas)
+    else:
+        layer = study.candidate_sites[study.candidate_sites["source_layer"] == siting.candidates]
+        candidates = candidate_sites_from_layer(layer, network=network, source=siting.candidates)
+    if siting.exclude:
+        zones = {name: study.exclusion_zones[study.exclusion_zones["source_layer"] == name]
+                 for name in siting.exclude}
+        candidates = exclude_candidates(candidates, zones)
+    return candidates
+
+
+def _quotas(section: SitingTypeSection, towns: gpd.GeoDataFrame,
+            candidates: gpd.GeoDataFrame) -> list:
+    if not (section.min_per_town or section.max_per_town is not None or section.quotas):
+        return []
+    codes = assign_units(candidates, towns.assign(level="town"))["town"].astype(str)
+    low = {c: section.min_per_town for c in towns["code"].astype(str)}
+    high = {c: section.max_per_town for c in low} if section.max_per_town is not None else {}
+    for code, bounds in section.quotas.items():
+        low[code] = bounds[0]
+        if len(bounds) == 2:
+            high[code] = bounds[1]
+    return quotas_from_labels(codes.to_numpy(), low, high or None)
+
+
+def _solve(section: SitingTypeSection, reach, weights, existing_reach, cost, quotas, *,
+           max_m: float, method: str, time_limit_s: float):
+    """Solve one type's target: new_sites (MCLP), budget (MCLP) or coverage_share (LSCP)."""
+    common = {"max_m": max_m, "existing_reach": existing_reach, "quotas": quotas,
+              "method": method, "time_limit_s": time_limit_s}
+    if section.coverage_share is not None:
+        return lscp(reach, weights, target_share=section.coverage_share, cost=None,
+                    uncoverable="ignore", **common)
+    if section.budget is not None:
+        return mclp(reach, weights, reach.shape[0], cost=cost, budget=section.budget,
+                    pad_to_p=False, **common)
+    return mclp(reach, weights, section.new_sites, **common)
+
+
+def propose_sites(study: Study, out_dir: Path, run: StudyRun) -> None:
+    """Propose new sites for every type under ``[siting.types]``, existing sites fixed."""
+    siting = study.config.siting
+    network = study.network()
+    existing = study.facilities[study.facilities["status"].isin(("existing", "building"))]
+    tier_min = siting.tier_min or max(study.tiers_min)
+    max_m = tier_reach_m([tier_min], study.speed_m_per_min)[0]
+    cells = study.population
+    demand = cells.assign(town=assign_units(cells, study.towns.assign(level="town"))["town"]
+                          .to_numpy()) if len(study.towns) else cells.assign(town=None)
+    weights = demand[siting.demand].to_numpy(float)
+    layers = {}
+    for facility_type, name in run.plan.siting_types.items():
+        section = siting.types[name]
         fixed = existing[existing["facility_type"].eq(facility_type)]
         existing_reach = reach_matrix(network, fixed, cells, max_m)
-        result = mclp(reach, weights, p, existing_reach=existing_reach, method="exact",
-                      time_limit_s=60)
-        ranked = rank_sites_by_marginal_gain(
-            result, reach, demand, existing_reach=existing_reach,
-            columns=("pop", "households", "pop_60plus"), site_ids=candidates.index)
+        uncovered = ~np.asarray(existing_reach.getnnz(axis=0) > 0).ravel()
+        if not (uncovered & (weights > 0)).any():
+            logger.info("%s: every resident is already covered", facility_type)
+            continue
+        candidates = _candidates(study, network, uncovered)
+        reach = reach_matrix(network, candidates, cells, max_m)
+        cost = (candidates["cost"].fillna(section.cost_per_site or np.nan).to_numpy(float)
+                if "cost" in candidates.columns and section.cost_per_site is None
+                else np.full(len(candidates), section.cost_per_site or 1.0))
+        result = _solve(section, reach, weights, existing_reach, cost,
+                        _quotas(section, study.towns, candidates), max_m=max_m,
+                        method=siting.method, time_limit_s=siting.time_limit_s)
+        columns = tuple(c for c in ("pop", "households", "pop_60plus", "pop_80plus")
+                        if c in demand.columns)
+        ranked = rank_sites_by_marginal_gain(result, reach, demand, existing_reach=existing_reach,
+                                             columns=columns, site_ids=candidates.index)
         sites = candidates.loc[ranked["site_id"]].reset_index(drop=True)
         sites = gpd.GeoDataFrame(
             ranked.assign(facility_type=facility_type, gap=result.gap),
             geometry=sites.geometry.to_numpy(), crs=candidates.crs)
         run.proposals[facility_type] = sites
-        run.siting_gain[facility_type] = coverage_before_after_by_unit(
-            result, reach, demand, "town", existing_reach=existing_reach,
-            columns=("pop", "households", "pop_60plus"))
+        if len(study.towns):
+            run.siting_gain[facility_type] = coverage_before_after_by_unit(
+                result, reach, demand, "town", existing_reach=existing_reach, columns=columns)
         layers[f"proposed_{facility_type}"] = sites
-        logger.info("%s: %d new sites, 60+ covered %.0f -> %.0f (gap %.2g)", facility_type,
-                    len(sites), result.weight_before, result.weight_after, result.gap)
-    run.outputs["siting"] = write_layers_gpkg(layers, out_dir / "siting.gpkg")
+        logger.info("%s: %d new sites, %s covered %.0f -> %.0f (gap %.2g)", facility_type,
+                    len(sites), siting.demand, result.weight_before, result.weight_after,
+                    result.gap)
+    if layers:
+        run.outputs["siting"] = write_layers_gpkg(layers, out_dir / "siting.gpkg")
 
 
 def inspect_study_boundaries(study: Study, out_dir: Path, run: StudyRun) -> None:
     """Run the boundary joint inspection and write its workbook and per-line archive."""
+    section = study.config.boundary
     previous = study.previous_boundary_lines
     reference = study.reference_date
+    towns = study.towns if len(study.towns) else study.admin_units
     run.inspection = inspect_boundaries(
-        towns=study.towns, villages=study.villages, lines=study.boundary_lines,
-        previous_lines=previous, markers=study.boundary_markers,
+        towns=towns, villages=study.villages if len(study.towns) else None,
+        lines=study.boundary_lines, previous_lines=previous, markers=study.boundary_markers,
         rounds=study.inspection_rounds, facilities=study.facilities, projects=study.projects,
-        study_area=study.study_area, reference_date=reference, plan_year=reference.year + 1,
+        study_area=study.study_area, reference_date=reference,
+        plan_year=section.plan_year or reference.year + 1, tolerances=section.tolerances,
     )
     folder = out_dir / "boundary"
     run.outputs["inspection"] = write_inspection_workbook(run.inspection, folder / "联检报告.xlsx")
@@ -226,21 +305,12 @@ def inspect_study_boundaries(study: Study, out_dir: Path, run: StudyRun) -> None
         previous_lines=previous)
 
 
-def write_compliance(study: Study, out_dir: Path, run: StudyRun) -> dict[str, pd.DataFrame]:
-    """Evaluate standards and plan indicators; write the compliance workbook."""
-    run.standards = standards_results(study)
-    tables = compliance_tables(study, results=run.standards)
-    run.outputs["compliance"] = write_compliance_workbook(tables, out_dir / "compliance.xlsx")
-    return tables
-
-
 #: The standard drawn on the demo map (when the profile has it): floor area per 100
 #: households of community service facilities, per 社区/村.
 MAP_RULE = ("community_area_per_100hh", "village")
 
 
-def _map_layers(study: Study, nearest: pd.DataFrame | None, run: StudyRun,
-                key: str | None) -> dict[str, gpd.GeoDataFrame]:
+def _map_layers(study: Study, run: StudyRun, key: str | None) -> dict[str, gpd.GeoDataFrame]:
     """Return the layers of ``map.html``.
 
     Coverage of ``key``, its gaps and service areas, one standard, the facilities, the
@@ -253,7 +323,7 @@ def _map_layers(study: Study, nearest: pd.DataFrame | None, run: StudyRun,
             layers[f"{level}s"] = maps.units_with_coverage(
                 study.admin_units, run.coverage, facility_type=key, tier_min=max_min,
                 level=level)
-        covered = (nearest[f"{key}_dist_m"] <= max(study.tier_distances_m)).to_numpy()
+        covered = (run.nearest[f"{key}_dist_m"] <= max(study.tier_distances_m)).to_numpy()
         layers["uncovered_cells"] = study.population.assign(covered=covered)
         layers["service_areas"] = run.service_areas
     rule_id, level = MAP_RULE
@@ -285,23 +355,24 @@ def _in_chinese(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_map_and_reports(study: Study, nearest: pd.DataFrame | None,
-                          compliance: dict[str, pd.DataFrame], out_dir: Path,
-                          run: StudyRun) -> None:
+def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
     """Write ``map.html``, ``report.xlsx`` and ``report.html``."""
     max_min = max(study.tiers_min)
     present = [] if run.coverage is None else list(dict.fromkeys(run.coverage["facility_type"]))
     key = "elderly_station" if "elderly_station" in present else next(iter(present), None)
-    layers = _map_layers(study, nearest, run, key)
+    layers = _map_layers(study, run, key)
     subject = FACILITY_TYPES[key].name_zh if key else "民政设施"
     m = maps.overview_map(layers, admin_units=study.admin_units, basemap=study.basemap,
                           tianditu_tk=study.tianditu_tk,
-                          title=f"{study.name} {max_min:g}分钟{subject}服务圈",
+                          title=f"{study.name} {max_min:g}分钟{subject}服务圈" if key
+                          else study.name,
                           shown_facility_types=("elderly_station", "senior_canteen",
                                                 "day_care_center"))
     run.outputs["map"] = maps.save_map(m, out_dir / "map.html")
 
-    sheets: dict[str, pd.DataFrame] = {"镇街概况": run.summary.reset_index()}
+    sheets: dict[str, pd.DataFrame] = {}
+    if run.summary is not None:
+        sheets["镇街概况"] = run.summary.reset_index()
     sections = []
     if run.coverage is not None:
         town_cov = run.coverage[run.coverage["level"].eq("town")
@@ -316,7 +387,7 @@ def write_map_and_reports(study: Study, nearest: pd.DataFrame | None,
             table=shares.reset_index(), percent_cols=list(shares.columns),
             figures=[charts.bar_chart(shares[subject], title=f"各镇街{subject}覆盖率",
                                         percent=True)]))
-    sheets |= {_sheet_name(f"合规-{name}"): table for name, table in compliance.items()}
+    sheets |= {_sheet_name(f"合规-{name}"): table for name, table in run.compliance.items()}
     for facility_type, ranked in run.proposals.items():
         sheets[_sheet_name(f"选址-{FACILITY_TYPES[facility_type].name_zh}")] = _in_chinese(
             ranked.drop(columns="geometry"))
@@ -340,49 +411,101 @@ def write_map_and_reports(study: Study, nearest: pd.DataFrame | None,
         sections, out_dir / "report.html", title=f"{study.name} 民政设施评估", map_html=m)
 
 
-def run_study(study: Study, out_dir: str | Path, *,
+def _study_digest(study: Study) -> str:
+    path = study.config.path
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
+
+
+def input_files(study: Study) -> list[Path]:
+    """Every file the study reads: the study file, its layers, tables and network file."""
+    config = study.config
+    files = [config.path] if config.path is not None else []
+    files += [layer.path for layer in config.layers.values()]
+    files += [table.path for table in config.tables.values()]
+    if config.network is not None and config.network.path is not None:
+        files.append(config.network.path)
+    return [Path(f) for f in files]
+
+
+def check_output_folder(study: Study, out_dir: str | Path) -> None:
+    """Refuse an output folder that holds (or is) one of the study's inputs.
+
+    Raises
+    ------
+    StudyConfigError
+        Naming the inputs inside the output folder.
+    """
+    out = Path(out_dir).resolve()
+    inside = [f for f in input_files(study) if f.resolve() == out or out in f.resolve().parents]
+    if inside:
+        msg = (f"the output folder {out_dir} holds input(s) of the study: "
+               f"{', '.join(str(f) for f in inside)}; a run replaces its output folder, so "
+               "choose another (--out) / 输出目录不能包含输入文件")
+        raise StudyConfigError(msg)
+
+
+def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
               step: Step | None = None) -> StudyRun:
-    """Run every analysis on a loaded study and write all outputs under ``out_dir``.
+    """Run the steps a study asks for and write all outputs under ``out_dir``, all or nothing.
 
     Parameters
     ----------
     study
         A loaded, validated study (:func:`geoplan.load_study`).
     out_dir
-        Output folder (created when missing; earlier outputs are replaced one file at a time,
-        atomically).
+        Output folder. It is replaced as a whole when every step succeeded; a failed run
+        leaves it as it was (see :func:`geoplan.io.staged_folder`). It may not hold an input.
+    plan
+        The steps to run (:func:`geoplan.study.preflight.plan_run`; default: what the study
+        file asks for).
     step
-        Optional callback told the name of each step as it starts (for progress bars).
+        Optional callback told the label of each step as it starts (for progress bars).
 
     Returns
     -------
     StudyRun
         Result tables and the paths written.
+
+    Raises
+    ------
+    StudyConfigError
+        If the output folder holds an input of the study.
+    OutputError
+        If the outputs cannot be written (the message names the file and the cause).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    plan = plan or plan_run(study.config)
+    check_output_folder(study, out_dir)
     tell = step or (lambda _name: None)
-    run = StudyRun()
-    tell("图层与概况 layers and summary")
-    write_layers_and_summary(study, out, run)
-    tell("15分钟服务圈 coverage")
-    nearest = analyse_coverage(study, out, run)
-    tell("标准与指标 standards and indicators")
-    compliance = write_compliance(study, out, run)
-    tell("选址 siting")
-    propose_sites(study, nearest, out, run)
-    if len(study.boundary_lines):
-        tell("界线联检 boundary inspection")
-        inspect_study_boundaries(study, out, run)
-    tell("地图与报告 map and reports")
-    write_map_and_reports(study, nearest, compliance, out, run)
+    run = StudyRun(plan=plan)
+    final = Path(out_dir)
+    metadata = {"geoplan_version": version("geoplan"), "study": study.name,
+                "study_file_sha256": _study_digest(study), "steps": list(plan.steps),
+                "skipped": plan.skipped}
+    steps = {"coverage": analyse_coverage, "standards": write_compliance,
+             "siting": propose_sites, "boundary": inspect_study_boundaries}
+    try:
+        with staged_folder(final, metadata) as stage:
+            tell(STEP_LABELS["layers"])
+            write_layers_and_summary(study, stage, run)
+            for name in plan.steps:
+                tell(STEP_LABELS[name])
+                steps[name](study, stage, run)
+            if plan.steps:
+                tell(STEP_LABELS["reports"])
+                write_map_and_reports(study, stage, run)
+            run.outputs = {k: final / Path(v).relative_to(stage)
+                           for k, v in run.outputs.items()}
+    except OSError as exc:  # disk full, permissions: name the file and the cause
+        msg = f"cannot write {exc.filename or final}: {exc.strerror or exc}"
+        raise OutputError(msg) from exc
     return run
 
 
-STEP_NAMES: Sequence[str] = (
-    "图层与概况 layers and summary", "15分钟服务圈 coverage", "标准与指标 standards and indicators",
-    "选址 siting", "界线联检 boundary inspection", "地图与报告 map and reports",
-)
+def step_labels(plan: RunPlan) -> list[str]:
+    """Return the progress labels of a run of ``plan``, in order."""
+    return [STEP_LABELS["layers"], *(STEP_LABELS[s] for s in plan.steps),
+            *([STEP_LABELS["reports"]] if plan.steps else [])]
 
-__all__ = ["CORE_TYPES", "SITING_PLAN", "STEP_NAMES", "StudyRun", "run_study"]
 
+__all__ = ["STEP_LABELS", "StudyRun", "check_output_folder", "input_files", "run_study",
+           "step_labels"]
