@@ -23,7 +23,7 @@ PG_DB      := geoplan_test
 PG_SERVICE := $(CURDIR)/.cache/pg_service.conf
 PG_DEBS    := postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting
 # PostgreSQL refuses to run as root: as root, its commands run as the postgres user
-PG_AS      := $(if $(filter 0,$(shell id -u)),runuser -u postgres --,)
+PG_AS      := $(if $(filter 0,$(shell id -u)),runuser -u postgres -- env -C /,)
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -63,26 +63,34 @@ postgis:
 	    echo "missing Debian packages:$$missing (run as root or: sudo apt-get install$$missing)"; exit 1; \
 	  fi; \
 	fi
-	@if [ ! -f "$(PG_DIR)/PG_VERSION" ]; then \
-	  mkdir -p "$(PG_DIR)" && chmod 700 "$(PG_DIR)"; \
-	  if [ "$$(id -u)" = 0 ]; then chown postgres: "$(PG_DIR)"; fi; \
-	  $(PG_AS) $(PG_BIN)/initdb -D "$(PG_DIR)" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null \
-	    || { echo "initdb failed: can the postgres user reach $(PG_DIR)?"; exit 1; }; \
-	fi
-	@if ! $(PG_AS) $(PG_BIN)/pg_ctl -D "$(PG_DIR)" status >/dev/null 2>&1; then \
-	  $(PG_AS) $(PG_BIN)/pg_ctl -D "$(PG_DIR)" -l "$(PG_DIR)/server.log" -w \
-	    -o "-k '$(PG_DIR)' -c listen_addresses='' -p $(PG_PORT)" start >/dev/null \
-	    || { tail -20 "$(PG_DIR)/server.log"; exit 1; }; \
-	fi
-	@psql="env PGOPTIONS=-cclient_min_messages=warning psql -X -q -h $(PG_DIR) -p $(PG_PORT) -U postgres -v ON_ERROR_STOP=1"; \
+	@mkdir -p "$(CURDIR)/.cache"; dir="$(PG_DIR)"; \
+	if [ $${#dir} -gt 80 ] || { [ "$$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$(CURDIR)/.cache"; }; then \
+	  dir="/var/tmp/geoplan-pg-$$(printf %s "$(CURDIR)" | md5sum | cut -c1-10)"; \
+	  echo "the cluster lives in $$dir (the postgres user cannot reach $(PG_DIR), or its socket path is too long)"; \
+	fi; \
+	if [ ! -f "$$dir/PG_VERSION" ]; then \
+	  mkdir -p "$$dir" && chmod 700 "$$dir"; \
+	  if [ "$$(id -u)" = 0 ]; then chown postgres: "$$dir"; fi; \
+	  $(PG_AS) $(PG_BIN)/initdb -D "$$dir" -U postgres --auth=trust -E UTF8 --no-locale >/dev/null \
+	    || { echo "initdb failed in $$dir"; exit 1; }; \
+	fi; \
+	if ! $(PG_AS) $(PG_BIN)/pg_ctl -D "$$dir" status >/dev/null 2>&1; then \
+	  $(PG_AS) $(PG_BIN)/pg_ctl -D "$$dir" -l "$$dir/server.log" -w \
+	    -o "-k '$$dir' -c listen_addresses='' -p $(PG_PORT)" start >/dev/null \
+	    || { tail -20 "$$dir/server.log"; exit 1; }; \
+	fi; \
+	psql="env PGOPTIONS=-cclient_min_messages=warning psql -X -q -h $$dir -p $(PG_PORT) -U postgres -v ON_ERROR_STOP=1"; \
 	$$psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(PG_DB)'" | grep -q 1 \
-	  || $$psql -d postgres -c "CREATE DATABASE $(PG_DB)"; \
-	$$psql -d $(PG_DB) -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS pgrouting"
-	@printf '[$(PG_DB)]\nhost=$(PG_DIR)\nport=$(PG_PORT)\nuser=postgres\ndbname=$(PG_DB)\n' > "$(PG_SERVICE)"
-	@echo "PostGIS test server running: PGSERVICEFILE=$(PG_SERVICE) PGSERVICE=$(PG_DB)"
+	  || $$psql -d postgres -c "CREATE DATABASE $(PG_DB)" || exit 1; \
+	$$psql -d $(PG_DB) -c "CREATE EXTENSION IF NOT EXISTS postgis; CREATE EXTENSION IF NOT EXISTS pgrouting" || exit 1; \
+	printf '[$(PG_DB)]\nhost=%s\nport=$(PG_PORT)\nuser=postgres\ndbname=$(PG_DB)\n' "$$dir" > "$(PG_SERVICE)"; \
+	echo "PostGIS test server running: PGSERVICEFILE=$(PG_SERVICE) PGSERVICE=$(PG_DB)"
 
 postgis-stop:
-	@if [ -f "$(PG_DIR)/PG_VERSION" ]; then $(PG_AS) $(PG_BIN)/pg_ctl -D "$(PG_DIR)" -m fast stop || true; fi
+	@if [ -f "$(PG_SERVICE)" ]; then \
+	  dir="$$(sed -n 's/^host=//p' "$(PG_SERVICE)")"; \
+	  $(PG_AS) $(PG_BIN)/pg_ctl -D "$$dir" -m fast stop || true; \
+	fi
 
 demo: $(VENV)/.installed
 	$(BIN)/geoplan demo --out $(OUT)

@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  Helsinki OSM pbf (split at junctions only): {reach_nodes_within(helsinki):,.0f}")
     start = process_start_costs()
     print(f"once per process (fresh interpreter): import geoplan.access {start['import_s']:.2f} s; "
-          f"first snap loads the compiled snapping kernel {start['snap_kernel_s']:.2f} s; "
+          f"first snap imports numba and loads the snapping kernel {start['snap_kernel_s']:.2f} s; "
           f"first reach_matrix loads its kernel {start['reach_kernel_s']:.2f} s "
           "(numba's disk cache; a machine's very first run compiles them, about 20 s)")
     # PROJ loads its database on a process's first transformation (a study load does that
