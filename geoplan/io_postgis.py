@@ -367,8 +367,9 @@ def write_postgis_table(
     Column types follow the data: booleans, integers (``bigint``), floats (``double
     precision``; NaN becomes NULL), datetimes, text (anything else, as text), geometries
     (``geometry(type, srid)`` with the layer's EPSG code as SRID, and a GiST index). The
-    frame's index becomes the first column (named after the index, or ``id``) and the
-    primary key when its values are unique. Everything happens in one transaction.
+    frame's index becomes the first column (named after the index, or ``id``), unless a
+    column already holds it (a layer's ``facility_id``, ``code`` …), and is the primary key
+    when its values are unique. Everything happens in one transaction.
 
     Parameters
     ----------
@@ -401,9 +402,16 @@ def write_postgis_table(
     if if_exists not in ("fail", "replace", "append"):
         raise OutputError(f"if_exists must be 'fail', 'replace' or 'append', got {if_exists!r}")
     data = frame.copy()
-    if index:
-        name = data.index.name if data.index.name is not None else "id"
-        data = data.reset_index(names=str(name)) if name not in data.columns else data
+    key_col = None
+    if index:  # the index as the first column, unless a column holds it already
+        key_col = "id" if data.index.name is None else str(data.index.name)
+        if data.index.name is None:
+            geom = data.geometry.name if isinstance(data, gpd.GeoDataFrame) else None
+            ids = pd.Series(data.index, index=data.index, dtype=object)
+            same = [c for c in data.columns if c != geom and data[c].astype(object).equals(ids)]
+            key_col = str(same[0]) if same else key_col
+        if key_col not in data.columns:
+            data = data.reset_index(names=key_col)
     names = [str(c) for c in data.columns]
     bad = [n for n in names if not n or len(n.encode("utf-8")) > _MAX_IDENTIFIER_BYTES]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -421,8 +429,8 @@ def write_postgis_table(
     rows = zip(*[_column_values(data[c], t, s)
                  for c, t, s in zip(data.columns, types, srids, strict=True)], strict=True)
     target = _qualified(table)
-    key = names[0] if index and data[names[0]].notna().all() and data[names[0]].is_unique \
-        else None
+    key = key_col if key_col is not None and data[key_col].notna().all() \
+        and data[key_col].is_unique else None
     with _connect(dsn) as conn:
         try:
             _write(conn, target, table, names, types, rows, if_exists, key)

@@ -173,11 +173,12 @@ def _xy_key(xy: np.ndarray) -> bytes:
     return digest.digest()
 
 
-def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray):
+def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, *, keep: bool = True):
     """Nearest edge, distance along it, projected point and distance for each point.
 
-    Computed once per point set and network: the result is kept on the network, keyed by a
-    hash of the coordinates, and reused while the network is unchanged. Candidates come from
+    Computed once per point set and network: the result is kept on the network (unless
+    ``keep`` is false), keyed by a hash of the coordinates, and reused while the network is
+    unchanged. Candidates come from
     the compiled grid search (:mod:`geoplan._snap_kernel`); points it leaves open (far from
     every street) use the exact STRtree search.
     """
@@ -203,7 +204,8 @@ def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray):
         proj[unsure] = shapely.get_coordinates(shapely.line_interpolate_point(lines, al))
     logger.debug("snapped %d points, %d by the exact fallback", len(xy), int(unsure.sum()))
     result = (edge, along, proj, dist)
-    network._snap_store(key, result)
+    if keep:
+        network._snap_store(key, result)
     return result
 
 
@@ -310,7 +312,8 @@ def _datum_fit_message(
         moved_xy = np.column_stack(transformer.transform(wlon, wlat, direction="INVERSE"))
         if np.allclose(moved_xy, xy, atol=1.0):  # outside mainland China: no offset
             return None
-        after = np.minimum(_nearest_on_edges(network, moved_xy)[3], OFFSET_FIT_CAP_M)
+        after = np.minimum(_nearest_on_edges(network, moved_xy, keep=False)[3],
+                           OFFSET_FIT_CAP_M)
         if (after.mean() <= OFFSET_FIT_RATIO * before.mean()
                 and np.mean(after < before) >= OFFSET_FIT_SHARE):
             code = "gcj02" if label.startswith("GCJ") else "bd09"

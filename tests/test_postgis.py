@@ -67,6 +67,14 @@ def test_a_table_reads_exactly_like_the_file(schema, raw_facilities):
     pd.testing.assert_frame_equal(from_db.drop(columns="geometry"),
                                   from_file.drop(columns="geometry"))
     assert from_db.geometry.geom_equals_exact(from_file.geometry, 0.0).all()
+    # a layer written back (its id column is its index) reads back the same
+    write_postgis_table(from_file, f"{schema}.facilities_copy")
+    assert _sql("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+                " AND a.attnum = ANY(i.indkey) WHERE i.indisprimary AND i.indrelid = %s::regclass",
+                (f"{schema}.facilities_copy",)) == [("facility_id",)]
+    copy = read_postgis_layer("facilities", "cgcs2000", table=f"{schema}.facilities_copy")
+    pd.testing.assert_frame_equal(copy.drop(columns="geometry"),
+                                  from_file.drop(columns="geometry"))
     meta = from_db.attrs["geoplan"]
     assert meta["source"] == f"PostGIS table {schema}.facilities"
     assert meta["srid"] == 4490
