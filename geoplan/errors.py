@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CRSError",
+    "DatabaseError",
     "GeoplanError",
     "InfeasibleError",
     "NetworkError",
@@ -98,3 +99,7 @@ class RuleError(GeoplanError):
 
 class OutputError(GeoplanError):
     """A map, chart or report cannot be produced as asked (missing basemap key, no CJK font, …)."""
+
+
+class DatabaseError(GeoplanError):
+    """The database cannot be reached, or refused a statement."""

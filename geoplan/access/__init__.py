@@ -18,7 +18,7 @@ from geoplan.access.distance import (
     reach_matrix,
     tier_reach_m,
 )
-from geoplan.access.fca import FCAResult, two_step_fca
+from geoplan.access.fca import FCAResult, enhanced_two_step_fca, two_step_fca
 
 __all__ = [
     "DEFAULT_MAX_ACCESS_M",
@@ -31,6 +31,7 @@ __all__ = [
     "assign_units",
     "coverage_by_unit",
     "coverage_gaps",
+    "enhanced_two_step_fca",
     "nearest_facility_time",
     "nearest_source_distance",
     "reach_matrix",

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy.sparse.csgraph import dijkstra
-from shapely.ops import substring
 
 from geoplan.access.distance import (
     DEFAULT_MAX_ACCESS_M,
@@ -32,9 +31,38 @@ logger = logging.getLogger(__name__)
 __all__ = ["service_areas"]
 
 
+def _substrings(lines: np.ndarray, start_m: np.ndarray, end_m: np.ndarray) -> np.ndarray:
+    """Return the parts of ``lines`` from ``start_m`` to ``end_m`` along them (vectorised).
+
+    A part of zero length is its point (its buffer is then a disc, as for a lone entrance).
+    """
+    if len(lines) == 0:
+        return np.empty(0, dtype=object)
+    coords, idx = shapely.get_coordinates(lines, return_index=True)
+    step = np.zeros(len(coords))
+    same = idx[1:] == idx[:-1]
+    step[1:][same] = np.hypot(*(coords[1:] - coords[:-1])[same].T)
+    total = np.cumsum(step)
+    first = np.ones(len(coords), dtype=bool)
+    first[1:] = ~same
+    along = total - np.maximum.accumulate(np.where(first, total, 0.0))
+    inner = (along > start_m[idx]) & (along < end_m[idx])
+    ends = shapely.get_coordinates(shapely.line_interpolate_point(
+        np.concatenate([lines, lines]), np.concatenate([start_m, end_m])))
+    n = len(lines)
+    line_of = np.concatenate([np.arange(n), idx[inner], np.arange(n)])
+    key = np.concatenate([np.full(n, -np.inf), along[inner], np.full(n, np.inf)])
+    order = np.lexsort((key, line_of))
+    parts = shapely.linestrings(np.concatenate([ends[:n], coords[inner], ends[n:]])[order],
+                                indices=line_of[order])
+    point = end_m <= start_m
+    parts[point] = shapely.points(ends[:n][point])
+    return parts
+
+
 def _reachable_pieces(
     network: WalkNetwork, du: np.ndarray, dv: np.ndarray, own: pd.DataFrame, max_m: float
-) -> list[shapely.LineString]:
+) -> np.ndarray:
     """Edge pieces within ``max_m`` given node distances and the sources' own edges."""
     edges = network.edges
     u = edges["u"].to_numpy()
@@ -46,18 +74,22 @@ def _reachable_pieces(
     whole = (from_u >= length) | (from_v >= length) | (
         (from_u >= 0) & (from_v >= 0) & (from_u + from_v >= length)
     )
-    pieces = list(lines[whole])
-    for e in np.flatnonzero(~whole & (from_u >= 0)):
-        pieces.append(substring(lines[e], 0.0, float(from_u[e])))
-    for e in np.flatnonzero(~whole & (from_v >= 0)):
-        pieces.append(substring(lines[e], float(length[e] - from_v[e]), float(length[e])))
-    for _, row in own.iterrows():
-        r = max_m - row["access_m"]
-        if r >= 0:
-            pieces.append(substring(lines[int(row["edge"])], max(0.0, row["along_m"] - r),
-                                    min(float(row["edge_length_m"]), row["along_m"] + r)))
-            pieces.append(shapely.Point(row["x"], row["y"]))  # the snapped entrance
-    return pieces
+    head = np.flatnonzero(~whole & (from_u >= 0))
+    tail = np.flatnonzero(~whole & (from_v >= 0))
+    reach = max_m - own["access_m"].to_numpy()
+    ok = reach >= 0
+    own_edge = own["edge"].to_numpy()[ok]
+    along = own["along_m"].to_numpy()[ok]
+    own_len = own["edge_length_m"].to_numpy()[ok]
+    parts = _substrings(
+        lines[np.concatenate([head, tail, own_edge])],
+        np.concatenate([np.zeros(len(head)), length[tail] - from_v[tail],
+                        np.maximum(0.0, along - reach[ok])]),
+        np.concatenate([from_u[head], length[tail],
+                        np.minimum(own_len, along + reach[ok])]),
+    )
+    entrances = shapely.points(own[["x", "y"]].to_numpy()[ok])  # the snapped entrances
+    return np.concatenate([lines[whole], parts, entrances])
 
 
 def service_areas(
@@ -142,9 +174,8 @@ def service_areas(
     return out
 
 
-def _buffer(pieces: list, width_m: float) -> shapely.Geometry:
-    if not pieces:
+def _buffer(pieces: np.ndarray, width_m: float) -> shapely.Geometry:
+    if len(pieces) == 0:
         return shapely.Polygon()
-    # buffering each piece and merging is several times faster than buffering a collection
-    return shapely.union_all(shapely.buffer(np.asarray(pieces, dtype=object), width_m,
-                                            quad_segs=4))
+    # buffering each piece and merging is many times faster than buffering a collection
+    return shapely.union_all(shapely.buffer(pieces, width_m, quad_segs=4))

@@ -49,8 +49,8 @@ __all__ = [
     "reach_matrix",
     "tier_reach_m",
 ]
-# coverage_by_unit, coverage_gaps, service_areas and two_step_fca are importable from here
-# too (see __getattr__ at the end); they live in their own modules.
+# coverage_by_unit, coverage_gaps, service_areas, two_step_fca and enhanced_two_step_fca are
+# importable from here too (see __getattr__ at the end); they live in their own modules.
 
 #: Default walking speed (m/min) for times and for tiers without a life-circle distance:
 #: 1.0 m/s, an older pedestrian's pace.

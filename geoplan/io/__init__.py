@@ -19,6 +19,7 @@ from geoplan.io.layers import (
     reproject_layer,
     write_layers_gpkg,
 )
+from geoplan.io.postgis import read_postgis_layer, write_postgis_table
 
 __all__ = [
     "COLUMN_SYNONYMS",
@@ -31,9 +32,11 @@ __all__ = [
     "read_inspection_rounds",
     "read_layer",
     "read_population",
+    "read_postgis_layer",
     "read_table",
     "reproject_layer",
     "staged_folder",
     "write_layers_gpkg",
+    "write_postgis_table",
     "write_text_atomically",
 ]

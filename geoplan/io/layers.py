@@ -271,17 +271,43 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
                                            columns=columns, x_axis=x_axis, what=what)
     else:
         gdf, info = _read_vector(path, layer, encoding, kind, what)
-        renames, _ = _headers.map_headers(list(gdf.columns), kind, dict(columns or {}),
-                                         truncated=info["driver"] == "ESRI Shapefile")
-        renames = {k: v for k, v in renames.items() if v not in ("lon", "lat")}
-        gdf = _tables.complete(_headers.rename(gdf, renames), kind, None)
-        info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
+        gdf = _vector_headers(gdf, kind, columns, info,
+                              truncated=info["driver"] == "ESRI Shapefile")
     if facility_type is not None:
         gdf = _declare_type(gdf, facility_type, type_aliases, info, what)
+    return _converted_layer(gdf, kind, declared, what, info, problems,
+                            source=Path(path).name, study_area=study_area,
+                            vector=suffix not in TABLE_SUFFIXES,
+                            extra={"layer": layer} if layer is not None else {},
+                            type_aliases=type_aliases)
+
+
+def _vector_headers(gdf: gpd.GeoDataFrame, kind: str, columns: Mapping[str, str] | None,
+                    info: dict[str, Any], *, truncated: bool = False) -> gpd.GeoDataFrame:
+    """Map a vector layer's headers to the contract names (noting them in ``info``)."""
+    renames, _ = _headers.map_headers(list(gdf.columns), kind, dict(columns or {}),
+                                     truncated=truncated)
+    renames = {k: v for k, v in renames.items() if v not in ("lon", "lat")}
+    info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
+    return _tables.complete(_headers.rename(gdf, renames), kind, None)
+
+
+def _converted_layer(gdf: gpd.GeoDataFrame, kind: str, declared: str, what: str,
+                     info: dict[str, Any], problems: list[Problem], *, source: str,
+                     study_area: gpd.GeoDataFrame | None, vector: bool,
+                     extra: dict[str, Any],
+                     type_aliases: Mapping[str, str] | None = None) -> gpd.GeoDataFrame:
+    """Check the numbers against the declared CRS, convert to EPSG:4490 and validate.
+
+    Shared by every reader (files here, PostGIS in :mod:`geoplan.io.postgis`): ``gdf`` has
+    contract column names and its own CRS (or none); ``problems`` are those found while
+    reading; the provenance goes to ``attrs["geoplan"]`` (``source``, ``info``, ``extra``).
+    """
     labels = _row_labels(gdf, kind)
     reported = {p.row for p in problems if p.row is not None}
     numbers = [p for p in _numbers_problems(gdf, declared, labels) if p.row not in reported]
-    if kind == "boundary_markers" and suffix not in TABLE_SUFFIXES:
+    problems = list(problems)
+    if kind == "boundary_markers" and vector:
         gdf = _vector_markers(gdf, declared)
     before, gdf = gdf, to_cgcs2000(gdf, declared)
     problems += numbers
@@ -295,15 +321,14 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         out = validate_layer(gdf, kind, study_area=None if numbers else study_area, what=what,
                              type_aliases=type_aliases)
     except SchemaError as exc:
-        extra = [p for p in exc.problems if not (p.row in reported and p.column == "geometry")]
-        raise SchemaError(what, problems + extra) from None
+        more = [p for p in exc.problems if not (p.row in reported and p.column == "geometry")]
+        raise SchemaError(what, problems + more) from None
     if problems:
         raise SchemaError(what, problems)
     out.attrs["geoplan"] = {
-        "kind": kind, "source": Path(path).name, "declared_coords": declared,
+        "kind": kind, "source": source, "declared_coords": declared,
         "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
-        **{k: v for k, v in info.items() if v not in (None, {}, "")},
-        **({"layer": layer} if layer is not None else {}),
+        **{k: v for k, v in info.items() if v not in (None, {}, "")}, **extra,
     }
     logger.info("read %s: %d rows, declared %s", what, len(out), declared)
     return out

@@ -7,7 +7,9 @@ A :class:`WalkNetwork` holds a walking network once, in the study's metric CRS, 
 - ``csr``: a SciPy CSR matrix of edge lengths (metres), symmetric because pedestrians may
   walk both ways along one-way streets,
 
-plus lazily built helpers (an STRtree of the edges for snapping, connected components).
+plus lazily built helpers (the snapping grid, an STRtree of the edges, connected
+components) and the snaps of the point sets last snapped to it, so that snapping the same
+points again costs a hash of their coordinates (see :meth:`WalkNetwork.clear_caches`).
 
 Builders:
 
@@ -27,7 +29,8 @@ with a sidewalk or footway.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -52,6 +55,11 @@ __all__ = [
 ]
 # walk_network_from_file and walk_network_from_osm are importable from here too (see
 # __getattr__ at the end); they live in geoplan.network.sources.
+
+#: Snapped point sets a network keeps (least recently used dropped first) ...
+SNAP_CACHE_SETS = 16
+#: ... and the most memory they may take together (bytes; about 40 bytes per point).
+SNAP_CACHE_BYTES = 256 * 2**20
 
 def _require_metric_crs(crs: Any, what: str) -> int:
     """Return the EPSG code of a projected CRS in metres, or raise CRSError."""
@@ -98,7 +106,9 @@ class WalkNetwork:
     """A walking network in a metric CRS, prepared once for many shortest-path queries.
 
     Build one with a ``walk_network_from_*`` function rather than directly. Treat it as
-    immutable: every geoplan function copies before changing anything.
+    immutable: every geoplan function copies before changing anything, and what is derived
+    from it (indexes, snapped point sets) is kept on it and dropped when ``edges``, ``csr``
+    or ``node_xy`` is replaced.
 
     Parameters
     ----------
@@ -152,7 +162,65 @@ class WalkNetwork:
         self._edge_lines: np.ndarray | None = None
         self._tree: shapely.STRtree | None = None
         self._components: np.ndarray | None = None
-        self._cache: dict[str, object] = {}  # derived indexes (e.g. the snapping index)
+        self._cache: dict[str, object] = {}  # derived indexes (e.g. the snapping grid)
+        self._snaps: OrderedDict[bytes, tuple[np.ndarray, ...]] = OrderedDict()
+        self._state = self._state_objects()
+
+    def _state_objects(self) -> tuple[object, ...]:
+        return (self.edges, self.csr, self.node_xy)
+
+    def _fresh(self) -> None:
+        """Forget every derived index and snap if ``edges``, ``csr`` or ``node_xy`` was replaced."""
+        state = self._state_objects()
+        if any(a is not b for a, b in zip(state, self._state, strict=True)):
+            self.clear_caches()
+            self._state = state
+
+    def clear_caches(self) -> None:
+        """Forget the derived indexes and the snapped point sets kept on this network.
+
+        A :class:`WalkNetwork` keeps what it derives (edge geometries, the snapping grid,
+        components) and the snaps of the last point sets (see
+        :func:`geoplan.network.snapping.snap_points`). They are dropped automatically when
+        ``edges``, ``csr`` or ``node_xy`` is replaced; call this after changing one of them
+        in place (which a network is not meant for: build a new one instead).
+        """
+        self._edge_lines = None
+        self._tree = None
+        self._components = None
+        self._cache.clear()
+        self._snaps.clear()
+
+    def _derived(self, key: str, build: Callable[[], Any]) -> Any:
+        """Return the derived index ``key``, building it on first use."""
+        self._fresh()
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def _snap_lookup(self, key: bytes) -> tuple[np.ndarray, ...] | None:
+        """Return the kept snap of the point set ``key`` (see :func:`_snap_store`), or None."""
+        self._fresh()
+        hit = self._snaps.get(key)
+        if hit is not None:
+            self._snaps.move_to_end(key)
+        return hit
+
+    def _snap_store(self, key: bytes, arrays: tuple[np.ndarray, ...]) -> None:
+        """Keep the snap of a point set (read-only arrays), dropping the least recently used.
+
+        At most :data:`SNAP_CACHE_SETS` point sets and :data:`SNAP_CACHE_BYTES` are kept.
+        """
+        size = sum(a.nbytes for a in arrays)
+        if size > SNAP_CACHE_BYTES:
+            return
+        for a in arrays:
+            a.setflags(write=False)
+        self._snaps[key] = arrays
+        self._snaps.move_to_end(key)
+        while (len(self._snaps) > SNAP_CACHE_SETS
+               or sum(a.nbytes for v in self._snaps.values() for a in v) > SNAP_CACHE_BYTES):
+            self._snaps.popitem(last=False)
 
     @property
     def n_nodes(self) -> int:
@@ -162,6 +230,7 @@ class WalkNetwork:
     @property
     def edge_lines(self) -> np.ndarray:
         """Edge geometries as a NumPy array of shapely LineStrings."""
+        self._fresh()
         if self._edge_lines is None:
             self._edge_lines = np.asarray(self.edges.geometry.array, dtype=object)
         return self._edge_lines
@@ -169,6 +238,7 @@ class WalkNetwork:
     @property
     def edge_tree(self) -> shapely.STRtree:
         """STRtree over :attr:`edge_lines` (built on first use)."""
+        self._fresh()
         if self._tree is None:
             self._tree = shapely.STRtree(self.edge_lines)
         return self._tree
@@ -176,6 +246,7 @@ class WalkNetwork:
     @property
     def component(self) -> np.ndarray:
         """Connected-component label of every node (0 = the largest component)."""
+        self._fresh()
         if self._components is None:
             _, labels = connected_components(self.csr, directed=False)
             counts = np.bincount(labels)

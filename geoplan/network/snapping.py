@@ -5,12 +5,17 @@ connector; its network distance to the edge's end nodes is then
 
 ``access_m + along_m`` (to ``u``) and ``access_m + edge_length_m - along_m`` (to ``v``).
 
-Snapping is vectorised with a shapely 2 ``STRtree.query_nearest`` over the edges.
+The nearest edge comes from a compiled grid search over straight edge pieces
+(:mod:`geoplan.network._snap_kernel`; exact), with shapely's ``STRtree.query_nearest`` for
+points far from every street. A point set is snapped once per network: the result is kept on the
+:class:`~geoplan.network.WalkNetwork`, keyed by a hash of the coordinates, so the next call
+with the same points (another facility type, tier or function) costs only that hash.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import warnings
 
@@ -20,7 +25,6 @@ import pandas as pd
 import pyproj
 import shapely
 from pyproj import CRS
-from scipy.spatial import cKDTree
 
 from geoplan.errors import CRSError, NetworkError
 from geoplan.network.graph import WalkNetwork
@@ -107,10 +111,12 @@ def snap_points(
     Returns
     -------
     pandas.DataFrame
-        Indexed like ``points``: ``edge`` (row position in ``network.edges``), ``u``, ``v``
-        (its end nodes), ``along_m`` (distance along the edge from ``u`` to the projected
-        point), ``edge_length_m``, ``access_m`` (straight connector length from the point to
-        the edge) and ``x``, ``y`` (the projected point, metres).
+        A new frame (the snap is computed once per network and point coordinates, and
+        reused; see the module docstring), indexed like ``points``: ``edge`` (row position
+        in ``network.edges``), ``u``, ``v`` (its end nodes), ``along_m`` (distance along
+        the edge from ``u`` to the projected point), ``edge_length_m``, ``access_m``
+        (straight connector length from the point to the edge) and ``x``, ``y`` (the
+        projected point, metres).
 
     Raises
     ------
@@ -155,83 +161,35 @@ def snap_points(
     )
 
 
-class _PieceIndex:
-    """Edges cut into straight pieces of at most ``2 * half_m`` metres, KD-tree on midpoints.
-
-    The nearest piece to a point is among the ``k`` nearest midpoints whenever the k-th
-    midpoint is at least ``best distance + half_m`` away; other points fall back to the
-    exact (slower) STRtree search.
-    """
-
-    def __init__(self, network: WalkNetwork, half_m: float = 5.0):
-        coords, line = shapely.get_coordinates(network.edge_lines, return_index=True)
-        same = line[1:] == line[:-1]
-        a, b, edge = coords[:-1][same], coords[1:][same], line[:-1][same]
-        seg_len = np.hypot(*(b - a).T)
-        start_along = np.zeros(len(seg_len))
-        first = np.ones(len(edge), dtype=bool)
-        first[1:] = edge[1:] != edge[:-1]
-        csum = np.cumsum(seg_len)
-        group_start = np.maximum.accumulate(np.where(first, np.arange(len(edge)), 0))
-        start_along = csum - seg_len - (csum[group_start] - seg_len[group_start])
-        n_piece = np.maximum(1, np.ceil(seg_len / (2 * half_m)).astype(np.int64))
-        seg = np.repeat(np.arange(len(seg_len)), n_piece)
-        j = np.arange(len(seg)) - np.repeat(np.cumsum(n_piece) - n_piece, n_piece)
-        f0 = (j / n_piece[seg])[:, None]
-        f1 = ((j + 1) / n_piece[seg])[:, None]
-        d = (b - a)[seg]
-        pa = a[seg] + f0 * d
-        pb = a[seg] + f1 * d
-        self.ax, self.ay = pa[:, 0].copy(), pa[:, 1].copy()
-        self.dx, self.dy = pb[:, 0] - pa[:, 0], pb[:, 1] - pa[:, 1]
-        len2 = self.dx**2 + self.dy**2
-        self.inv_len2 = np.where(len2 > 0, 1.0 / np.where(len2 > 0, len2, 1.0), 0.0)
-        self.length = np.sqrt(len2)
-        self.edge = edge[seg]
-        self.along0 = start_along[seg] + f0[:, 0] * seg_len[seg]
-        self.half_m = float(self.length.max() / 2.0) if len(seg) else 0.0
-        self.tree = cKDTree((pa + pb) / 2.0)
+#: Changes whenever snapping could give other answers for the same points (cache keys).
+_SNAP_VERSION = b"grid-1"
 
 
-def _nearest_pieces(index: _PieceIndex, xy: np.ndarray, k: int):
-    """Best of the ``k`` pieces with the nearest midpoints, and whether it is certain."""
-    k = min(k, len(index.edge))
-    mid_dist, cand = index.tree.query(xy, k=k, workers=-1)
-    cand = cand.reshape(len(xy), k)
-    mid_dist = mid_dist.reshape(len(xy), k)
-    px, py = xy[:, :1], xy[:, 1:]
-    ax, ay = index.ax[cand], index.ay[cand]
-    dx, dy = index.dx[cand], index.dy[cand]
-    t = np.clip(((px - ax) * dx + (py - ay) * dy) * index.inv_len2[cand], 0.0, 1.0)
-    qx = ax + t * dx
-    qy = ay + t * dy
-    dist2 = (px - qx) ** 2 + (py - qy) ** 2
-    best = np.argmin(dist2, axis=1)
-    rows = np.arange(len(xy))
-    pick = cand[rows, best]
-    dist = np.sqrt(dist2[rows, best])
-    sure = (mid_dist[:, -1] >= dist + index.half_m) | (k == len(index.edge))
-    return (index.edge[pick], index.along0[pick] + t[rows, best] * index.length[pick],
-            np.column_stack([qx[rows, best], qy[rows, best]]), dist, sure)
+def _xy_key(xy: np.ndarray) -> bytes:
+    """Key of a point set: a hash of its coordinates' bytes (and the snapping version)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(xy, dtype=np.float64).tobytes(),
+                             digest_size=20)
+    digest.update(_SNAP_VERSION + str(xy.shape).encode())
+    return digest.digest()
 
 
-def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, ks: tuple[int, ...] = (6, 32)):
+def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, *, keep: bool = True):
     """Nearest edge, distance along it, projected point and distance for each point.
 
-    Candidates come from a KD-tree of edge-piece midpoints (``k`` nearest, then more for
-    the uncertain points); points still uncertain use the exact STRtree search.
+    Computed once per point set and network: the result is kept on the network (unless
+    ``keep`` is false), keyed by a hash of the coordinates, and reused while the network is
+    unchanged. Candidates come from
+    the compiled grid search (:mod:`geoplan.network._snap_kernel`); points it leaves open (far from
+    every street) use the exact STRtree search.
     """
-    index = network._cache.get("pieces")
-    if index is None:
-        index = _PieceIndex(network)
-        network._cache["pieces"] = index
-    edge, along, proj, dist, sure = _nearest_pieces(index, xy, ks[0])
-    for k in ks[1:]:
-        todo = np.flatnonzero(~sure)
-        if len(todo) == 0:
-            break
-        e2, a2, p2, d2, s2 = _nearest_pieces(index, xy[todo], k)
-        edge[todo], along[todo], proj[todo], dist[todo], sure[todo] = e2, a2, p2, d2, s2
+    key = _xy_key(xy)
+    hit = network._snap_lookup(key)
+    if hit is not None:
+        return hit
+    from geoplan.network._snap_kernel import nearest_pieces, snap_grid
+
+    grid = network._derived("snap_grid", lambda: snap_grid(network.edge_lines))
+    edge, along, proj, dist, sure = nearest_pieces(grid, xy)
     unsure = ~sure
     if unsure.any():  # exact fallback
         pts = shapely.points(xy[unsure])
@@ -245,7 +203,10 @@ def _nearest_on_edges(network: WalkNetwork, xy: np.ndarray, ks: tuple[int, ...] 
         along[unsure] = al
         proj[unsure] = shapely.get_coordinates(shapely.line_interpolate_point(lines, al))
     logger.debug("snapped %d points, %d by the exact fallback", len(xy), int(unsure.sum()))
-    return edge, along, proj, dist
+    result = (edge, along, proj, dist)
+    if keep:
+        network._snap_store(key, result)
+    return result
 
 
 def check_snap_offset(
@@ -326,10 +287,15 @@ def _consistent_shift_message(xy: np.ndarray, snapped: pd.DataFrame, what: str) 
 
 
 @functools.lru_cache(maxsize=8)
-def _lonlat_transformers(epsg: int) -> tuple[pyproj.Transformer, pyproj.Transformer]:
-    """Return transformers metric CRS -> lon/lat (EPSG:4326) and back, built once per CRS."""
-    return (pyproj.Transformer.from_crs(epsg, 4326, always_xy=True),
-            pyproj.Transformer.from_crs(4326, epsg, always_xy=True))
+def _lonlat_transformer(epsg: int) -> pyproj.Transformer:
+    """Return the transformer metric CRS -> its own lon/lat, built once per CRS.
+
+    The projection's own geographic CRS (CGCS2000 for EPSG:4534-4554, WGS 84 for UTM) is
+    an exact, instant inverse projection; CGCS2000 and WGS 84 differ by less than a metre,
+    far below the GCJ-02/BD-09 offsets this check looks for.
+    """
+    crs = CRS.from_epsg(epsg)
+    return pyproj.Transformer.from_crs(crs, crs.geodetic_crs, always_xy=True)
 
 
 def _datum_fit_message(
@@ -338,15 +304,16 @@ def _datum_fit_message(
     """Return the warning when GCJ-02/BD-09 -> WGS-84 moves points onto streets, or ``None``."""
     from geoplan.crs import bd09_to_wgs84, gcj02_to_wgs84
 
-    to_lonlat, from_lonlat = _lonlat_transformers(network.crs)
-    lon, lat = to_lonlat.transform(xy[:, 0], xy[:, 1])
+    transformer = _lonlat_transformer(network.crs)
+    lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
     before = np.minimum(snapped["access_m"].to_numpy(), OFFSET_FIT_CAP_M)
     for label, convert in (("GCJ-02 (高德/腾讯)", gcj02_to_wgs84), ("BD-09 (百度)", bd09_to_wgs84)):
         wlon, wlat = convert(np.array(lon), np.array(lat))
-        moved_xy = np.column_stack(from_lonlat.transform(wlon, wlat))
+        moved_xy = np.column_stack(transformer.transform(wlon, wlat, direction="INVERSE"))
         if np.allclose(moved_xy, xy, atol=1.0):  # outside mainland China: no offset
             return None
-        after = np.minimum(_nearest_on_edges(network, moved_xy)[3], OFFSET_FIT_CAP_M)
+        after = np.minimum(_nearest_on_edges(network, moved_xy, keep=False)[3],
+                           OFFSET_FIT_CAP_M)
         if (after.mean() <= OFFSET_FIT_RATIO * before.mean()
                 and np.mean(after < before) >= OFFSET_FIT_SHARE):
             code = "gcj02" if label.startswith("GCJ") else "bd09"
