@@ -189,6 +189,8 @@ def _run(path: Path, out: Path, only: tuple[str, ...] | None = None) -> None:
     _say(f"完成 done in {time.perf_counter() - started:.0f} s; outputs in {out}:")
     for name, written in run.outputs.items():
         _say(f"  {name:20s} {written}")
+    for note in run.notes:
+        typer.secho(f"  提示 note: {note}", err=True, fg=typer.colors.YELLOW)
 
 
 def _command(body: Callable[[], None]) -> None:

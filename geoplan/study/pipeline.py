@@ -98,6 +98,9 @@ class StudyRun:
         Service-area polygons of the coverage types (dissolved per type).
     standards
         Standards results per unit and rule (:func:`geoplan.standards.evaluate_standards`).
+    notes
+        What the planner should know about the results (a quota lowered, fewer candidates
+        than sites asked for); shown by the CLI and in the report.
     """
 
     plan: RunPlan
@@ -111,6 +114,7 @@ class StudyRun:
     inspection: BoundaryInspection | None = None
     service_areas: gpd.GeoDataFrame | None = None
     standards: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def _sheet_name(text: str) -> str:
@@ -210,16 +214,30 @@ def _candidates(study: Study, network, uncovered: np.ndarray) -> gpd.GeoDataFram
 
 
 def _quotas(section: SitingTypeSection, towns: gpd.GeoDataFrame,
-            candidates: gpd.GeoDataFrame) -> list:
+            candidates: gpd.GeoDataFrame, label: str, notes: list[str]) -> list:
+    """Per-镇街 quotas over the candidates; a minimum above a town's candidates is lowered.
+
+    The lowered minimum is noted in ``notes`` (it reaches the CLI and the report), because
+    the candidates exist only once the run has made them, after the preflight.
+    """
     if not (section.min_per_town or section.max_per_town is not None or section.quotas):
         return []
     codes = assign_units(candidates, towns.assign(level="town"))["town"].astype(str)
-    low = {c: section.min_per_town for c in towns["code"].astype(str)}
+    supply = codes.value_counts()
+    names = dict(zip(towns["code"].astype(str), towns["name"], strict=True))
+    low = {c: section.min_per_town for c in names}
     high = {c: section.max_per_town for c in low} if section.max_per_town is not None else {}
     for code, bounds in section.quotas.items():
         low[code] = bounds[0]
         if len(bounds) == 2:
             high[code] = bounds[1]
+    for code, wanted in list(low.items()):
+        have = int(supply.get(code, 0))
+        if wanted > have:
+            low[code] = have
+            notes.append(f"{label}：{names.get(code, code)}（{code}）要求至少新增 {wanted} 处，"
+                         f"但只有 {have} 个候选点，按 {have} 处计 (quota lowered to the "
+                         "candidates there)")
     return quotas_from_labels(codes.to_numpy(), low, high or None)
 
 
@@ -262,9 +280,13 @@ def propose_sites(study: Study, out_dir: Path, run: StudyRun) -> None:
         cost = (candidates["cost"].fillna(section.cost_per_site or np.nan).to_numpy(float)
                 if "cost" in candidates.columns and section.cost_per_site is None
                 else np.full(len(candidates), section.cost_per_site or 1.0))
+        label = f"选址 {FACILITY_TYPES[facility_type].name_zh}"
+        if section.new_sites is not None and section.new_sites > len(candidates):
+            run.notes.append(f"{label}：要求新增 {section.new_sites} 处，但只有 {len(candidates)} "
+                             "个候选点 (fewer candidates than sites asked for)")
         result = _solve(section, reach, weights, existing_reach, cost,
-                        _quotas(section, study.towns, candidates), max_m=max_m,
-                        method=siting.method, time_limit_s=siting.time_limit_s)
+                        _quotas(section, study.towns, candidates, label, run.notes),
+                        max_m=max_m, method=siting.method, time_limit_s=siting.time_limit_s)
         columns = tuple(c for c in ("pop", "households", "pop_60plus", "pop_80plus")
                         if c in demand.columns)
         ranked = rank_sites_by_marginal_gain(result, reach, demand, existing_reach=existing_reach,
@@ -371,6 +393,8 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
     run.outputs["map"] = maps.save_map(m, out_dir / "map.html")
 
     sheets: dict[str, pd.DataFrame] = {}
+    if run.notes:
+        sheets["运行提示"] = pd.DataFrame({"提示": run.notes})
     if run.summary is not None:
         sheets["镇街概况"] = run.summary.reset_index()
     sections = []
@@ -407,6 +431,9 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
             "行政区域界线联检问题",
             table=counts[kind_col].value_counts().rename_axis(kind_col).reset_index(
                 name="数量")))
+    if run.notes:
+        sections.insert(0, report.ReportSection(
+            "运行提示", table=pd.DataFrame({"提示": run.notes})))
     run.outputs["report_html"] = report.write_html_report(
         sections, out_dir / "report.html", title=f"{study.name} 民政设施评估", map_html=m)
 
