@@ -46,7 +46,7 @@ from geoplan import _headers, _tables
 from geoplan._marker_rows import _keep_marker_rows, _vector_markers
 from geoplan._text import id_text
 from geoplan._vectors import _read_vector
-from geoplan.crs import CGCS2000_EPSG, parse_coords, to_cgcs2000, to_metric
+from geoplan.crs import CGCS2000_EPSG, from_declared, parse_coords, same_crs, to_metric
 from geoplan.errors import OutputError, Problem, SchemaError
 from geoplan.schema import LAYER_CONTRACTS, unique_labels, validate_layer
 
@@ -68,7 +68,7 @@ logger = logging.getLogger(__name__)
 
 TABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt")
 RASTER_SUFFIXES = (".tif", ".tiff")
-_MARKER_XY = ("x_reg", "y_reg", "x_obs", "y_obs")
+_MARKER_XY = (("x_reg", "y_reg"), ("x_obs", "y_obs"), ("x_geom", "y_geom"))
 POPULATION_BANDS = ("pop", "households", "pop_60plus", "pop_80plus")
 
 
@@ -235,12 +235,22 @@ def _unconverted_problems(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame, dec
             for i in bad]
 
 
-def _conversion_note(declared: str) -> str:
-    if declared in ("wgs84", "cgcs2000"):
-        return f"{declared} → EPSG:4490 (relabelled; WGS 84 and CGCS2000 differ by < 1 m)"
+def _conversion_note(declared: str, source_crs: CRS | None, crs: CRS) -> str:
+    """How a layer's numbers went from the declared system to ``crs`` (for the provenance)."""
+    target = _crs_label(crs)
     if declared in ("gcj02", "bd09"):
-        return f"{declared} → WGS 84 (offset removed, exact inverse) → EPSG:4490"
-    return f"{declared} → EPSG:4490 (PROJ)"
+        return f"{declared} → WGS 84 (offset removed, exact inverse) → {target} (PROJ)"
+    lonlat = declared in ("wgs84", "cgcs2000") and (source_crs is None
+                                                    or source_crs.is_geographic)
+    source = CRS.from_epsg(CGCS2000_EPSG) if lonlat else (source_crs or CRS(declared))
+    if same_crs(source, crs):
+        return f"{declared} → {target} (unchanged: the numbers as read)"
+    return f"{declared} → {target} (PROJ, one step)"
+
+
+def _crs_label(crs: CRS) -> str:
+    code = crs.to_epsg(min_confidence=70)
+    return f"EPSG:{code}" if code else crs.name
 
 
 # --------------------------------------------------------------------------- read_layer
@@ -248,8 +258,9 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
                layer: str | int | None = None, sheet: str | int | None = None,
                encoding: str | None = None, columns: Mapping[str, str] | None = None,
                x_axis: str | None = None,
-               study_area: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
-    """Read, convert to CGCS2000 (EPSG:4490) and validate one layer.
+               study_area: gpd.GeoDataFrame | None = None,
+               to_crs: CRS | int | str | None = None) -> gpd.GeoDataFrame:
+    """Read, convert (once, straight to ``to_crs``) and validate one layer.
 
     Parameters
     ----------
@@ -278,12 +289,16 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         magnitudes tell.
     study_area
         If given, facilities and population outside it are reported.
+    to_crs
+        The CRS to return the layer in, normally the study's metric CRS (default EPSG:4490,
+        CGCS2000 longitude/latitude). The numbers are transformed once, straight from the
+        declared system: a layer already in ``to_crs`` keeps its coordinates bit for bit.
 
     Returns
     -------
     GeoDataFrame
-        In EPSG:4490, index = string id, contract column names; ``attrs["geoplan"]`` holds
-        the provenance.
+        In ``to_crs``, index = string id, contract column names; ``attrs["geoplan"]`` holds
+        the provenance (declared coordinates and the conversion applied).
 
     Raises
     ------
@@ -310,15 +325,17 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
     if suffix in RASTER_SUFFIXES:
         if kind != "population":
             raise SchemaError(what, [Problem("only population layers can be read from a raster")])
-        return read_population(path, coords, study_area=study_area)
+        return read_population(path, coords, study_area=study_area, to_crs=to_crs)
+    target = CRS.from_user_input(CGCS2000_EPSG if to_crs is None else to_crs)
+    axes: dict[str, str | None] = {}
     if suffix in TABLE_SUFFIXES:
         gdf, problems, info = _tables.table_layer(path, kind, declared, sheet=sheet,
-                                                  encoding=encoding,
-                                           columns=columns, x_axis=x_axis, what=what)
+                                                  encoding=encoding, columns=columns,
+                                                  x_axis=x_axis, what=what, crs=target)
     else:
         gdf, info = _read_vector(path, layer, encoding, kind, what)
-        renames, _ = _headers.map_headers(list(gdf.columns), kind, dict(columns or {}),
-                                         truncated=info["driver"] == "ESRI Shapefile")
+        renames, axes = _headers.map_headers(list(gdf.columns), kind, dict(columns or {}),
+                                             truncated=info["driver"] == "ESRI Shapefile")
         renames = {k: v for k, v in renames.items() if v not in ("lon", "lat")}
         gdf = _tables.complete(_headers.rename(gdf, renames), kind, None)
         info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
@@ -326,8 +343,10 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
     reported = {p.row for p in problems if p.row is not None}
     numbers = [p for p in _numbers_problems(gdf, declared, labels) if p.row not in reported]
     if kind == "boundary_markers" and suffix not in TABLE_SUFFIXES:
-        gdf = _vector_markers(gdf, declared)
-    before, gdf = gdf, to_cgcs2000(gdf, declared)
+        gdf, marker_problems = _vector_markers(gdf, declared, target, axes=axes, x_axis=x_axis,
+                                               labels=labels, what=what)
+        problems += marker_problems
+    before, gdf = gdf, from_declared(gdf, declared, target)
     problems += numbers
     reported = {p.row for p in problems if p.row is not None}
     problems += [p for p in _unconverted_problems(before, gdf, declared, labels)
@@ -344,7 +363,8 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         raise SchemaError(what, problems)
     out.attrs["geoplan"] = {
         "kind": kind, "source": Path(path).name, "declared_coords": declared,
-        "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
+        "conversion": _conversion_note(declared, before.crs, target),
+        "crs": _crs_label(target),
         **{k: v for k, v in info.items() if v not in (None, {}, "")},
         **({"layer": layer} if layer is not None else {}),
     }
@@ -358,15 +378,16 @@ def reproject_layer(gdf: gpd.GeoDataFrame, epsg: int) -> gpd.GeoDataFrame:
     Parameters
     ----------
     gdf
-        A layer with a CRS; marker columns ``x_reg``/``y_reg``/``x_obs``/``y_obs``, if
-        present, are in the layer's CRS and are transformed too.
+        A layer with a CRS; marker columns ``x_reg``/``y_reg``/``x_obs``/``y_obs``/
+        ``x_geom``/``y_geom``, if present, are in the layer's CRS and are transformed too.
     epsg
         Target projected EPSG code (the study's Gauss-Krüger zone).
 
     Returns
     -------
     GeoDataFrame
-        A new frame in ``EPSG:epsg``; ``attrs["geoplan"]["metric_crs"]`` is set.
+        A new frame in ``EPSG:epsg``; ``attrs["geoplan"]["metric_crs"]`` is set. A layer
+        already in ``EPSG:epsg`` keeps its coordinates and columns bit for bit.
 
     Raises
     ------
@@ -374,10 +395,9 @@ def reproject_layer(gdf: gpd.GeoDataFrame, epsg: int) -> gpd.GeoDataFrame:
         If the layer has no CRS or the target is not metric.
     """
     out = to_metric(gdf, epsg)
-    present = [c for c in _MARKER_XY if c in out.columns]
-    if present and len(out):
+    if len(out) and not same_crs(gdf.crs, epsg):
         transformer = Transformer.from_crs(gdf.crs, epsg, always_xy=True)
-        for xc, yc in (("x_reg", "y_reg"), ("x_obs", "y_obs")):
+        for xc, yc in _MARKER_XY:
             if xc in out.columns and yc in out.columns:
                 x = out[xc].to_numpy(dtype=float)
                 y = out[yc].to_numpy(dtype=float)
@@ -405,10 +425,12 @@ def read_facilities(path: str | os.PathLike[str], coords: str | int | None,
 
 def read_admin_units(path: str | os.PathLike[str], coords: str | int | None,
                      **kwargs: Any) -> gpd.GeoDataFrame:
-    """Read 镇街/村社区 polygons; ``level`` and ``kind`` are inferred from code and name if absent.
+    """Read admin unit polygons of any level; ``level`` and ``kind`` are inferred if absent.
 
-    A 9-digit code (or 12 digits ending in 000) is a town (街道/镇/乡/经济开发区), any
-    other 12-digit code a village (社区/村). See :func:`read_layer`.
+    The level comes from the code's significant digits: 2 a province, 4 a city (also
+    ``350200``), 6 a county-level unit (区/县/县级市), 9 a township-level unit
+    (街道/镇/乡/经济开发区), 12 a village (社区/村); codes padded with zeros to 12 digits
+    count at their own level (``350203000000`` is a district). See :func:`read_layer`.
     """
     return read_layer(path, "admin_units", coords, **kwargs)
 
@@ -428,11 +450,19 @@ def read_boundary_markers(path: str | os.PathLike[str], coords: str | int | None
 
     Chinese headers are recognised: 界桩编号, 界线编码, 登记X(东), 登记Y(北), 实测X(东),
     实测Y(北), 界桩类型 (or 类型), 状况, 管护员, 上次检查日期 (dates, Excel serial numbers or
-    text such as ``2023年5月1日``). The geometry is the registered position (the surveyed one
-    if unregistered). Markers with neither are kept with an empty point and
-    ``coords_missing=True``, so the boundary checks can report them. ``x_reg``, ``y_reg``,
-    ``x_obs``, ``y_obs`` are in the layer's CRS (EPSG:4490 degrees here; metres after
-    :func:`reproject_layer`). See :func:`read_layer` (``x_axis`` for survey tables).
+    text such as ``2023年5月1日``). A merged 登记坐标 / 实测坐标 header over X(北)/Y(东)
+    columns is understood (survey tables put the northing in X).
+
+    The register's numbers are kept: the registered (``x_reg``, ``y_reg``, 登记坐标) and
+    surveyed (``x_obs``, ``y_obs``, 实测坐标) coordinates are read as written and converted
+    once, straight from the declared system to ``to_crs`` (pass the study's metric CRS); a
+    register already in ``to_crs`` keeps them bit for bit. The geometry is the registered
+    position (the surveyed one if unregistered). A point layer (GeoPackage, Shapefile) with
+    registered columns keeps its own point as ``x_geom``/``y_geom``: the boundary checks
+    compare it with the register (``marker_geometry_mismatch``); without registered columns
+    its point is the registered position. Markers with no position are kept with an empty
+    point and ``coords_missing=True``, so the boundary checks can report them. See
+    :func:`read_layer` (``x_axis`` for survey tables whose headers do not say X(北)/Y(东)).
 
     One bad row does not stop the read: a missing 界桩编号 (the row is labelled
     ``row <Excel row>``), coordinates that cannot be read, are out of range or cannot be
@@ -450,6 +480,7 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
                     source: str | None = None, year: int | None = None,
                     geometry: str = "cell", bands: tuple[str, ...] | None = None,
                     study_area: gpd.GeoDataFrame | None = None,
+                    to_crs: CRS | int | str | None = None,
                     **kwargs: Any) -> gpd.GeoDataFrame:
     """Read a population grid: a GeoTIFF (one cell per non-zero pixel) or a vector/table layer.
 
@@ -470,13 +501,16 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
         Raster only: band names overriding the descriptions.
     study_area
         Optional outline; cells outside it are reported.
+    to_crs
+        The CRS to return the grid in (default EPSG:4490), converted once from the
+        declared system (see :func:`read_layer`).
     **kwargs
         Passed to :func:`read_layer` for vector files and tables.
 
     Returns
     -------
     GeoDataFrame
-        EPSG:4490, index = ``cell_id`` (``r<row>c<col>`` for rasters).
+        In ``to_crs``, index = ``cell_id`` (``r<row>c<col>`` for rasters).
 
     Raises
     ------
@@ -485,10 +519,11 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
     """
     path = Path(path)
     if path.suffix.lower() not in RASTER_SUFFIXES:
-        gdf = read_layer(path, "population", coords, study_area=study_area, **kwargs)
+        gdf = read_layer(path, "population", coords, study_area=study_area, to_crs=to_crs,
+                         **kwargs)
     else:
         gdf = _read_population_raster(path, coords, geometry=geometry, bands=bands,
-                                      study_area=study_area)
+                                      study_area=study_area, to_crs=to_crs)
     meta = gdf.attrs["geoplan"]
     tags = meta.pop("tags", {})
     meta["source"] = source or tags.get("source") or meta.get("source")
@@ -499,7 +534,8 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
 
 def _read_population_raster(path: Path, coords: str | int | None, *, geometry: str,
                             bands: tuple[str, ...] | None,
-                            study_area: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+                            study_area: gpd.GeoDataFrame | None,
+                            to_crs: CRS | int | str | None) -> gpd.GeoDataFrame:
     import rasterio
 
     declared = parse_coords(coords)
@@ -532,12 +568,14 @@ def _read_population_raster(path: Path, coords: str | int | None, *, geometry: s
     for i, name in enumerate(names):
         table[name] = data[i, rows, cols]
     gdf = gpd.GeoDataFrame(table, geometry=geoms, crs=crs.to_wkt() if crs else None)
-    gdf = validate_layer(to_cgcs2000(gdf, declared), "population", study_area=study_area,
-                         what=what)
+    target = CRS.from_user_input(CGCS2000_EPSG if to_crs is None else to_crs)
+    source_crs = gdf.crs
+    gdf = validate_layer(from_declared(gdf, declared, target), "population",
+                         study_area=study_area, what=what)
     gdf.attrs["geoplan"] = {
         "kind": "population", "source": Path(path).name, "declared_coords": declared,
-        "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
-        "bands": names, "tags": tags, "pixels_kept": int(keep.sum()),
+        "conversion": _conversion_note(declared, source_crs, target),
+        "crs": _crs_label(target), "bands": names, "tags": tags, "pixels_kept": int(keep.sum()),
     }
     logger.info("read %s: %d non-zero pixels of %d", what, int(keep.sum()), keep.size)
     return gdf

@@ -253,8 +253,9 @@ def _empty_layer(kind: str, epsg: int) -> gpd.GeoDataFrame:
     return gdf
 
 
-def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | None
-          ) -> gpd.GeoDataFrame:
+def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | None,
+          epsg: int | None = None) -> gpd.GeoDataFrame:
+    """Read one layer, converted once straight to ``EPSG:epsg`` (EPSG:4490 when None)."""
     kwargs: dict[str, Any] = {k: getattr(layer, k) for k in
                               ("layer", "sheet", "encoding", "columns", "x_axis")
                               if getattr(layer, k) is not None}
@@ -267,10 +268,11 @@ def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | Non
                 msg = f"layers.{name}: {sorted(bad)} do not apply to a raster"
                 raise StudyConfigError(msg)
             kwargs = {}
-        gdf = gio.read_population(layer.path, layer.coords, study_area=area, **raster_kw,
-                                  **kwargs)
+        gdf = gio.read_population(layer.path, layer.coords, study_area=area, to_crs=epsg,
+                                  **raster_kw, **kwargs)
     else:
-        gdf = gio.read_layer(layer.path, kind, layer.coords, study_area=area, **kwargs)
+        gdf = gio.read_layer(layer.path, kind, layer.coords, study_area=area, to_crs=epsg,
+                             **kwargs)
     meta = gdf.attrs.setdefault("geoplan", {})
     meta["study_layer"] = name
     if layer.synthetic is not None:
@@ -349,6 +351,7 @@ def load_study(path: str | Path) -> Study:
         If a layer breaks its contract (every problem listed, with rows and columns).
     """
     config = read_study_config(path)
+    # every layer is converted once, straight to the metric CRS (none if already in it)
     area = _read("study_area", config.layers["study_area"], "study_area", None)
     if config.study.metric_crs is not None:
         epsg = int(config.study.metric_crs.split(":")[1])
@@ -356,6 +359,7 @@ def load_study(path: str | Path) -> Study:
     else:
         epsg = metric_crs_for(area)
         logger.info("metric CRS chosen from the study area: EPSG:%d", epsg)
+    area = _read("study_area", config.layers["study_area"], "study_area", None, epsg)
     extra = [n for n in config.layers if n != "study_area" and config.layer_kind(n) == "study_area"]
     if extra:
         msg = f"layers.{extra[0]}: only one study_area layer is allowed"
@@ -368,7 +372,7 @@ def load_study(path: str | Path) -> Study:
             continue
         kind = "boundary_lines" if name == PREVIOUS_LINES else config.layer_kind(name)
         try:  # read every layer, so the planner sees the problems of all files at once
-            gdf = _read(name, layer, kind, area)
+            gdf = _read(name, layer, kind, area, epsg)
         except (SchemaError, CRSError) as exc:
             failed.append((name, exc))
             continue
