@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -294,13 +295,17 @@ def _topology(
 ) -> list[gpd.GeoDataFrame]:
     """Gaps and overlaps per level; each finer level (and the villages) nested in the coarser.
 
-    The study area applies to the coarsest level; a finer level need only fill its parents,
-    and a piece its parent level already lacks is that level's gap, not the child's.
+    The study area applies to the coarsest level; a finer level must fill the coarser units
+    it subdivides (those whose code begins one of its codes), and a piece its parent level
+    already lacks is that level's gap, not the child's.
     """
-    parts = []
-    for k, level in enumerate(levels):
-        parts.append(check_coverage(level, study_area=area if k == 0 else None, lines=lines,
-                                    tolerances=tol))
+    parts = [check_coverage(levels[0], study_area=area, lines=lines, tolerances=tol)]
+    for parent, child in itertools.pairwise(levels):
+        keys = unit_keys(child)
+        split = [any(c.startswith(k) and c != k for c in keys) for k in unit_keys(parent)]
+        filled = shapely.union_all(parent.geometry.values[np.asarray(split, dtype=bool)])
+        parts.append(check_coverage(child, study_area=None if filled.is_empty else filled,
+                                    lines=lines, tolerances=tol))
     for parent, child in itertools.pairwise(levels):
         gaps = coverage_gaps(parent, study_area=area if parent is levels[0] else None)
         exclude = shapely.union_all(gaps) if gaps else None
