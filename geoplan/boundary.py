@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -121,6 +121,9 @@ class BoundaryInspection:
         Tolerances used.
     numbering
         The marker numbering convention used.
+    unit_names
+        Unit code key (:func:`~geoplan.boundary_topology.code_key`) -> unit name, for the
+        names of ``unit_a``/``unit_b`` in the reports.
     """
 
     findings: gpd.GeoDataFrame
@@ -132,6 +135,7 @@ class BoundaryInspection:
     plan_year: int
     tolerances: Tolerances
     numbering: MarkerNumbering = GBT_17796_2009
+    unit_names: Mapping[str, str] = field(default_factory=dict)
 
 
 def inspect_boundaries(
@@ -276,7 +280,16 @@ def inspect_boundaries(
         plan_year=year,
         tolerances=tol,
         numbering=convention,
+        unit_names=_unit_names(units),
     )
+
+
+def _unit_names(units: gpd.GeoDataFrame) -> dict[str, str]:
+    """Code key -> name of every unit (empty without a ``name`` column)."""
+    if "name" not in units.columns:
+        return {}
+    return {k: str(n) for k, n in zip(unit_keys(units), units["name"], strict=True)
+            if n is not None and not (isinstance(n, float) and np.isnan(n))}
 
 
 def _by_level(units: gpd.GeoDataFrame) -> list[gpd.GeoDataFrame]:

@@ -90,7 +90,9 @@ def test_demo_inspection_workbook(demo_inspection, tmp_path):
     assert wb.sheetnames == ["界线一览", "界桩检查表", "问题清单", "联检计划"]
     rows = list(wb["问题清单"].values)
     assert len(rows) == len(planted) + 1
-    assert rows[0][:2] == ("问题编号", "问题类型")
+    assert rows[0][:5] == ("问题编号", "界线编码", "界线名称", "严重程度", "问题类型")
+    action = rows[0].index("建议措施")
+    assert all(r[action] for r in rows[1:])  # every finding says what to do
     assert len(list(wb["界线一览"].values)) == len(result.lines) + 1
 
 
