@@ -1,10 +1,11 @@
 """The study file's pydantic models and :func:`read_study_config` (TOML → validated config).
 
 Owns the sections of a study TOML file (``[study]``, ``[walking]``, ``[standards]``,
-``[map]``, ``[layers.<name>]``, ``[tables.<name>]``, ``[network]``), their checks (unknown
-keys are errors, declared coordinates and file paths checked, every problem listed with its
-key path) and the reading of the file itself. The format is documented, and the config
-classes re-exported, in :mod:`geoplan.study`, which reads the layers the config names.
+``[map]``, ``[boundary]``, ``[layers.<name>]``, ``[tables.<name>]``, ``[network]``), their
+checks (unknown keys are errors, declared coordinates and file paths checked, every problem
+listed with its key path) and the reading of the file itself. The format is documented, and
+the config classes re-exported, in :mod:`geoplan.study`, which reads the layers the config
+names.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pydantic import (
 )
 
 from geoplan._headers import COLUMN_SYNONYMS
+from geoplan.boundary_findings import Tolerances
+from geoplan.boundary_numbering import MarkerNumbering, numbering_from
 from geoplan.crs import parse_coords, require_metric
 from geoplan.errors import CRSError, StudyConfigError
 from geoplan.schema import LAYER_CONTRACTS
@@ -118,6 +121,62 @@ class MapSection(_Strict):
     tianditu_tk: str | None = None
 
 
+_DEFAULT_TOLERANCES = Tolerances()
+
+
+class NumberingSection(_Strict):
+    """``[boundary.numbering]``: a marker register's own numbering convention.
+
+    ``pattern`` is a regular expression with named groups ``serial`` and, optionally,
+    ``line`` and ``type``; ``single``/``pair``/``triple`` are the type codes (``""`` for
+    none; the first code of a pair stands on the smaller admin code's side).
+    """
+
+    name: str = "成果表编号规则"
+    pattern: str
+    single: tuple[str, ...] = ("",)
+    pair: tuple[str, ...] = ("A", "B")
+    triple: tuple[str, ...] = ()
+    serial_pattern: str | None = None
+
+    @model_validator(mode="after")
+    def check_convention(self) -> NumberingSection:
+        """Check that the pattern and codes make a valid convention."""
+        numbering_from(self.model_dump())
+        return self
+
+
+class BoundarySection(_Strict):
+    """``[boundary]``: tolerances, inspection cycle and marker numbering of the joint inspection.
+
+    Defaults: markers within 5 m of their line, surveyed within 1 m of the registered
+    position, a 5-year cycle, GB/T 17796-2009 numbers (see
+    :class:`geoplan.boundary_findings.Tolerances` for every tolerance).
+    """
+
+    marker_to_line_m: float = Field(default=_DEFAULT_TOLERANCES.marker_to_line_m, ge=0)
+    marker_displacement_m: float = Field(default=_DEFAULT_TOLERANCES.marker_displacement_m,
+                                         ge=0)
+    inspection_cycle_years: int = Field(default=_DEFAULT_TOLERANCES.inspection_cycle_years,
+                                        ge=1, le=50)
+    line_deviation_m: float = Field(default=_DEFAULT_TOLERANCES.line_deviation_m, ge=0)
+    topology_area_m2: float = Field(default=_DEFAULT_TOLERANCES.topology_area_m2, ge=0)
+    sliver_width_m: float = Field(default=_DEFAULT_TOLERANCES.sliver_width_m, ge=0)
+    marker_geometry_m: float = Field(default=_DEFAULT_TOLERANCES.marker_geometry_m, ge=0)
+    straddle_min_m2: float = Field(default=_DEFAULT_TOLERANCES.straddle_min_m2, ge=0)
+    numbering: Literal["GB/T 17796-2009"] | NumberingSection = "GB/T 17796-2009"
+
+    def tolerances(self) -> Tolerances:
+        """Return the tolerances (:class:`~geoplan.boundary_findings.Tolerances`)."""
+        return Tolerances(**self.model_dump(exclude={"numbering"}))
+
+    def marker_numbering(self) -> MarkerNumbering:
+        """Return the marker numbering convention."""
+        if isinstance(self.numbering, NumberingSection):
+            return numbering_from(self.numbering.model_dump())
+        return numbering_from(self.numbering)
+
+
 class LayerConfig(_Strict):
     """``[layers.<name>]``: one input layer and how to read it."""
 
@@ -193,6 +252,7 @@ class StudyConfig(_Strict):
     walking: WalkingSection = WalkingSection()
     standards: StandardsSection = StandardsSection()
     map: MapSection = MapSection()
+    boundary: BoundarySection = BoundarySection()
     layers: dict[str, LayerConfig]
     tables: dict[str, TableConfig] = {}
     network: NetworkConfig | None = None

@@ -265,7 +265,8 @@ def inspect_boundaries(
     schedule = inspection_schedule(
         lines, rounds, reference_date=ref, cycle_years=tol.inspection_cycle_years
     )
-    parts.append(check_rounds(schedule, rounds, lines, reference_date=ref))
+    parts.append(check_rounds(schedule, rounds, lines, reference_date=ref,
+                              cycle_years=tol.inspection_cycle_years))
     findings = _with_line_units(concat_findings(parts, crs), lines)
     year = ref.year if plan_year is None else int(plan_year)
     summary = _line_summary(lines, units, deviation, versions, marker_table, schedule, findings)

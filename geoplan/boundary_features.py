@@ -173,7 +173,7 @@ def check_facility_admin_codes(
         if recorded and _agrees(code_key(recorded), [(keys[i], levels[i]) for i in hits]):
             continue
         inside = [codes[i] for i in hits]
-        where = "、".join(f"{c}{name_of[c]}" for c in inside) if inside else "任何政区之外"
+        where = "、".join(f"{c} {name_of[c]}" for c in inside) if inside else "任何政区之外"
         said = f"登记代码 {recorded}" if recorded else "缺少行政区划代码"
         finest = max(hits, key=lambda i: (len(keys[i]), codes[i]), default=None)
         records.append(

@@ -221,8 +221,11 @@ def check_rounds(
     lines: gpd.GeoDataFrame,
     *,
     reference_date: Any,
+    cycle_years: int = 5,
 ) -> gpd.GeoDataFrame:
     """Return ``round_overdue`` (per overdue line) and ``round_unknown_line`` findings.
+
+    An overdue line's value is the years since its last round, against the cycle.
 
     Parameters
     ----------
@@ -234,6 +237,8 @@ def check_rounds(
         Boundary lines (geometry of the findings).
     reference_date
         Date the schedule is judged at.
+    cycle_years
+        The inspection cycle the schedule was made with (the tolerance of the findings).
     """
     ref = as_date(reference_date)
     geom_of = {
@@ -250,7 +255,8 @@ def check_rounds(
                 f"应于 {rec.next_due:%Y-%m-%d} 前完成下一轮，已逾期 {days} 天",
                 geometry=geom_of.get(rec.line_code),
                 line_code=rec.line_code,
-                value=days / 365.25,
+                value=(ref - rec.last_inspected_on).days / 365.25,
+                tolerance=cycle_years,
                 row=rec.line_code,
             )
         )

@@ -43,6 +43,12 @@ one of ``path`` (+ ``coords``), ``synthetic`` (a generator in :mod:`geoplan.data
     basemap = "none"               # none (default) | osm | tianditu | gaode
     tianditu_tk = "..."            # 天地图 key; or the GEOPLAN_TIANDITU_TK variable
 
+    [boundary]                     # optional: joint-inspection settings (the defaults)
+    marker_to_line_m = 5.0         # registered position within 5 m of the line
+    marker_displacement_m = 1.0    # surveyed position within 1 m of the registered one
+    inspection_cycle_years = 5
+    numbering = "GB/T 17796-2009"  # or [boundary.numbering]: pattern, single, pair, triple
+
     [layers.study_area]
     path = "boundaries/study_area.gpkg"
     layer = "study_area"
@@ -93,7 +99,10 @@ one of ``path`` (+ ``coords``), ``synthetic`` (a generator in :mod:`geoplan.data
 Layer keys: ``path``, ``coords``, ``kind``, ``layer`` (GeoPackage layer), ``sheet`` (Excel),
 ``encoding``, ``columns`` (``{"header in the file" = "contract name"}``), ``x_axis``,
 ``source``/``year`` (population provenance), ``geometry`` (``"cell"``/``"point"`` for a
-population raster), ``synthetic`` (bool, provenance).
+population raster), ``synthetic`` (bool, provenance). ``[boundary]`` keys are the
+tolerances of :class:`geoplan.boundary_findings.Tolerances` and ``numbering``
+(:class:`BoundarySection`; ``study.config.boundary.tolerances()`` and
+``.marker_numbering()`` give what :func:`geoplan.boundary.inspect_boundaries` takes).
 """
 
 from __future__ import annotations
@@ -111,6 +120,7 @@ from pyproj import CRS, Proj
 
 from geoplan import io as gio
 from geoplan._study_config import (  # the section models stay importable from here
+    BoundarySection,  # noqa: F401
     LayerConfig,
     MapSection,  # noqa: F401
     NetworkConfig,

@@ -567,7 +567,7 @@ def test_facility_recorded_in_the_wrong_town():
     )
     found = check_facility_admin_codes(facilities, towns_frame())
     assert kinds(found) == [("facility_admin_mismatch", "F2"), ("facility_admin_mismatch", "F4")]
-    assert "实际位于 350582001甲街道" in found.iloc[0]["detail"]
+    assert "实际位于 350582001 甲街道" in found.iloc[0]["detail"]
     assert "缺少行政区划代码" in found.iloc[1]["detail"]
 
 
