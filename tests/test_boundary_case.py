@@ -19,7 +19,7 @@ import pytest
 from openpyxl import load_workbook
 
 from geoplan import io as gio
-from geoplan._study_config import BoundarySection, LayerConfig
+from geoplan._study_config import BoundarySection, LayerConfig, StudySection, TableConfig
 from geoplan.boundary import inspect_boundaries
 from geoplan.boundary_fieldlist import field_list
 from geoplan.boundary_report import archive_by_line
@@ -162,3 +162,20 @@ def test_the_study_file_loads_and_gives_the_same_findings(case, inspected):
         study_area=study.study_area, reference_date=study.reference_date,
         tolerances=boundary.tolerances(), numbering=boundary.marker_numbering())
     assert _found(again.findings) == _found(result.findings)
+
+
+def test_the_inspection_only_study_file(shared_data, tmp_path):
+    """The study as a bureau would run it: units, lines, markers; no network, no population."""
+    case = build_case(shared_data, tmp_path, study_area=False)
+    raw = tomllib.loads(case.files["study"].read_text(encoding="utf-8"))
+    assert "network" not in raw
+    assert set(raw["layers"]) == {"admin_units", "boundary_lines", "boundary_lines_previous",
+                                  "boundary_markers", "facilities"}
+    StudySection.model_validate(raw["study"])
+    for layer in raw["layers"].values():
+        LayerConfig.model_validate(layer, context={"base_dir": case.folder})
+    TableConfig.model_validate(raw["tables"]["inspection_rounds"],
+                               context={"base_dir": case.folder})
+    boundary = BoundarySection.model_validate(raw["boundary"])
+    assert boundary.tolerances().marker_to_line_m == 5.0
+    assert boundary.marker_numbering().name == "GB/T 17796-2009"

@@ -15,6 +15,7 @@ from shapely.geometry import LineString, Point, box
 
 from geoplan.boundary import (
     MarkerNumbering,
+    Tolerances,
     check_coverage,
     check_facility_admin_codes,
     check_lines_against_units,
@@ -300,3 +301,24 @@ def test_findings_name_both_units_of_their_line():
     assert (custodian["unit_a"], custodian["unit_b"]) == (B, "350582003")
     assert custodian["marker_no"] == "0003001Q"
     assert pd.isna(custodian["value"])
+
+
+def test_the_study_file_boundary_section():
+    from geoplan._study_config import BoundarySection
+
+    default = BoundarySection()
+    assert default.tolerances() == Tolerances()
+    assert default.marker_numbering() == MarkerNumbering()
+    own = BoundarySection.model_validate({
+        "marker_to_line_m": 8, "inspection_cycle_years": 3,
+        "numbering": {"name": "某区旧成果表", "pattern": LEGACY["pattern"], "single": [""],
+                      "pair": ["A", "B"]}})
+    assert own.tolerances().marker_to_line_m == 8
+    assert own.tolerances().inspection_cycle_years == 3
+    assert parse_number("0001-2B", own.marker_numbering())["type"] == "B"
+    with pytest.raises(ValueError, match="serial"):
+        BoundarySection.model_validate({"numbering": {"pattern": r"\d{7}"}})
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        BoundarySection.model_validate({"marker_to_line_m": -1})
+    with pytest.raises(ValueError, match="Extra inputs"):
+        BoundarySection.model_validate({"marker_to_line": 5})

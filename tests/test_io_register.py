@@ -166,3 +166,28 @@ def test_a_facility_exactly_on_a_shared_edge_stays_on_it(tmp_path: Path) -> None
     assert (point.x, point.y) == (vertex[0], vertex[1])
     assert all(g.intersects(point) for g in units.geometry)
     assert fac["admin_code"].iloc[0] == "350211"  # a six-digit district code is accepted
+
+
+def test_a_marker_layer_point_in_the_wrong_units_is_a_finding_and_the_register_survives(
+        tmp_path: Path) -> None:
+    from geoplan.boundary import check_markers
+
+    east = np.array([600_000.125, 600_500.5])
+    north = np.array([2_720_000.25, 2_720_300.75])
+    layer = gpd.GeoDataFrame(
+        {"界桩编号": ["3521001Q", "3521002Q"], "界线编码": ["3521"] * 2,
+         "登记X(北)": north, "登记Y(东)": east, "状况": ["完好"] * 2, "管护员": ["陈明"] * 2,
+         "上次检查日期": ["2024-03-01"] * 2},
+        geometry=[shapely.Point(east[0], north[0]), shapely.Point(118.1, 24.5)], crs=GK)
+    path = tmp_path / "界桩.gpkg"
+    layer.to_file(path)
+    markers = gio.read_boundary_markers(path, "EPSG:4548", to_crs=GK)
+    assert markers.loc["3521002Q", "x_reg"] == east[1]  # the register survives
+    assert markers.loc["3521002Q", "x_geom"] == 118.1  # the point as drawn (degrees)
+    assert markers.geometry.loc["3521002Q"].equals(shapely.Point(east[1], north[1]))
+    line = gpd.GeoDataFrame({"line_code": ["3521"]}, geometry=[shapely.LineString(
+        [(east[0], north[0]), (east[1], north[1])])], crs=GK)
+    found, _ = check_markers(markers, line, reference_date="2025-12-31")
+    assert list(zip(found["kind"], found["subject"], strict=True)) == [
+        ("marker_geometry_mismatch", "3521002Q")]
+    assert found.iloc[0]["value"] > 2_000_000
