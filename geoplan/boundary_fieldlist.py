@@ -58,16 +58,29 @@ def _gk_crs(crs: CRS, where: np.ndarray) -> CRS:
     if code is not None and 4513 <= code <= 4554:
         return crs
     points = [p for p in where if p is not None]
+    if not points:
+        return crs
     return CRS.from_epsg(metric_crs_for(gpd.GeoSeries(points, crs=crs)))
 
 
-def _places(geoms: np.ndarray) -> np.ndarray:
-    """Return a point on every geometry (itself for a point; None for none)."""
-    out = np.full(len(geoms), None, dtype=object)
-    ok = np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)
-    if ok.any():
-        out[ok] = shapely.point_on_surface(geoms[ok])
-    return out
+def _place(geom: object) -> shapely.Point | None:
+    """Where to go for a finding: the point, the middle of its longest line, inside its area.
+
+    Lines (deviating stretches) win over areas in a mixed geometry: the team walks the line.
+    """
+    if geom is None or geom.is_empty:
+        return None
+    parts = shapely.get_parts(geom)
+    while any(p.geom_type.startswith(("Multi", "Geometry")) for p in parts):
+        parts = np.concatenate([shapely.get_parts(p) for p in parts])
+    lines = [p for p in parts if p.geom_type in ("LineString", "LinearRing") and p.length > 0]
+    if lines:
+        return max(lines, key=lambda p: p.length).interpolate(0.5, normalized=True)
+    areas = [p for p in parts if p.geom_type == "Polygon" and p.area > 0]
+    if areas:
+        return shapely.point_on_surface(max(areas, key=lambda p: p.area))
+    points = [p for p in parts if p.geom_type == "Point"]
+    return points[0] if points else None
 
 
 def field_list(result: BoundaryInspection, *, line_code: str | None = None) -> pd.DataFrame:
@@ -84,10 +97,12 @@ def field_list(result: BoundaryInspection, *, line_code: str | None = None) -> p
     -------
     pandas.DataFrame
         Columns :data:`FIELD_HEADERS` (contract names; the headers are the Chinese names)
-        plus ``geometry`` (the place, a point in the findings' CRS, None when a finding has
-        no geometry) and ``highlight`` (errors). ``gk_x_m``/``gk_y_m`` are the CGCS2000
-        Gauss-Krüger northing and easting in ``gk_crs`` (the findings' CRS when it is a
-        CGCS2000 zone, else the zone of the findings); ``lon``/``lat`` are WGS 84 degrees.
+        plus ``geometry`` (the place, a point in the findings' CRS: for a marker its point,
+        for a line the middle of its longest deviating stretch, for a gap or overlap a point
+        inside it; None when a finding has no geometry) and ``highlight`` (errors).
+        ``gk_x_m``/``gk_y_m`` are the CGCS2000 Gauss-Krüger northing and easting in
+        ``gk_crs`` (the findings' CRS when it is a CGCS2000 zone, else the zone of the
+        findings); ``lon``/``lat`` are WGS 84 degrees.
         Sorted by line code (findings without a line last), severity (问题 before 提示),
         kind (report order) and subject.
     """
@@ -95,7 +110,7 @@ def field_list(result: BoundaryInspection, *, line_code: str | None = None) -> p
     if line_code is not None:
         findings = findings[findings["line_code"] == line_code]
     table = pd.DataFrame(findings.drop(columns="geometry")).reset_index()
-    places = _places(np.asarray(findings.geometry.values, dtype=object))
+    places = np.array([_place(g) for g in findings.geometry.values], dtype=object)
     crs = CRS.from_user_input(findings.crs) if findings.crs is not None else None
     x = np.array([np.nan if p is None else p.x for p in places])
     y = np.array([np.nan if p is None else p.y for p in places])

@@ -4,10 +4,12 @@ Every reader takes the layer's *declared* coordinate system (``coords``: ``"wgs8
 ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"``; undeclared is a
 :class:`~geoplan.errors.CRSError`, never a guess), maps Chinese and English headers to the
 contract names (经度 → lon, 名称 → name, 床位数 → beds …; see :mod:`geoplan._headers`),
-converts to CGCS2000 lon/lat (EPSG:4490, GCJ-02/BD-09 offsets removed) and validates the
-layer against its contract (:func:`geoplan.schema.validate_layer`), reporting every problem
-at once. Provenance (file, declared coordinates, conversion, encoding, header mapping) is
-kept in ``gdf.attrs["geoplan"]``.
+converts the numbers once, straight to ``to_crs`` (the study's metric CRS; default CGCS2000
+lon/lat EPSG:4490; GCJ-02/BD-09 offsets removed; a layer already in ``to_crs`` is left bit
+for bit as read) and validates the layer against its contract
+(:func:`geoplan.schema.validate_layer`), reporting every problem at once. Provenance (file,
+declared coordinates, conversion, encoding, header mapping) is kept in
+``gdf.attrs["geoplan"]``.
 
 Shapefiles without a ``.cpg`` whose ``.dbf`` is GBK (the usual Chinese-Windows export) are
 detected by their garbled text and re-read as GBK, with a warning (also inside a ``.zip``);
@@ -43,6 +45,12 @@ import shapely
 from pyproj import CRS, Transformer
 
 from geoplan import _headers, _tables
+from geoplan._coordinate_checks import (
+    conversion_note,
+    crs_label,
+    numbers_problems,
+    unconverted_problems,
+)
 from geoplan._marker_rows import _keep_marker_rows, _vector_markers
 from geoplan._text import id_text
 from geoplan._vectors import _read_vector
@@ -181,10 +189,7 @@ def write_layers_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLik
     return Path(path)
 
 
-# --------------------------------------------------------------------------- coordinate checks
-_LONLAT_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
-
-
+# --------------------------------------------------------------------------- row labels
 def _row_labels(gdf: pd.DataFrame, kind: str) -> list[str]:
     id_col = LAYER_CONTRACTS[kind].id_column
     ids = [id_text(v) for v in gdf[id_col].astype(object)] if id_col in gdf.columns else []
@@ -192,65 +197,6 @@ def _row_labels(gdf: pd.DataFrame, kind: str) -> list[str]:
         return unique_labels(ids or [None] * len(gdf), gdf.index)
     return [i if i is not None else f"#{pos}" for pos, i in enumerate(ids)] or [
         f"#{pos}" for pos in range(len(gdf))]
-
-
-def _numbers_problems(gdf: gpd.GeoDataFrame, declared: str, labels: list[str]) -> list[Problem]:
-    """Coordinates that cannot be in the CRS they are declared in (degrees vs metres)."""
-    if not len(gdf):
-        return []
-    arr = np.asarray(gdf.geometry.array, dtype=object)
-    ok = np.flatnonzero(~(shapely.is_missing(arr) | shapely.is_empty(arr)))
-    if not ok.size:
-        return []
-    crs = gdf.crs if gdf.crs is not None else (
-        None if declared in _LONLAT_NAMES else CRS.from_user_input(declared))
-    bounds = shapely.bounds(arr[ok])
-    degrees = ((np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1)
-               & (np.abs(bounds[:, [1, 3]]) <= 90).all(axis=1))
-    label = declared if gdf.crs is None else f"{declared} (file: {gdf.crs.name})"
-    if crs is None or crs.is_geographic:
-        return [Problem(f"coordinates are not degrees (x={bounds[i, 0]:.6g}, y={bounds[i, 1]:.6g})"
-                        f" but the layer is {label} longitude/latitude: declare the projected "
-                        "CRS the numbers are in, e.g. EPSG:4549", labels[ok[i]], "geometry")
-                for i in np.flatnonzero(~degrees)]
-    if degrees.all():
-        return [Problem(f"every coordinate is within ±180/±90 (e.g. x={bounds[0, 0]:.6g}, "
-                        f"y={bounds[0, 1]:.6g}): these look like degrees, but the layer is "
-                        f"{label} in metres; declare wgs84, cgcs2000, gcj02 or bd09",
-                        None, "geometry")]
-    return []
-
-
-def _unconverted_problems(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame, declared: str,
-                          labels: list[str]) -> list[Problem]:
-    """Rows whose coordinates became infinite or NaN in the conversion to EPSG:4490."""
-    old = np.asarray(before.geometry.array, dtype=object)
-    new = np.asarray(after.geometry.array, dtype=object)
-    present = np.flatnonzero(~(shapely.is_missing(old) | shapely.is_empty(old)))
-    bad = [i for i in present if not np.isfinite(shapely.get_coordinates(new[i])).all()]
-    source = declared if before.crs is None else f"{declared} (file: {before.crs.name})"
-    return [Problem(f"coordinates cannot be converted from {source}: they lie outside the area "
-                    "of that CRS (a Gauss-Krüger easting with the zone prefix, e.g. 40 500 000 m, "
-                    "needs EPSG:4513–4533; without it EPSG:4534–4554)", labels[i], "geometry")
-            for i in bad]
-
-
-def _conversion_note(declared: str, source_crs: CRS | None, crs: CRS) -> str:
-    """How a layer's numbers went from the declared system to ``crs`` (for the provenance)."""
-    target = _crs_label(crs)
-    if declared in ("gcj02", "bd09"):
-        return f"{declared} → WGS 84 (offset removed, exact inverse) → {target} (PROJ)"
-    lonlat = declared in ("wgs84", "cgcs2000") and (source_crs is None
-                                                    or source_crs.is_geographic)
-    source = CRS.from_epsg(CGCS2000_EPSG) if lonlat else (source_crs or CRS(declared))
-    if same_crs(source, crs):
-        return f"{declared} → {target} (unchanged: the numbers as read)"
-    return f"{declared} → {target} (PROJ, one step)"
-
-
-def _crs_label(crs: CRS) -> str:
-    code = crs.to_epsg(min_confidence=70)
-    return f"EPSG:{code}" if code else crs.name
 
 
 # --------------------------------------------------------------------------- read_layer
@@ -341,7 +287,7 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
     labels = _row_labels(gdf, kind)
     reported = {p.row for p in problems if p.row is not None}
-    numbers = [p for p in _numbers_problems(gdf, declared, labels) if p.row not in reported]
+    numbers = [p for p in numbers_problems(gdf, declared, labels) if p.row not in reported]
     if kind == "boundary_markers" and suffix not in TABLE_SUFFIXES:
         gdf, marker_problems = _vector_markers(gdf, declared, target, axes=axes, x_axis=x_axis,
                                                labels=labels, what=what)
@@ -349,7 +295,7 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
     before, gdf = gdf, from_declared(gdf, declared, target)
     problems += numbers
     reported = {p.row for p in problems if p.row is not None}
-    problems += [p for p in _unconverted_problems(before, gdf, declared, labels)
+    problems += [p for p in unconverted_problems(before, gdf, declared, labels)
                  if p.row not in reported]
     if kind == "boundary_markers":
         problems = _keep_marker_rows(gdf, problems, labels)
@@ -363,8 +309,8 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         raise SchemaError(what, problems)
     out.attrs["geoplan"] = {
         "kind": kind, "source": Path(path).name, "declared_coords": declared,
-        "conversion": _conversion_note(declared, before.crs, target),
-        "crs": _crs_label(target),
+        "conversion": conversion_note(declared, before.crs, target),
+        "crs": crs_label(target),
         **{k: v for k, v in info.items() if v not in (None, {}, "")},
         **({"layer": layer} if layer is not None else {}),
     }
@@ -574,8 +520,8 @@ def _read_population_raster(path: Path, coords: str | int | None, *, geometry: s
                          study_area=study_area, what=what)
     gdf.attrs["geoplan"] = {
         "kind": "population", "source": Path(path).name, "declared_coords": declared,
-        "conversion": _conversion_note(declared, source_crs, target),
-        "crs": _crs_label(target), "bands": names, "tags": tags, "pixels_kept": int(keep.sum()),
+        "conversion": conversion_note(declared, source_crs, target),
+        "crs": crs_label(target), "bands": names, "tags": tags, "pixels_kept": int(keep.sum()),
     }
     logger.info("read %s: %d non-zero pixels of %d", what, int(keep.sum()), keep.size)
     return gdf

@@ -233,3 +233,17 @@ def test_kml_text_with_xml_characters_is_escaped(inspection, tmp_path):
     odd = replace(result, findings=findings)
     back = pyogrio.read_dataframe(write_findings_kml(odd, tmp_path / "odd.kml"))
     assert 'a<b & "c" </description>' in set(back["说明"])
+
+
+def test_the_field_list_reports_gauss_kruger_even_for_findings_in_another_crs(inspection):
+    result = inspection[0]
+    utm = replace(result, findings=result.findings.to_crs(32651))
+    table = field_list(utm).set_index("finding_id")
+    native = field_list(result).set_index("finding_id")
+    assert (table["gk_crs"][table["geometry"].notna()].str.endswith("(EPSG:4549)")).all()
+    both = native["geometry"].notna()
+    # to UTM and back: the same place to well under a millimetre
+    assert np.abs(table.loc[both, "gk_x_m"] - native.loc[both, "gk_x_m"]).max() < 1e-3
+    assert np.abs(table.loc[both, "lon"] - native.loc[both, "lon"]).max() < 1e-8
+    no_place = replace(result, findings=result.findings.assign(geometry=None).to_crs(32651))
+    assert (field_list(no_place)["gk_crs"] == "").all()
