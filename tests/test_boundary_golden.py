@@ -133,3 +133,22 @@ def test_repairing_planted_marker_defects_removes_exactly_their_findings(demo_in
     expected.update({("marker_condition", s): 1 for s in lost})
     assert before - after == expected
     assert not after - before
+
+
+@pytest.mark.slow
+def test_towns_and_villages_in_one_units_layer_give_the_same_findings(demo_inspection):
+    """``units=`` the whole admin layer: towns checked as towns, villages nested in them."""
+    study, _, planted = demo_inspection
+    again = inspect_boundaries(
+        units=study.admin_units,
+        lines=study.boundary_lines,
+        previous_lines=study.previous_boundary_lines,
+        markers=study.boundary_markers,
+        rounds=study.inspection_rounds,
+        facilities=study.facilities,
+        projects=study.projects,
+        study_area=study.study_area,
+        reference_date=study.reference_date,
+    )
+    found = Counter(zip(again.findings["kind"], again.findings["subject"], strict=True))
+    assert found == Counter(zip(planted["check"], planted["subject"], strict=True))
