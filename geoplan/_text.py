@@ -94,6 +94,41 @@ def id_text(value: object) -> str | None:
     return text or None
 
 
+#: Level of an administrative code by the length of its significant part.
+CODE_LEVELS = {2: "province", 4: "city", 6: "county", 9: "town", 12: "village"}
+_PADDED = ((12, 9), (9, 6), (6, 4), (4, 2))
+
+
+def admin_code_key(code: str) -> str:
+    """Return the significant part of an administrative code: its level's digits.
+
+    Codes are written at several lengths (GB/T 2260 six digits, 统计用区划代码 nine or
+    twelve), a higher unit padded with zeros: ``"350000"`` (福建省) -> ``"35"``,
+    ``"350200"`` (厦门市) -> ``"3502"``, ``"350203000000"`` (思明区) -> ``"350203"``,
+    ``"350203001000"`` (a street) -> ``"350203001"``. A unit contains another when the
+    other's key starts with its key. Text that is not a 2/4/6/9/12-digit code is returned
+    as it is.
+
+    Examples
+    --------
+    >>> admin_code_key("350200"), admin_code_key("350203001"), admin_code_key("350203001002")
+    ('3502', '350203001', '350203001002')
+    """
+    text = code.strip()
+    if not text.isdigit() or len(text) not in CODE_LEVELS:
+        return text
+    for full, short in _PADDED:
+        if len(text) == full and text.endswith("0" * (full - short)):
+            text = text[:short]
+    return text
+
+
+def admin_code_level(code: str) -> str | None:
+    """``"province"``, ``"city"``, ``"county"``, ``"town"`` or ``"village"`` of a code, or None."""
+    key = admin_code_key(code)
+    return CODE_LEVELS.get(len(key)) if key.isdigit() else None
+
+
 _NUMBER_UNIT = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)"
                           r"(?:m2|m²|平方米|平米|张|床|个|位|座|间|处|人次|人|户|份|格)$",
                           re.IGNORECASE)

@@ -489,17 +489,26 @@ def test_marker_condition_custodian_and_overdue_inspection():
         ("0001003Q", "0001", (1000, 500), (1000, 500), {"custodian": "  "}),
         ("0001004Q", "0001", (1000, 600), (1000, 600), {"last_inspected": "2020-12-30"}),
         ("0001005Q", "0001", (1000, 700), (1000, 700), {"last_inspected": "2020-12-31"}),
-        ("0001006Q", "0001", (1000, 800), (1000, 800), {"condition": "倾斜"}),
+        ("0001006Q", "0001", (1000, 800), (1000, 800), {"condition": "待查"}),
+        ("0001007Q", "0001", (1000, 850), (1000, 850), {"condition": "倾斜"}),
+        ("0001008Q", "0001", (1000, 900), (1000, 900), {"condition": "损毁"}),
     )
     found, _ = check_markers(markers, lines_frame(), reference_date=REF)
     assert kinds(found) == [
         ("marker_condition", "0001001Q"),
         ("marker_condition", "0001002Q"),
         ("marker_condition", "0001006Q"),
+        ("marker_condition", "0001007Q"),
+        ("marker_condition", "0001008Q"),
         ("marker_no_custodian", "0001003Q"),
         ("marker_overdue", "0001004Q"),
     ]
-    assert found.set_index("subject").loc["0001006Q", "severity"] == "warning"
+    by = found.set_index("subject")
+    assert by.loc["0001006Q", "severity"] == "warning"  # a word that is not a condition
+    # what the field team does depends on the condition
+    assert [by.loc[f"000100{k}Q", "action"] for k in (1, 2, 6, 7, 8)] == [
+        "补设", "修缮", "核实状况", "修缮", "更换"]
+    assert by.loc["0001003Q", "action"] == "落实管护"
     overdue = found[found["kind"] == "marker_overdue"].iloc[0]
     assert overdue["value"] == pytest.approx(5.0, abs=0.01)
 
@@ -558,7 +567,7 @@ def test_facility_recorded_in_the_wrong_town():
     )
     found = check_facility_admin_codes(facilities, towns_frame())
     assert kinds(found) == [("facility_admin_mismatch", "F2"), ("facility_admin_mismatch", "F4")]
-    assert "实际位于 350582001甲街道" in found.iloc[0]["detail"]
+    assert "实际位于 350582001 甲街道" in found.iloc[0]["detail"]
     assert "缺少行政区划代码" in found.iloc[1]["detail"]
 
 

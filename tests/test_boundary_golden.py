@@ -90,7 +90,9 @@ def test_demo_inspection_workbook(demo_inspection, tmp_path):
     assert wb.sheetnames == ["界线一览", "界桩检查表", "问题清单", "联检计划"]
     rows = list(wb["问题清单"].values)
     assert len(rows) == len(planted) + 1
-    assert rows[0][:2] == ("问题编号", "问题类型")
+    assert rows[0][:5] == ("问题编号", "界线编码", "界线名称", "严重程度", "问题类型")
+    action = rows[0].index("建议措施")
+    assert all(r[action] for r in rows[1:])  # every finding says what to do
     assert len(list(wb["界线一览"].values)) == len(result.lines) + 1
 
 
@@ -131,3 +133,22 @@ def test_repairing_planted_marker_defects_removes_exactly_their_findings(demo_in
     expected.update({("marker_condition", s): 1 for s in lost})
     assert before - after == expected
     assert not after - before
+
+
+@pytest.mark.slow
+def test_towns_and_villages_in_one_units_layer_give_the_same_findings(demo_inspection):
+    """``units=`` the whole admin layer: towns checked as towns, villages nested in them."""
+    study, _, planted = demo_inspection
+    again = inspect_boundaries(
+        units=study.admin_units,
+        lines=study.boundary_lines,
+        previous_lines=study.previous_boundary_lines,
+        markers=study.boundary_markers,
+        rounds=study.inspection_rounds,
+        facilities=study.facilities,
+        projects=study.projects,
+        study_area=study.study_area,
+        reference_date=study.reference_date,
+    )
+    found = Counter(zip(again.findings["kind"], again.findings["subject"], strict=True))
+    assert found == Counter(zip(planted["check"], planted["subject"], strict=True))

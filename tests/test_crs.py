@@ -638,3 +638,20 @@ def test_to_metric(gcj_layer):
         crs.to_metric(layer, 4326)
     with pytest.raises(CRSError, match="has no CRS"):
         crs.to_metric(layer.set_crs(None, allow_override=True), 4549)
+
+
+def test_from_declared_leaves_a_layer_in_the_target_crs_untouched() -> None:
+    from geoplan.crs.systems import from_declared
+
+    pts = gpd.GeoSeries(shapely.points([[600_000.123456789, 2_720_000.987654321]]), crs=4548)
+    same = from_declared(pts, "EPSG:4548", 4548)
+    assert same.iloc[0].coords[0] == pts.iloc[0].coords[0]
+    assert from_declared(pts, "cgcs2000", 4548).iloc[0].coords[0] == pts.iloc[0].coords[0]
+    other = from_declared(pts, "EPSG:4548", 4549)
+    direct = Transformer.from_crs(4548, 4549, always_xy=True).transform(*pts.iloc[0].coords[0])
+    assert other.iloc[0].coords[0] == direct
+    lonlat = gpd.GeoSeries(shapely.points([[118.1, 24.5]]))
+    assert from_declared(lonlat, "wgs84", 4490).crs.to_epsg() == 4490
+    assert from_declared(lonlat, "wgs84", 4490).iloc[0].coords[0] == (118.1, 24.5)
+    with pytest.raises(CRSError, match="旧坐标系"):
+        from_declared(lonlat, "wgs84", 2383)  # Xian 1980 / 3-degree GK CM 114E

@@ -203,8 +203,33 @@ def test_unknown_status() -> None:
 def test_admin_codes_of_the_wrong_length() -> None:
     gdf = facilities(admin_code=["35058200", "350582002", "35058210a"])
     found = problems_of(gdf, "facilities")
-    assert found == [("F1", "admin_code", "admin code '35058200' should be 9 or 12 digits"),
-                     ("F3", "admin_code", "admin code '35058210a' should be 9 or 12 digits")]
+    expected = "should be 2, 4, 6, 9 or 12 digits"
+    assert found == [("F1", "admin_code", f"admin code '35058200' {expected}"),
+                     ("F3", "admin_code", f"admin code '35058210a' {expected}")]
+
+
+def test_codes_of_every_level_are_accepted_everywhere() -> None:
+    """Province 35, city 3502, district 350203, street 350203001, community: all read."""
+    codes = ["35", "3502", "350203", "350203001", "350203001001"]
+    gdf = validate_layer(facilities(admin_code=codes[2:]), "facilities")
+    assert list(gdf["admin_code"]) == codes[2:]
+    box = shapely.box(0, 0, 10, 10)
+    units = gpd.GeoDataFrame(
+        {"code": [*codes, "350200", "350000"], "name": ["福建省", "厦门市", "思明区", "中华街道",
+                                                      "某社区", "厦门市", "福建省"],
+         "level": ["省", "地级市", "区", "街道", "社区", "市", "province"]},
+        geometry=[box] * 7, crs=4549)
+    ok = validate_layer(units, "admin_units")
+    assert list(ok["level"]) == ["province", "city", "county", "town", "village", "city",
+                                 "province"]
+    bad = units.assign(level=["县", "街道", "区", "街道", "社区", "市", "省"])
+    assert problems_of(bad, "admin_units") == [
+        ("35", "code", "admin code '35' should be 6 or 12 digits"),
+        ("3502", "code", "admin code '3502' should be 9 or 12 digits")]
+    lines = gpd.GeoDataFrame({"line_code": ["0001", "0002"], "left_code": ["35", "3502"],
+                              "right_code": ["36", "3505"]},
+                             geometry=[shapely.LineString([(0, 0), (1, 1)])] * 2, crs=4549)
+    assert list(validate_layer(lines, "boundary_lines")["left_code"]) == ["35", "3502"]
 
 
 def test_admin_code_length_follows_the_level() -> None:
@@ -219,11 +244,11 @@ def test_admin_code_length_follows_the_level() -> None:
 
 
 def test_unknown_admin_level() -> None:
-    units = gpd.GeoDataFrame({"code": ["350582001"], "name": ["青阳"], "level": ["省"]},
+    units = gpd.GeoDataFrame({"code": ["350582001"], "name": ["青阳"], "level": ["片区"]},
                              geometry=[shapely.box(0, 0, 1, 1)], crs=4549)
     [(row, col, msg)] = problems_of(units, "admin_units")
     assert (row, col) == ("350582001", "level")
-    assert msg.startswith("unknown level '省'")
+    assert msg.startswith("unknown level '片区'; allowed: province (省), city (市)")
 
 
 def test_mojibake_values_and_column_names() -> None:
@@ -275,7 +300,7 @@ def test_several_problems_are_reported_at_once_with_rows_and_columns() -> None:
         facility_id=["F1", "F1", "F3"],
         facility_type=["幸福院", "菜市场", "骨灰堂"],
         beds=["abc", -2, None],
-        admin_code=["3505", "350582002", "350582104"],
+        admin_code=["35058", "350582002", "350582104"],
         geometry=[shapely.Point(118.55, 24.78), None, shapely.Point(120.0, 26.0)],
     ).drop(columns=["name"])
     before = gdf.copy()

@@ -178,16 +178,19 @@ def test_without_an_outline_the_study_area_is_the_union_of_the_units(study_dir: 
 
 
 def test_the_union_of_units_closes_slivers_and_tolerates_bad_rings(tmp_path: Path) -> None:
-    from geoplan.study.load import study_area_from_units
+    from geoplan.boundary import units_outline
 
     a = shapely.box(118.50, 24.74, 118.55, 24.82)
     b = shapely.box(118.55001, 24.74, 118.60, 24.82)  # a 1 m sliver between the two units
     bow = shapely.Polygon([(118.60, 24.74), (118.62, 24.76), (118.62, 24.74), (118.60, 24.76)])
     units = gpd.GeoDataFrame(geometry=[a, b, bow], crs=4490)
-    area = study_area_from_units(units).geometry.iloc[0]
+    area = units_outline(units).geometry.iloc[0]
     assert area.is_valid
-    assert len(shapely.get_parts(area)) == 1
-    assert not list(area.interiors)
+    crack = shapely.Point(118.550005, 24.78)
+    assert area.contains(crack)  # closed: the outline is one piece across the crack
+    assert any(part.contains(a.centroid) and part.contains(b.centroid)
+               for part in shapely.get_parts(area))
+    assert not any(list(part.interiors) for part in shapely.get_parts(area))
 
 
 def test_an_outline_or_units_are_needed(study_dir: Path) -> None:

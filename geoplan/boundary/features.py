@@ -23,7 +23,15 @@ from geoplan.boundary.findings import (
     require_same_crs,
     tolerances_from,
 )
-from geoplan.boundary.topology import line_code_by_pair, polygon_parts, unit_codes, valid_units
+from geoplan.boundary.topology import (
+    code_key,
+    line_code_by_pair,
+    polygon_parts,
+    unit_codes,
+    unit_keys,
+    unit_levels,
+    valid_units,
+)
 from geoplan.crs import require_metric
 
 
@@ -72,6 +80,7 @@ def check_straddling_features(
     tol = tolerances_from(tolerances)
     units, _ = valid_units(units, "admin units", code_col)
     codes = unit_codes(units, code_col)
+    key_of = dict(zip(codes, unit_keys(units, code_col), strict=True))
     unit_geoms = np.asarray(units.geometry.values, dtype=object)
     tree = shapely.STRtree(unit_geoms)
     pair_line = line_code_by_pair(lines)
@@ -90,7 +99,7 @@ def check_straddling_features(
         sides = [(a, c) for a, c in areas if a >= tol.straddle_min_m2]
         if len(sides) < 2:
             continue
-        pair = frozenset(c for _, c in sides[:2])
+        pair = frozenset(key_of[c] for _, c in sides[:2])
         text = "，".join(f"{c} {fmt_m2(a)}" for a, c in sides)
         records.append(
             finding(
@@ -99,6 +108,7 @@ def check_straddling_features(
                 f"跨 {len(sides)} 个政区：{text}",
                 geometry=geom,
                 line_code=pair_line.get(pair),
+                units=tuple(sorted(c for _, c in sides[:2])),
                 value=sides[1][0],
                 tolerance=tol.straddle_min_m2,
                 row=row,
@@ -116,11 +126,13 @@ def check_facility_admin_codes(
 ) -> gpd.GeoDataFrame:
     """Return facilities whose ``admin_code`` disagrees with the unit they stand in.
 
-    Codes are compared by their common prefix: a 12-digit village code matches the town (9
-    digits) or county (6 digits) it lies in, so the check works with town- or county-level
-    ``units`` whatever level the facilities record. Codes read as numbers (``350582001.0``)
-    are read as digits. A point on a shared edge or in an overlap may belong to any of the
-    units containing it.
+    Codes are compared by their significant digits (:func:`~geoplan.boundary.topology.code_key`)
+    and common prefix: a 12-digit village code matches the town (9 digits) or county (6
+    digits, or 12 padded with zeros) it lies in, and a district code (6 digits) matches the
+    district and its streets, so the check works with units of any level (several levels
+    at once: the code must agree with the unit of every level) whatever level the
+    facilities record. Codes read as numbers (``350582001.0``) are read as digits. A point on
+    a shared edge or in an overlap may belong to any of the units containing it.
 
     Parameters
     ----------
@@ -143,6 +155,8 @@ def check_facility_admin_codes(
     require_same_crs({"facilities": facilities, "admin units": units})
     units, _ = valid_units(units, "admin units", code_col)
     codes = unit_codes(units, code_col)
+    keys = unit_keys(units, code_col)
+    levels = unit_levels(units, code_col)
     unit_geoms = np.asarray(units.geometry.values, dtype=object)
     tree = shapely.STRtree(unit_geoms)
     names = units["name"].astype(str).tolist() if "name" in units.columns else list(codes)
@@ -155,18 +169,36 @@ def check_facility_admin_codes(
         if geom is None or geom.is_empty:
             continue
         recorded = None if recorded_codes is None else code_text(recorded_codes.iloc[k])
-        inside = sorted(codes[i] for i in tree.query(geom, predicate="intersects"))
-        if recorded and any(recorded.startswith(c) or c.startswith(recorded) for c in inside):
+        hits = sorted(tree.query(geom, predicate="intersects"), key=lambda i: codes[i])
+        if recorded and _agrees(code_key(recorded), [(keys[i], levels[i]) for i in hits]):
             continue
-        where = "、".join(f"{c}{name_of[c]}" for c in inside) if inside else "任何政区之外"
+        inside = [codes[i] for i in hits]
+        where = "、".join(f"{c} {name_of[c]}" for c in inside) if inside else "任何政区之外"
         said = f"登记代码 {recorded}" if recorded else "缺少行政区划代码"
+        finest = max(hits, key=lambda i: (len(keys[i]), codes[i]), default=None)
         records.append(
             finding(
                 "facility_admin_mismatch",
                 fid,
                 f"{said}，实际位于 {where}",
                 geometry=geom,
+                units=(recorded, None if finest is None else codes[finest]),
                 row=row,
             )
         )
     return findings_frame(records, facilities.crs)
+
+
+def _agrees(recorded: str, containing: list[tuple[str, str]]) -> bool:
+    """Whether a recorded code agrees with the units a point lies in, at every level.
+
+    At each level, one of the units containing the point (several on a shared edge) must
+    contain the recorded unit or lie inside it (code prefix either way).
+    """
+    if not containing:
+        return False
+    by_level: dict[str, list[str]] = {}
+    for key, level in containing:
+        by_level.setdefault(level, []).append(key)
+    return all(any(recorded.startswith(k) or k.startswith(recorded) for k in keys)
+               for keys in by_level.values())

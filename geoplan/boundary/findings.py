@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -23,54 +23,79 @@ from pyproj import CRS
 from geoplan._text import is_missing
 from geoplan.errors import CRSError, Problem, SchemaError
 
-#: Finding kind -> (Chinese name, default severity). The order is the report order.
-FINDING_KINDS: dict[str, tuple[str, str]] = {
-    "topology_gap": ("政区缝隙", "error"),
-    "topology_overlap": ("政区重叠", "error"),
-    "topology_sliver": ("狭长碎片", "warning"),
-    "not_nested": ("未嵌套于上级政区", "error"),
-    "unit_unknown_parent": ("上级政区不存在", "error"),
-    "unit_invalid_geometry": ("政区图形无效", "error"),
-    "line_no_geometry": ("界线缺少图形", "error"),
-    "line_duplicate_code": ("界线编码重复", "error"),
-    "line_unknown_unit": ("界线两侧政区不存在", "error"),
-    "line_not_touching": ("界线未接触两侧政区", "error"),
-    "line_units_not_adjacent": ("界线两侧政区不相邻", "error"),
-    "line_polygon_deviation": ("界线偏离政区共有边", "error"),
-    "line_version_change": ("界线与上一版本不一致", "warning"),
-    "marker_number_malformed": ("界桩编号格式错误", "error"),
-    "marker_line_mismatch": ("界桩编号与界线编码不符", "error"),
-    "marker_duplicate": ("界桩编号重复", "error"),
-    "marker_sequence_gap": ("界桩序号缺号", "warning"),
-    "marker_group_incomplete": ("同号界桩不全", "error"),
-    "marker_type_conflict": ("同一序号界桩类型冲突", "error"),
-    "marker_type_mismatch": ("界桩类型与类型码不符", "error"),
-    "marker_bad_value": ("界桩数据无法识别", "error"),
-    "marker_no_coordinates": ("界桩缺少登记坐标", "error"),
-    "marker_displaced": ("界桩实测位置偏离登记位置", "error"),
-    "marker_off_line": ("界桩偏离界线", "error"),
-    "marker_condition": ("界桩状况异常", "error"),
-    "marker_no_custodian": ("界桩无管护员", "warning"),
-    "marker_overdue": ("界桩逾期未检查", "warning"),
-    "marker_unknown_line": ("界桩所属界线不存在", "error"),
-    "feature_straddles": ("图斑跨界", "warning"),
-    "facility_admin_mismatch": ("设施行政区划代码与所在政区不符", "error"),
-    "round_overdue": ("联检逾期", "warning"),
-    "round_unknown_line": ("联检记录的界线不存在", "warning"),
-    "round_bad_date": ("联检记录日期缺失或无法识别", "warning"),
+
+class FindingKind(NamedTuple):
+    """What a finding kind is called, how serious it is, what to do, the unit of its value."""
+
+    name_zh: str
+    severity: str
+    action: str
+    unit: str = ""
+
+
+#: Finding kind -> :class:`FindingKind` (Chinese name, default severity, recommended action,
+#: unit of the measured value). The order is the report order.
+FINDING_KINDS: dict[str, FindingKind] = {
+    "topology_gap": FindingKind("政区缝隙", "error", "核实权属", "m²"),
+    "topology_overlap": FindingKind("政区重叠", "error", "核实权属", "m²"),
+    "topology_sliver": FindingKind("狭长碎片", "warning", "修正政区数据", "m"),
+    "not_nested": FindingKind("未嵌套于上级政区", "error", "核实权属", "m²"),
+    "unit_unknown_parent": FindingKind("上级政区不存在", "error", "核对区划代码"),
+    "unit_invalid_geometry": FindingKind("政区图形无效", "error", "修正政区数据"),
+    "line_no_geometry": FindingKind("界线缺少图形", "error", "补绘界线"),
+    "line_duplicate_code": FindingKind("界线编码重复", "error", "核对界线编码"),
+    "line_unknown_unit": FindingKind("界线两侧政区不存在", "error", "核对区划代码"),
+    "line_not_touching": FindingKind("界线未接触两侧政区", "error", "复测", "m"),
+    "line_units_not_adjacent": FindingKind("界线两侧政区不相邻", "error", "核对区划代码", "m"),
+    "line_polygon_deviation": FindingKind("界线偏离政区共有边", "error", "复测", "m"),
+    "line_version_change": FindingKind("界线与上一版本不一致", "warning", "补签协议", "m"),
+    "marker_number_malformed": FindingKind("界桩编号格式错误", "error", "核对界桩编号"),
+    "marker_line_mismatch": FindingKind("界桩编号与界线编码不符", "error", "核对界桩编号"),
+    "marker_duplicate": FindingKind("界桩编号重复", "error", "核对界桩编号"),
+    "marker_sequence_gap": FindingKind("界桩序号缺号", "warning", "核实缺号"),
+    "marker_group_incomplete": FindingKind("同号界桩不全", "error", "补设"),
+    "marker_type_conflict": FindingKind("同一序号界桩类型冲突", "error", "核对界桩编号"),
+    "marker_type_mismatch": FindingKind("界桩类型与类型码不符", "error", "核对成果表"),
+    "marker_wrong_side": FindingKind("同号界桩位于错误一侧", "error", "核对界桩编号"),
+    "marker_bad_value": FindingKind("界桩数据无法识别", "error", "核对成果表"),
+    "marker_no_coordinates": FindingKind("界桩缺少登记坐标", "error", "复测"),
+    "marker_geometry_mismatch": FindingKind("界桩图形位置与成果表不符", "error", "核对成果表",
+                                            "m"),
+    "marker_displaced": FindingKind("界桩实测位置偏离登记位置", "error", "复测", "m"),
+    "marker_off_line": FindingKind("界桩偏离界线", "error", "复测", "m"),
+    "marker_condition": FindingKind("界桩状况异常", "error", "核实状况"),
+    "marker_no_custodian": FindingKind("界桩无管护员", "warning", "落实管护"),
+    "marker_overdue": FindingKind("界桩逾期未检查", "warning", "巡查", "年"),
+    "marker_unknown_line": FindingKind("界桩所属界线不存在", "error", "核对界线编码"),
+    "feature_straddles": FindingKind("图斑跨界", "warning", "核实权属", "m²"),
+    "facility_admin_mismatch": FindingKind("设施行政区划代码与所在政区不符", "error",
+                                           "更正区划代码"),
+    "round_overdue": FindingKind("联检逾期", "warning", "安排联检", "年"),
+    "round_unknown_line": FindingKind("联检记录的界线不存在", "warning", "核对联检记录"),
+    "round_bad_date": FindingKind("联检记录日期缺失或无法识别", "warning", "核对联检记录"),
 }
 
-#: Columns of the findings table, in order (plus ``geometry``).
+#: Columns of the findings table, in order (plus ``geometry``). ``marker_no`` names the
+#: marker(s) a finding is about; ``unit_a``/``unit_b`` the two units (a line's two sides,
+#: the two units of a gap or overlap, a facility's recorded and actual unit); ``value`` is
+#: measured in ``unit`` against ``tolerance``; ``action`` is what the field team should do.
 FINDING_COLUMNS = [
     "kind",
     "severity",
     "subject",
     "line_code",
+    "marker_no",
+    "unit_a",
+    "unit_b",
     "detail",
     "value",
     "tolerance",
+    "unit",
+    "action",
     "row",
 ]
+_TEXT_COLUMNS = ("kind", "severity", "subject", "line_code", "marker_no", "unit_a", "unit_b",
+                 "detail", "unit", "action", "row")
 
 
 @dataclass(frozen=True)
@@ -91,7 +116,12 @@ class Tolerances:
     marker_displacement_m
         Largest allowed distance between a marker's surveyed and registered position.
     marker_to_line_m
-        Largest allowed distance between a marker's registered position and its line.
+        Largest allowed distance between a marker's registered position and its line (5 m);
+        the markers of a same-number pair or triple standing on both banks of a river, with
+        the line running between them, are not held to it.
+    marker_geometry_m
+        Largest allowed distance between a marker layer's own point and the register's
+        coordinates (registered or surveyed).
     inspection_cycle_years
         Joint-inspection cycle of lines and markers (five years by regulation).
     straddle_min_m2
@@ -103,6 +133,7 @@ class Tolerances:
     line_deviation_m: float = 10.0
     marker_displacement_m: float = 1.0
     marker_to_line_m: float = 5.0
+    marker_geometry_m: float = 0.5
     inspection_cycle_years: int = 5
     straddle_min_m2: float = 50.0
 
@@ -169,28 +200,40 @@ def finding(
     *,
     geometry: Any = None,
     line_code: str | None = None,
+    marker_no: str | None = None,
+    units: tuple[str | None, str | None] | None = None,
     value: float | None = None,
     tolerance: float | None = None,
+    unit: str | None = None,
+    action: str | None = None,
     row: object | None = None,
     severity: str | None = None,
 ) -> dict[str, Any]:
     """Return one finding record (a dict with the findings-table columns).
 
     ``row`` is the id (index label) of the input row the finding is about; several ids may be
-    given as a list and are joined with commas.
+    given as a list and are joined with commas. ``units`` are the two units concerned;
+    ``unit``, ``action`` and ``severity`` default to the kind's (:data:`FINDING_KINDS`).
     """
     if kind not in FINDING_KINDS:
         raise ValueError(f"unknown finding kind {kind!r}")
+    spec = FINDING_KINDS[kind]
     if isinstance(row, list | tuple):
         row = ",".join(str(r) for r in row)
+    unit_a, unit_b = units if units is not None else (None, None)
     return {
         "kind": kind,
-        "severity": severity or FINDING_KINDS[kind][1],
+        "severity": severity or spec.severity,
         "subject": str(subject),
         "line_code": None if line_code is None else str(line_code),
+        "marker_no": marker_no or None,
+        "unit_a": unit_a or None,
+        "unit_b": unit_b or None,
         "detail": detail,
         "value": math.nan if value is None else float(value),
         "tolerance": math.nan if tolerance is None else float(tolerance),
+        "unit": spec.unit if unit is None else unit,
+        "action": action or spec.action,
         "row": None if row is None else str(row),
         "geometry": geometry,
     }
@@ -204,7 +247,7 @@ def findings_frame(records: Iterable[Mapping[str, Any]], crs: Any) -> gpd.GeoDat
     """
     records = list(records)
     frame = pd.DataFrame(records, columns=[*FINDING_COLUMNS, "geometry"])
-    for col in ("kind", "severity", "subject", "line_code", "detail", "row"):
+    for col in _TEXT_COLUMNS:
         frame[col] = frame[col].astype("string")
     for col in ("value", "tolerance"):
         frame[col] = frame[col].astype("float64")
@@ -229,8 +272,8 @@ def concat_findings(tables: Iterable[gpd.GeoDataFrame], crs: Any) -> gpd.GeoData
         plain = pd.DataFrame(table)
         records.extend(plain.to_dict("records"))
     for rec in records:
-        for col in ("subject", "line_code", "detail", "row"):
-            if rec[col] is pd.NA:
+        for col in _TEXT_COLUMNS:
+            if rec.get(col) is pd.NA:
                 rec[col] = None
     return findings_frame(records, crs)
 

@@ -32,7 +32,14 @@ from geoplan.boundary.findings import (
     require_same_crs,
     tolerances_from,
 )
-from geoplan.boundary.topology import line_parts, polygon_parts, unit_codes, valid_units
+from geoplan.boundary.topology import (
+    code_key,
+    line_parts,
+    polygon_parts,
+    unit_geometry,
+    unit_keys,
+    valid_units,
+)
 from geoplan.crs import require_metric
 
 logger = logging.getLogger(__name__)
@@ -196,14 +203,16 @@ def _either_edge(
 
     Where the two polygons disagree (a gap or an overlap), following either one's edge is a
     topology problem, not a line problem; edges against third units are excluded so that a line
-    is not excused by running along an unrelated boundary. Units whose code starts with one of
-    the ``pair`` codes (the units themselves, or the towns of a county) are not third units.
+    is not excused by running along an unrelated boundary. Units inside one of the ``pair``
+    units (the units themselves, the towns of a county) and units containing one (the city of
+    two districts) are not third units (``pair`` holds the code keys).
     """
     tree, unit_geoms, codes = context["tree"], context["geoms"], context["codes"]
     snap_m = max(tol.sliver_width_m / 2.0, 0.01)
     both = shapely.union_all([a.boundary, b.boundary])
     near = tree.query(shapely.buffer(line, tol.line_deviation_m * 4), predicate="intersects")
-    others = [unit_geoms[k].boundary for k in near if not codes[k].startswith(pair)]
+    others = [unit_geoms[k].boundary for k in near
+              if not codes[k].startswith(pair) and not any(p.startswith(codes[k]) for p in pair)]
     if others:
         both = shapely.difference(both, shapely.buffer(shapely.union_all(others), snap_m))
     return shapely.union_all([edge, both])
@@ -221,7 +230,9 @@ def _line_table(lines: gpd.GeoDataFrame) -> pd.DataFrame:
             "geometry": [None if g is None or g.is_empty else g for g in geoms],
         }
     )
-    table["pair"] = [frozenset((a, b)) for a, b in zip(table["left"], table["right"], strict=True)]
+    table["left_key"] = [code_key(c) for c in lines["left_code"]]
+    table["right_key"] = [code_key(c) for c in lines["right_code"]]
+    table["pair"] = [frozenset(p) for p in zip(table["left_key"], table["right_key"], strict=True)]
     return table
 
 
@@ -268,17 +279,15 @@ def _check_one_line(
     geom_of = context["units"]
 
     def one(kind: str, detail: str, **kw: Any) -> list[dict[str, Any]]:
-        return [finding(kind, code, detail, geometry=line, line_code=code, row=row, **kw)]
+        return [finding(kind, code, detail, geometry=line, line_code=code, row=row,
+                        units=(left, right), **kw)]
 
-    for c in (left, right):  # a county-level line against township units: their union
-        if c and c not in geom_of:
-            inside = [g for k, g in geom_of.items() if k.startswith(c) and len(k) > len(c)]
-            if inside:
-                geom_of[c] = shapely.union_all(inside)
-    missing = [c or "(空)" for c in (left, right) if c not in geom_of]
+    keys = (rec["left_key"], rec["right_key"])
+    # the units of the line's own level, else (a county line, town units) their towns' union
+    a, b = (unit_geometry(k, geom_of) for k in keys)
+    missing = [c or "(空)" for c, g in zip((left, right), (a, b), strict=True) if g is None]
     if missing:
         return one("line_unknown_unit", f"两侧政区代码 {'、'.join(missing)} 不在政区图层中")
-    a, b = geom_of[left], geom_of[right]
     gap_m = min(line.distance(a.boundary), line.distance(b.boundary))
     if gap_m > limit:
         return one(
@@ -301,7 +310,7 @@ def _check_one_line(
     if others:  # several lines between the same two units (an enclave): each has its stretch
         elsewhere = shapely.buffer(shapely.union_all(others), limit)
         edge = line_parts(shapely.difference(edge, elsewhere))
-    target = _either_edge(a, b, edge, line, context, (left, right), tol)
+    target = _either_edge(a, b, edge, line, context, keys, tol)
     dev = line_deviation(line, edge, limit_m=limit, line_target=target)
     stats.update(
         hausdorff_m=dev.hausdorff_m,
@@ -321,6 +330,7 @@ def _check_one_line(
             f"左侧({left}) {fmt_m2(a_left)}，右侧({right}) {fmt_m2(a_right)}",
             geometry=_with_faces(dev.stretches, faces),
             line_code=code,
+            units=(left, right),
             value=dev.hausdorff_m,
             tolerance=limit,
             row=row,
@@ -351,7 +361,7 @@ def check_lines_against_units(
     code_col
         Unit code column.
     tolerances
-        :class:`~geoplan.boundary.Tolerances` or a mapping of overrides.
+        :class:`~geoplan.boundary.findings.Tolerances` or a mapping of overrides.
 
     Returns
     -------
@@ -373,12 +383,12 @@ def check_lines_against_units(
     tol = tolerances_from(tolerances)
     require_columns(lines, "boundary lines", ("line_code", "left_code", "right_code"))
     units, _ = valid_units(units, "admin units", code_col)
-    geom_of = dict(zip(unit_codes(units, code_col), units.geometry.values, strict=True))
+    geom_of = dict(zip(unit_keys(units, code_col), units.geometry.values, strict=True))
     unit_geoms = np.asarray(units.geometry.values, dtype=object)
     context = {
         "units": geom_of,
         "geoms": unit_geoms,
-        "codes": unit_codes(units, code_col),
+        "codes": unit_keys(units, code_col),
         "tree": shapely.STRtree(unit_geoms),
     }
     table = _line_table(lines)
@@ -441,7 +451,7 @@ def check_line_versions(
     limit = tol.line_deviation_m
     geom_of = {}
     if units is not None:
-        geom_of = dict(zip(unit_codes(units, code_col), units.geometry.values, strict=True))
+        geom_of = dict(zip(unit_keys(units, code_col), units.geometry.values, strict=True))
     prev = previous.copy()
     prev["_code"] = [normalize_code(c) for c in prev["line_code"]]
     prev = prev[[g is not None and not g.is_empty for g in prev.geometry.values]]
@@ -451,8 +461,8 @@ def check_line_versions(
     latest = prev.drop_duplicates("_code", keep="last").set_index("_code")
     records: list[dict[str, Any]] = []
     rows: list[dict[str, Any]] = []
-    for row, code, left, right, line in _line_table(lines)[
-        ["row", "code", "left", "right", "geometry"]
+    for row, code, left, right, left_key, right_key, line in _line_table(lines)[
+        ["row", "code", "left", "right", "left_key", "right_key", "geometry"]
     ].itertuples(index=False):
         if code not in latest.index or line is None:
             continue
@@ -468,7 +478,9 @@ def check_line_versions(
         if dev.hausdorff_m <= limit:
             continue
         faces = _sliver_faces(line, old, dev.stretches, tol.topology_area_m2)
-        a_left, a_right = _side_areas(faces, geom_of.get(left), geom_of.get(right))
+        a_left, a_right = _side_areas(
+            faces, unit_geometry(left_key, geom_of), unit_geometry(right_key, geom_of)
+        )
         area = sum(f.area for f in faces)
         old_version = latest["version"].loc[code] if "version" in latest.columns else "上一版"
         sides = (
@@ -484,6 +496,7 @@ def check_line_versions(
                 f"{fmt_m(dev.deviating_length_m)}，两版之间面积 {fmt_m2(area)}{sides}",
                 geometry=_with_faces(dev.stretches, faces),
                 line_code=code,
+                units=(left, right),
                 value=dev.hausdorff_m,
                 tolerance=limit,
                 row=row,

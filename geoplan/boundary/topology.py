@@ -16,6 +16,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geoplan._text import CODE_LEVELS, admin_code_key
 from geoplan.boundary.findings import (
     Tolerances,
     code_text,
@@ -27,7 +28,7 @@ from geoplan.boundary.findings import (
     require_columns,
     tolerances_from,
 )
-from geoplan.crs import require_metric
+from geoplan.crs import metric_crs_for, require_metric
 from geoplan.errors import Problem, SchemaError
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,121 @@ def unit_codes(units: gpd.GeoDataFrame, code_col: str = "code") -> np.ndarray:
     return np.array([code_text(v) or "" for v in values], dtype=object)
 
 
+def code_key(value: object) -> str:
+    """Return the significant digits of an admin code cell (``350203000000`` -> ``350203``).
+
+    Codes are matched on these keys everywhere (:func:`geoplan._text.admin_code_key`), so a
+    district written with 6 or 12 digits is the same unit.
+    """
+    return admin_code_key(code_text(value) or "")
+
+
+def unit_keys(units: gpd.GeoDataFrame, code_col: str = "code") -> np.ndarray:
+    """Return the unit codes' keys (:func:`code_key`) as an array of str."""
+    return np.array([admin_code_key(c) for c in unit_codes(units, code_col)], dtype=object)
+
+
+def unit_levels(units: gpd.GeoDataFrame, code_col: str = "code") -> np.ndarray:
+    """Level of every unit: its ``level`` column when set, else read from its code.
+
+    ``province``, ``city``, ``county``, ``town``, ``village`` (or ``"unit"`` when neither
+    tells).
+    """
+    from_code = [CODE_LEVELS.get(len(k), "unit") if k.isdigit() else "unit"
+                 for k in unit_keys(units, code_col)]
+    if "level" not in units.columns:
+        return np.array(from_code, dtype=object)
+    written = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+               for v in units["level"].astype(object)]
+    known = set(CODE_LEVELS.values())
+    return np.array([w if w in known else c for w, c in zip(written, from_code, strict=True)],
+                    dtype=object)
+
+
+def require_units(units: gpd.GeoDataFrame | None, what: str = "admin units") -> None:
+    """Raise a clear :class:`~geoplan.errors.SchemaError` when there are no units at all."""
+    if units is None or len(units) == 0:
+        raise SchemaError(what, [Problem(
+            "the layer has no units: boundary inspection needs the polygons of the units the "
+            "lines separate (check the file, its layer and its level column)")])
+
+
+def unit_geometry(key: str, geom_of: dict[str, BaseGeometry]) -> BaseGeometry | None:
+    """Return the unit with this code key, else the union of the finer units inside it, else None.
+
+    A county-level line between two districts is compared with the districts' polygons, or,
+    when only their streets are given, with the union of those streets. ``geom_of`` (key ->
+    polygon) is extended with the unions made, so each is made once.
+    """
+    if not key:
+        return None
+    if key not in geom_of:
+        inside = [g for k, g in geom_of.items() if k.startswith(key) and len(k) > len(key)]
+        if not inside:
+            return None
+        geom_of[key] = shapely.union_all(inside)
+    return geom_of[key]
+
+
+#: Cracks between neighbouring units narrower than twice this are closed in their outline (m).
+OUTLINE_CLOSE_M = 5.0
+
+
+def units_outline(units: gpd.GeoDataFrame, *, code_col: str = "code") -> gpd.GeoDataFrame:
+    """Return the outline of a study made of its units: their union, valid, holes filled.
+
+    Used as the study area when none is given. The units' polygons are repaired when
+    invalid, unioned and made valid again (thin slivers and near-coincident edges between
+    units cannot leave a degenerate ring); cracks narrower than 2 × :data:`OUTLINE_CLOSE_M`
+    are closed (a morphological closing with mitred corners, in metres: units in lon/lat are
+    closed in their Gauss-Krüger zone); interior holes are filled, so a gap between the
+    units lies inside the outline and is reported as a gap (an enclave of another
+    jurisdiction is then reported too: declare the study area for such a study).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One feature (``code`` = the units' common code at a whole level, if any; ``name``),
+        Polygon or MultiPolygon, valid, in the units' CRS; it passes the ``study_area``
+        contract.
+
+    Raises
+    ------
+    SchemaError
+        If there are no units or a unit has no polygon.
+    """
+    require_units(units)
+    units, _ = valid_units(units, "admin units", code_col)
+    metric = units.crs is None or units.crs.is_projected
+    work = units if metric else units.to_crs(metric_crs_for(units))
+    union = shapely.union_all(np.asarray(work.geometry.values, dtype=object))
+    if not union.is_valid:
+        union = shapely.make_valid(union)
+    # close cracks narrower than 2 × OUTLINE_CLOSE_M between units that do not quite meet,
+    # so a crack reaching the outer edge lies inside the outline too (and is a gap finding)
+    union = shapely.buffer(shapely.buffer(union, OUTLINE_CLOSE_M, join_style="mitre"),
+                           -OUTLINE_CLOSE_M, join_style="mitre")
+    shells = [shapely.Polygon(p.exterior) for p in polygon_parts(shapely.make_valid(union))]
+    outline = shapely.union_all(shells)
+    if not outline.is_valid:
+        outline = shapely.union_all(polygon_parts(shapely.make_valid(outline)))
+    if not metric:
+        outline = gpd.GeoSeries([outline], crs=work.crs).to_crs(units.crs).iloc[0]
+        if not outline.is_valid:
+            outline = shapely.union_all(polygon_parts(shapely.make_valid(outline)))
+    keys = [k for k in unit_keys(units, code_col) if k.isdigit()]
+    common = ""
+    if keys:
+        common = keys[0]
+        for k in keys[1:]:
+            while not k.startswith(common):
+                common = common[:-1]
+        common = next((common[:n] for n in sorted(CODE_LEVELS, reverse=True)
+                       if n <= len(common)), "")
+    return gpd.GeoDataFrame({"code": [common or None], "name": ["各政区合并范围"]},
+                            geometry=[outline], crs=units.crs)
+
+
 def valid_units(
     units: gpd.GeoDataFrame, what: str = "admin units", code_col: str = "code"
 ) -> tuple[gpd.GeoDataFrame, list[dict[str, Any]]]:
@@ -126,12 +242,15 @@ def valid_units(
 
 
 def line_code_by_pair(lines: gpd.GeoDataFrame | None) -> dict[frozenset[str], str]:
-    """Return a lookup {frozenset({left_code, right_code}): line_code} (smallest code wins)."""
+    """Return a lookup {frozenset({left key, right key}): line_code} (smallest code wins).
+
+    The keys are the code keys (:func:`code_key`) of the two sides.
+    """
     if lines is None or len(lines) == 0:
         return {}
     out: dict[frozenset[str], str] = {}
     triples = zip(lines["line_code"], lines["left_code"], lines["right_code"], strict=True)
-    texts = ((normalize_code(c), code_text(a), code_text(b)) for c, a, b in triples)
+    texts = ((normalize_code(c), code_key(a), code_key(b)) for c, a, b in triples)
     for code, left, right in sorted((str(c), str(a), str(b)) for c, a, b in texts):
         out.setdefault(frozenset((left, right)), code)
     return out
@@ -203,21 +322,33 @@ def check_coverage(
     code_col
         Column holding the unit code.
     tolerances
-        :class:`~geoplan.boundary.Tolerances` or a mapping of overrides.
+        :class:`~geoplan.boundary.findings.Tolerances` or a mapping of overrides.
 
     Returns
     -------
     geopandas.GeoDataFrame
         Findings ``topology_gap`` / ``topology_overlap`` / ``topology_sliver``; ``subject`` is
         the sorted codes of the units involved joined by ``"|"``, ``value`` the area in m².
+
+    Raises
+    ------
+    SchemaError
+        If there are no units (an empty layer is not "the whole area is a gap"), or a unit
+        has no polygon.
     """
     require_metric(units, "admin units")
+    require_units(units)
     tol = tolerances_from(tolerances)
     units, records = valid_units(units, "admin units", code_col)
     geoms = np.asarray(units.geometry.values, dtype=object)
     codes = unit_codes(units, code_col)
+    key_of = dict(zip(codes, unit_keys(units, code_col), strict=True))
     rows = np.array([str(i) for i in units.index], dtype=object)
     pair_line = line_code_by_pair(lines)
+
+    def line_of(pair: list[str]) -> str | None:
+        return pair_line.get(frozenset(key_of[c] for c in pair)) if len(pair) == 2 else None
+
     tree = shapely.STRtree(geoms)
     snap_m = max(tol.sliver_width_m / 2.0, 0.01)
 
@@ -234,7 +365,7 @@ def check_coverage(
                     "topology_overlap",
                     pair,
                     [rows[i], rows[j]],
-                    pair_line.get(frozenset(pair)),
+                    line_of(pair),
                     tol,
                 )
             )
@@ -244,9 +375,8 @@ def check_coverage(
             continue
         involved = _contact_codes(piece, geoms, codes, tree, snap_m, tol.sliver_width_m)
         involved_rows = [rows[k] for k in range(len(codes)) if codes[k] in involved]
-        line_code = pair_line.get(frozenset(involved)) if len(involved) == 2 else None
         records.extend(
-            _piece_finding(piece, "topology_gap", involved, involved_rows, line_code, tol)
+            _piece_finding(piece, "topology_gap", involved, involved_rows, line_of(involved), tol)
         )
     logger.debug("coverage check of %d units: %d findings", len(units), len(records))
     return findings_frame(records, units.crs)
@@ -281,6 +411,7 @@ def _piece_finding(
             detail,
             geometry=piece,
             line_code=line_code,
+            units=(*codes, None, None)[:2] if len(codes) <= 2 else None,
             value=value,
             tolerance=tolerance,
             row=rows,
@@ -328,13 +459,13 @@ def check_nesting(
     require_columns(children, "child units", (parent_col,))
     parents, _ = valid_units(parents, "parent units", code_col)
     children, records = valid_units(children, "child units", code_col)
-    parent_geom = dict(zip(unit_codes(parents, code_col), parents.geometry.values, strict=True))
+    parent_geom = dict(zip(unit_keys(parents, code_col), parents.geometry.values, strict=True))
     child_codes = unit_codes(children, code_col)
     for row, code, parent, geom in zip(
         children.index, child_codes, children[parent_col], children.geometry.values, strict=True
     ):
         parent_code = code_text(parent) or "(空)"
-        if parent_code not in parent_geom:
+        if code_key(parent) not in parent_geom:
             records.append(
                 finding(
                     "unit_unknown_parent",
@@ -345,7 +476,7 @@ def check_nesting(
                 )
             )
             continue
-        outside = shapely.difference(geom, parent_geom[parent_code])
+        outside = shapely.difference(geom, parent_geom[code_key(parent)])
         if exclude is not None and not outside.is_empty:
             outside = shapely.difference(outside, exclude)
         pieces = [p for p in polygon_parts(outside) if p.area >= tol.topology_area_m2]

@@ -32,9 +32,9 @@ from geoplan.errors import CRSError
 
 __all__ = [
     "BD09", "CGCS2000", "CGCS2000_EPSG", "GCJ02", "WGS84", "bd09_to_gcj02", "bd09_to_wgs84",
-    "gcj02_offset_m", "gcj02_to_bd09", "gcj02_to_wgs84", "gk_zone_epsg", "in_mainland_china",
-    "metric_crs_for", "parse_coords", "require_metric", "to_cgcs2000", "to_gcj02_display",
-    "to_metric", "wgs84_to_bd09", "wgs84_to_gcj02",
+    "from_declared", "gcj02_offset_m", "gcj02_to_bd09", "gcj02_to_wgs84", "gk_zone_epsg",
+    "in_mainland_china", "metric_crs_for", "parse_coords", "require_metric", "same_crs",
+    "to_cgcs2000", "to_gcj02_display", "to_metric", "wgs84_to_bd09", "wgs84_to_gcj02",
 ]
 
 logger = logging.getLogger(__name__)
@@ -382,41 +382,81 @@ def _check_file_crs(file_crs: CRS | None, declared: str) -> None:
                        "fix the declaration or the file's CRS")
 
 
-def to_cgcs2000(layer: Layer, coords: str | int | None) -> Layer:
-    """Return a copy of a layer in CGCS2000 lon/lat (EPSG:4490), undoing GCJ-02/BD-09.
+def same_crs(a: CRS | int | str | None, b: CRS | int | str | None) -> bool:
+    """Whether two CRSs are the same system (equal, or the same EPSG code); False for None."""
+    if a is None or b is None:
+        return False
+    a, b = CRS.from_user_input(a), CRS.from_user_input(b)
+    if a == b:
+        return True
+    code = a.to_epsg(min_confidence=70)
+    return code is not None and code == b.to_epsg(min_confidence=70)
+
+
+def from_declared(layer: Layer, coords: str | int | None,
+                  crs: CRS | int | str = CGCS2000_EPSG) -> Layer:
+    """Return a copy of a layer converted from its declared coordinates straight to ``crs``.
+
+    The numbers are transformed once, directly from the declared system to ``crs``: a layer
+    already in ``crs`` comes back with its coordinates untouched (bit for bit), and a layer
+    in one Gauss-Krüger zone goes to another without a detour through longitude/latitude.
+    GCJ-02 and BD-09, which PROJ does not know, are first undone to WGS 84 longitude/latitude
+    (exact inverse); WGS 84 longitude/latitude is taken as CGCS2000 (they differ by < 1 m).
 
     Parameters
     ----------
     layer
-        GeoDataFrame or GeoSeries, points, lines or polygons. Its own ``crs`` may be unset;
-        if set it must agree with ``coords`` (a lon/lat CRS such as EPSG:4326/4490 is
-        normal for GCJ-02 or BD-09 numbers, since file formats cannot say GCJ-02).
+        GeoDataFrame or GeoSeries. Its own ``crs`` may be unset; if set it must agree with
+        ``coords`` (a lon/lat CRS such as EPSG:4326/4490 is normal for GCJ-02 or BD-09
+        numbers, since file formats cannot say GCJ-02).
     coords
         The declared coordinate system (see :func:`parse_coords`).
+    crs
+        The CRS to return the layer in (default EPSG:4490, CGCS2000 longitude/latitude).
 
     Returns
     -------
     GeoDataFrame or GeoSeries
-        New object in EPSG:4490. WGS 84 numbers are relabelled unchanged (the datums differ
-        by < 1 m); GCJ-02/BD-09 are converted exactly to WGS 84 first; ``EPSG:n`` is
-        reprojected with PROJ (x = easting/longitude).
+        A new object in ``crs``.
 
     Raises
     ------
     CRSError
         If the declaration is missing, unknown or legacy, or contradicts the layer's CRS
         (``cgcs2000``/``wgs84`` accept a projection of that datum, e.g. EPSG:4549 for
-        ``cgcs2000``; ``gcj02``/``bd09`` need lon/lat).
+        ``cgcs2000``; ``gcj02``/``bd09`` need lon/lat), or ``crs`` is a legacy system.
     """
     declared = parse_coords(coords)
     _check_file_crs(layer.crs, declared)
-    if declared in (WGS84, CGCS2000) and (layer.crs is None or layer.crs.is_geographic):
-        return layer.set_crs(CGCS2000_EPSG, allow_override=True)
+    target = CRS.from_user_input(crs)
+    if _is_legacy(target):
+        raise _legacy_error(_label(target))
     if declared == GCJ02:
-        return _transform_layer(layer, gcj02_to_wgs84, CGCS2000_EPSG)
-    if declared == BD09:
-        return _transform_layer(layer, bd09_to_wgs84, CGCS2000_EPSG)
-    return (layer if layer.crs is not None else layer.set_crs(declared)).to_crs(CGCS2000_EPSG)
+        source = _transform_layer(layer, gcj02_to_wgs84, CGCS2000_EPSG)
+    elif declared == BD09:
+        source = _transform_layer(layer, bd09_to_wgs84, CGCS2000_EPSG)
+    elif declared in (WGS84, CGCS2000) and (layer.crs is None or layer.crs.is_geographic):
+        source = layer.set_crs(CGCS2000_EPSG, allow_override=True)
+    else:
+        source = layer if layer.crs is not None else layer.set_crs(declared)
+    if same_crs(source.crs, target):  # relabelled, the numbers untouched
+        return source.set_crs(target, allow_override=True)
+    return source.to_crs(target)
+
+
+def to_cgcs2000(layer: Layer, coords: str | int | None) -> Layer:
+    """Return a copy of a layer in CGCS2000 lon/lat (EPSG:4490), undoing GCJ-02/BD-09.
+
+    :func:`from_declared` with ``crs=4490``: WGS 84 numbers are relabelled unchanged (the
+    datums differ by < 1 m); GCJ-02/BD-09 are converted exactly to WGS 84 first; ``EPSG:n``
+    is reprojected with PROJ (x = easting/longitude).
+
+    Raises
+    ------
+    CRSError
+        As :func:`from_declared`.
+    """
+    return from_declared(layer, coords, CGCS2000_EPSG)
 
 
 def _require_crs(layer: Layer, what: str) -> CRS:
@@ -559,7 +599,13 @@ def to_metric(layer: Layer, epsg: int) -> Layer:
     ------
     CRSError
         If the layer has no or a legacy CRS, or the target is not metric.
+
+    Notes
+    -----
+    A layer already in ``epsg`` comes back with its coordinates untouched (bit for bit).
     """
-    _require_crs(layer, "layer")
+    crs = _require_crs(layer, "layer")
     target = require_metric(epsg, f"EPSG:{epsg}")
+    if same_crs(crs, target):
+        return layer.set_crs(target, allow_override=True)
     return layer.to_crs(target)

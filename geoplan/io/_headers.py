@@ -70,6 +70,7 @@ KIND_SYNONYMS: dict[str, dict[str, str]] = {
     "admin_units": {"类型": "kind", "类别": "kind", "名称": "name", "代码": "code"},
     "facilities": {"区划代码": "admin_code", "行政区划代码": "admin_code"},
     "population": {"区划代码": "admin_code", "行政区划代码": "admin_code"},
+    "boundary_lines": {"界线名称": "name", "界线级别": "level"},
     "boundary_markers": {"类型": "marker_type", "类别": "marker_type", "type": "marker_type",
                          "编号": "marker_no", "所属界线": "line_code", "界线": "line_code"},
     "inspection_rounds": {

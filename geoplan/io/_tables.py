@@ -39,8 +39,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geoplan._text import csv_frame, decode_csv, id_text, parse_coordinate
-from geoplan.crs import to_cgcs2000
+from geoplan._text import admin_code_level, csv_frame, decode_csv, id_text, parse_coordinate
+from geoplan.crs.systems import from_declared
 from geoplan.errors import Problem, SchemaError
 from geoplan.io._headers import XY_FAMILIES, _norm, _split_header, map_headers, rename
 from geoplan.schema.contracts import LAYER_CONTRACTS, note_row_problems, unique_labels
@@ -311,14 +311,7 @@ POINT_KINDS = ("facilities", "population", "boundary_markers", "candidate_sites"
 
 # --------------------------------------------------------------------------- completion
 def _admin_level_from_code(code: object) -> str | None:
-    text = str(code).strip() if code is not None else ""
-    if not text.isdigit():
-        return None
-    if len(text) == 6 or (len(text) == 12 and text.endswith("000000")):
-        return "county"
-    if len(text) == 9 or (len(text) == 12 and text.endswith("000")):
-        return "town"
-    return "village" if len(text) == 12 else None
+    return admin_code_level(str(code)) if code is not None else None
 
 
 _KIND_SUFFIXES = ("经济开发区", "开发区", "街道", "镇", "乡", "社区", "居委会", "村")
@@ -343,7 +336,7 @@ def complete(df: pd.DataFrame, kind: str, row_numbers: list[int] | None) -> pd.D
             df["kind"] = df["name"].map(_admin_kind_from_name)
     if "admin_name" in df.columns and "admin_code" not in df.columns:
         values = df["admin_name"].dropna().astype(str).str.strip()
-        if len(values) and values.str.fullmatch(r"\d{9}|\d{12}").all():
+        if len(values) and values.str.fullmatch(r"\d{2}|\d{4}|\d{6}|\d{9}|\d{12}").all():
             df = df.rename(columns={"admin_name": "admin_code"})
     id_col = LAYER_CONTRACTS[kind].id_column
     if kind in ID_PREFIX and id_col not in df.columns:
@@ -364,8 +357,14 @@ def points(east: np.ndarray, north: np.ndarray) -> np.ndarray:
 
 
 def _xy_family(df: pd.DataFrame, family: str, axes: Mapping[str, str | None], declared: str,
-               x_axis: str | None, labels: list[str], what: str
+               x_axis: str | None, labels: list[str], what: str, *,
+               projected: bool | None = None
                ) -> tuple[np.ndarray, np.ndarray, list[Problem]] | None:
+    """Parse one coordinate family (lon/lat, registered or surveyed x/y) into east and north.
+
+    ``projected`` says whether the numbers are metres; by default, whether ``declared`` is a
+    projected EPSG code. ``None`` when the table has neither column of the family.
+    """
     xname, yname = XY_FAMILIES[family]
     if xname not in df.columns and yname not in df.columns:
         return None
@@ -377,12 +376,49 @@ def _xy_family(df: pd.DataFrame, family: str, axes: Mapping[str, str | None], de
         return nan, nan, problems
     x, px = parse_coordinates(df[xname], xname, labels)
     y, py = parse_coordinates(df[yname], yname, labels)
-    projected = declared.startswith("EPSG:") and CRS.from_user_input(declared).is_projected
+    if projected is None:
+        projected = declared.startswith("EPSG:") and CRS.from_user_input(declared).is_projected
     east, north, pr = east_north(
         x, y, columns=(xname, yname), axes=(axes.get(xname), axes.get(yname)),
         projected=projected, x_axis=x_axis, labels=labels, what=what)
     unparsed = {p.row for p in px + py}
     return east, north, px + py + [p for p in pr if p.row not in unparsed]
+
+
+def convert_xy(east: np.ndarray, north: np.ndarray, declared: str, crs: Any, labels: list[str],
+               column: str, *, source_crs: Any = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Problem]]:
+    """Convert a pair of coordinate columns once, from the declared system straight to ``crs``.
+
+    Parameters
+    ----------
+    east, north
+        The numbers as read (NaN where missing), in the declared system (or ``source_crs``,
+        the file's own CRS, which must agree with the declaration).
+    declared
+        The declared coordinate system (:func:`geoplan.crs.parse_coords`).
+    crs
+        The CRS to convert to.
+    labels, column
+        Row labels and the column named in the problems.
+
+    Returns
+    -------
+    x, y
+        In ``crs`` (NaN where missing or not convertible; a number already in ``crs`` is
+        returned untouched).
+    lost
+        Rows that had both numbers but could not be converted.
+    problems
+        One per lost row.
+    """
+    where = gpd.GeoSeries(points(east, north), crs=source_crs)
+    x, y = xy_or_nan(from_declared(where, declared, crs))
+    lost = np.isfinite(east) & np.isfinite(north) & ~(np.isfinite(x) & np.isfinite(y))
+    problems = [Problem(f"coordinates ({east[i]:g}, {north[i]:g}) cannot be converted from "
+                        f"{declared}", labels[i], column) for i in np.flatnonzero(lost)]
+    x[lost] = y[lost] = np.nan
+    return x, y, lost, problems
 
 
 #: Headers of one column holding both coordinates, e.g. 高德 "118.552,24.781".
@@ -451,8 +487,13 @@ def split_combined(df: pd.DataFrame, labels: list[str]
 
 
 def table_layer(path: Path, kind: str, declared: str, *, sheet: str | int | None,
-                 encoding: str | None, columns: Mapping[str, str] | None, x_axis: str | None,
-                 what: str) -> tuple[gpd.GeoDataFrame, list[Problem], dict[str, Any]]:
+                encoding: str | None, columns: Mapping[str, str] | None, x_axis: str | None,
+                what: str, crs: Any) -> tuple[gpd.GeoDataFrame, list[Problem], dict[str, Any]]:
+    """Read a point layer from a table: geometry in the declared system (no CRS set).
+
+    Boundary-marker coordinates (registered and surveyed x/y) are converted once, straight
+    to ``crs``; the geometry is the registered position (the surveyed one if unregistered).
+    """
     if kind not in POINT_KINDS:
         raise SchemaError(what, [Problem(f"{kind} need polygon/line geometry; a table can only "
                                          "hold points. Use a GeoPackage, Shapefile or GeoJSON")])
@@ -493,11 +534,9 @@ def table_layer(path: Path, kind: str, declared: str, *, sheet: str | int | None
         converted = {}
         for fam, got, cols in ((reg, "reg", ("x_reg", "y_reg")), (obs, "obs", ("x_obs", "y_obs"))):
             e, nn = (fam[0].copy(), fam[1].copy()) if fam else (nan.copy(), nan.copy())
-            x, y = xy_or_nan(to_cgcs2000(gpd.GeoSeries(points(e, nn), index=df.index), declared))
-            lost = np.isfinite(e) & np.isfinite(nn) & ~(np.isfinite(x) & np.isfinite(y))
-            problems += [Problem(f"coordinates ({e[i]:g}, {nn[i]:g}) cannot be converted from "
-                                 f"{declared}", labels[i], cols[0]) for i in np.flatnonzero(lost)]
-            e[lost] = nn[lost] = x[lost] = y[lost] = np.nan
+            x, y, lost, lost_problems = convert_xy(e, nn, declared, crs, labels, cols[0])
+            problems += lost_problems
+            e[lost] = nn[lost] = np.nan
             converted[got] = (e, nn)
             df[cols[0]], df[cols[1]] = x, y
         (reg_e, reg_n), (obs_e, obs_n) = converted["reg"], converted["obs"]

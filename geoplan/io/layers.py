@@ -4,10 +4,12 @@ Every reader takes the layer's *declared* coordinate system (``coords``: ``"wgs8
 ``"cgcs2000"``, ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"``; undeclared is a
 :class:`~geoplan.errors.CRSError`, never a guess), maps Chinese and English headers to the
 contract names (经度 → lon, 名称 → name, 床位数 → beds …; see :mod:`geoplan.io._headers`),
-converts to CGCS2000 lon/lat (EPSG:4490, GCJ-02/BD-09 offsets removed) and validates the
-layer against its contract (:func:`geoplan.schema.validate_layer`), reporting every problem
-at once. Provenance (file, declared coordinates, conversion, encoding, header mapping) is
-kept in ``gdf.attrs["geoplan"]``.
+converts the numbers once, straight to ``to_crs`` (the study's metric CRS; default CGCS2000
+lon/lat EPSG:4490; GCJ-02/BD-09 offsets removed; a layer already in ``to_crs`` is left bit
+for bit as read) and validates the layer against its contract
+(:func:`geoplan.schema.validate_layer`), reporting every problem at once. Provenance (file,
+declared coordinates, conversion, encoding, header mapping) is kept in
+``gdf.attrs["geoplan"]``.
 
 Shapefiles without a ``.cpg`` whose ``.dbf`` is GBK (the usual Chinese-Windows export) are
 detected by their garbled text and re-read as GBK, with a warning (also inside a ``.zip``);
@@ -40,9 +42,15 @@ import shapely
 from pyproj import CRS, Transformer
 
 from geoplan._text import id_text
-from geoplan.crs import CGCS2000_EPSG, parse_coords, to_cgcs2000, to_metric
+from geoplan.crs import CGCS2000_EPSG, from_declared, parse_coords, same_crs, to_metric
 from geoplan.errors import OutputError, Problem, SchemaError
 from geoplan.io import _headers, _tables
+from geoplan.io._coordinate_checks import (
+    conversion_note,
+    crs_label,
+    numbers_problems,
+    unconverted_problems,
+)
 from geoplan.io._markers import _keep_marker_rows, _vector_markers
 from geoplan.io._vectors import _read_vector
 from geoplan.io.atomic import atomic_write
@@ -66,7 +74,7 @@ logger = logging.getLogger(__name__)
 
 TABLE_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt")
 RASTER_SUFFIXES = (".tif", ".tiff")
-_MARKER_XY = ("x_reg", "y_reg", "x_obs", "y_obs")
+_MARKER_XY = (("x_reg", "y_reg"), ("x_obs", "y_obs"), ("x_geom", "y_geom"))
 POPULATION_BANDS = ("pop", "households", "pop_60plus", "pop_80plus")
 
 
@@ -127,10 +135,7 @@ def write_layers_gpkg(layers: Mapping[str, pd.DataFrame], path: str | os.PathLik
     return Path(path)
 
 
-# --------------------------------------------------------------------------- coordinate checks
-_LONLAT_NAMES = ("wgs84", "cgcs2000", "gcj02", "bd09")
-
-
+# --------------------------------------------------------------------------- row labels
 def _row_labels(gdf: pd.DataFrame, kind: str) -> list[str]:
     id_col = LAYER_CONTRACTS[kind].id_column
     ids = [id_text(v) for v in gdf[id_col].astype(object)] if id_col in gdf.columns else []
@@ -140,55 +145,6 @@ def _row_labels(gdf: pd.DataFrame, kind: str) -> list[str]:
         f"#{pos}" for pos in range(len(gdf))]
 
 
-def _numbers_problems(gdf: gpd.GeoDataFrame, declared: str, labels: list[str]) -> list[Problem]:
-    """Coordinates that cannot be in the CRS they are declared in (degrees vs metres)."""
-    if not len(gdf):
-        return []
-    arr = np.asarray(gdf.geometry.array, dtype=object)
-    ok = np.flatnonzero(~(shapely.is_missing(arr) | shapely.is_empty(arr)))
-    if not ok.size:
-        return []
-    crs = gdf.crs if gdf.crs is not None else (
-        None if declared in _LONLAT_NAMES else CRS.from_user_input(declared))
-    bounds = shapely.bounds(arr[ok])
-    degrees = ((np.abs(bounds[:, [0, 2]]) <= 180).all(axis=1)
-               & (np.abs(bounds[:, [1, 3]]) <= 90).all(axis=1))
-    label = declared if gdf.crs is None else f"{declared} (file: {gdf.crs.name})"
-    if crs is None or crs.is_geographic:
-        return [Problem(f"coordinates are not degrees (x={bounds[i, 0]:.6g}, y={bounds[i, 1]:.6g})"
-                        f" but the layer is {label} longitude/latitude: declare the projected "
-                        "CRS the numbers are in, e.g. EPSG:4549", labels[ok[i]], "geometry")
-                for i in np.flatnonzero(~degrees)]
-    if degrees.all():
-        return [Problem(f"every coordinate is within ±180/±90 (e.g. x={bounds[0, 0]:.6g}, "
-                        f"y={bounds[0, 1]:.6g}): these look like degrees, but the layer is "
-                        f"{label} in metres; declare wgs84, cgcs2000, gcj02 or bd09",
-                        None, "geometry")]
-    return []
-
-
-def _unconverted_problems(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame, declared: str,
-                          labels: list[str]) -> list[Problem]:
-    """Rows whose coordinates became infinite or NaN in the conversion to EPSG:4490."""
-    old = np.asarray(before.geometry.array, dtype=object)
-    new = np.asarray(after.geometry.array, dtype=object)
-    present = np.flatnonzero(~(shapely.is_missing(old) | shapely.is_empty(old)))
-    bad = [i for i in present if not np.isfinite(shapely.get_coordinates(new[i])).all()]
-    source = declared if before.crs is None else f"{declared} (file: {before.crs.name})"
-    return [Problem(f"coordinates cannot be converted from {source}: they lie outside the area "
-                    "of that CRS (a Gauss-Krüger easting with the zone prefix, e.g. 40 500 000 m, "
-                    "needs EPSG:4513–4533; without it EPSG:4534–4554)", labels[i], "geometry")
-            for i in bad]
-
-
-def _conversion_note(declared: str) -> str:
-    if declared in ("wgs84", "cgcs2000"):
-        return f"{declared} → EPSG:4490 (relabelled; WGS 84 and CGCS2000 differ by < 1 m)"
-    if declared in ("gcj02", "bd09"):
-        return f"{declared} → WGS 84 (offset removed, exact inverse) → EPSG:4490"
-    return f"{declared} → EPSG:4490 (PROJ)"
-
-
 # --------------------------------------------------------------------------- read_layer
 def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None, *,
                layer: str | int | None = None, sheet: str | int | None = None,
@@ -196,8 +152,9 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
                x_axis: str | None = None,
                study_area: gpd.GeoDataFrame | None = None,
                facility_type: str | None = None,
-               type_aliases: Mapping[str, str] | None = None) -> gpd.GeoDataFrame:
-    """Read, convert to CGCS2000 (EPSG:4490) and validate one layer.
+               type_aliases: Mapping[str, str] | None = None,
+               to_crs: CRS | int | str | None = None) -> gpd.GeoDataFrame:
+    """Read, convert (once, straight to ``to_crs``) and validate one layer.
 
     Parameters
     ----------
@@ -232,12 +189,16 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         is under its header and not read as the type.
     type_aliases
         Facilities only: the study's own type names, ``{name: key}``.
+    to_crs
+        The CRS to return the layer in, normally the study's metric CRS (default EPSG:4490,
+        CGCS2000 longitude/latitude). The numbers are transformed once, straight from the
+        declared system: a layer already in ``to_crs`` keeps its coordinates bit for bit.
 
     Returns
     -------
     GeoDataFrame
-        In EPSG:4490, index = string id, contract column names; ``attrs["geoplan"]`` holds
-        the provenance.
+        In ``to_crs``, index = string id, contract column names; ``attrs["geoplan"]`` holds
+        the provenance (declared coordinates and the conversion applied).
 
     Raises
     ------
@@ -264,55 +225,67 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
     if suffix in RASTER_SUFFIXES:
         if kind != "population":
             raise SchemaError(what, [Problem("only population layers can be read from a raster")])
-        return read_population(path, coords, study_area=study_area)
+        return read_population(path, coords, study_area=study_area, to_crs=to_crs)
+    target = CRS.from_user_input(CGCS2000_EPSG if to_crs is None else to_crs)
+    axes: dict[str, str | None] = {}
     if suffix in TABLE_SUFFIXES:
         gdf, problems, info = _tables.table_layer(path, kind, declared, sheet=sheet,
-                                                  encoding=encoding,
-                                           columns=columns, x_axis=x_axis, what=what)
+                                                  encoding=encoding, columns=columns,
+                                                  x_axis=x_axis, what=what, crs=target)
     else:
         gdf, info = _read_vector(path, layer, encoding, kind, what)
-        gdf = _vector_headers(gdf, kind, columns, info,
-                              truncated=info["driver"] == "ESRI Shapefile")
+        gdf, axes = _vector_headers(gdf, kind, columns, info,
+                                    truncated=info["driver"] == "ESRI Shapefile")
     if facility_type is not None:
         gdf = _declare_type(gdf, facility_type, type_aliases, info, what)
     return _converted_layer(gdf, kind, declared, what, info, problems,
-                            source=Path(path).name, study_area=study_area,
+                            source=path.name, study_area=study_area,
                             vector=suffix not in TABLE_SUFFIXES,
                             extra={"layer": layer} if layer is not None else {},
-                            type_aliases=type_aliases)
+                            type_aliases=type_aliases, to_crs=target, axes=axes,
+                            x_axis=x_axis)
 
 
 def _vector_headers(gdf: gpd.GeoDataFrame, kind: str, columns: Mapping[str, str] | None,
-                    info: dict[str, Any], *, truncated: bool = False) -> gpd.GeoDataFrame:
-    """Map a vector layer's headers to the contract names (noting them in ``info``)."""
-    renames, _ = _headers.map_headers(list(gdf.columns), kind, dict(columns or {}),
-                                     truncated=truncated)
+                    info: dict[str, Any], *, truncated: bool = False
+                    ) -> tuple[gpd.GeoDataFrame, dict[str, str | None]]:
+    """Map a vector layer's headers to the contract names (noting them in ``info``).
+
+    Returns the renamed layer and the axis each coordinate header names.
+    """
+    renames, axes = _headers.map_headers(list(gdf.columns), kind, dict(columns or {}),
+                                         truncated=truncated)
     renames = {k: v for k, v in renames.items() if v not in ("lon", "lat")}
     info["columns"] = {str(k): v for k, v in renames.items() if str(k) != v}
-    return _tables.complete(_headers.rename(gdf, renames), kind, None)
+    return _tables.complete(_headers.rename(gdf, renames), kind, None), axes
 
 
 def _converted_layer(gdf: gpd.GeoDataFrame, kind: str, declared: str, what: str,
                      info: dict[str, Any], problems: list[Problem], *, source: str,
                      study_area: gpd.GeoDataFrame | None, vector: bool,
-                     extra: dict[str, Any],
-                     type_aliases: Mapping[str, str] | None = None) -> gpd.GeoDataFrame:
-    """Check the numbers against the declared CRS, convert to EPSG:4490 and validate.
+                     extra: dict[str, Any], type_aliases: Mapping[str, str] | None = None,
+                     to_crs: CRS | int | str | None = None,
+                     axes: Mapping[str, str | None] | None = None,
+                     x_axis: str | None = None) -> gpd.GeoDataFrame:
+    """Check the numbers against the declared CRS, convert once to ``to_crs`` and validate.
 
     Shared by every reader (files here, PostGIS in :mod:`geoplan.io.postgis`): ``gdf`` has
     contract column names and its own CRS (or none); ``problems`` are those found while
     reading; the provenance goes to ``attrs["geoplan"]`` (``source``, ``info``, ``extra``).
     """
+    target = CRS.from_user_input(CGCS2000_EPSG if to_crs is None else to_crs)
     labels = _row_labels(gdf, kind)
     reported = {p.row for p in problems if p.row is not None}
-    numbers = [p for p in _numbers_problems(gdf, declared, labels) if p.row not in reported]
+    numbers = [p for p in numbers_problems(gdf, declared, labels) if p.row not in reported]
     problems = list(problems)
     if kind == "boundary_markers" and vector:
-        gdf = _vector_markers(gdf, declared)
-    before, gdf = gdf, to_cgcs2000(gdf, declared)
+        gdf, marker_problems = _vector_markers(gdf, declared, target, axes=dict(axes or {}),
+                                               x_axis=x_axis, labels=labels, what=what)
+        problems += marker_problems
+    before, gdf = gdf, from_declared(gdf, declared, target)
     problems += numbers
     reported = {p.row for p in problems if p.row is not None}
-    problems += [p for p in _unconverted_problems(before, gdf, declared, labels)
+    problems += [p for p in unconverted_problems(before, gdf, declared, labels)
                  if p.row not in reported]
     if kind == "boundary_markers":
         problems = _keep_marker_rows(gdf, problems, labels)
@@ -327,7 +300,8 @@ def _converted_layer(gdf: gpd.GeoDataFrame, kind: str, declared: str, what: str,
         raise SchemaError(what, problems)
     out.attrs["geoplan"] = {
         "kind": kind, "source": source, "declared_coords": declared,
-        "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
+        "conversion": conversion_note(declared, before.crs, target),
+        "crs": crs_label(target),
         **{k: v for k, v in info.items() if v not in (None, {}, "")}, **extra,
     }
     logger.info("read %s: %d rows, declared %s", what, len(out), declared)
@@ -361,15 +335,16 @@ def reproject_layer(gdf: gpd.GeoDataFrame, epsg: int) -> gpd.GeoDataFrame:
     Parameters
     ----------
     gdf
-        A layer with a CRS; marker columns ``x_reg``/``y_reg``/``x_obs``/``y_obs``, if
-        present, are in the layer's CRS and are transformed too.
+        A layer with a CRS; marker columns ``x_reg``/``y_reg``/``x_obs``/``y_obs``/
+        ``x_geom``/``y_geom``, if present, are in the layer's CRS and are transformed too.
     epsg
         Target projected EPSG code (the study's Gauss-Krüger zone).
 
     Returns
     -------
     GeoDataFrame
-        A new frame in ``EPSG:epsg``; ``attrs["geoplan"]["metric_crs"]`` is set.
+        A new frame in ``EPSG:epsg``; ``attrs["geoplan"]["metric_crs"]`` is set. A layer
+        already in ``EPSG:epsg`` keeps its coordinates and columns bit for bit.
 
     Raises
     ------
@@ -377,10 +352,9 @@ def reproject_layer(gdf: gpd.GeoDataFrame, epsg: int) -> gpd.GeoDataFrame:
         If the layer has no CRS or the target is not metric.
     """
     out = to_metric(gdf, epsg)
-    present = [c for c in _MARKER_XY if c in out.columns]
-    if present and len(out):
+    if len(out) and not same_crs(gdf.crs, epsg):
         transformer = Transformer.from_crs(gdf.crs, epsg, always_xy=True)
-        for xc, yc in (("x_reg", "y_reg"), ("x_obs", "y_obs")):
+        for xc, yc in _MARKER_XY:
             if xc in out.columns and yc in out.columns:
                 x = out[xc].to_numpy(dtype=float)
                 y = out[yc].to_numpy(dtype=float)
@@ -417,10 +391,12 @@ def read_facilities(path: str | os.PathLike[str], coords: str | int | None,
 
 def read_admin_units(path: str | os.PathLike[str], coords: str | int | None,
                      **kwargs: Any) -> gpd.GeoDataFrame:
-    """Read 镇街/村社区 polygons; ``level`` and ``kind`` are inferred from code and name if absent.
+    """Read admin unit polygons of any level; ``level`` and ``kind`` are inferred if absent.
 
-    A 9-digit code (or 12 digits ending in 000) is a town (街道/镇/乡/经济开发区), any
-    other 12-digit code a village (社区/村). See :func:`read_layer`.
+    The level comes from the code's significant digits: 2 a province, 4 a city (also
+    ``350200``), 6 a county-level unit (区/县/县级市), 9 a township-level unit
+    (街道/镇/乡/经济开发区), 12 a village (社区/村); codes padded with zeros to 12 digits
+    count at their own level (``350203000000`` is a district). See :func:`read_layer`.
     """
     return read_layer(path, "admin_units", coords, **kwargs)
 
@@ -440,11 +416,19 @@ def read_boundary_markers(path: str | os.PathLike[str], coords: str | int | None
 
     Chinese headers are recognised: 界桩编号, 界线编码, 登记X(东), 登记Y(北), 实测X(东),
     实测Y(北), 界桩类型 (or 类型), 状况, 管护员, 上次检查日期 (dates, Excel serial numbers or
-    text such as ``2023年5月1日``). The geometry is the registered position (the surveyed one
-    if unregistered). Markers with neither are kept with an empty point and
-    ``coords_missing=True``, so the boundary checks can report them. ``x_reg``, ``y_reg``,
-    ``x_obs``, ``y_obs`` are in the layer's CRS (EPSG:4490 degrees here; metres after
-    :func:`reproject_layer`). See :func:`read_layer` (``x_axis`` for survey tables).
+    text such as ``2023年5月1日``). A merged 登记坐标 / 实测坐标 header over X(北)/Y(东)
+    columns is understood (survey tables put the northing in X).
+
+    The register's numbers are kept: the registered (``x_reg``, ``y_reg``, 登记坐标) and
+    surveyed (``x_obs``, ``y_obs``, 实测坐标) coordinates are read as written and converted
+    once, straight from the declared system to ``to_crs`` (pass the study's metric CRS); a
+    register already in ``to_crs`` keeps them bit for bit. The geometry is the registered
+    position (the surveyed one if unregistered). A point layer (GeoPackage, Shapefile) with
+    registered columns keeps its own point as ``x_geom``/``y_geom``: the boundary checks
+    compare it with the register (``marker_geometry_mismatch``); without registered columns
+    its point is the registered position. Markers with no position are kept with an empty
+    point and ``coords_missing=True``, so the boundary checks can report them. See
+    :func:`read_layer` (``x_axis`` for survey tables whose headers do not say X(北)/Y(东)).
 
     One bad row does not stop the read: a missing 界桩编号 (the row is labelled
     ``row <Excel row>``), coordinates that cannot be read, are out of range or cannot be
@@ -462,6 +446,7 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
                     source: str | None = None, year: int | None = None,
                     geometry: str = "cell", bands: tuple[str, ...] | None = None,
                     study_area: gpd.GeoDataFrame | None = None,
+                    to_crs: CRS | int | str | None = None,
                     **kwargs: Any) -> gpd.GeoDataFrame:
     """Read a population grid: a GeoTIFF (one cell per non-zero pixel) or a vector/table layer.
 
@@ -482,13 +467,16 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
         Raster only: band names overriding the descriptions.
     study_area
         Optional outline; cells outside it are reported.
+    to_crs
+        The CRS to return the grid in (default EPSG:4490), converted once from the
+        declared system (see :func:`read_layer`).
     **kwargs
         Passed to :func:`read_layer` for vector files and tables.
 
     Returns
     -------
     GeoDataFrame
-        EPSG:4490, index = ``cell_id`` (``r<row>c<col>`` for rasters).
+        In ``to_crs``, index = ``cell_id`` (``r<row>c<col>`` for rasters).
 
     Raises
     ------
@@ -497,10 +485,11 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
     """
     path = Path(path)
     if path.suffix.lower() not in RASTER_SUFFIXES:
-        gdf = read_layer(path, "population", coords, study_area=study_area, **kwargs)
+        gdf = read_layer(path, "population", coords, study_area=study_area, to_crs=to_crs,
+                         **kwargs)
     else:
         gdf = _read_population_raster(path, coords, geometry=geometry, bands=bands,
-                                      study_area=study_area)
+                                      study_area=study_area, to_crs=to_crs)
     meta = gdf.attrs["geoplan"]
     tags = meta.pop("tags", {})
     meta["source"] = source or tags.get("source") or meta.get("source")
@@ -511,7 +500,8 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
 
 def _read_population_raster(path: Path, coords: str | int | None, *, geometry: str,
                             bands: tuple[str, ...] | None,
-                            study_area: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+                            study_area: gpd.GeoDataFrame | None,
+                            to_crs: CRS | int | str | None) -> gpd.GeoDataFrame:
     import rasterio
 
     declared = parse_coords(coords)
@@ -544,12 +534,14 @@ def _read_population_raster(path: Path, coords: str | int | None, *, geometry: s
     for i, name in enumerate(names):
         table[name] = data[i, rows, cols]
     gdf = gpd.GeoDataFrame(table, geometry=geoms, crs=crs.to_wkt() if crs else None)
-    gdf = validate_layer(to_cgcs2000(gdf, declared), "population", study_area=study_area,
-                         what=what)
+    target = CRS.from_user_input(CGCS2000_EPSG if to_crs is None else to_crs)
+    source_crs = gdf.crs
+    gdf = validate_layer(from_declared(gdf, declared, target), "population",
+                         study_area=study_area, what=what)
     gdf.attrs["geoplan"] = {
         "kind": "population", "source": Path(path).name, "declared_coords": declared,
-        "conversion": _conversion_note(declared), "crs": f"EPSG:{CGCS2000_EPSG}",
-        "bands": names, "tags": tags, "pixels_kept": int(keep.sum()),
+        "conversion": conversion_note(declared, source_crs, target),
+        "crs": crs_label(target), "bands": names, "tags": tags, "pixels_kept": int(keep.sum()),
     }
     logger.info("read %s: %d non-zero pixels of %d", what, int(keep.sum()), keep.size)
     return gdf

@@ -239,8 +239,9 @@ def read_postgis_layer(
     window_crs: str | int | None = None,
     columns: Mapping[str, str] | None = None,
     study_area: gpd.GeoDataFrame | None = None,
+    to_crs: str | int | None = None,
 ) -> gpd.GeoDataFrame:
-    """Read, convert to CGCS2000 (EPSG:4490) and validate one layer from PostGIS.
+    """Read, convert (once, to ``to_crs``; default EPSG:4490) and validate one PostGIS layer.
 
     Parameters
     ----------
@@ -270,6 +271,10 @@ def read_postgis_layer(
         ``{header in the table: contract name}`` overriding the built-in synonyms.
     study_area
         If given, facilities and population outside it are reported.
+
+    to_crs
+        The CRS to return the layer in (the study's metric CRS), as in
+        :func:`geoplan.io.read_layer`.
 
     Returns
     -------
@@ -304,10 +309,11 @@ def read_postgis_layer(
                                window_crs)
         except psycopg.Error as exc:
             raise _statement_error(exc, what) from None
-    gdf = _vector_headers(gdf, kind, columns, info)
+    gdf, axes = _vector_headers(gdf, kind, columns, info)
     extra = {"table": table} if table is not None else {"query": query}
     return _converted_layer(gdf, kind, declared, what, info, [], source=f"PostGIS {label}",
-                            study_area=study_area, vector=True, extra=extra)
+                            study_area=study_area, vector=True, extra=extra, to_crs=to_crs,
+                            axes=axes)
 
 
 # --------------------------------------------------------------------------- writing

@@ -73,7 +73,8 @@ def _condition_class(value: object) -> str:
 
 
 _GOOD_CONDITIONS = {"完好", "good", "intact"}
-_BAD_CONDITIONS = {"丢失", "损坏", "移位", "missing", "lost", "damaged", "moved", "displaced"}
+_BAD_CONDITIONS = {"丢失", "损坏", "损毁", "倾斜", "移位", "missing", "lost", "destroyed",
+                   "damaged", "tilted", "moved", "displaced"}
 _CONDITION_COLORS = {"good": "#2b83ba", "bad": "#d7191c", "unknown": "#fdae61"}
 
 

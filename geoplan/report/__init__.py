@@ -6,7 +6,13 @@ and the boundary-inspection workbook and archive. Formats results; computes noth
 ``io`` and the analysis subpackages' result types.
 """
 
-from geoplan.report.boundary import archive_by_line, inspection_sheets, write_inspection_workbook
+from geoplan.report.boundary import (
+    archive_by_line,
+    findings_layer,
+    inspection_sheets,
+    write_findings_kml,
+    write_inspection_workbook,
+)
 from geoplan.report.charts import bar_chart, figure_data_uri, stacked_bar_chart, use_chinese_font
 from geoplan.report.compliance import (
     compliance_sheets,
@@ -34,12 +40,14 @@ __all__ = [
     "compliance_sheets",
     "display_width",
     "figure_data_uri",
+    "findings_layer",
     "inspection_sheets",
     "stacked_bar_chart",
     "table_html",
     "tables_from_results",
     "use_chinese_font",
     "write_compliance_workbook",
+    "write_findings_kml",
     "write_html_report",
     "write_inspection_workbook",
     "write_workbook",

@@ -1,10 +1,13 @@
-"""Joint-inspection outputs: the inspection workbook and the archive folder (one file set per line).
+"""Joint-inspection outputs: the workbook, the field list as GeoPackage and KML, the archive.
 
 The workbook has the sheets 界线一览 (line name, code, rounds), 界桩检查表 (marker checks),
-问题清单 (all findings) and 联检计划 (the year's plan), with Chinese headers and a frozen header
-row. :func:`archive_by_line` writes the archive-ready folder of the inspection results
-(联检成果资料): for the whole set and for every line a workbook and a GeoPackage, plus a
-manifest; the folder is built beside the target and moved into place only when complete.
+问题清单 (every finding with its place and recommended action, sorted by line and severity;
+:mod:`geoplan.boundary.fieldlist`) and 联检计划 (the year's plan), with Chinese headers and a
+frozen header row. The field list is also written as a point layer (GeoPackage) and as KML
+(GDAL's KML driver) for field apps. :func:`archive_by_line` writes the archive-ready folder of
+the inspection results (联检成果资料): for the whole set and for every line a workbook, a
+GeoPackage and a KML file, plus a manifest; the folder is built beside the target and moved
+into place only when complete.
 """
 
 from __future__ import annotations
@@ -22,11 +25,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+from openpyxl import load_workbook
 
 from geoplan.boundary import BoundaryInspection
-from geoplan.boundary.findings import FINDING_KINDS, finding_layers, normalize_code
-from geoplan.io import write_layers_gpkg
+from geoplan.boundary.fieldlist import FIELD_HEADERS, field_list
+from geoplan.boundary.findings import finding_layers, normalize_code
+from geoplan.io import atomic_write, write_layers_gpkg
 from geoplan.report.writers import write_workbook
+
+__all__ = [
+    "archive_by_line",
+    "findings_layer",
+    "inspection_sheets",
+    "write_findings_kml",
+    "write_inspection_workbook",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,18 +78,6 @@ MARKER_HEADERS = {
     "problems": "检查问题",
     "row": "成果表行",
 }
-FINDING_HEADERS = {
-    "finding_id": "问题编号",
-    "kind_zh": "问题类型",
-    "kind": "类型代码",
-    "severity": "严重程度",
-    "subject": "对象",
-    "line_code": "界线编码",
-    "detail": "说明",
-    "value": "数值",
-    "tolerance": "容差",
-    "row": "所在行",
-}
 PLAN_HEADERS = {
     "plan_year": "计划年度",
     "line_code": "界线编码",
@@ -90,8 +91,10 @@ PLAN_HEADERS = {
     "next_due": "到期日期",
     "status": "状态",
 }
-SEVERITY_ZH = {"error": "问题", "warning": "提示"}
 SHEETS = ("界线一览", "界桩检查表", "问题清单", "联检计划")
+#: Number formats of the field list's coordinates: millimetres and 1e-7 degrees (1 cm).
+_COORDINATE_FORMATS = {"gk_x_m": "0.000", "gk_y_m": "0.000", "lon": "0.0000000",
+                       "lat": "0.0000000"}
 
 
 def _labelled(table: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
@@ -119,16 +122,11 @@ def inspection_sheets(
         boolean ``highlight`` column (rows with problems) that the workbook shows in colour.
     """
     lines, markers, plan = result.lines, result.markers, result.plan
-    findings = pd.DataFrame(result.findings.drop(columns="geometry")).reset_index()
+    findings = field_list(result, line_code=line_code).drop(columns="geometry")
     if line_code is not None:
         lines = lines[lines["line_code"] == line_code]
         markers = markers[markers["line_code"] == line_code] if len(markers) else markers
-        findings = findings[findings["line_code"] == line_code]
         plan = plan[plan["line_code"] == line_code]
-    findings = findings.assign(
-        kind_zh=[FINDING_KINDS[k][0] for k in findings["kind"]],
-        severity=[SEVERITY_ZH.get(s, s) for s in findings["severity"]],
-    )
     out = {
         "界线一览": _labelled(lines, LINE_HEADERS).assign(
             highlight=(lines["n_findings"] > 0).to_numpy()
@@ -136,8 +134,8 @@ def inspection_sheets(
         "界桩检查表": _labelled(markers, MARKER_HEADERS).assign(
             highlight=(markers["problems"].fillna("") != "").to_numpy() if len(markers) else []
         ),
-        "问题清单": _labelled(findings, FINDING_HEADERS).assign(
-            highlight=(findings["severity"] == SEVERITY_ZH["error"]).to_numpy()
+        "问题清单": _labelled(findings, FIELD_HEADERS).assign(
+            highlight=findings["highlight"].to_numpy()
         ),
         "联检计划": _labelled(plan, PLAN_HEADERS).assign(highlight=plan["overdue"].to_numpy()),
     }
@@ -158,7 +156,66 @@ def write_inspection_workbook(
     line_code
         Write the report of this line only.
     """
-    return write_workbook(inspection_sheets(result, line_code=line_code), path)
+    with atomic_write(path) as tmp:
+        write_workbook(inspection_sheets(result, line_code=line_code), tmp)
+        _format_coordinates(tmp)
+    return Path(path)
+
+
+def _format_coordinates(path: Path) -> None:
+    """Show the field list's coordinates to the millimetre / 1e-7 degree."""
+    book = load_workbook(path)
+    sheet = book["问题清单"]
+    wanted = {FIELD_HEADERS[c]: fmt for c, fmt in _COORDINATE_FORMATS.items()}
+    for cell in sheet[1]:
+        fmt = wanted.get(cell.value)
+        if fmt is None:
+            continue
+        for (value,) in sheet.iter_rows(min_row=2, min_col=cell.column, max_col=cell.column):
+            value.number_format = fmt
+    book.save(path)
+
+
+def findings_layer(result: BoundaryInspection, *, line_code: str | None = None
+                   ) -> gpd.GeoDataFrame:
+    """Return the field list as points with Chinese column names, in the findings' CRS.
+
+    Findings without a place are left out; see :func:`geoplan.boundary.fieldlist.field_list`.
+    """
+    table = field_list(result, line_code=line_code)
+    table = table[table["geometry"].notna()]
+    frame = _labelled(table, FIELD_HEADERS)
+    return gpd.GeoDataFrame(frame, geometry=table["geometry"].to_numpy(), crs=result.findings.crs)
+
+
+def write_findings_kml(result: BoundaryInspection, path: str | os.PathLike[str], *,
+                       line_code: str | None = None) -> Path:
+    """Write the field list as KML (WGS 84) for field apps, atomically; return its path.
+
+    Each finding is a placemark at its place, named ``问题编号 问题类型 对象``, described by its
+    说明 and 建议措施, with every column of the field list as extended data. Written by
+    GDAL's KML driver (text escaped as XML).
+
+    Parameters
+    ----------
+    result
+        Output of :func:`geoplan.boundary.inspect_boundaries`.
+    path
+        Output ``.kml``.
+    line_code
+        Only the findings of this line.
+    """
+    layer = findings_layer(result, line_code=line_code).to_crs(4326)
+    headers = FIELD_HEADERS
+    layer.insert(0, "名称", [f"{i} {k} {o}" for i, k, o in zip(
+        layer[headers["finding_id"]], layer[headers["kind_zh"]], layer[headers["subject"]],
+        strict=True)])
+    layer.insert(1, "描述", [f"{d}（建议：{a}）" for d, a in zip(
+        layer[headers["detail"]], layer[headers["action"]], strict=True)])
+    with atomic_write(path) as tmp:
+        pyogrio.write_dataframe(_gpkg_ready(layer), tmp, driver="KML", layer="联检问题清单",
+                                dataset_options={"NameField": "名称", "DescriptionField": "描述"})
+    return Path(path)
 
 
 def _markers_layer(markers: pd.DataFrame, crs: object) -> gpd.GeoDataFrame:
@@ -242,6 +299,7 @@ def _line_layers(
     if markers_layer is not None:
         layers["界桩"] = markers_layer
     split = finding_layers(gpd.GeoDataFrame(findings, geometry="geometry", crs=lines.crs))
+    layers["问题清单"] = findings_layer(result, line_code=code)
     layers |= {"问题_点": split["points"], "问题_线": split["lines"], "问题_面": split["polygons"]}
     return layers
 
@@ -262,6 +320,9 @@ def _fill_archive(
         staging / "联检成果.gpkg",
     )
     manifest += [("全部", "", "联检报告.xlsx"), ("全部", "", "联检成果.gpkg")]
+    if findings_layer(result).shape[0]:
+        write_findings_kml(result, staging / "问题清单.kml")
+        manifest.append(("全部", "", "问题清单.kml"))
     names = {}
     if "name" in result.lines.columns:
         names = dict(zip(result.lines["line_code"], result.lines["name"], strict=True))
@@ -276,6 +337,9 @@ def _fill_archive(
             (code, names.get(code) or "", f"{stem}.xlsx"),
             (code, names.get(code) or "", f"{stem}.gpkg"),
         ]
+        if findings_layer(result, line_code=code).shape[0]:
+            write_findings_kml(result, staging / f"{stem}.kml", line_code=code)
+            manifest.append((code, names.get(code) or "", f"{stem}.kml"))
     table = pd.DataFrame(manifest, columns=["界线编码", "界线名称", "文件"])
     table.to_csv(staging / "清单.csv", index=False, encoding="utf-8-sig")
 
@@ -290,9 +354,11 @@ def archive_by_line(
 ) -> Path:
     """Write the archive-ready folder of the inspection results (联检成果资料).
 
-    Contents: ``联检报告.xlsx`` and ``联检成果.gpkg`` for the whole set, then for every line
-    ``<code>_<name>.xlsx`` and ``<code>_<name>.gpkg`` (layers 界线, 界线_上一版本, 界桩,
-    问题_点/线/面, whichever are non-empty), and ``清单.csv`` listing every file. The folder is
+    Contents: ``联检报告.xlsx``, ``联检成果.gpkg`` and ``问题清单.kml`` for the whole set,
+    then for every line ``<code>_<name>.xlsx``, ``<code>_<name>.gpkg`` (layers 界线,
+    界线_上一版本, 界桩, 问题清单 (a point per finding, with its place and action),
+    问题_点/线/面, whichever are non-empty) and ``<code>_<name>.kml`` (when the line has
+    findings), and ``清单.csv`` listing every file. The folder is
     built as a temporary sibling and swapped into place at the end, so a failed run leaves an
     earlier archive intact.
 

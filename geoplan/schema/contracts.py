@@ -96,14 +96,18 @@ class LayerContract:
 _CAPACITY = tuple(ColumnSpec(c, "count") for c in
                   ("beds", "nursing_beds", "seats", "meals_per_day", "niches_total", "niches_used"))
 _POLYS = ("Polygon", "MultiPolygon")
+#: Lengths of an administrative code (统计用区划代码 / GB/T 2260) accepted wherever one is
+#: read: province 2, city 4, county 6 (also 350000/350200 for a province/city), township 9,
+#: village 12 (also a shorter code padded with zeros to 12).
+CODE_LENGTHS = (2, 4, 6, 9, 12)
 
 LAYER_CONTRACTS: dict[str, LayerContract] = {
     "admin_units": LayerContract("admin_units", "code", (
-        ColumnSpec("code", "code", required=True, lengths=(9, 12)),
+        ColumnSpec("code", "code", required=True, lengths=CODE_LENGTHS),
         ColumnSpec("name", "str", required=True),
         ColumnSpec("level", "level", required=True),
         ColumnSpec("kind", "str"),
-        ColumnSpec("parent_code", "code", lengths=(6, 9, 12)),
+        ColumnSpec("parent_code", "code", lengths=CODE_LENGTHS),
         ColumnSpec("households", "count"),
     ), _POLYS),
     "facilities": LayerContract("facilities", "facility_id", (
@@ -113,7 +117,7 @@ LAYER_CONTRACTS: dict[str, LayerContract] = {
         ColumnSpec("status", "status", default="existing"),
         *_CAPACITY,
         ColumnSpec("floor_area_m2", "amount"),
-        ColumnSpec("admin_code", "code", lengths=(9, 12)),
+        ColumnSpec("admin_code", "code", lengths=CODE_LENGTHS),
     ), ("Point",), check_within=True),
     "population": LayerContract("population", "cell_id", (
         ColumnSpec("cell_id", "id", required=True),
@@ -121,13 +125,13 @@ LAYER_CONTRACTS: dict[str, LayerContract] = {
         ColumnSpec("households", "count", nan_ok=False),
         ColumnSpec("pop_60plus", "count", nan_ok=False),
         ColumnSpec("pop_80plus", "count", nan_ok=False),
-        ColumnSpec("admin_code", "code", lengths=(9, 12)),
+        ColumnSpec("admin_code", "code", lengths=CODE_LENGTHS),
     ), (*_POLYS, "Point"), check_within=True),
     "boundary_lines": LayerContract("boundary_lines", "line_code", (
         ColumnSpec("line_code", "id", required=True),
         ColumnSpec("level", "str"),
-        ColumnSpec("left_code", "code", lengths=(6, 9, 12)),
-        ColumnSpec("right_code", "code", lengths=(6, 9, 12)),
+        ColumnSpec("left_code", "code", lengths=CODE_LENGTHS),
+        ColumnSpec("right_code", "code", lengths=CODE_LENGTHS),
         ColumnSpec("version", "str"),
     ), ("LineString", "MultiLineString")),
     "boundary_markers": LayerContract("boundary_markers", "marker_no", (
@@ -141,7 +145,7 @@ LAYER_CONTRACTS: dict[str, LayerContract] = {
         ColumnSpec("coords_missing", "bool", default=False),
     ), ("Point",), flag_duplicates=True),
     "study_area": LayerContract("study_area", "code", (
-        ColumnSpec("code", "code", lengths=(6, 9, 12)),
+        ColumnSpec("code", "code", lengths=CODE_LENGTHS),
         ColumnSpec("name", "str"),
     ), _POLYS, id_required=False),
     "projects": LayerContract("projects", "project_id", (
@@ -159,13 +163,16 @@ LAYER_CONTRACTS: dict[str, LayerContract] = {
     ), _POLYS),
 }
 _LEVELS = {
-    "county": ("county", "县", "区", "县级", "县级市", "市辖区", "县区"),
+    "province": ("province", "省", "省级", "自治区", "直辖市"),
+    "city": ("city", "prefecture", "市", "地级", "地级市", "市级", "地区", "自治州", "盟"),
+    "county": ("county", "县", "区", "县级", "县级市", "市辖区", "县区", "旗"),
     "town": ("town", "township", "镇", "乡", "街道", "乡镇", "镇街", "乡级", "经济开发区",
              "开发区"),
     "village": ("village", "community", "村", "社区", "居委会", "村委会", "村级", "村居"),
 }
 _LEVEL_LOOKUP = _lookup(_LEVELS)
-_LEVEL_CODE_LENGTHS = {"county": (6, 12), "town": (9, 12), "village": (12,)}
+_LEVEL_CODE_LENGTHS = {"province": (2, 6, 12), "city": (4, 6, 12), "county": (6, 12),
+                       "town": (9, 12), "village": (12,)}
 _NUMERIC = ("count", "amount", "float")
 _TEXTUAL = ("id", "str", "code", "type", "status", "level")
 
@@ -281,8 +288,8 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
         return keys.fillna(spec.default).astype("str")
     if spec.dtype == "level":
         keys = text.map(lambda v: None if v is None else _LEVEL_LOOKUP.get(norm_key(v)))
-        add(text.notna() & keys.isna(), lambda i: f"unknown level {raw[i]!r}; allowed: county, "
-            "town (镇/乡/街道), village (村/社区)")
+        add(text.notna() & keys.isna(), lambda i: f"unknown level {raw[i]!r}; allowed: province "
+            "(省), city (市), county (县/区/县级市), town (镇/乡/街道), village (村/社区)")
         add(text.isna(), lambda _i: "missing level")
         return keys.astype("str")
     if spec.dtype == "code":
@@ -293,9 +300,10 @@ def _column(out: pd.DataFrame, spec: ColumnSpec, labels: list[str], problems: li
             if levels is not None and name == "code":
                 lengths = _LEVEL_CODE_LENGTHS.get(levels.iloc[i], spec.lengths)
             if not value.isdigit() or len(value) not in lengths:
-                problems.append(Problem(
-                    f"admin code {value!r} should be {' or '.join(map(str, lengths))} digits",
-                    labels[i], name))
+                allowed = ", ".join(map(str, lengths[:-1]))
+                allowed = f"{allowed} or {lengths[-1]}" if allowed else str(lengths[-1])
+                problems.append(Problem(f"admin code {value!r} should be {allowed} digits",
+                                        labels[i], name))
     if spec.required and spec.dtype != "id":
         add(text.isna(), lambda _i: "missing value")
     add([mojibake_encoding(v) is not None for v in raw],
@@ -366,7 +374,8 @@ def _geometry_name(gdf: gpd.GeoDataFrame) -> str | None:
 #: Boundary-marker columns whose bad cells are kept empty and noted per row in
 #: :data:`READ_PROBLEMS` (the boundary checks report them as findings), not raised.
 MARKER_NOTED_COLUMNS = frozenset(
-    {"marker_no", "x_reg", "y_reg", "x_obs", "y_obs", "lon", "lat", "last_inspected"})
+    {"marker_no", "x_reg", "y_reg", "x_obs", "y_obs", "x_geom", "y_geom", "lon", "lat",
+     "last_inspected"})
 READ_PROBLEMS = "read_problems"
 
 

@@ -28,6 +28,8 @@ from pydantic import (
     model_validator,
 )
 
+from geoplan.boundary import Tolerances
+from geoplan.boundary.numbering import MarkerNumbering, numbering_from
 from geoplan.crs import parse_coords, require_metric
 from geoplan.errors import CRSError, StudyConfigError
 from geoplan.io import COLUMN_SYNONYMS
@@ -230,16 +232,62 @@ class SitingSection(_Strict):
     time_limit_s: float = Field(default=60.0, gt=0)
 
 
-class BoundarySection(_Strict):
-    """``[boundary]``: asks for the boundary joint inspection, with its tolerances.
+_DEFAULT_TOLERANCES = Tolerances()
 
-    Keys of :class:`geoplan.boundary.Tolerances` override its defaults (5 m marker to line,
-    1 m marker displacement, a five-year cycle …); ``plan_year`` is the year the inspection
-    plan is made for (default: the year after ``reference_date``).
+
+class NumberingSection(_Strict):
+    """``[boundary.numbering]``: a marker register's own numbering convention.
+
+    ``pattern`` is a regular expression with named groups ``serial`` and, optionally,
+    ``line`` and ``type``; ``single``/``pair``/``triple`` are the type codes (``""`` for
+    none; the first code of a pair stands on the smaller admin code's side).
     """
 
-    tolerances: dict[str, float] = {}
+    name: str = "成果表编号规则"
+    pattern: str
+    single: tuple[str, ...] = ("",)
+    pair: tuple[str, ...] = ("A", "B")
+    triple: tuple[str, ...] = ()
+    serial_pattern: str | None = None
+
+    @model_validator(mode="after")
+    def check_convention(self) -> NumberingSection:
+        """Check that the pattern and codes make a valid convention."""
+        numbering_from(self.model_dump())
+        return self
+
+
+class BoundarySection(_Strict):
+    """``[boundary]``: asks for the joint inspection, with its tolerances, cycle and numbering.
+
+    Defaults: markers within 5 m of their line, surveyed within 1 m of the registered
+    position, a 5-year cycle, GB/T 17796-2009 numbers (see
+    :class:`geoplan.boundary.Tolerances` for every tolerance); ``plan_year`` is the year the
+    inspection plan is made for (default: the year after ``reference_date``).
+    """
+
+    marker_to_line_m: float = Field(default=_DEFAULT_TOLERANCES.marker_to_line_m, ge=0)
+    marker_displacement_m: float = Field(default=_DEFAULT_TOLERANCES.marker_displacement_m,
+                                         ge=0)
+    inspection_cycle_years: int = Field(default=_DEFAULT_TOLERANCES.inspection_cycle_years,
+                                        ge=1, le=50)
+    line_deviation_m: float = Field(default=_DEFAULT_TOLERANCES.line_deviation_m, ge=0)
+    topology_area_m2: float = Field(default=_DEFAULT_TOLERANCES.topology_area_m2, ge=0)
+    sliver_width_m: float = Field(default=_DEFAULT_TOLERANCES.sliver_width_m, ge=0)
+    marker_geometry_m: float = Field(default=_DEFAULT_TOLERANCES.marker_geometry_m, ge=0)
+    straddle_min_m2: float = Field(default=_DEFAULT_TOLERANCES.straddle_min_m2, ge=0)
+    numbering: Literal["GB/T 17796-2009"] | NumberingSection = "GB/T 17796-2009"
     plan_year: int | None = None
+
+    def tolerances(self) -> Tolerances:
+        """Return the tolerances (:class:`~geoplan.boundary.Tolerances`)."""
+        return Tolerances(**self.model_dump(exclude={"numbering", "plan_year"}))
+
+    def marker_numbering(self) -> MarkerNumbering:
+        """Return the marker numbering convention."""
+        if isinstance(self.numbering, NumberingSection):
+            return numbering_from(self.numbering.model_dump())
+        return numbering_from(self.numbering)
 
 
 class LayerConfig(_Strict):

@@ -43,6 +43,12 @@ one of ``path`` (+ ``coords``), ``synthetic`` (a generator in :mod:`geoplan.data
     basemap = "none"               # none (default) | osm | tianditu | gaode
     tianditu_tk = "..."            # 天地图 key; or the GEOPLAN_TIANDITU_TK variable
 
+    [boundary]                     # optional: joint-inspection settings (the defaults)
+    marker_to_line_m = 5.0         # registered position within 5 m of the line
+    marker_displacement_m = 1.0    # surveyed position within 1 m of the registered one
+    inspection_cycle_years = 5
+    numbering = "GB/T 17796-2009"  # or [boundary.numbering]: pattern, single, pair, triple
+
     [layers.study_area]
     path = "boundaries/study_area.gpkg"
     layer = "study_area"
@@ -93,7 +99,10 @@ one of ``path`` (+ ``coords``), ``synthetic`` (a generator in :mod:`geoplan.data
 Layer keys: ``path``, ``coords``, ``kind``, ``layer`` (GeoPackage layer), ``sheet`` (Excel),
 ``encoding``, ``columns`` (``{"header in the file" = "contract name"}``), ``x_axis``,
 ``source``/``year`` (population provenance), ``geometry`` (``"cell"``/``"point"`` for a
-population raster), ``synthetic`` (bool, provenance).
+population raster), ``synthetic`` (bool, provenance). ``[boundary]`` keys are the
+tolerances of :class:`geoplan.boundary.Tolerances` and ``numbering``
+(:class:`BoundarySection`; ``study.config.boundary.tolerances()`` and
+``.marker_numbering()`` give what :func:`geoplan.boundary.inspect_boundaries` takes).
 """
 
 from __future__ import annotations
@@ -107,15 +116,16 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from pyproj import CRS, Proj
 
 from geoplan import io as gio
+from geoplan.boundary import units_outline
 from geoplan.crs import metric_crs_for
 from geoplan.errors import CRSError, GeoplanError, Problem, SchemaError, StudyConfigError
 from geoplan.io.layers import RASTER_SUFFIXES
 from geoplan.schema import LAYER_CONTRACTS
 from geoplan.study.config import (  # the section models stay importable from here
+    BoundarySection,  # noqa: F401
     LayerConfig,
     MapSection,  # noqa: F401
     NetworkConfig,
@@ -253,7 +263,8 @@ def _empty_layer(kind: str, epsg: int) -> gpd.GeoDataFrame:
 
 
 def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | None,
-          aliases: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+          aliases: dict[str, str] | None = None, epsg: int | None = None) -> gpd.GeoDataFrame:
+    """Read one layer, converted once straight to ``EPSG:epsg`` (EPSG:4490 when None)."""
     kwargs: dict[str, Any] = {k: getattr(layer, k) for k in
                               ("layer", "sheet", "encoding", "columns", "x_axis")
                               if getattr(layer, k) is not None}
@@ -266,12 +277,13 @@ def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | Non
                 msg = f"layers.{name}: {sorted(bad)} do not apply to a raster"
                 raise StudyConfigError(msg)
             kwargs = {}
-        gdf = gio.read_population(layer.path, layer.coords, study_area=area, **raster_kw,
-                                  **kwargs)
+        gdf = gio.read_population(layer.path, layer.coords, study_area=area, to_crs=epsg,
+                                  **raster_kw, **kwargs)
     else:
         if kind == "facilities":
             kwargs |= {"facility_type": layer.type, "type_aliases": aliases}
-        gdf = gio.read_layer(layer.path, kind, layer.coords, study_area=area, **kwargs)
+        gdf = gio.read_layer(layer.path, kind, layer.coords, study_area=area, to_crs=epsg,
+                             **kwargs)
     if kind in ("candidate_sites", "exclusion_zones"):
         gdf = gdf.assign(source_layer=name)
     meta = gdf.attrs.setdefault("geoplan", {})
@@ -329,42 +341,14 @@ def _raise_failures(failed: list[tuple[str, GeoplanError]], config: StudyConfig)
         raise SchemaError(f"{config.path}: {len(failed)} layers", problems)
 
 
-#: Cracks between neighbouring units narrower than twice this are closed in their union (m).
-SLIVER_CLOSE_M = 5.0
-#: Holes in the union of the admin units smaller than this are slivers, not gaps (m²).
-SLIVER_HOLE_M2 = 1000.0
-
-
-def study_area_from_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the study area as the union of admin units, in their Gauss-Krüger zone.
-
-    The units are made valid first (a degenerate or self-crossing ring does not spoil the
-    outline); cracks narrower than 2 × :data:`SLIVER_CLOSE_M` between neighbours that do
-    not quite meet are closed (a morphological closing with mitred corners), holes smaller
-    than :data:`SLIVER_HOLE_M2` are filled, and only polygonal parts are kept.
-    """
-    epsg = metric_crs_for(units)
-    geoms = shapely.make_valid(np.asarray(units.to_crs(epsg).geometry.array, dtype=object))
-    union = shapely.union_all(geoms)
-    closed = shapely.buffer(shapely.buffer(union, SLIVER_CLOSE_M, join_style="mitre"),
-                            -SLIVER_CLOSE_M, join_style="mitre")
-    polygons = [g for g in shapely.get_parts(shapely.make_valid(closed))
-                if g.geom_type == "Polygon" and g.area > 0]
-    filled = [shapely.Polygon(p.exterior, [h for h in p.interiors
-                                           if shapely.Polygon(h).area >= SLIVER_HOLE_M2])
-              for p in polygons]
-    outline = shapely.make_valid(shapely.union_all(filled))
-    return gpd.GeoDataFrame({"name": ["union of the admin units"]}, geometry=[outline], crs=epsg)
-
-
-def _outline_of_units(config: StudyConfig
+def _outline_of_units(config: StudyConfig, epsg: int | None
                       ) -> tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame]]:
     """Read the admin-unit layers; return their union as the study area, and the layers."""
     units, failed = {}, []
     for name in config.layers:
         if config.layer_kind(name) == "admin_units":
             try:
-                units[name] = _read(name, config.layers[name], "admin_units", None)
+                units[name] = _read(name, config.layers[name], "admin_units", None, epsg=epsg)
             except (SchemaError, CRSError) as exc:
                 failed.append((name, exc))
     _raise_failures(failed, config)
@@ -373,7 +357,7 @@ def _outline_of_units(config: StudyConfig
         msg = (f"{config.path}: the admin units are empty, so they cannot give the study "
                "area; add a layers.study_area or fill the admin-unit layer")
         raise StudyConfigError(msg)
-    area = study_area_from_units(joined)
+    area = units_outline(joined)
     area.attrs["geoplan"] = {"kind": "study_area", "source": "union of the admin units"}
     return area, units
 
@@ -408,11 +392,14 @@ def load_study(path: str | Path | StudyConfig) -> Study:
     if len(outline) > 1:
         msg = f"layers.{outline[1]}: only one study_area layer is allowed"
         raise StudyConfigError(msg)
+    # every layer is converted once, straight to the metric CRS (not at all if already in
+    # it); without a metric_crs, the outline is read first in lon/lat to choose the zone
+    given = None if config.study.metric_crs is None else int(config.study.metric_crs[5:])
     read: dict[str, gpd.GeoDataFrame] = {}
     if outline:
-        area = _read(outline[0], config.layers[outline[0]], "study_area", None)
+        area = _read(outline[0], config.layers[outline[0]], "study_area", None, epsg=given)
     else:  # the union of the admin units
-        area, read = _outline_of_units(config)
+        area, read = _outline_of_units(config, given)
     if config.study.metric_crs is not None:
         epsg = int(config.study.metric_crs.split(":")[1])
         _check_distortion(epsg, area, config)
@@ -420,6 +407,12 @@ def load_study(path: str | Path | StudyConfig) -> Study:
         epsg = metric_crs_for(area)
         logger.info("metric CRS chosen from the study area: EPSG:%d", epsg)
     aliases = config.types.aliases
+    if given is None:  # read again, straight to the zone
+        read = {}
+        if outline:
+            area = _read(outline[0], config.layers[outline[0]], "study_area", None, epsg=epsg)
+        else:
+            area = area.to_crs(epsg)
     parts: dict[str, list[gpd.GeoDataFrame]] = {}
     previous = None
     failed: list[tuple[str, GeoplanError]] = []
@@ -428,7 +421,8 @@ def load_study(path: str | Path | StudyConfig) -> Study:
             continue
         kind = "boundary_lines" if name == PREVIOUS_LINES else config.layer_kind(name)
         try:  # read every layer, so the planner sees the problems of all files at once
-            gdf = read[name] if name in read else _read(name, layer, kind, area, aliases)
+            gdf = read[name] if name in read else _read(name, layer, kind, area, aliases,
+                                                        epsg)
         except (SchemaError, CRSError) as exc:
             failed.append((name, exc))
             continue

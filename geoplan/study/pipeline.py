@@ -312,13 +312,12 @@ def inspect_study_boundaries(study: Study, out_dir: Path, run: StudyRun) -> None
     section = study.config.boundary
     previous = study.previous_boundary_lines
     reference = study.reference_date
-    towns = study.towns if len(study.towns) else study.admin_units
     run.inspection = inspect_boundaries(
-        towns=towns, villages=study.villages if len(study.towns) else None,
-        lines=study.boundary_lines, previous_lines=previous, markers=study.boundary_markers,
-        rounds=study.inspection_rounds, facilities=study.facilities, projects=study.projects,
-        study_area=study.study_area, reference_date=reference,
-        plan_year=section.plan_year or reference.year + 1, tolerances=section.tolerances,
+        units=study.admin_units, lines=study.boundary_lines, previous_lines=previous,
+        markers=study.boundary_markers, rounds=study.inspection_rounds,
+        facilities=study.facilities, projects=study.projects, study_area=study.study_area,
+        reference_date=reference, plan_year=section.plan_year or reference.year + 1,
+        tolerances=section.tolerances(), numbering=section.marker_numbering(),
     )
     folder = out_dir / "boundary"
     run.outputs["inspection"] = write_inspection_workbook(run.inspection, folder / "联检报告.xlsx")

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from geoplan.boundary import Tolerances
 from geoplan.errors import GeoplanError, StudyConfigError
 from geoplan.indicators import load_registry
 from geoplan.schema import FACILITY_TYPES, facility_type_key
@@ -136,10 +135,6 @@ def config_problems(config: StudyConfig) -> list[str]:
         if config.study.reference_date is None:
             problems.append("[boundary]: needs study.reference_date (the inspection's "
                             "reference date, for overdue lines and markers and the plan)")
-        known = set(Tolerances.__dataclass_fields__)
-        problems += [f"boundary.tolerances.{k}: unknown tolerance; known: "
-                     f"{', '.join(sorted(known))}" for k in config.boundary.tolerances
-                     if k not in known]
     if config.map.basemap == "tianditu" and not (
             config.map.tianditu_tk or os.environ.get("GEOPLAN_TIANDITU_TK")):
         problems.append("map.basemap: the 天地图 basemap needs a key: map.tianditu_tk = \"...\" "
