@@ -1,10 +1,11 @@
-"""Matplotlib charts with Chinese text: CJK font selection and the report's chart builders."""
+"""Matplotlib charts with Chinese text: the packaged CJK font and the report's chart builders."""
 
 from __future__ import annotations
 
 import base64
 import io
 import logging
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -17,72 +18,92 @@ from geoplan.errors import OutputError
 
 logger = logging.getLogger(__name__)
 
-#: CJK font families tried in order: Debian ``fonts-noto-cjk`` first, then the usual
-#: families of planners' Windows/macOS PCs and the smaller Debian WenQuanYi fonts.
-CJK_FONT_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Source Han Sans SC",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-)
-_FONT_FILE_HINTS = ("notosanscjk", "sourcehansans", "wqy", "msyh", "simhei", "pingfang")
+#: The Chinese font geoplan draws with: Noto Sans SC (SIL Open Font License 1.1), shipped in
+#: the ``pylopdf-fonts-zh-cn`` dependency, so charts, printed maps and the PDF report show
+#: Chinese on a machine without any system CJK font, and look the same on every machine.
+CJK_FONT_FAMILY = "Noto Sans SC"
+_FONT_PACKAGE = "pylopdf-fonts-zh-cn"
 
 
-def _known_families() -> set[str]:
-    return {entry.name for entry in font_manager.fontManager.ttflist}
-
-
-def _register_system_cjk_fonts() -> None:
-    """Add CJK font files installed after matplotlib built its font cache."""
-    for path in font_manager.findSystemFonts():
-        if any(hint in Path(path).name.lower() for hint in _FONT_FILE_HINTS):
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError, ValueError):  # unreadable font file: skip it
-                logger.debug("cannot load font file %s", path)
-
-
-def chinese_font_family() -> str:
-    """Return the first installed family of :data:`CJK_FONT_FAMILIES`.
-
-    A font installed after matplotlib built its cache is found too (the system font
-    folders are scanned once more before giving up).
+def packaged_font_path() -> Path:
+    """Return the path of the packaged Noto Sans SC font file (OpenType, CFF outlines).
 
     Raises
     ------
     OutputError
-        If none of the families is installed; the message names the package to install.
+        If the font package is not installed or its font file is missing.
     """
-    for attempt in range(2):
-        families = _known_families()
-        for family in CJK_FONT_FAMILIES:
-            if family in families:
-                return family
-        if attempt == 0:
-            _register_system_cjk_fonts()
-    msg = (
-        "no Chinese (CJK) font found for charts; tried " + ", ".join(CJK_FONT_FAMILIES)
-        + ". On Debian/Ubuntu: apt-get install fonts-noto-cjk (then restart Python)."
-    )
-    raise OutputError(msg)
+    try:
+        import pylopdf_fonts_zh_cn
+    except ImportError as exc:
+        msg = (f"the Chinese font package {_FONT_PACKAGE} is not installed "
+               f"(pip install {_FONT_PACKAGE}); geoplan needs it for charts, maps and PDFs")
+        raise OutputError(msg) from exc
+    path = Path(pylopdf_fonts_zh_cn.sans_path())
+    if not path.is_file():
+        msg = (f"the Chinese font file {path} of {_FONT_PACKAGE} is missing; "
+               f"reinstall it: pip install --force-reinstall {_FONT_PACKAGE}")
+        raise OutputError(msg)
+    return path
+
+
+@cache
+def _register_font(path: Path) -> str:
+    """Add ``path`` to matplotlib's font manager (once per file); return its family name."""
+    try:
+        font_manager.fontManager.addfont(path)
+    except (OSError, RuntimeError, ValueError) as exc:  # FreeType cannot read it
+        msg = (f"the Chinese font file {path} cannot be read ({exc}); "
+               f"reinstall it: pip install --force-reinstall {_FONT_PACKAGE}")
+        raise OutputError(msg) from exc
+    return font_manager.FontProperties(fname=path).get_name()
+
+
+def chinese_font_family() -> str:
+    """Register the packaged CJK font with matplotlib (at first use) and return its family.
+
+    No system font is needed: the font file comes with the ``pylopdf-fonts-zh-cn``
+    dependency (:func:`packaged_font_path`). Registering changes matplotlib's font list,
+    not its rcParams.
+
+    Returns
+    -------
+    str
+        ``"Noto Sans SC"``.
+
+    Raises
+    ------
+    OutputError
+        If the font package is missing or its font file cannot be read; the message names
+        the package to reinstall.
+    """
+    family = _register_font(packaged_font_path())
+    if family != CJK_FONT_FAMILY:
+        msg = (f"{_FONT_PACKAGE} ships the font family {family!r}, not {CJK_FONT_FAMILY!r}; "
+               f"install a version that ships Noto Sans SC")
+        raise OutputError(msg)
+    return family
 
 
 def chinese_rc() -> dict[str, object]:
     """Return matplotlib rcParams that draw Chinese text (use with ``matplotlib.rc_context``).
 
+    Text is set in the packaged Noto Sans SC (DejaVu Sans for the few symbols it lacks);
+    PDF and PostScript output embed it as a real font (type 42), so the text of a saved
+    PDF can be searched and copied.
+
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     family = chinese_font_family()
     return {
         "font.family": "sans-serif",
         "font.sans-serif": [family, "DejaVu Sans"],
         "axes.unicode_minus": False,
+        "pdf.fonttype": 42,
+        "ps.fonttype": 42,
     }
 
 
@@ -92,7 +113,7 @@ def use_chinese_font() -> str:
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     import matplotlib as mpl
 
@@ -148,7 +169,7 @@ def bar_chart(
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     import matplotlib as mpl
 
@@ -175,7 +196,7 @@ def stacked_bar_chart(table: pd.DataFrame, *, title: str, ylabel: str = "") -> F
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     import matplotlib as mpl
 
@@ -203,7 +224,7 @@ def figure_png(fig: Figure) -> bytes:
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     import matplotlib as mpl
 
