@@ -1,0 +1,255 @@
+"""Printable thematic maps: the sheet's artists, its scale, and PNG/PDF drawn in Chinese."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import synthetic_layers as sl
+from matplotlib.image import imread
+from matplotlib.text import Annotation
+from matplotlib_scalebar.scalebar import ScaleBar
+from pdf_fonts import drawn_han_by_font, han_characters, pdf_text
+from render_without_system_fonts import font_messages
+
+from geoplan import map_static
+from geoplan.errors import CRSError, OutputError
+
+SOURCES = ["行政区划：统计用区划代码", "人口：合成网格"]
+DAY = dt.date(2025, 1, 2)
+NOTO = re.compile(r"NotoSansSC|Noto.?Sans.?SC", re.IGNORECASE)
+
+
+@pytest.fixture(scope="module")
+def layers(shared_data: Path) -> dict[str, gpd.GeoDataFrame]:
+    return sl.map_layers(shared_data, n_cells=1500)
+
+
+def theme_maps(layers) -> dict[str, object]:
+    """One call per theme, as the pipeline would make it."""
+    towns, common = layers["towns"], {"sources": SOURCES, "date": DAY}
+    return {
+        "coverage": lambda: map_static.coverage_map(
+            towns, title="晋江市居家养老服务站15分钟服务圈覆盖率",
+            facilities=layers["facilities"], **common),
+        "gaps": lambda: map_static.gaps_map(
+            layers["cells"], towns, title="晋江市15分钟服务圈未覆盖网格", **common),
+        "sites": lambda: map_static.proposed_sites_map(
+            layers["sites"], towns, existing=layers["facilities"],
+            title="晋江市居家养老服务站建议选址", **common),
+        "shortfall": lambda: map_static.shortfall_map(
+            layers["standards"], title="晋江市每百户社区服务设施面积达标情况",
+            rule_label="每百户社区服务设施面积", shortfall_unit="m²", **common),
+        "findings": lambda: map_static.boundary_findings_map(
+            layers["findings"], towns, lines=layers["lines"], markers=layers["markers"],
+            title="晋江市行政区域界线联检发现", **common),
+    }
+
+
+def by_gid(fig, gid: str) -> list:
+    return fig.findobj(lambda a: a.get_gid() == gid)
+
+
+@pytest.fixture(scope="module")
+def sheets(layers) -> dict[str, object]:
+    built = {}
+    for name, draw in theme_maps(layers).items():
+        fig, problems = font_messages(draw)
+        assert problems == [], f"{name}: {problems}"
+        built[name] = fig
+    return built
+
+
+@pytest.mark.parametrize("theme", ["coverage", "gaps", "sites", "shortfall", "findings"])
+def test_every_sheet_has_title_legend_scale_bar_north_arrow_and_footer(sheets, theme):
+    fig = sheets[theme]
+    (ax,) = by_gid(fig, "map")
+    assert by_gid(fig, "title")[0].get_text().startswith("晋江市")
+    legend = ax.get_legend()
+    assert legend is not None
+    assert legend.get_gid() == "legend"
+    assert legend.get_title().get_text().startswith("图例")
+    assert len(legend.get_texts()) >= 2
+    bars = [a for a in ax.artists if isinstance(a, ScaleBar)]
+    assert len(bars) == 1
+    assert bars[0].units == "m"
+    assert bars[0].dx == 1.0
+    (arrow,) = by_gid(fig, "north-arrow")
+    assert isinstance(arrow, Annotation)
+    assert arrow.get_text() == "北"
+    assert arrow.xy[1] > arrow.xyann[1]  # points up: grid north
+    texts = {gid: by_gid(fig, gid)[0].get_text() for gid in
+             ("scale-text", "crs-note", "sources", "date", "note")}
+    assert texts["crs-note"] == ("坐标系：2000国家大地坐标系（CGCS2000），高斯-克吕格投影，3度带，"
+                                 "中央经线120°E（EPSG:4549）")
+    assert texts["sources"] == "数据来源：行政区划：统计用区划代码；人口：合成网格"
+    assert texts["date"] == "制图日期：2025年1月2日"
+    assert texts["note"] == "内部工作底图，未经审核不得公开"
+    assert re.fullmatch(r"比例尺 1:\d+( \d{3})*", texts["scale-text"])
+
+
+def test_legend_entries_name_the_classes(sheets, layers):
+    labels = {name: [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+              for name, fig in sheets.items()}
+    assert labels["coverage"][:5] == ["0%–20%", "20%–40%", "40%–60%", "60%–80%", "80%–100%"]
+    assert "居家养老服务站（6）" in labels["coverage"]
+    assert labels["gaps"][-1] == "已覆盖网格"
+    assert labels["gaps"][-2].startswith("≥")
+    n_gaps = int((~layers["cells"]["covered"]).sum())
+    assert sheets["gaps"].axes[0].get_legend().get_title().get_text().endswith(f"（{n_gaps:,}格）")
+    assert labels["sites"][:2] == ["现有设施（24）", "拟建选址（5，数字为建议顺序）"]
+    assert labels["sites"][2] == "新增覆盖60岁以上人口 1,200"
+    assert labels["shortfall"] == ["达标", "未达标，缺口 120.5m²"]
+    assert labels["findings"] == [
+        "行政区域界线（4）", "界桩（8）", "界线与上一版本不一致（1）", "界桩状况异常（1）",
+        "政区缝隙（1）", "另有1项无位置（见联检报告）"]
+
+
+def test_scale_is_round_and_true_on_paper(sheets, layers):
+    for fig in sheets.values():
+        ax = fig.axes[0]
+        w_mm, h_mm = fig.get_size_inches() * 25.4
+        assert sorted([round(w_mm), round(h_mm)]) == [210, 297]
+        box = ax.get_position()
+        frame_w_m = box.width * w_mm / 1000
+        frame_h_m = box.height * h_mm / 1000
+        denominator = int(by_gid(fig, "scale-text")[0].get_text()[6:].replace(" ", ""))
+        x0, x1 = ax.get_xlim()
+        y0, y1 = ax.get_ylim()
+        assert (x1 - x0) / frame_w_m == pytest.approx(denominator, rel=1e-9)
+        assert (y1 - y0) / frame_h_m == pytest.approx(denominator, rel=1e-9)
+        minx, miny, maxx, maxy = layers["towns"].total_bounds
+        assert x0 < minx
+        assert maxx < x1
+        assert y0 < miny
+        assert maxy < y1
+
+
+def test_round_scale_denominator():
+    assert map_static.round_scale_denominator(123_456) == 150_000
+    assert map_static.round_scale_denominator(100_000) == 100_000
+    assert map_static.round_scale_denominator(100_001) == 150_000
+    assert map_static.round_scale_denominator(8_100) == 10_000
+    assert map_static.round_scale_denominator(7.3) == 8
+    for bad in (0.0, -5.0, float("nan"), float("inf")):
+        with pytest.raises(OutputError, match="positive extent"):
+            map_static.round_scale_denominator(bad)
+
+
+def test_a3_landscape_and_orientation_choice(layers):
+    towns = layers["towns"]
+    fig = map_static.coverage_map(towns, title="晋江市", paper="A3", orientation="landscape")
+    w_mm, h_mm = fig.get_size_inches() * 25.4
+    assert (round(w_mm), round(h_mm)) == (420, 297)
+    # a wide study area goes on a landscape sheet by itself
+    wide = towns.set_geometry(towns.geometry.scale(3.0, 1.0, origin=(0, 0)))
+    fig = map_static.coverage_map(wide, title="宽")
+    w_mm, h_mm = fig.get_size_inches() * 25.4
+    assert w_mm > h_mm
+
+
+def test_crs_notes():
+    assert map_static.crs_note_zh(4549).endswith("中央经线120°E（EPSG:4549）")
+    assert map_static.crs_note_zh(4548) == (
+        "坐标系：2000国家大地坐标系（CGCS2000），高斯-克吕格投影，3度带，中央经线117°E（EPSG:4548）")
+    assert map_static.crs_note_zh(3857) == "坐标系：WGS 84，WGS 84 / Pseudo-Mercator（EPSG:3857）"
+    with pytest.raises(CRSError, match="degrees"):
+        map_static.crs_note_zh(4490)
+
+
+def test_written_png_and_pdf_draw_chinese_in_the_packaged_font(sheets, tmp_path):
+    fig = sheets["coverage"]
+    files, problems = font_messages(
+        lambda: map_static.write_map_files(fig, tmp_path / "专题图" / "覆盖率.pdf"))
+    assert problems == []
+    assert files == {"png": tmp_path / "专题图" / "覆盖率.png",
+                     "pdf": tmp_path / "专题图" / "覆盖率.pdf"}
+    png = imread(files["png"])
+    assert png.shape[:2] == (int(297 / 25.4 * 300), int(210 / 25.4 * 300))  # A4, 300 dpi
+    text = pdf_text(files["pdf"])
+    for words in ("晋江市居家养老服务站15分钟服务圈覆盖率", "图例", "比例尺", "北", "青阳街道",
+                  "坐标系", "数据来源", "制图日期"):
+        assert words in text
+    drawn = drawn_han_by_font(files["pdf"])
+    assert drawn
+    assert all(NOTO.search(name) for name in drawn)
+    assert han_characters(text) <= set().union(*drawn.values())
+    assert sorted(p.name for p in (tmp_path / "专题图").iterdir()) == ["覆盖率.pdf", "覆盖率.png"]
+
+
+def test_pdf_check_catches_missing_glyph_boxes(tmp_path):
+    """The control: a PDF whose Chinese is drawn as boxes fails the check above."""
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    with mpl.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans",
+                         "font.enable_last_resort": False}):
+        fig = Figure()
+        fig.text(0.1, 0.5, "晋江市")
+        font_messages(lambda: fig.savefig(tmp_path / "boxes.pdf"))
+    text = pdf_text(tmp_path / "boxes.pdf")
+    assert han_characters(text) == {"晋", "江", "市"}  # the text layer alone would pass
+    assert set().union(*drawn_han_by_font(tmp_path / "boxes.pdf").values()) == set()
+
+
+def test_inputs_are_not_modified(layers):
+    before = {k: v.copy() for k, v in layers.items()}
+    theme_maps(layers)["gaps"]()
+    theme_maps(layers)["findings"]()
+    for key, layer in layers.items():
+        pd.testing.assert_frame_equal(layer, before[key])
+
+
+def test_no_gaps_and_no_sites_still_draw(layers):
+    cells = layers["cells"].assign(covered=True)
+    fig = map_static.gaps_map(cells, layers["towns"], title="无缺口")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["已覆盖网格"]
+    assert fig.axes[0].get_legend().get_title().get_text().endswith("（0格）")
+    fig = map_static.proposed_sites_map(layers["sites"].iloc[:0], layers["towns"], title="无")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["拟建选址（0，数字为建议顺序）"]
+
+
+def test_bad_input_is_a_clear_error(layers, tmp_path):
+    towns, cells = layers["towns"], layers["cells"]
+    with pytest.raises(OutputError, match=r"must be a fraction in \[0, 1\]; outside it: "):
+        map_static.coverage_map(towns.assign(pop_60plus_share=towns["pop_60plus_share"] * 100),
+                                title="x")
+    with pytest.raises(OutputError, match="missing column"):
+        map_static.coverage_map(towns.drop(columns="pop_60plus_share"), title="x")
+    with pytest.raises(CRSError, match="degrees"):
+        map_static.coverage_map(towns.to_crs(4490), title="x")
+    with pytest.raises(CRSError, match=r"sites is in EPSG:4490.*sites.to_crs\(units.crs\)"):
+        map_static.proposed_sites_map(layers["sites"].to_crs(4490), towns, title="x")
+    with pytest.raises(OutputError, match="needs units with geometries"):
+        map_static.coverage_map(towns.iloc[:0], title="x")
+    with pytest.raises(OutputError, match="paper must be one of"):
+        map_static.coverage_map(towns, title="x", paper="A5")
+    with pytest.raises(OutputError, match="orientation must be"):
+        map_static.coverage_map(towns, title="x", orientation="sideways")
+    with pytest.raises(OutputError, match="bins must be 2 to 6 increasing limits"):
+        map_static.gaps_map(cells, towns, title="x", bins=(0, 50, 20, np.inf))
+    with pytest.raises(OutputError, match="True/False"):
+        map_static.gaps_map(cells.assign(covered="是"), towns, title="x")
+    with pytest.raises(OutputError, match="must hold 'pass'/'fail'/'not_computable'"):
+        map_static.shortfall_map(layers["standards"].assign(status="ok"), title="x",
+                                 rule_label="r")
+    with pytest.raises(OutputError, match="n_classes must be at least 1"):
+        map_static.shortfall_map(layers["standards"], title="x", rule_label="r", n_classes=0)
+    with pytest.raises(OutputError, match="missing column"):
+        map_static.boundary_findings_map(layers["findings"].drop(columns="kind"), towns,
+                                         title="x")
+    fig = map_static.shortfall_map(layers["standards"], title="x", rule_label="r")
+    with pytest.raises(OutputError, match="dpi must be positive"):
+        map_static.write_map_files(fig, tmp_path / "a", dpi=0)
+    (tmp_path / "b.png").mkdir()
+    (tmp_path / "b.pdf").write_bytes(b"earlier")
+    with pytest.raises(OutputError, match="it is a folder"):
+        map_static.write_map_files(fig, tmp_path / "b")
+    assert (tmp_path / "b.pdf").read_bytes() == b"earlier"
