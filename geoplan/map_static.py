@@ -22,29 +22,20 @@ Typical use::
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import itertools
 import logging
 import math
-import os
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import ParamSpec
+from collections.abc import Mapping, Sequence
 
 import geopandas as gpd
 import mapclassify
-import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import shapely
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib_scalebar.scalebar import ScaleBar
-from pyproj import CRS
 
 from geoplan._basemaps import INTERNAL_NOTE
 from geoplan._mapboundary import FINDING_KIND_ZH
@@ -57,10 +48,18 @@ from geoplan._mapcore import (
     require_columns,
 )
 from geoplan._mapfacilities import facility_type_name, type_color
-from geoplan.crs import require_metric
-from geoplan.errors import CRSError, OutputError
-from geoplan.io import atomic_write
-from geoplan.plotting import chinese_rc
+from geoplan._mapsheet import (
+    PAPER_SIZES_MM,
+    SheetText,
+    check_layers,
+    crs_note_zh,
+    finish_sheet,
+    in_chinese_font,
+    new_sheet,
+    round_scale_denominator,
+    write_map_files,
+)
+from geoplan.errors import OutputError
 
 __all__ = [
     "PAPER_SIZES_MM",
@@ -75,15 +74,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-P = ParamSpec("P")
 
-#: Paper sizes (width, height) in millimetres, portrait.
-PAPER_SIZES_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
-_MM_PER_IN = 25.4
-#: Sheet layout in millimetres: outer margin, title band above and footer band below the map.
-_MARGIN_MM, _TITLE_MM, _FOOTER_MM = 12.0, 20.0, 17.0
-#: Mantissas of the round scales offered (1:10 000, 1:15 000, 1:20 000, 1:25 000 …).
-_ROUND_SCALES = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0)
 _NO_DATA = "#d9d9d9"
 _GAP_COLORS = ("#fbb4b9", "#f768a1", "#dd3497", "#ae017e", "#7a0177")
 _SHORTFALL_COLORS = ("#fcbba1", "#fb6a4a", "#de2d26", "#a50f15")
@@ -91,168 +82,6 @@ _FINDING_COLORS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a656
                    "#f781bf", "#17becf", "#999999", "#bcbd22", "#1f3a93")
 #: Units are labelled with their names when there are at most this many.
 MAX_LABELLED_UNITS = 80
-
-
-# ---------------------------------------------------------------- sheet and frame
-
-
-def round_scale_denominator(needed: float) -> int:
-    """Return the smallest round scale denominator at least ``needed``.
-
-    Round scales are 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 × 10^k (1:10 000, 1:150 000 …).
-
-    Raises
-    ------
-    OutputError
-        If ``needed`` is not a positive finite number.
-    """
-    if not (math.isfinite(needed) and needed > 0):
-        msg = f"a map scale needs a positive extent, got a scale denominator of {needed!r}"
-        raise OutputError(msg)
-    power = 10.0 ** math.floor(math.log10(needed))
-    return round(next(m * power for m in (*_ROUND_SCALES, 10.0)
-                      if m * power >= needed * (1 - 1e-12)))
-
-
-def _frame_mm(paper: str, landscape: bool) -> tuple[float, float, float, float]:
-    """Return the sheet (width, height) and the map frame (width, height) in millimetres."""
-    if paper not in PAPER_SIZES_MM:
-        msg = f"paper must be one of {sorted(PAPER_SIZES_MM)}, got {paper!r}"
-        raise OutputError(msg)
-    w, h = PAPER_SIZES_MM[paper]
-    if landscape:
-        w, h = h, w
-    return w, h, w - 2 * _MARGIN_MM, h - 2 * _MARGIN_MM - _TITLE_MM - _FOOTER_MM
-
-
-def _layout(bounds: np.ndarray, paper: str, orientation: str) -> tuple[bool, int]:
-    """Choose the orientation (landscape?) and the round scale that fit ``bounds`` (metres)."""
-    if orientation not in ("auto", "portrait", "landscape"):
-        msg = f"orientation must be 'auto', 'portrait' or 'landscape', got {orientation!r}"
-        raise OutputError(msg)
-    width_m = max(bounds[2] - bounds[0], 1.0) * 1.06  # a little air inside the neat line
-    height_m = max(bounds[3] - bounds[1], 1.0) * 1.06
-    options = [o == "landscape" for o in ("portrait", "landscape")
-               if orientation in ("auto", o)]
-    best = None
-    for landscape in options:
-        _, _, fw, fh = _frame_mm(paper, landscape)
-        needed = max(width_m / (fw / 1000), height_m / (fh / 1000))
-        denominator = round_scale_denominator(needed)
-        if best is None or denominator < best[1]:
-            best = (landscape, denominator)
-    return best
-
-
-def crs_note_zh(crs: object) -> str:
-    """Return the coordinate system as a Chinese map footer states it.
-
-    For the CGCS2000 Gauss-Krüger zones: ``坐标系：2000国家大地坐标系（CGCS2000），
-    高斯-克吕格投影，3度带，中央经线120°E（EPSG:4549）``; other metric systems by name.
-
-    Raises
-    ------
-    CRSError
-        If the CRS is missing, geographic or not in metres.
-    """
-    crs = require_metric(crs, "static map layers")
-    geodetic = crs.geodetic_crs.name if crs.geodetic_crs else ""
-    datum = ("2000国家大地坐标系（CGCS2000）" if "2000" in geodetic and "China" in geodetic
-             else geodetic or crs.name)
-    epsg = crs.to_epsg()
-    code = f"（EPSG:{epsg}）" if epsg else ""
-    operation = crs.coordinate_operation
-    if operation is None or "Transverse Mercator" not in operation.method_name:
-        return f"坐标系：{datum}，{crs.name}{code}"
-    params = {p.name: p.value for p in operation.params}
-    lon0 = params.get("Longitude of natural origin", float("nan"))
-    zone = "3度带，" if "3-degree" in crs.name else "6度带，" if "6-degree" in crs.name else ""
-    return f"坐标系：{datum}，高斯-克吕格投影，{zone}中央经线{lon0:g}°E{code}"
-
-
-@dataclass(frozen=True)
-class _SheetText:
-    """What a sheet says besides the map: title, sources, date, note, paper and orientation."""
-
-    title: str
-    sources: Sequence[str]
-    date: dt.date | None
-    note: str
-    paper: str
-    orientation: str
-
-
-def _check_layers(units: gpd.GeoDataFrame, **others: gpd.GeoDataFrame | None) -> CRS:
-    crs = require_metric(units, "units")
-    if units.empty or shapely.is_empty(units.geometry.to_numpy()).all():
-        msg = "a static map needs units with geometries (they set the map's extent)"
-        raise OutputError(msg)
-    for name, layer in others.items():
-        if layer is not None and (layer.crs is None or CRS.from_user_input(layer.crs) != crs):
-            msg = (f"{name} is in {layer.crs}, the units in EPSG:{crs.to_epsg()}; "
-                   f"project it first, e.g. {name}.to_crs(units.crs)")
-            raise CRSError(msg)
-    return crs
-
-
-def _sheet(units: gpd.GeoDataFrame, sheet: _SheetText) -> tuple[Figure, Axes, int]:
-    """Return a sheet with its title and an empty map frame at a round scale; and the scale."""
-    bounds = units.total_bounds
-    landscape, denominator = _layout(bounds, sheet.paper, sheet.orientation)
-    w, h, fw, fh = _frame_mm(sheet.paper, landscape)
-    fig = Figure(figsize=(w / _MM_PER_IN, h / _MM_PER_IN), dpi=150)
-    FigureCanvasAgg(fig)
-    bottom = _MARGIN_MM + _FOOTER_MM
-    ax = fig.add_axes((_MARGIN_MM / w, bottom / h, fw / w, fh / h), gid="map")
-    cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
-    half_w, half_h = fw / 1000 * denominator / 2, fh / 1000 * denominator / 2
-    ax.set_xlim(cx - half_w, cx + half_w)
-    ax.set_ylim(cy - half_h, cy + half_h)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_linewidth(1.2)
-    ax.set_autoscale_on(False)  # drawing the layers must not move the frame
-    fig.text(0.5, 1 - (_MARGIN_MM + _TITLE_MM * 0.45) / h, sheet.title, ha="center",
-             va="center", fontsize=18 if sheet.paper == "A4" else 22, gid="title")
-    return fig, ax, denominator
-
-
-def _finish(fig: Figure, ax: Axes, *, denominator: int, crs: CRS, legend_title: str,
-            handles: Sequence[object], sheet: _SheetText) -> Figure:
-    """Add the legend, scale bar, north arrow and footer; lay the text out in the CJK font."""
-    ax.set_xlabel("")  # geopandas names the axes; the footer states the coordinate system
-    ax.set_ylabel("")
-    legend = ax.legend(handles=list(handles), title=legend_title, loc="lower right",
-                       fontsize=8, title_fontsize=9, frameon=True, framealpha=0.92,
-                       edgecolor="#555555", fancybox=False, borderpad=0.8)
-    legend.set_gid("legend")
-    bar = ScaleBar(1.0, "m", location="lower left", length_fraction=0.22, box_alpha=0.85,
-                   scale_formatter=_scale_text, font_properties={"size": 8}, border_pad=0.8)
-    bar.set_gid("scale-bar")
-    ax.add_artist(bar)
-    ax.annotate("北", xy=(0.95, 0.965), xytext=(0.95, 0.87), xycoords="axes fraction",
-                ha="center", va="top", fontsize=11, gid="north-arrow",
-                arrowprops={"arrowstyle": "-|>,head_length=1.2,head_width=0.5",
-                            "facecolor": "black", "linewidth": 1.5, "shrinkA": 9})
-    w_mm, h_mm = (v * _MM_PER_IN for v in fig.get_size_inches())
-    top_mm = _MARGIN_MM + _FOOTER_MM - 3.0
-    day = sheet.date or dt.date.today()
-    made = f"{day.year}年{day.month}月{day.day}日"
-    left = [(f"比例尺 1:{denominator:,}".replace(",", " "), "scale-text"),
-            (crs_note_zh(crs), "crs-note"),
-            ("数据来源：" + ("；".join(sheet.sources) if sheet.sources else "未注明"), "sources")]
-    right = [(f"制图日期：{made}", "date"), (sheet.note, "note")]
-    for column, x_mm, ha in ((left, _MARGIN_MM, "left"), (right, w_mm - _MARGIN_MM, "right")):
-        for i, (text, gid) in enumerate(t for t in column if t[0]):
-            fig.text(x_mm / w_mm, (top_mm - 4.2 * i) / h_mm, text, fontsize=7.5, va="top",
-                     ha=ha, gid=gid)
-    fig.canvas.draw()
-    return fig
-
-
-def _scale_text(value: float, unit: str) -> str:
-    return f"{value:g} {'千米' if unit == 'km' else '米' if unit == 'm' else unit}"
 
 
 def _outline(ax: Axes, units: gpd.GeoDataFrame, *, labels: bool = True,
@@ -296,17 +125,6 @@ def _patches(colors: Sequence[str], labels: Sequence[str]) -> list[Patch]:
             for c, label in zip(colors, labels, strict=True)]
 
 
-def _in_chinese_font(draw: Callable[P, Figure]) -> Callable[P, Figure]:
-    """Build the whole sheet inside the CJK font settings (geopandas draws as it plots)."""
-
-    @functools.wraps(draw)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Figure:
-        with mpl.rc_context(chinese_rc()):
-            return draw(*args, **kwargs)
-
-    return wrapper
-
-
 def _facility_points(ax: Axes, facilities: gpd.GeoDataFrame, type_col: str) -> list[Line2D]:
     """Draw facilities as dots, one colour per type; return their legend entries."""
     types = (facilities[type_col].astype(object).where(facilities[type_col].notna(), "untyped")
@@ -332,7 +150,7 @@ def _shares(units: gpd.GeoDataFrame, share_col: str, what: str) -> pd.Series:
     return shares.clip(0.0, 1.0)
 
 
-@_in_chinese_font
+@in_chinese_font
 def coverage_map(
     units: gpd.GeoDataFrame,
     *,
@@ -390,10 +208,10 @@ def coverage_map(
         Layers not in one metric CRS.
     """
     what = "coverage_map"
-    crs = _check_layers(units, facilities=facilities)
+    crs = check_layers(units, facilities=facilities)
     shares = _shares(units, share_col, what)
-    sheet = _SheetText(title, sources, date, note, paper, orientation)
-    fig, ax, denominator = _sheet(units, sheet)
+    sheet = SheetText(title, sources, date, note, paper, orientation)
+    fig, ax, denominator = new_sheet(units, sheet)
     classes = _classes(shares, SHARE_BINS[1:])
     _fill(ax, units, classes, SHARE_COLORS)
     _outline(ax, units, name_col=name_col)
@@ -402,11 +220,11 @@ def coverage_map(
         handles.append(Patch(facecolor=_NO_DATA, edgecolor="#6b6b6b", label="无数据"))
     if facilities is not None and len(facilities):
         handles += _facility_points(ax, facilities, type_col)
-    return _finish(fig, ax, denominator=denominator, crs=crs, legend_title=f"图例　{share_label}",
-                   handles=handles, sheet=sheet)
+    return finish_sheet(fig, ax, denominator=denominator, crs=crs,
+                        legend_title=f"图例　{share_label}", handles=handles, sheet=sheet)
 
 
-@_in_chinese_font
+@in_chinese_font
 def gaps_map(
     cells: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame,
@@ -456,7 +274,7 @@ def gaps_map(
     from geoplan.maps import quantile_class_limits
 
     what = "gaps_map"
-    crs = _check_layers(units, cells=cells)
+    crs = check_layers(units, cells=cells)
     covered = boolean_column(cells, covered_col, what)
     gaps = cells[~covered.to_numpy()]
     people = numeric_column(gaps, pop_col, what)
@@ -467,8 +285,8 @@ def gaps_map(
                f"e.g. (0, 20, 50, inf); got {limits}")
         raise OutputError(msg)
     colors = _GAP_COLORS[len(_GAP_COLORS) - n:]
-    sheet = _SheetText(title, sources, date, note, paper, orientation)
-    fig, ax, denominator = _sheet(units, sheet)
+    sheet = SheetText(title, sources, date, note, paper, orientation)
+    fig, ax, denominator = new_sheet(units, sheet)
     cells[covered.to_numpy()].plot(ax=ax, color="#e5f5e0", linewidth=0, zorder=1,
                                    rasterized=True)
     _fill(ax, gaps, _classes(people, limits[1:]), colors, rasterized=True)
@@ -479,8 +297,8 @@ def gaps_map(
     handles.append(Patch(facecolor="#e5f5e0", edgecolor="#6b6b6b", linewidth=0.4,
                          label="已覆盖网格"))
     legend_title = f"图例　未覆盖网格{pop_label}（{len(gaps):,}格）"
-    return _finish(fig, ax, denominator=denominator, crs=crs, legend_title=legend_title,
-                   handles=handles, sheet=sheet)
+    return finish_sheet(fig, ax, denominator=denominator, crs=crs, legend_title=legend_title,
+                        handles=handles, sheet=sheet)
 
 
 def _site_diameters_pt(gains: pd.Series) -> tuple[pd.Series, float]:
@@ -488,7 +306,7 @@ def _site_diameters_pt(gains: pd.Series) -> tuple[pd.Series, float]:
     return 6 + 12 * (gains / biggest) ** 0.5, biggest
 
 
-@_in_chinese_font
+@in_chinese_font
 def proposed_sites_map(
     sites: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame,
@@ -534,11 +352,11 @@ def proposed_sites_map(
         Layers not in one metric CRS.
     """
     what = "proposed_sites_map"
-    crs = _check_layers(units, sites=sites, existing=existing)
+    crs = check_layers(units, sites=sites, existing=existing)
     ranks = numeric_column(sites, rank_col, what)
     gains = numeric_column(sites, gain_col, what).fillna(0.0).clip(lower=0.0)
-    sheet = _SheetText(title, sources, date, note, paper, orientation)
-    fig, ax, denominator = _sheet(units, sheet)
+    sheet = SheetText(title, sources, date, note, paper, orientation)
+    fig, ax, denominator = new_sheet(units, sheet)
     units.plot(ax=ax, color="#f7f7f7", linewidth=0, zorder=0)
     _outline(ax, units, name_col=name_col)
     handles: list[object] = []
@@ -562,8 +380,8 @@ def proposed_sites_map(
         handles.append(Line2D([], [], marker="o", linestyle="", markersize=6 + 12 * share ** 0.5,
                               markerfacecolor="none", markeredgecolor="#6a3d9a",
                               label=f"{gain_label} {biggest * share:,.0f}"))
-    return _finish(fig, ax, denominator=denominator, crs=crs, legend_title="图例",
-                   handles=handles, sheet=sheet)
+    return finish_sheet(fig, ax, denominator=denominator, crs=crs, legend_title="图例",
+                        handles=handles, sheet=sheet)
 
 
 _STATUS_ZH = {"pass": "达标", True: "达标", "fail": "未达标", False: "未达标",
@@ -593,7 +411,7 @@ def _shortfall_classes(values: pd.Series, k: int) -> tuple[pd.Series, list[str]]
     return pd.Series(fj.yb, index=values.index), labels
 
 
-@_in_chinese_font
+@in_chinese_font
 def shortfall_map(
     units: gpd.GeoDataFrame,
     *,
@@ -642,7 +460,7 @@ def shortfall_map(
         Units not in a metric CRS.
     """
     what = "shortfall_map"
-    crs = _check_layers(units)
+    crs = check_layers(units)
     require_columns(units, [status_col, shortfall_col], what)
     if n_classes < 1:
         msg = f"{what}: n_classes must be at least 1, got {n_classes}"
@@ -652,8 +470,8 @@ def shortfall_map(
     failing = (status == "未达标").to_numpy()
     classes, labels = _shortfall_classes(shortfalls[failing].fillna(0.0), n_classes)
     colors = list(_SHORTFALL_COLORS[-len(labels):]) if labels else []
-    sheet = _SheetText(title, sources, date, note, paper, orientation)
-    fig, ax, denominator = _sheet(units, sheet)
+    sheet = SheetText(title, sources, date, note, paper, orientation)
+    fig, ax, denominator = new_sheet(units, sheet)
     shown = {"达标": "#c7e9c0", "无法计算": _NO_DATA}
     for text, color in shown.items():
         part = units[(status == text).to_numpy()]
@@ -665,11 +483,11 @@ def shortfall_map(
     handles += _patches(colors, [f"未达标，缺口 {t}{shortfall_unit}" for t in labels])
     if (status == "无法计算").any():
         handles.append(Patch(facecolor=_NO_DATA, edgecolor="#6b6b6b", label="无法计算"))
-    return _finish(fig, ax, denominator=denominator, crs=crs, legend_title=f"图例　{rule_label}",
-                   handles=handles, sheet=sheet)
+    return finish_sheet(fig, ax, denominator=denominator, crs=crs,
+                        legend_title=f"图例　{rule_label}", handles=handles, sheet=sheet)
 
 
-@_in_chinese_font
+@in_chinese_font
 def boundary_findings_map(
     findings: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame,
@@ -716,13 +534,13 @@ def boundary_findings_map(
     CRSError
         Layers not in one metric CRS.
     """
-    crs = _check_layers(units, findings=findings, lines=lines, markers=markers)
+    crs = check_layers(units, findings=findings, lines=lines, markers=markers)
     require_columns(findings, [kind_col], "boundary_findings_map")
     names = FINDING_KIND_ZH | dict(kind_labels or {})
     geoms = findings.geometry.to_numpy()
     located = findings[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
-    sheet = _SheetText(title, sources, date, note, paper, orientation)
-    fig, ax, denominator = _sheet(units, sheet)
+    sheet = SheetText(title, sources, date, note, paper, orientation)
+    fig, ax, denominator = new_sheet(units, sheet)
     units.plot(ax=ax, color="#f7f7f7", linewidth=0, zorder=0)
     _outline(ax, units, name_col=name_col)
     handles: list[object] = []
@@ -748,49 +566,5 @@ def boundary_findings_map(
     if len(located) < len(findings):
         handles.append(Patch(facecolor="none", edgecolor="none",
                              label=f"另有{len(findings) - len(located)}项无位置（见联检报告）"))
-    return _finish(fig, ax, denominator=denominator, crs=crs, legend_title="图例　联检发现",
-                   handles=handles, sheet=sheet)
-
-
-def write_map_files(fig: Figure, path: str | os.PathLike[str], *,
-                    dpi: int = 300) -> dict[str, Path]:
-    """Write a sheet as PNG and PDF beside each other, each atomically.
-
-    Parameters
-    ----------
-    fig
-        A sheet from one of this module's map functions.
-    path
-        Output path without suffix (a ``.png``/``.pdf`` suffix is dropped): ``out/覆盖率``
-        writes ``out/覆盖率.png`` and ``out/覆盖率.pdf``.
-    dpi
-        PNG resolution (300: print quality; an A4 sheet is 2480 × 3507 pixels). The PDF is
-        vector, with the Chinese font embedded and its text searchable.
-
-    Returns
-    -------
-    dict
-        ``{"png": path, "pdf": path}``.
-
-    Raises
-    ------
-    OutputError
-        ``dpi`` not positive, or a file cannot be written (earlier files are kept).
-    """
-    if dpi <= 0:
-        msg = f"dpi must be positive, got {dpi}"
-        raise OutputError(msg)
-    stem = Path(path)
-    if stem.suffix.lower() in (".png", ".pdf"):
-        stem = stem.with_suffix("")
-    titles = [t.get_text() for t in fig.texts if t.get_gid() == "title"]
-    written = {}
-    with mpl.rc_context(chinese_rc()):
-        for fmt, meta in (("png", {"Title": titles[0] if titles else "", "Software": "geoplan"}),
-                          ("pdf", {"Title": titles[0] if titles else "", "Creator": "geoplan"})):
-            target = stem.parent / f"{stem.name}.{fmt}"
-            with atomic_write(target) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=meta)
-            written[fmt] = target
-    logger.info("wrote map %s (.png, .pdf)", stem)
-    return written
+    return finish_sheet(fig, ax, denominator=denominator, crs=crs, legend_title="图例　联检发现",
+                        handles=handles, sheet=sheet)
