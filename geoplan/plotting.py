@@ -88,9 +88,10 @@ def chinese_font_family() -> str:
 def chinese_rc() -> dict[str, object]:
     """Return matplotlib rcParams that draw Chinese text (use with ``matplotlib.rc_context``).
 
-    Text is set in the packaged Noto Sans SC (DejaVu Sans for the few symbols it lacks);
-    PDF and PostScript output embed it as a real font (type 42), so the text of a saved
-    PDF can be searched and copied.
+    Text is set in the packaged Noto Sans SC (DejaVu Sans for the few symbols it lacks). A
+    saved PDF embeds the glyphs it uses (matplotlib's Type 3 fonts: the font has CFF
+    outlines, which matplotlib's Type 42 output cannot embed validly) with a Unicode map, so
+    its text can be searched and copied.
 
     Raises
     ------
@@ -102,8 +103,6 @@ def chinese_rc() -> dict[str, object]:
         "font.family": "sans-serif",
         "font.sans-serif": [family, "DejaVu Sans"],
         "axes.unicode_minus": False,
-        "pdf.fonttype": 42,
-        "ps.fonttype": 42,
     }
 
 

@@ -13,7 +13,9 @@ folder given as the only argument and prints one JSON object:
   missing-glyph or font-not-found message raised while drawing it;
 - ``pixels``: whether a Chinese string drawn with geoplan's settings is pixel-identical to
   the same string drawn from the packaged font file, and differs from the missing-glyph
-  boxes that a font without Chinese draws.
+  boxes that a font without Chinese draws;
+- ``map`` and ``report``: a printable map sheet (PNG and PDF) and the PDF report, with the
+  Chinese characters of each PDF's text and, per embedded font, those it really draws.
 """
 
 from __future__ import annotations
@@ -127,6 +129,48 @@ def check_pixels() -> dict[str, bool]:
             "inked": not np.array_equal(ours, blank)}
 
 
+def pdf_fonts(pdf: Path) -> dict[str, object]:
+    from pdf_checks import drawn_han_by_font, han_characters, pdf_text
+
+    return {"pdf": str(pdf), "han": sorted(han_characters(pdf_text(pdf))),
+            "drawn": {name: sorted(chars) for name, chars in drawn_han_by_font(pdf).items()}}
+
+
+def check_map(out: Path) -> dict[str, object]:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from geoplan import map_static
+
+    towns = gpd.GeoDataFrame(
+        {"name": ["青阳街道", "安海镇"], "pop_60plus_share": [0.35, 0.92]},
+        geometry=[box(640_000, 2_735_000, 650_000, 2_745_000),
+                  box(650_000, 2_735_000, 660_000, 2_745_000)], crs=4549)
+
+    def draw() -> dict[str, Path]:
+        fig = map_static.coverage_map(towns, title=f"{SAMPLE}专题图", sources=["合成数据"])
+        return map_static.write_map_files(fig, out / "专题图", dpi=100)
+
+    files, problems = font_messages(draw)
+    return {"problems": problems, "png": str(files["png"])} | pdf_fonts(files["pdf"])
+
+
+def check_report(out: Path) -> dict[str, object]:
+    from geoplan import plotting, report
+
+    table = pd.DataFrame({"name": ["青阳街道", "安海镇"], "pop_60plus_share": [0.35, 0.92]})
+    chart = plotting.bar_chart(table.set_index("name")["pop_60plus_share"], title=SAMPLE)
+    sections = [report.ReportSection("一、覆盖情况", text=f"{SAMPLE}。", table=table,
+                                     figures=[chart])]
+
+    def draw() -> Path:
+        html = report.write_html_report(sections, out / "report.html", title="晋江市民政设施评估")
+        return report.write_pdf_report(html, out / "report.pdf")
+
+    pdf, problems = font_messages(draw)
+    return {"problems": problems} | pdf_fonts(pdf)
+
+
 def main(out: Path) -> dict[str, object]:
     fc = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True,
                         check=False)
@@ -137,6 +181,8 @@ def main(out: Path) -> dict[str, object]:
     report["packaged_font"] = str(plotting.packaged_font_path())
     report["chart"] = check_chart(out)
     report["pixels"] = check_pixels()
+    report["map"] = check_map(out)
+    report["report"] = check_report(out)
     return report
 
 

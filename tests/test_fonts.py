@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,6 +70,18 @@ def test_chart_without_system_fonts_draws_chinese_from_the_packaged_font(bare):
     # pixel-identical to the packaged font, not the boxes a font without Chinese draws
     assert bare["pixels"] == {"same_as_packaged": True, "differs_from_tofu": True,
                               "inked": True}
+
+
+@pytest.mark.parametrize("output", ["map", "report"])
+def test_printed_pdfs_without_system_fonts_draw_chinese_from_the_packaged_font(bare, output):
+    printed = bare[output]
+    assert printed["problems"] == []
+    assert len(printed["han"]) > 10
+    noto = [name for name in printed["drawn"] if re.search(r"Noto-?Sans-?SC", name)]
+    assert noto
+    assert sorted(printed["drawn"]) == sorted(noto)  # no other font embedded
+    drawn = set().union(*(printed["drawn"][name] for name in noto))
+    assert set(printed["han"]) <= drawn
 
 
 def test_the_probe_sees_missing_glyphs_when_there_are_some():

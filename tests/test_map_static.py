@@ -14,7 +14,7 @@ import synthetic_layers as sl
 from matplotlib.image import imread
 from matplotlib.text import Annotation
 from matplotlib_scalebar.scalebar import ScaleBar
-from pdf_fonts import drawn_han_by_font, han_characters, pdf_text
+from pdf_checks import drawn_han_by_font, han_characters, pdf_text
 from render_without_system_fonts import font_messages
 
 from geoplan import map_static
@@ -187,7 +187,7 @@ def test_pdf_check_catches_missing_glyph_boxes(tmp_path):
     import matplotlib as mpl
     from matplotlib.figure import Figure
 
-    with mpl.rc_context({"pdf.fonttype": 42, "font.family": "DejaVu Sans",
+    with mpl.rc_context({"font.family": "DejaVu Sans",
                          "font.enable_last_resort": False}):
         fig = Figure()
         fig.text(0.1, 0.5, "晋江市")

@@ -1,9 +1,11 @@
-"""Read a PDF the way the tests check it: its text, its fonts, and which Chinese characters
-each embedded font really draws (an outline, not the missing-glyph box).
+"""Read a PDF the way the tests check it: its text, where its content lies on each page, and
+which Chinese characters each embedded font really draws (an outline, not the missing-glyph
+box).
 
-For each font the ToUnicode map says which character a glyph stands for; the glyph is looked
-up in the embedded font program (through CIDToGIDMap) and counts as drawn when it is not
-glyph 0 (.notdef, the box) and has an outline.
+For each font the ToUnicode map says which character a glyph stands for. In a Type 0 font
+the glyph is looked up in the embedded font program (through CIDToGIDMap) and counts as
+drawn when it is not glyph 0 (.notdef, the box) and has an outline; in a Type 3 font
+(matplotlib's default) when it is not .notdef and its glyph procedure draws a path.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 from fontTools.pens.boundsPen import BoundsPen
 from fontTools.ttLib import TTFont
+from pdfminer.high_level import extract_pages
+from pdfminer.layout import LTChar, LTContainer, LTCurve, LTImage, LTItem
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
@@ -60,9 +64,38 @@ def _program(descriptor: DictionaryObject) -> TTFont | None:
     return None
 
 
+_PATH_OPERATOR = re.compile(rb"\s(m|l|c|re)\s")
+_NOTDEF = re.compile(r"/?(\.notdef|uni0+|cid0+|glyph0+|g0)")
+
+
+def _drawn_han_type3(font: DictionaryObject) -> set[str]:
+    """Chinese characters of a Type 3 font whose glyph procedure draws a path."""
+    names, code = {}, 0
+    for item in font["/Encoding"].get_object().get("/Differences", []):
+        if isinstance(item, int):
+            code = item
+        else:
+            names[code] = str(item)
+            code += 1
+    procs = font["/CharProcs"].get_object()
+    drawn = set()
+    cmap = font["/ToUnicode"].get_object().get_data().decode("latin-1")
+    for char_code, text in to_unicode(cmap).items():
+        name = names.get(char_code)
+        if not han_characters(text) or name is None or _NOTDEF.fullmatch(name):
+            continue
+        if name in procs and _PATH_OPERATOR.search(procs[name].get_object().get_data()):
+            drawn |= han_characters(text)
+    return drawn
+
+
 def _drawn_han(font: DictionaryObject) -> set[str]:
-    """Chinese characters that a Type0 font maps to a glyph with an outline."""
-    if "/DescendantFonts" not in font or "/ToUnicode" not in font:
+    """Chinese characters that a font maps to a glyph with an outline (not .notdef)."""
+    if "/ToUnicode" not in font:
+        return set()
+    if font.get("/Subtype") == "/Type3":
+        return _drawn_han_type3(font)
+    if "/DescendantFonts" not in font:
         return set()
     descendant = font["/DescendantFonts"][0].get_object()
     program = _program(descendant["/FontDescriptor"].get_object())
@@ -107,3 +140,23 @@ def drawn_han_by_font(path: Path) -> dict[str, set[str]]:
         if "/Resources" in page:
             _walk(page["/Resources"].get_object(), found)
     return found
+
+
+def _extent(item: LTItem, box: list[float]) -> None:
+    if isinstance(item, LTChar | LTCurve | LTImage):  # glyphs, rules and borders, pictures
+        box[0], box[1] = min(box[0], item.x0), max(box[1], item.x1)
+    if isinstance(item, LTContainer):
+        for child in item:
+            _extent(child, box)
+
+
+def page_extents(path: Path) -> list[dict[str, float]]:
+    """Per page: its width and height and the leftmost and rightmost ink (points)."""
+    pages = []
+    for page in extract_pages(path):
+        box = [float("inf"), float("-inf")]
+        for item in page:
+            _extent(item, box)
+        pages.append({"width": page.width, "height": page.height, "left": box[0],
+                      "right": box[1]})
+    return pages
