@@ -23,8 +23,10 @@ import matplotlib as mpl
 import numpy as np
 import shapely
 from matplotlib.axes import Axes
+from matplotlib.backend_bases import RendererBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib_scalebar.scalebar import ScaleBar
 from pyproj import CRS
 
@@ -176,14 +178,47 @@ def new_sheet(units: gpd.GeoDataFrame, sheet: SheetText) -> tuple[Figure, Axes, 
     return fig, ax, denominator
 
 
+def _fit_title(fig: Figure, renderer: RendererBase) -> None:
+    """Shrink the title to the sheet's width (down to 11 pt), then break it into two lines."""
+    (title,) = (t for t in fig.texts if t.get_gid() == "title")
+    room = fig.bbox.width * (1 - 2 * _MARGIN_MM / (fig.get_size_inches()[0] * _MM_PER_IN))
+    while title.get_window_extent(renderer).width > room and title.get_fontsize() > 11:
+        title.set_fontsize(title.get_fontsize() - 1)
+    text = title.get_text()
+    if title.get_window_extent(renderer).width > room and "\n" not in text:
+        middle = len(text) // 2
+        breaks = [i + 1 for i, ch in enumerate(text) if ch in "）)，, "] or [middle]
+        cut = min(breaks, key=lambda i: abs(i - middle))
+        title.set_text(f"{text[:cut].rstrip()}\n{text[cut:].lstrip()}")
+
+
+def _place_legend(ax: Axes, legend: Legend, units: gpd.GeoDataFrame,
+                  renderer: RendererBase) -> None:
+    """Put the legend in the corner (lower right or upper left) where it hides least map."""
+    geoms = units.geometry.to_numpy()
+    hidden = {}
+    for corner in ("lower right", "upper left"):
+        legend.set_loc(corner)
+        (x0, y0), (x1, y1) = ax.transData.inverted().transform(
+            legend.get_window_extent(renderer).get_points())
+        hidden[corner] = float(shapely.area(shapely.intersection(
+            geoms, shapely.box(x0, y0, x1, y1))).sum())
+    legend.set_loc(min(hidden, key=hidden.get))
+
+
 def finish_sheet(fig: Figure, ax: Axes, *, denominator: int, crs: CRS, legend_title: str,
-                 handles: Sequence[object], sheet: SheetText) -> Figure:
-    """Add the legend, scale bar, north arrow and footer; lay the text out in the CJK font."""
+                 handles: Sequence[object], sheet: SheetText,
+                 units: gpd.GeoDataFrame) -> Figure:
+    """Add the legend, scale bar, north arrow and footer; lay the text out in the CJK font.
+
+    The legend goes where it hides least of ``units``; a long title is shrunk or broken.
+    """
     ax.set_xlabel("")  # geopandas names the axes; the footer states the coordinate system
     ax.set_ylabel("")
     legend = ax.legend(handles=list(handles), title=legend_title, loc="lower right",
                        fontsize=8, title_fontsize=9, frameon=True, framealpha=0.92,
-                       edgecolor="#555555", fancybox=False, borderpad=0.8)
+                       edgecolor="#555555", fancybox=False, borderpad=0.8,
+                       ncols=2 if len(handles) > 12 else 1)
     legend.set_gid("legend")
     bar = ScaleBar(1.0, "m", location="lower left", length_fraction=0.22, box_alpha=0.85,
                    scale_formatter=_scale_text, font_properties={"size": 8}, border_pad=0.8)
@@ -205,6 +240,9 @@ def finish_sheet(fig: Figure, ax: Axes, *, denominator: int, crs: CRS, legend_ti
         for i, (text, gid) in enumerate(t for t in column if t[0]):
             fig.text(x_mm / w_mm, (top_mm - 4.2 * i) / h_mm, text, fontsize=7.5, va="top",
                      ha=ha, gid=gid)
+    renderer = fig.canvas.get_renderer()
+    _fit_title(fig, renderer)
+    _place_legend(ax, legend, units, renderer)
     fig.canvas.draw()
     return fig
 

@@ -4,7 +4,8 @@
 evaluation, proposals, inspection findings …) into one ``.xlsx`` with Chinese headers, a frozen
 header row, widths that respect double-width Chinese characters, number formats and highlighted
 rows. ``write_html_report`` writes one HTML file with headings, tables, charts (inline PNG, CJK
-font) and the map embedded; it opens with no network access.
+font) and the map embedded; it opens with no network access, and prints on A4 pages.
+``write_pdf_report`` prints that HTML report to a PDF in the packaged Chinese font.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import html
 import logging
 import math
 import os
+import re
 import types
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -544,6 +546,11 @@ def write_html_report(
 # ---------------------------------------------------------------- PDF report
 
 
+#: An embedded page (``<iframe srcdoc="…">``, quotes escaped inside): megabytes of map
+#: that is not printed and that the HTML parser would otherwise read character by character.
+_SRCDOC = re.compile(r'\ssrcdoc="[^"]*"')
+
+
 def _weasyprint() -> types.ModuleType:
     """Import WeasyPrint late: importing it loads Pango, which only the PDF report needs."""
     try:
@@ -603,7 +610,8 @@ def write_pdf_report(html_path: str | os.PathLike[str], path: str | os.PathLike[
     font_face = weasyprint.CSS(string=(
         f'@font-face {{ font-family: "{CJK_FONT_FAMILY}"; '
         f'src: url("{packaged_font_path().as_uri()}"); }}'), font_config=fonts)
-    document = weasyprint.HTML(filename=source, encoding="utf-8")
+    page = _SRCDOC.sub("", source.read_text(encoding="utf-8"))  # the map is not printed
+    document = weasyprint.HTML(string=page, base_url=str(source.parent), encoding="utf-8")
     with atomic_write(path) as tmp:
         document.write_pdf(tmp, stylesheets=[font_face], font_config=fonts)
     logger.info("wrote PDF report %s (%.1f MB)", path, Path(path).stat().st_size / 1e6)

@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import synthetic_layers as sl
+from matplotlib.colors import to_hex
 from matplotlib.image import imread
 from matplotlib.text import Annotation
 from matplotlib_scalebar.scalebar import ScaleBar
 from pdf_checks import drawn_han_by_font, han_characters, pdf_text
 from render_without_system_fonts import font_messages
+from shapely.geometry import MultiPolygon, box
 
 from geoplan import map_static
 from geoplan.errors import CRSError, OutputError
@@ -205,6 +207,24 @@ def test_inputs_are_not_modified(layers):
         pd.testing.assert_frame_equal(layer, before[key])
 
 
+@pytest.mark.parametrize("shape", ["squares", "centres", "multipart"])
+def test_gap_cells_of_every_shape_are_drawn_in_their_class_colours(layers, shape):
+    cells = layers["cells"]
+    if shape == "centres":
+        cells = cells.set_geometry(cells.geometry.centroid)
+    elif shape == "multipart":
+        cells = cells.set_geometry(cells.geometry.map(lambda g: MultiPolygon([g])))
+    fig = map_static.gaps_map(cells, layers["towns"], title="网格", bins=(0, 30, np.inf))
+    ax = fig.axes[0]
+    colours = {to_hex(c) for coll in ax.collections for c in coll.get_facecolors()}
+    assert {"#e5f5e0", "#ae017e", "#7a0177"} <= colours  # covered, two classes of gaps
+    expected = (cells["pop_60plus"] >= 30) & ~cells["covered"]
+    drawn_dark = sum(int((np.array([to_hex(c) for c in coll.get_facecolors()]) == "#7a0177").sum())
+                     for coll in ax.collections if len(coll.get_facecolors()) > 1)
+    if shape != "multipart":  # one collection holds every cell, one colour each
+        assert drawn_dark == int(expected.sum())
+
+
 def test_no_gaps_and_no_sites_still_draw(layers):
     cells = layers["cells"].assign(covered=True)
     fig = map_static.gaps_map(cells, layers["towns"], title="无缺口")
@@ -253,3 +273,33 @@ def test_bad_input_is_a_clear_error(layers, tmp_path):
     with pytest.raises(OutputError, match="it is a folder"):
         map_static.write_map_files(fig, tmp_path / "b")
     assert (tmp_path / "b.pdf").read_bytes() == b"earlier"
+
+
+def test_long_title_is_shrunk_or_broken_to_fit_the_sheet(layers):
+    long = "晋江市民政服务设施布局（示例，合成数据）15分钟居家养老服务站服务圈未覆盖网格与建议选址"
+    fig = map_static.coverage_map(layers["towns"], title=long)
+    (title,) = by_gid(fig, "title")
+    box = title.get_window_extent(fig.canvas.get_renderer())
+    margin_px = 12 / 25.4 * fig.dpi
+    assert box.x0 >= margin_px - 1
+    assert box.x1 <= fig.bbox.width - margin_px + 1
+    assert title.get_text().replace("\n", "") == long
+    assert title.get_fontsize() >= 11
+
+
+@pytest.mark.parametrize(("corner", "block", "speck"), [
+    ("upper left", (5_000, 0, 10_000, 6_000), (0, 11_800, 200, 12_000)),
+    ("lower right", (0, 6_000, 5_000, 12_000), (9_800, 0, 10_000, 200)),
+])
+def test_legend_goes_where_it_hides_least_map(corner, block, speck):
+    """A big block in one corner of the extent, a speck in the opposite corner."""
+    from shapely.affinity import translate
+
+    shapes = [translate(box(*b), 650_000, 2_740_000) for b in (block, speck)]
+    units = gpd.GeoDataFrame({"name": ["甲", "乙"], "pop_60plus_share": [0.5, 0.5]},
+                             geometry=shapes, crs=4549)
+    fig = map_static.coverage_map(units, title="图例位置")
+    ax = fig.axes[0]
+    extent = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+    (cx, cy) = ax.transAxes.inverted().transform(extent.get_points().mean(axis=0))
+    assert (cx < 0.5 < cy) if corner == "upper left" else (cy < 0.5 < cx)
