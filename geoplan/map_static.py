@@ -85,6 +85,7 @@ _GAP_COLORS = ("#fbb4b9", "#f768a1", "#dd3497", "#ae017e", "#7a0177")
 _SHORTFALL_COLORS = ("#fcbba1", "#fb6a4a", "#de2d26", "#a50f15")
 _FINDING_COLORS = ("#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628",
                    "#f781bf", "#17becf", "#999999", "#bcbd22", "#1f3a93")
+_FINDING_MARKERS = ("o", "s", "D", "v")
 #: Units are labelled with their names when there are at most this many.
 MAX_LABELLED_UNITS = 80
 
@@ -573,13 +574,14 @@ def boundary_findings_map(
                               label=f"界桩（{len(markers)}）"))
     kinds = located[kind_col].astype(str)
     for i, kind in enumerate(sorted(kinds.unique())):
-        color = _FINDING_COLORS[i % len(_FINDING_COLORS)]
+        color = _FINDING_COLORS[i % len(_FINDING_COLORS)]  # more kinds than colours: the
+        marker = _FINDING_MARKERS[i // len(_FINDING_COLORS) % len(_FINDING_MARKERS)]  # shape
         part = located[(kinds == kind).to_numpy()]
         part.plot(ax=ax, color=color, edgecolor=color, linewidth=2, alpha=0.6, zorder=6)
         where = part.geometry.representative_point()
-        ax.scatter(where.x, where.y, s=90, facecolor="none", edgecolor=color, linewidth=1.6,
-                   zorder=7)
-        handles.append(Line2D([], [], marker="o", linestyle="", markersize=8,
+        ax.scatter(where.x, where.y, s=90, marker=marker, facecolor="none", edgecolor=color,
+                   linewidth=1.6, zorder=7)
+        handles.append(Line2D([], [], marker=marker, linestyle="", markersize=8,
                               markerfacecolor="none", markeredgecolor=color,
                               label=f"{names.get(kind, kind)}（{len(part)}）"))
     if len(located) < len(findings):

@@ -303,3 +303,29 @@ def test_legend_goes_where_it_hides_least_map(corner, block, speck):
     extent = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
     (cx, cy) = ax.transAxes.inverted().transform(extent.get_points().mean(axis=0))
     assert (cx < 0.5 < cy) if corner == "upper left" else (cy < 0.5 < cx)
+
+
+def test_classes_are_the_interactive_maps(layers):
+    """A unit at exactly 20 % is in the 20%–40% class on both maps; no share is grey."""
+    from geoplan.maps import SHARE_COLORS, binned_colors
+
+    shares = [0.0, 0.2, 0.6, 1.0, np.nan]
+    towns = layers["towns"].iloc[:5].assign(pop_60plus_share=shares)
+    fig = map_static.coverage_map(towns, title="分级")
+    fills = [to_hex(c) for coll in fig.axes[0].collections
+             for c in coll.get_facecolors() if to_hex(c) in {*SHARE_COLORS, "#d9d9d9"}]
+    expected = binned_colors(pd.Series(shares), (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), SHARE_COLORS,
+                             missing="#d9d9d9")
+    assert sorted(fills) == sorted(expected)
+    assert expected[1] == SHARE_COLORS[1]
+
+
+def test_every_finding_kind_has_its_own_symbol(layers):
+    findings = layers["findings"].iloc[:3]
+    many = pd.concat([findings.assign(kind=f"kind_{i:02d}") for i in range(14)])
+    fig = map_static.boundary_findings_map(many, layers["towns"], title="联检")
+    legend = fig.axes[0].get_legend()
+    symbols = [(h.get_marker(), h.get_markeredgecolor()) for h in legend.legend_handles]
+    assert len(symbols) == 14
+    assert len(set(symbols)) == 14
+    assert {m for m, _ in symbols} == {"o", "s"}
