@@ -48,40 +48,34 @@ def run_without_system_fonts(out: Path, tmp: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def bare(tmp_path_factory) -> dict:
-    tmp = tmp_path_factory.mktemp("nofonts")
-    out = tmp / "out"
+def test_without_system_fonts_every_output_draws_chinese_from_the_packaged_font(tmp_path):
+    """One probe run (a subprocess with the CJK fonts hidden) checks the chart, the map
+    sheet and the PDF report; the probe builds a fresh font cache, so it runs once."""
+    out = tmp_path / "out"
     out.mkdir()
-    return run_without_system_fonts(out, tmp)
-
-
-def test_system_cjk_fonts_are_really_hidden(bare):
+    bare = run_without_system_fonts(out, tmp_path)
+    # the system CJK fonts are really hidden
     assert bare["fc_list_zh"] == ""
     assert bare["system_han_fonts"] == []
-
-
-def test_chart_without_system_fonts_draws_chinese_from_the_packaged_font(bare):
+    # the chart: no missing glyph, the title in the packaged font, pixels of that font
     chart = bare["chart"]
     assert chart["problems"] == []
     assert chart["title"].startswith("各镇街晋江市")
     assert chart["title_font"] == bare["packaged_font"]
     assert Path(chart["png"]).read_bytes().startswith(b"\x89PNG")
-    # pixel-identical to the packaged font, not the boxes a font without Chinese draws
     assert bare["pixels"] == {"same_as_packaged": True, "differs_from_tofu": True,
                               "inked": True}
-
-
-@pytest.mark.parametrize("output", ["map", "report"])
-def test_printed_pdfs_without_system_fonts_draw_chinese_from_the_packaged_font(bare, output):
-    printed = bare[output]
-    assert printed["problems"] == []
-    assert len(printed["han"]) > 10
-    noto = [name for name in printed["drawn"] if re.search(r"Noto-?Sans-?SC", name)]
-    assert noto
-    assert sorted(printed["drawn"]) == sorted(noto)  # no other font embedded
-    drawn = set().union(*(printed["drawn"][name] for name in noto))
-    assert set(printed["han"]) <= drawn
+    # the map sheet's PDF and the PDF report: every Chinese character drawn by Noto Sans SC
+    for output in ("map", "report"):
+        printed = bare[output]
+        assert printed["problems"] == [], output
+        assert len(printed["han"]) > 10, output
+        noto = [name for name in printed["drawn"] if re.search(r"Noto-?Sans-?SC", name)]
+        assert noto, output
+        assert sorted(printed["drawn"]) == sorted(noto), output  # no other font embedded
+        drawn = set().union(*(printed["drawn"][name] for name in noto))
+        assert set(printed["han"]) <= drawn, output
+    assert Path(bare["map"]["png"]).read_bytes().startswith(b"\x89PNG")
 
 
 def test_the_probe_sees_missing_glyphs_when_there_are_some():

@@ -52,7 +52,7 @@ def printed(layers, tmp_path_factory) -> dict[str, object]:
         report.ReportSection("一、15分钟服务圈覆盖", text="按步行网络计算。\n\n第二段。",
                              table=coverage, figures=[chart]),
         report.ReportSection("二、专题图", figures=[sheet]),
-        report.ReportSection("三、社区/村指标（宽表）", table=wide_table(60, 12)),
+        report.ReportSection("三、社区/村指标（宽表）", table=wide_table(40, 12)),
         report.ReportSection("四、全部指标（很宽的表）", table=wide_table(45, 20)),
     ]
     folder = tmp_path_factory.mktemp("printed")
