@@ -37,7 +37,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-# Debian packages for the tests: headless Chromium (map tests) and a CJK font (charts).
+# Debian packages for the tests: headless Chromium and a CJK font for it (browser map tests);
+# charts, printed maps and PDFs use the font shipped as a Python dependency.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \

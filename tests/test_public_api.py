@@ -59,7 +59,7 @@ def test_no_dynamic_imports_hide_an_arrow_from_the_layer_check() -> None:
 
 def test_no_shim_modules_of_the_old_flat_layout() -> None:
     flat = sorted(p.stem for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__", "_text", "cli", "errors", "population"]
+    assert flat == ["__init__", "_fonts", "_text", "cli", "errors", "population"]
 
 
 def test_import_geoplan_study_stays_light() -> None:

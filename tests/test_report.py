@@ -1,4 +1,4 @@
-"""Excel workbook, HTML report and Chinese chart fonts (the browser view is in test_browser.py)."""
+"""Excel workbook, HTML report, Chinese charts (browser: test_browser.py, fonts: test_fonts.py)."""
 
 from __future__ import annotations
 
@@ -102,18 +102,6 @@ def test_workbook_errors_leave_earlier_file(coverage, tmp_path):
         report.write_workbook({"表": bad}, target)
     assert target.read_bytes() == b"earlier"
     assert [p.name for p in tmp_path.iterdir()] == ["report.xlsx"]
-
-
-def test_chinese_font_is_found():
-    assert charts.chinese_font_family() == "Noto Sans CJK SC", (
-        "Debian fonts-noto-cjk missing: apt-get install -y fonts-noto-cjk (make test installs it)"
-    )
-
-
-def test_no_cjk_font_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(charts, "CJK_FONT_FAMILIES", ("No Such Font Family",))
-    with pytest.raises(OutputError, match="apt-get install fonts-noto-cjk"):
-        charts.chinese_font_family()
 
 
 def test_charts_have_no_missing_glyphs(towns, caplog):

@@ -2,8 +2,10 @@
 
 Owns the map builders (coverage choropleths, gaps, service areas, facilities, proposed
 sites, standards shortfalls, boundary layers), the basemaps (none, OSM, 天地图, 高德 with the
-GCJ-02 display shift) and the inlining of Leaflet and its assets from ``assets/``.
-Uses ``boundary``, ``schema``, ``crs`` and ``io``.
+GCJ-02 display shift) and the inlining of Leaflet and its assets from ``assets/``; the
+printed thematic maps (专题图: title, legend, scale bar, north arrow, sources, CRS) are
+:mod:`geoplan.maps.static` (imported on its own: it loads matplotlib). Uses ``boundary``,
+``schema``, ``crs`` and ``io``.
 """
 
 from geoplan.maps._assets import inline_assets

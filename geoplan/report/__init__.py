@@ -27,6 +27,7 @@ from geoplan.report.writers import (
     display_width,
     table_html,
     write_html_report,
+    write_pdf_report,
     write_workbook,
 )
 
@@ -50,5 +51,6 @@ __all__ = [
     "write_findings_kml",
     "write_html_report",
     "write_inspection_workbook",
+    "write_pdf_report",
     "write_workbook",
 ]

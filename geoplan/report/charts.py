@@ -1,90 +1,21 @@
-"""Matplotlib charts with Chinese text: CJK font selection and the report's chart builders."""
+"""Matplotlib charts with Chinese text: the packaged CJK font and the report's chart builders."""
 
 from __future__ import annotations
 
 import base64
 import io
 import logging
-from pathlib import Path
 
 import pandas as pd
-from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from geoplan.errors import OutputError
+from geoplan._fonts import (
+    chinese_rc,
+)
 
 logger = logging.getLogger(__name__)
-
-#: CJK font families tried in order: Debian ``fonts-noto-cjk`` first, then the usual
-#: families of planners' Windows/macOS PCs and the smaller Debian WenQuanYi fonts.
-CJK_FONT_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Source Han Sans SC",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-)
-_FONT_FILE_HINTS = ("notosanscjk", "sourcehansans", "wqy", "msyh", "simhei", "pingfang")
-
-
-def _known_families() -> set[str]:
-    return {entry.name for entry in font_manager.fontManager.ttflist}
-
-
-def _register_system_cjk_fonts() -> None:
-    """Add CJK font files installed after matplotlib built its font cache."""
-    for path in font_manager.findSystemFonts():
-        if any(hint in Path(path).name.lower() for hint in _FONT_FILE_HINTS):
-            try:
-                font_manager.fontManager.addfont(path)
-            except (OSError, RuntimeError, ValueError):  # unreadable font file: skip it
-                logger.debug("cannot load font file %s", path)
-
-
-def chinese_font_family() -> str:
-    """Return the first installed family of :data:`CJK_FONT_FAMILIES`.
-
-    A font installed after matplotlib built its cache is found too (the system font
-    folders are scanned once more before giving up).
-
-    Raises
-    ------
-    OutputError
-        If none of the families is installed; the message names the package to install.
-    """
-    for attempt in range(2):
-        families = _known_families()
-        for family in CJK_FONT_FAMILIES:
-            if family in families:
-                return family
-        if attempt == 0:
-            _register_system_cjk_fonts()
-    msg = (
-        "no Chinese (CJK) font found for charts; tried " + ", ".join(CJK_FONT_FAMILIES)
-        + ". On Debian/Ubuntu: apt-get install fonts-noto-cjk (then restart Python)."
-    )
-    raise OutputError(msg)
-
-
-def chinese_rc() -> dict[str, object]:
-    """Return matplotlib rcParams that draw Chinese text (use with ``matplotlib.rc_context``).
-
-    Raises
-    ------
-    OutputError
-        If no CJK font is installed.
-    """
-    family = chinese_font_family()
-    return {
-        "font.family": "sans-serif",
-        "font.sans-serif": [family, "DejaVu Sans"],
-        "axes.unicode_minus": False,
-    }
-
 
 def use_chinese_font() -> str:
     """Set matplotlib's global rcParams to a CJK font (for notebooks); return the family.
@@ -92,7 +23,7 @@ def use_chinese_font() -> str:
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     import matplotlib as mpl
 
@@ -148,7 +79,7 @@ def bar_chart(
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     import matplotlib as mpl
 
@@ -175,7 +106,7 @@ def stacked_bar_chart(table: pd.DataFrame, *, title: str, ylabel: str = "") -> F
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     import matplotlib as mpl
 
@@ -203,7 +134,7 @@ def figure_png(fig: Figure) -> bytes:
     Raises
     ------
     OutputError
-        If no CJK font is installed.
+        If the packaged CJK font cannot be loaded.
     """
     import matplotlib as mpl
 

@@ -4,7 +4,8 @@
 evaluation, proposals, inspection findings …) into one ``.xlsx`` with Chinese headers, a frozen
 header row, widths that respect double-width Chinese characters, number formats and highlighted
 rows. ``write_html_report`` writes one HTML file with headings, tables, charts (inline PNG, CJK
-font) and the map embedded; it opens with no network access.
+font) and the map embedded; it opens with no network access, and prints on A4 pages.
+``write_pdf_report`` prints that HTML report to a PDF in the packaged Chinese font.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import html
 import logging
 import math
 import os
+import re
+import types
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from geoplan._fonts import CJK_FONT_FAMILY, packaged_font_path
 from geoplan.errors import OutputError
 from geoplan.io import atomic_write
 from geoplan.io.atomic import write_text_atomically
@@ -41,6 +45,7 @@ __all__ = [
     "display_width",
     "table_html",
     "write_html_report",
+    "write_pdf_report",
     "write_workbook",
 ]
 
@@ -367,19 +372,49 @@ class ReportSection:
     percent_cols: Sequence[str] | None = None
 
 
+#: Columns from which a table is "wide" (smaller print) and "very wide" (a landscape page).
+WIDE_TABLE_COLUMNS, VERY_WIDE_TABLE_COLUMNS = 9, 15
+
 _REPORT_CSS = """
-body { font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif;
-  margin: 24px auto; padding: 0 16px; max-width: 1100px; color: #222; line-height: 1.6; }
+body { font-family: "Noto Sans SC", "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC",
+  sans-serif; margin: 24px auto; padding: 0 16px; max-width: 1100px; color: #222;
+  line-height: 1.6; }
 h1 { font-size: 24px; border-bottom: 2px solid #2f5597; padding-bottom: 6px; }
 h2 { font-size: 19px; color: #2f5597; margin-top: 32px; }
-table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; }
-th, td { border: 1px solid #bfbfbf; padding: 3px 8px; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0 16px; max-width: 100%; }
+table.wide, table.very-wide { font-size: 11px; }
+th, td { border: 1px solid #bfbfbf; padding: 3px 8px; overflow-wrap: anywhere; }
 th { background: #ddebf7; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.highlight td { background: #fce4d6; }
 figure { margin: 12px 0; } figure img { max-width: 100%; }
 iframe.map { width: 100%; height: 640px; border: 1px solid #999; }
 .meta { color: #666; font-size: 12px; }
+.print-only { display: none; }
+@page { size: A4; margin: 16mm 14mm 18mm 14mm;
+  @bottom-center { content: "第 " counter(page) " 页，共 " counter(pages) " 页";
+    font-family: "Noto Sans SC", "Noto Sans CJK SC", sans-serif; font-size: 8pt;
+    color: #666; } }
+@page landscape { size: A4 landscape; }
+@media print {
+  body { max-width: none; margin: 0; padding: 0; font-size: 10pt; line-height: 1.5; }
+  h1 { font-size: 17pt; margin: 0 0 4pt; }
+  h2 { font-size: 13pt; margin: 0 0 6pt; break-after: avoid; }
+  section + section { break-before: page; }
+  table { width: 100%; font-size: 8.5pt; margin: 4pt 0 8pt; }
+  table.wide { font-size: 7pt; }
+  table.very-wide { font-size: 6.5pt; }
+  section.landscape { page: landscape; }
+  th, td { padding: 1.5pt 3pt; }
+  td { min-width: 3em; } td:first-child { min-width: 6em; }
+  thead { display: table-header-group; }
+  tr, figure { break-inside: avoid; }
+  figure img { max-height: 235mm; }
+  tr.highlight td, th { -webkit-print-color-adjust: exact; }
+  iframe.map { display: none; }
+  section.map { break-before: auto; }
+  .print-only { display: block; color: #666; }
+}
 """
 
 
@@ -403,7 +438,12 @@ def _format_html_value(value: object, fmt: str | None) -> tuple[str, bool]:
 def table_html(table: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
                percent_cols: Sequence[str] | None = None,
                highlight_col: str = "highlight") -> str:
-    """Return ``table`` as an HTML ``<table>`` with Chinese headers and formatted numbers."""
+    """Return ``table`` as an HTML ``<table>`` with Chinese headers and formatted numbers.
+
+    A table of :data:`WIDE_TABLE_COLUMNS` columns or more has the class ``wide``, of
+    :data:`VERY_WIDE_TABLE_COLUMNS` or more ``very-wide`` (smaller print; the report prints
+    the section of a very wide table on landscape pages).
+    """
     frame, flags = _prepare(table, highlight_col)
     names = [str(c) for c in frame.columns]
     formats = _formats(frame, percent_cols)
@@ -417,16 +457,22 @@ def table_html(table: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
             text, numeric = _format_html_value(value, fmt)
             cells.append(f'<td{" class=num" if numeric else ""}>{html.escape(text)}</td>')
         rows.append(f'<tr{" class=highlight" if flagged else ""}>{"".join(cells)}</tr>')
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    width = ("" if len(names) < WIDE_TABLE_COLUMNS else ' class="wide"'
+             if len(names) < VERY_WIDE_TABLE_COLUMNS else ' class="very-wide"')
+    return (f"<table{width}><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def _section_html(section: ReportSection) -> str:
-    parts = [f"<section><h2>{html.escape(section.heading)}</h2>"]
+    very_wide = section.table is not None and (
+        len(_prepare(section.table, "highlight")[0].columns) >= VERY_WIDE_TABLE_COLUMNS)
+    parts = [f'<section{" class=landscape" if very_wide else ""}>'
+             f"<h2>{html.escape(section.heading)}</h2>"]
     for paragraph in (p.strip() for p in section.text.split("\n\n")):
         if paragraph:
             parts.append(f"<p>{html.escape(paragraph)}</p>")
     for fig in section.figures:
-        title = fig.axes[0].get_title() if fig.axes else section.heading
+        title = (fig.axes[0].get_title() if fig.axes else "") or section.heading
         parts.append(f'<figure><img class="chart" alt="{html.escape(title)}" '
                      f'src="{figure_data_uri(fig)}"></figure>')
     if section.table is not None:
@@ -481,7 +527,8 @@ def write_html_report(
     if map_html is not None:
         page = (map_to_html(map_html) if isinstance(map_html, folium.Map)
                 else inline_assets(map_html))  # e.g. folium's own page: its CDN assets too
-        body.append(f"<section><h2>{html.escape(map_heading)}</h2>"
+        body.append(f'<section class="map"><h2>{html.escape(map_heading)}</h2>'
+                    '<p class="print-only">交互式地图请在浏览器中打开本报告查看。</p>'
                     f'<iframe class="map" title="{html.escape(map_heading)}" '
                     f'srcdoc="{html.escape(page, quote=True)}"></iframe></section>')
     document = (
@@ -493,3 +540,78 @@ def write_html_report(
     target = write_text_atomically(document, path)
     logger.info("wrote report %s (%.1f MB)", target, len(document.encode()) / 1e6)
     return target
+
+
+# ---------------------------------------------------------------- PDF report
+
+
+#: An embedded page (``<iframe srcdoc="…">``, quotes escaped inside): megabytes of map
+#: that is not printed and that the HTML parser would otherwise read character by character.
+_SRCDOC = re.compile(r'\ssrcdoc="[^"]*"')
+
+
+def _weasyprint() -> types.ModuleType:
+    """Import WeasyPrint late: importing it loads Pango, which only the PDF report needs."""
+    try:
+        import weasyprint
+    except ImportError as exc:
+        msg = "the PDF report needs WeasyPrint: pip install weasyprint"
+        raise OutputError(msg) from exc
+    except OSError as exc:  # the Python package is there, the Pango libraries are not
+        msg = (f"the PDF report needs the Pango libraries ({exc}); on Debian/Ubuntu: "
+               "apt-get install libpango-1.0-0 libpangoft2-1.0-0")
+        raise OutputError(msg) from exc
+    return weasyprint
+
+
+def write_pdf_report(html_path: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """Print an HTML report to a PDF on A4 pages, Chinese set in the packaged font.
+
+    The report's own print rules apply (:func:`write_html_report`): A4 pages with page
+    numbers, each section on a new page, tables within the page width (wide tables in
+    smaller print, very wide ones on landscape pages, header rows repeated on every page),
+    charts and static maps scaled to the page; the interactive map is replaced by a note.
+    Text is set in the packaged Noto Sans SC (embedded, searchable), so no system font
+    is needed. Printed with WeasyPrint, which needs the Pango libraries (present on a
+    standard Debian or Ubuntu system).
+
+    Parameters
+    ----------
+    html_path
+        An HTML report, e.g. the ``report.html`` of :func:`write_html_report`.
+    path
+        Output ``.pdf``; written atomically (a failed run leaves an earlier file intact).
+
+    Returns
+    -------
+    pathlib.Path
+        The written PDF.
+
+    Raises
+    ------
+    OutputError
+        The HTML file does not exist, WeasyPrint or Pango is missing, the packaged font
+        cannot be loaded, or the PDF cannot be written.
+
+    Examples
+    --------
+    >>> html = write_html_report(sections, "out/report.html", title="评估")  # doctest: +SKIP
+    >>> write_pdf_report(html, "out/report.pdf")  # doctest: +SKIP
+    """
+    source = Path(html_path)
+    if not source.is_file():
+        msg = f"cannot print {source} to PDF: no such file"
+        raise OutputError(msg)
+    weasyprint = _weasyprint()
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    font_face = weasyprint.CSS(string=(
+        f'@font-face {{ font-family: "{CJK_FONT_FAMILY}"; '
+        f'src: url("{packaged_font_path().as_uri()}"); }}'), font_config=fonts)
+    page = _SRCDOC.sub("", source.read_text(encoding="utf-8"))  # the map is not printed
+    document = weasyprint.HTML(string=page, base_url=str(source.parent), encoding="utf-8")
+    with atomic_write(path) as tmp:
+        document.write_pdf(tmp, stylesheets=[font_face], font_config=fonts)
+    logger.info("wrote PDF report %s (%.1f MB)", path, Path(path).stat().st_size / 1e6)
+    return Path(path)
