@@ -84,6 +84,36 @@ def is_missing(value: object) -> bool:
     return isinstance(value, float | np.floating) and math.isnan(value)
 
 
+# --------------------------------------------------------------------------- text leaving geoplan
+#: First characters that make a spreadsheet read a cell as a formula (or run it).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def safe_text(text: str) -> str:
+    """Return ``text`` safe for every output a planner opens: Excel, CSV, HTML, map popups.
+
+    Control characters (other than tab, line feed and carriage return inside the text) are
+    removed, and text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+    gets a leading apostrophe, so no spreadsheet reads it as a formula. Every writer applies
+    this one rule (OWASP's CSV-injection advice).
+
+    Examples
+    --------
+    >>> print(safe_text('=HYPERLINK("http://x","青阳")'))
+    '=HYPERLINK("http://x","青阳")
+    >>> safe_text("青阳" + chr(11) + "街道")
+    '青阳街道'
+    """
+    text = _CONTROL.sub("", text)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def safe_cell(value: object) -> object:
+    """Return a cell value with :func:`safe_text` applied to text; other values unchanged."""
+    return safe_text(value) if isinstance(value, str) else value
+
+
 def id_text(value: object) -> str | None:
     """Return an id as text: 12.0 -> '12', '  A1 ' -> 'A1', missing -> None."""
     if is_missing(value) or value is pd.NaT:

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from geoplan._text import safe_text
 from geoplan.crs import to_gcj02_display
 from geoplan.errors import CRSError, OutputError
 from geoplan.io.atomic import write_text_atomically
@@ -234,7 +235,7 @@ def _json_value(value: Any) -> Any:
         return value
     if isinstance(value, pd.Timestamp | dt.date):
         value = value.isoformat()
-    return html.escape(str(value))
+    return html.escape(safe_text(str(value)))
 
 
 def css_layer_id(layer_id: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from geoplan._text import safe_cell, safe_text
 from geoplan.indicators import BEHIND
 from geoplan.io import atomic_write
 from geoplan.standards import STATUS_ZH
@@ -238,11 +239,12 @@ def write_compliance_workbook(tables: Mapping[str, pd.DataFrame], path: str | Pa
             else [False] * len(table)
         )
         data = table.drop(columns=[HIGHLIGHT], errors="ignore")
-        ws.append([str(c) for c in data.columns])
+        ws.append([safe_text(str(c)) for c in data.columns])
         for values, flag in zip(data.itertuples(index=False), flags, strict=True):
             ws.append(
                 [
-                    None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+                    None if v is None or (not isinstance(v, str) and pd.isna(v))
+                    else safe_cell(v)
                     for v in values
                 ]
             )

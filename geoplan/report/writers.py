@@ -26,11 +26,11 @@ import folium
 import pandas as pd
 from matplotlib.figure import Figure
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from geoplan._fonts import CJK_FONT_FAMILY, packaged_font_path
+from geoplan._text import safe_text
 from geoplan.errors import OutputError
 from geoplan.io import atomic_write
 from geoplan.io.atomic import write_text_atomically
@@ -190,8 +190,8 @@ def _cell_value(value: object) -> object:
         return "是" if value else "否"
     if isinstance(value, float) and math.isinf(value):  # Excel has no infinity
         return "∞" if value > 0 else "-∞"
-    if isinstance(value, str):  # control characters make the workbook unreadable
-        return ILLEGAL_CHARACTERS_RE.sub("", value)
+    if isinstance(value, str):  # no control characters, never a live formula
+        return safe_text(value)
     if isinstance(value, list | tuple | set | frozenset):
         return "、".join(str(_cell_value(v)) for v in value)
     if isinstance(value, dict):
@@ -236,11 +236,8 @@ def _check_sheet_name(name: str) -> None:
 
 
 def _append_row(ws, values: list[object]) -> None:
-    """Append one row; text starting with "=" stays text (a name is never run as a formula)."""
+    """Append one row of cells already made safe (:func:`geoplan._text.safe_text`)."""
     ws.append(values)
-    for j, value in enumerate(values, start=1):
-        if isinstance(value, str) and value.startswith("="):
-            ws.cell(row=ws.max_row, column=j).data_type = "s"
 
 
 def _write_sheet(ws, frame: pd.DataFrame, flags: pd.Series, header_zh: Mapping[str, str],
@@ -448,7 +445,8 @@ def table_html(table: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
     names = [str(c) for c in frame.columns]
     formats = _formats(frame, percent_cols)
     head = "".join(
-        f"<th>{html.escape((headers or {}).get(c, COLUMN_NAMES_ZH.get(c, c)))}</th>" for c in names
+        f"<th>{html.escape(safe_text((headers or {}).get(c, COLUMN_NAMES_ZH.get(c, c))))}</th>"
+        for c in names
     )
     rows = []
     for values, flagged in zip(frame.itertuples(index=False), flags, strict=True):

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from geoplan import maps, report
+from geoplan._text import safe_cell
 from geoplan.access import (
     assign_units,
     coverage_by_unit,
@@ -146,8 +147,10 @@ def write_layers_and_summary(study: Study, out_dir: Path, run: StudyRun) -> None
     summary = summary.rename(columns={t: FACILITY_TYPES[t].name_zh for t in FACILITY_TYPES
                                       if t in summary.columns})
     path = out_dir / "summary_by_town.csv"
+    safe = summary.map(safe_cell)  # a CSV for Excel: no text cell starts a formula
+    safe.index = safe.index.map(safe_cell)
     with atomic_write(path) as tmp:
-        summary.to_csv(tmp, encoding="utf-8-sig", index_label="code")
+        safe.to_csv(tmp, encoding="utf-8-sig", index_label="code")
     run.outputs["summary"] = path
     run.summary = summary
 
