@@ -14,15 +14,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geoplan.errors import CRSError
+from geoplan.errors import CRSError, Problem
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "COUNT_COLUMNS",
+    "MAX_PEOPLE_PER_KM2",
     "allocate_integer_total",
     "assign_to_units",
     "facility_counts_by_unit",
+    "implausible_cells",
     "population_by_unit",
     "unit_summary",
 ]
@@ -107,6 +109,46 @@ def allocate_integer_total(
         alloc[idx[order[:left]]] += 1
         remaining = 0
     return alloc.reshape(shape)
+
+
+#: People per km² beyond any city block (the densest districts of Hong Kong and Mumbai hold
+#: about 100,000–150,000; twice that is the limit, so a real dense grid always passes).
+MAX_PEOPLE_PER_KM2 = 300_000
+#: People at a single point cell beyond which the point is not a plausible population place.
+MAX_PEOPLE_PER_POINT = 1_000_000
+
+
+def implausible_cells(population: gpd.GeoDataFrame, *, column: str = "pop") -> list[Problem]:
+    """Return the cells whose population no place on earth holds (a typing or unit error).
+
+    A polygon cell may hold at most :data:`MAX_PEOPLE_PER_KM2` per km² of its area (the layer
+    must be in a metric CRS); a point cell at most :data:`MAX_PEOPLE_PER_POINT`.
+
+    Returns
+    -------
+    list of Problem
+        One per implausible cell, naming the cell, the count and the density.
+    """
+    if column not in population.columns or not len(population):
+        return []
+    people = pd.to_numeric(population[column], errors="coerce").to_numpy(float)
+    geoms = population.geometry.to_numpy()
+    area_km2 = shapely.area(geoms) / 1e6
+    polygon = area_km2 > 0
+    problems = []
+    dense = polygon & (people > MAX_PEOPLE_PER_KM2 * np.where(polygon, area_km2, 0))
+    for i in np.flatnonzero(dense):
+        per_km2 = people[i] / area_km2[i]
+        problems.append(Problem(
+            f"{people[i]:,.0f} people in {area_km2[i] * 1e6:,.0f} m² ({per_km2:,.0f} per km², "
+            f"more than any city block: limit {MAX_PEOPLE_PER_KM2:,}); a unit or typing error?",
+            population.index[i], column))
+    crowded = ~polygon & (people > MAX_PEOPLE_PER_POINT)
+    for i in np.flatnonzero(crowded):
+        problems.append(Problem(f"{people[i]:,.0f} people at one point (limit "
+                                f"{MAX_PEOPLE_PER_POINT:,}); a unit or typing error?",
+                                population.index[i], column))
+    return problems
 
 
 def assign_to_units(

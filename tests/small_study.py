@@ -157,3 +157,16 @@ path = "boundaries/rounds.csv"
 path = "streets.gpkg"
 coords = "EPSG:4549"
 """
+
+
+def build_grid_network(folder: Path, name: str = "grid.gpkg") -> Path:
+    """Streets every 250 m over the whole study area, one segment per block side."""
+    from itertools import pairwise
+
+    (x0, y0), (x1, y1) = metric(118.50, 24.74), metric(118.60, 24.82)
+    xs, ys = np.arange(x0, x1, 250.0), np.arange(y0, y1, 250.0)
+    streets = [shapely.LineString([(x, a), (x, b)]) for x in xs for a, b in pairwise(ys)]
+    streets += [shapely.LineString([(a, y), (b, y)]) for y in ys for a, b in pairwise(xs)]
+    path = folder / name
+    gpd.GeoDataFrame(geometry=streets, crs=EPSG).to_file(path)
+    return path

@@ -244,7 +244,8 @@ def test_swapped_lon_lat_columns_are_an_error(tmp_path: Path) -> None:
 def test_out_of_range_coordinates(tmp_path: Path) -> None:
     path = tmp_path / "f.csv"
     path.write_text("名称,类型,lng,lat\n甲,幸福院,218.5,24.7\n", encoding="utf-8")
-    with pytest.raises(SchemaError, match=r"coordinates out of range \(lon=218.5, lat=24.7\)"):
+    with pytest.raises(SchemaError,
+                       match=r"coordinates out of range for degrees \(lon=218.5, lat=24.7\)"):
         gio.read_facilities(path, "wgs84")
 
 

@@ -83,7 +83,7 @@ def test_write_interrupted_midway_leaves_no_partial_file(layers, tmp_path, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(Path, "write_text", full_disk)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match=r"cannot write map\.html: disk full"):
         maps.save_map(maps.base_map(layers["towns"]), target)
     monkeypatch.undo()
     assert target.read_text(encoding="utf-8") == "earlier map"

@@ -106,7 +106,7 @@ def test_missing_popup_column_is_a_clear_error(layers):
     (maps.add_facilities, "facilities", "status"),
     (maps.add_proposed_sites, "sites", "rank"),
     (maps.add_proposed_sites, "sites", "new_pop_60plus"),
-    (maps.add_boundary_markers, "markers", "condition"),
+    (maps.add_boundary_markers, "markers", "marker_no"),
     (maps.add_boundary_lines, "lines", "line_code"),
     (maps.add_findings, "findings", "kind"),
 ])
@@ -114,6 +114,13 @@ def test_missing_column_names_the_column(layers, builder, drop, column):
     m = maps.base_map(layers["towns"])
     with pytest.raises(OutputError, match=rf"missing column\(s\) \['{column}'\]"):
         builder(m, layers[drop].drop(columns=column))
+
+
+def test_markers_of_a_register_without_condition_are_drawn(layers):
+    m = maps.base_map(layers["towns"])
+    markers = layers["markers"].drop(columns="condition")
+    layer = maps.add_boundary_markers(m, markers)
+    assert len(_features(layer)) == len(markers)
 
 
 def test_facilities_without_a_type_are_drawn_not_dropped(layers):

@@ -236,3 +236,14 @@ def test_propose_sites_with_a_minimum_per_unit(net):
                       min_sites_per_unit=1)
     with pytest.raises(SchemaError, match="min_sites_per_unit needs units"):
         propose_sites(net, cells, None, p=1, max_m=300.0, min_sites_per_unit=1)
+
+
+def test_more_sites_than_candidates_is_said_not_silently_cut():
+    import scipy.sparse as sp
+
+    from geoplan.siting import mclp
+
+    reach = sp.csr_matrix(np.eye(10) * 100.0)
+    with pytest.warns(UserWarning, match="p = 50 new sites asked for, but there are only 10"):
+        result = mclp(reach, np.ones(10), 50, max_m=500.0)
+    assert len(result.selected) == 10

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from itertools import pairwise
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pytest
-import shapely
 import small_study as ss
 from typer.testing import CliRunner
 
@@ -94,12 +91,7 @@ STUDIES = {"boundary": BOUNDARY, "access": ACCESS, "siting": SITING}
 
 def _files(folder: Path) -> None:
     ss.build_study_files(folder)
-    # streets every 250 m over the whole study area, one segment per block side
-    (x0, y0), (x1, y1) = ss.metric(118.50, 24.74), ss.metric(118.60, 24.82)
-    xs, ys = np.arange(x0, x1, 250.0), np.arange(y0, y1, 250.0)
-    streets = [shapely.LineString([(x, a), (x, b)]) for x in xs for a, b in pairwise(ys)]
-    streets += [shapely.LineString([(a, y), (b, y)]) for y in ys for a, b in pairwise(xs)]
-    gpd.GeoDataFrame(geometry=streets, crs=ss.EPSG).to_file(folder / "grid.gpkg")
+    ss.build_grid_network(folder)
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geoplan.errors import NetworkError, Problem, SchemaError
 from geoplan.network import WalkNetwork
-from geoplan.network.snapping import check_layer_crs, check_snap_offset, snap_points
+from geoplan.network.snapping import check_layer_crs, check_snap_offsets, snap_points
 
 logger = logging.getLogger(__name__)
 
@@ -409,7 +409,7 @@ def nearest_facility_time(
     else:
         dem = demand_snap
     fac = snap_points(network, facilities, what="facilities")
-    check_snap_offset(facilities, fac, what="facilities", network=network)  # the likely cause
+    check_snap_offsets(facilities, fac, what="facilities", network=network)  # a likely cause
     check_facilities_on_network(fac, max_access_m)
     off = dem["access_m"].to_numpy() > max_access_m
     if off.any():

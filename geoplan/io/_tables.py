@@ -84,7 +84,12 @@ def _read_cells(path: Path, sheet: str | int | None, encoding: str | None, what:
         raw = csv_frame(text, **options)
     except pd.errors.ParserError:  # ragged rows, e.g. a title line without trailing commas
         width = max(max(line.count(d) for d in ",\t;|") for line in text.splitlines()) + 1
-        raw = csv_frame(text, names=list(range(width)), **options)
+        try:
+            raw = csv_frame(text, names=list(range(width)), **options)
+        except pd.errors.ParserError as exc:  # e.g. a quote that is never closed
+            raise SchemaError(what, [Problem(
+                f"the CSV file cannot be parsed ({str(exc).strip()}): is a quote (\") left "
+                "open? save it again from Excel/WPS as CSV")]) from None
     return raw, used
 
 
@@ -268,9 +273,12 @@ def east_north(x: np.ndarray, y: np.ndarray, *, columns: tuple[str, str],
         problems.append(Problem(f"coordinates look swapped ({ce}={east[i]:g}, {cn}={north[i]:g}): "
                                 "check the column order; geoplan does not swap silently",
                                 labels[i], ce))
+    metres = bad & (np.abs(east) > 1000) & (np.abs(north) > 1000)
     for i in np.flatnonzero(bad):
-        problems.append(Problem(f"coordinates out of range ({ce}={east[i]:g}, {cn}={north[i]:g})",
-                                labels[i], ce))
+        hint = ("; these look like metres: declare the projected CRS they are in (e.g. "
+                "coords = \"EPSG:4549\")" if metres[i] else "")
+        problems.append(Problem(f"coordinates out of range for degrees ({ce}={east[i]:g}, "
+                                f"{cn}={north[i]:g}){hint}", labels[i], ce))
     east = np.where(swapped | bad, np.nan, east)
     north = np.where(swapped | bad, np.nan, north)
     half = np.isfinite(east) != np.isfinite(north)

@@ -16,9 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pyogrio.errors
+
 from geoplan.errors import OutputError
 
 logger = logging.getLogger(__name__)
+
+#: What a write can fail with that is not a bug: the OS (disk full, read-only, permissions)
+#: and GDAL (through pyogrio) refusing to create or fill a file.
+WRITE_ERRORS = (OSError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                pyogrio.errors.FieldError, pyogrio.errors.GeometryError)
 
 __all__ = ["MANIFEST", "atomic_write", "staged_folder", "write_manifest", "write_text_atomically"]
 
@@ -71,8 +78,25 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
             raise OutputError(msg)
         os.replace(tmp, final)
         logger.debug("wrote %s", final)
+    except WRITE_ERRORS as exc:  # a full disk, a read-only folder, GDAL refusing to write
+        msg = f"cannot write {final.name}: {write_error_cause(exc)}"
+        raise OutputError(msg) from exc
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def write_error_cause(exc: BaseException) -> str:
+    """Say why a write failed, in a planner's words (GDAL's message, or the OS's)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    for words, cause in (("disk is full", "No space left on device"),
+                         ("No space left", "No space left on device"),
+                         ("read-only", "Read-only file system"),
+                         ("readonly", "Read-only file system")):
+        if words.lower() in text.lower():
+            return f"{cause} ({text})"
+    return text
 
 
 def write_text_atomically(text: str, path: str | os.PathLike[str]) -> Path:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -511,11 +512,16 @@ def _read_population_raster(path: Path, coords: str | int | None, *, geometry: s
     what = f"population ({path.name})"
     if geometry not in ("cell", "point"):
         raise SchemaError(what, [Problem(f"geometry must be 'cell' or 'point', got {geometry!r}")])
-    with rasterio.open(path) as src:
-        data = src.read(masked=True).astype(float).filled(np.nan)
-        names = list(bands or [d or POPULATION_BANDS[i] if i < len(POPULATION_BANDS) else
-                               (d or f"band_{i + 1}") for i, d in enumerate(src.descriptions)])
-        transform, crs, tags = src.transform, src.crs, src.tags()
+    try:
+        with rasterio.open(path) as src:
+            data = src.read(masked=True).astype(float).filled(np.nan)
+            names = list(bands or [d or POPULATION_BANDS[i] if i < len(POPULATION_BANDS) else
+                                   (d or f"band_{i + 1}") for i, d in enumerate(src.descriptions)])
+            transform, crs, tags = src.transform, src.crs, src.tags()
+    except rasterio.errors.RasterioError as exc:
+        raise SchemaError(what, [Problem(
+            f"not a readable raster: {str(exc).replace(str(path), path.name)} (truncated or "
+            "not a GeoTIFF?)")]) from None
     if len(names) != data.shape[0]:
         raise SchemaError(what, [Problem(f"{data.shape[0]} bands but {len(names)} names")])
     keep = np.any(np.nan_to_num(data) != 0, axis=0)
@@ -588,14 +594,23 @@ def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None,
     ------
     FileNotFoundError
         If the file does not exist.
+    SchemaError
+        If the file cannot be read (not a workbook, not UTF-8/GBK text, a broken CSV).
     """
     path = Path(path)
     if not path.exists():
         msg = f"table not found: {path}"
         raise FileNotFoundError(msg)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str,
-                             engine="openpyxl")
-    if path.suffix.lower() == ".gpkg":
-        return pyogrio.read_dataframe(path, layer=sheet, read_geometry=False)
-    return _tables.read_csv_text(path, encoding)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, sheet_name=0 if sheet is None else sheet, dtype=str,
+                                 engine="openpyxl")
+        if path.suffix.lower() == ".gpkg":
+            return pyogrio.read_dataframe(path, layer=sheet, read_geometry=False)
+        return _tables.read_csv_text(path, encoding)
+    except (ValueError, KeyError, OSError, zipfile.BadZipFile, LookupError,
+            pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        # UnicodeDecodeError and pandas' ParserError/EmptyDataError are ValueErrors
+        raise SchemaError(f"table {path.name}", [Problem(
+            f"cannot read the table ({type(exc).__name__}: {exc}); save it as .xlsx or as "
+            "a UTF-8/GBK CSV")]) from None

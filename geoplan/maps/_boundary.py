@@ -100,7 +100,9 @@ def add_boundary_markers(
     OutputError
         If a named column is missing.
     """
-    require_columns(markers, [number_col, condition_col], "add_boundary_markers")
+    require_columns(markers, [number_col], "add_boundary_markers")
+    if condition_col not in markers.columns:  # a register without 状况: condition unknown
+        markers = markers.assign(**{condition_col: None})
     classes = markers[condition_col].map(_condition_class)
     shown = markers.assign(_condition=markers[condition_col].map(
         lambda v: "—" if v is None or pd.isna(v) else str(v)), _class=classes)

@@ -6,7 +6,7 @@ synthetic street generator used by the demo and the benchmarks. Uses ``crs``; ne
 """
 
 from geoplan.network.graph import WalkNetwork, walk_network_from_edges, walk_network_from_graph
-from geoplan.network.snapping import check_snap_offset, snap_points
+from geoplan.network.snapping import check_snap_offset, check_snap_offsets, snap_points
 from geoplan.network.sources import (
     overpass_walk_filter,
     walk_network_from_file,
@@ -26,6 +26,7 @@ __all__ = [
     "WALK_TAGS",
     "WalkNetwork",
     "check_snap_offset",
+    "check_snap_offsets",
     "overpass_walk_filter",
     "snap_points",
     "street_network",

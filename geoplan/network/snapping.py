@@ -31,7 +31,7 @@ from geoplan.network.graph import WalkNetwork
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_snap_offset", "snap_points"]
+__all__ = ["check_snap_offset", "check_snap_offsets", "snap_points"]
 
 #: Median snap distance (m) above which a consistent direction suggests a datum offset.
 OFFSET_WARN_MEDIAN_M = 100.0
@@ -262,6 +262,45 @@ def check_snap_offset(
     warnings.warn(msg, UserWarning, stacklevel=2)
     logger.warning(msg)
     return True
+
+
+def check_snap_offsets(
+    points: gpd.GeoDataFrame, snapped: pd.DataFrame, *, what: str = "facilities",
+    network: WalkNetwork | None = None, by: tuple[str, ...] = ("source_layer", "facility_type"),
+) -> list[str]:
+    """Run :func:`check_snap_offset` on the whole layer and on each of its groups.
+
+    A small table of 高德 coordinates declared WGS-84 hides in a large correct layer when the
+    layer is tested as one; so every source file (``source_layer``, the study layer a row
+    came from) and every facility type is tested on its own as well.
+
+    Parameters
+    ----------
+    points, snapped, what, network
+        As in :func:`check_snap_offset`.
+    by
+        Columns of ``points`` to group by (those present are used, each on its own).
+
+    Returns
+    -------
+    list of str
+        The groups warned about (``"facilities"``, ``"facilities (canteens)"`` …).
+    """
+    warned = []
+    if check_snap_offset(points, snapped, what=what, network=network):
+        warned.append(what)
+    for column in (c for c in by if c in points.columns):
+        values = points[column].astype(str).to_numpy()
+        groups = pd.unique(values)
+        if len(groups) < 2:
+            continue
+        for value in groups:
+            rows = np.flatnonzero(values == value)
+            label = f"{what} ({column} = {value})"
+            if check_snap_offset(points.iloc[rows], snapped.iloc[rows], what=label,
+                                 network=network):
+                warned.append(label)
+    return warned
 
 
 def _consistent_shift_message(xy: np.ndarray, snapped: pd.DataFrame, what: str) -> str | None:

@@ -13,10 +13,12 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
 from geoplan.errors import CRSError, GeoplanError, NetworkError
@@ -166,17 +168,33 @@ def walk_network_from_file(
     Raises
     ------
     GeoplanError
-        If the file does not exist or its type is unknown.
+        If the file type is unknown.
     CRSError
         If the coordinates are undeclared, not what the format requires, or degrees are
-        used where metres are needed.
+        declared as metres (or metres as degrees).
     NetworkError
-        If the file has no walkable way.
+        If the file does not exist, cannot be read (truncated, corrupt, not what its name
+        says), has no lines, or has no walkable way; the message names the file.
     """
     path = Path(path)
     if not path.exists():
         msg = f"network file not found: {path}"
-        raise GeoplanError(msg)
+        raise NetworkError(msg)
+    try:
+        return _network_from_file(path, coords=coords, metric_epsg=metric_epsg,
+                                  include_private=include_private,
+                                  node_crossings=node_crossings)
+    except GeoplanError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, ParseError,
+            pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        msg = (f"{path.name}: cannot read the walking network ({type(exc).__name__}: {exc}); "
+               "is the file complete and of the type its name says?")
+        raise NetworkError(msg) from exc
+
+
+def _network_from_file(path: Path, *, coords: str | None, metric_epsg: int | None,
+                       include_private: bool, node_crossings: bool) -> WalkNetwork:
     name = path.name.lower()
     declared = None if coords is None else coords.strip().lower()
     if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
@@ -204,7 +222,13 @@ def walk_network_from_file(
         )
     if name.endswith(_LAYER_SUFFIXES):
         layer = gpd.read_file(path)
-        layer = _declare_layer_crs(layer, declared, path)
+        lines = layer.geom_type.isin(["LineString", "MultiLineString"])
+        if not lines.any():
+            msg = (f"{path.name}: the layer has no lines ({len(layer)} features: "
+                   f"{', '.join(sorted(set(layer.geom_type.dropna()))) or 'none'}); a walking "
+                   "network needs street centrelines (LineString)")
+            raise NetworkError(msg)
+        layer = _declare_layer_crs(layer[lines], declared, path)
         if layer.crs.is_geographic:
             centre = layer.geometry.union_all().centroid
             layer = layer.to_crs(metric_epsg or _default_metric_epsg(centre.x, centre.y))
@@ -243,10 +267,16 @@ def _declare_layer_crs(
     epsg = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}.get(declared, declared.upper())
     layer = layer.set_crs(epsg, allow_override=True)
     x0, y0, x1, y1 = layer.total_bounds
-    if layer.crs.is_geographic and not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+    degrees = -180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90
+    if layer.crs.is_geographic and not degrees:
         msg = (f"{path.name}: declared coords={declared!r} (degrees), but the coordinates "
                f"reach ({x0:.0f}, {y0:.0f})-({x1:.0f}, {y1:.0f}), which are not degrees; "
                "declare the projected CRS the file is in, e.g. coords='EPSG:4549'")
+        raise CRSError(msg)
+    if layer.crs.is_projected and degrees:
+        msg = (f"{path.name}: declared coords={declared!r} (metres), but every coordinate is "
+               f"within ±180/±90 (e.g. {x0:.4f}, {y0:.4f}): these are degrees; declare "
+               "coords='wgs84' or 'cgcs2000'")
         raise CRSError(msg)
     return layer
 

@@ -91,6 +91,7 @@ COLUMN_NAMES_ZH = _measure_headers() | {
     "parent_code": "上级代码",
     "facility_id": "设施编号",
     "facility_type": "设施类型",
+    "source_layer": "来源图层",
     "status": "状态",
     "beds": "床位（张）",
     "nursing_beds": "护理型床位（张）",

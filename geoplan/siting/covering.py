@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -170,6 +171,9 @@ def mclp(
     method = check_method(method)
     R0 = check_reach(reach, "candidate sites")
     n_c, n_d = R0.shape
+    if p > n_c and budget is None:
+        warnings.warn(f"p = {p} new sites asked for, but there are only {n_c} candidates: "
+                      f"at most {n_c} can be chosen", UserWarning, stacklevel=2)
     w = check_weights(weights, n_d)
     C = coverage_from_reach(R0, max_m)
     covered0 = covered_by_existing(existing_reach, max_m, n_d)

@@ -306,6 +306,7 @@ class LayerConfig(_Strict):
     geometry: Literal["cell", "point"] | None = None
     synthetic: bool | None = None
     type: str | None = None
+    census: dict[Literal["pop", "households", "pop_60plus", "pop_80plus"], float] | None = None
 
     check_path = field_validator("path")(_existing_file)
     check_coords = field_validator("coords", mode="before")(_declared)

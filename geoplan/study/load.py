@@ -109,6 +109,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,7 @@ from geoplan.boundary import units_outline
 from geoplan.crs import metric_crs_for
 from geoplan.errors import CRSError, GeoplanError, Problem, SchemaError, StudyConfigError
 from geoplan.io.layers import RASTER_SUFFIXES
+from geoplan.population import implausible_cells
 from geoplan.schema import LAYER_CONTRACTS
 from geoplan.study.config import (  # the section models stay importable from here
     BoundarySection,  # noqa: F401
@@ -284,8 +286,11 @@ def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | Non
             kwargs |= {"facility_type": layer.type, "type_aliases": aliases}
         gdf = gio.read_layer(layer.path, kind, layer.coords, study_area=area, to_crs=epsg,
                              **kwargs)
-    if kind in ("candidate_sites", "exclusion_zones"):
-        gdf = gdf.assign(source_layer=name)
+    if kind in ("facilities", "candidate_sites", "exclusion_zones"):
+        gdf = gdf.assign(source_layer=name)  # which study layer (file) each row came from
+    if not len(gdf):
+        warnings.warn(f"layers.{name} ({layer.path.name}) has no rows / 图层没有数据",
+                      UserWarning, stacklevel=2)
     meta = gdf.attrs.setdefault("geoplan", {})
     meta["study_layer"] = name
     if layer.synthetic is not None:
@@ -329,7 +334,11 @@ def _check_distortion(epsg: int, area: gpd.GeoDataFrame, config: StudyConfig) ->
 def _raise_failures(failed: list[tuple[str, GeoplanError]], config: StudyConfig) -> None:
     """Raise the layer errors of a study: one as it is, several together in a SchemaError."""
     if len(failed) == 1:
-        raise failed[0][1]
+        name, exc = failed[0]
+        if isinstance(exc, SchemaError):  # names its file already
+            raise exc
+        path = config.layers[name].path.name
+        raise type(exc)(f"layers.{name} ({path}): {exc}") from exc
     if failed:
         problems = []
         for name, exc in failed:
@@ -360,6 +369,29 @@ def _outline_of_units(config: StudyConfig, epsg: int | None
     area = units_outline(joined)
     area.attrs["geoplan"] = {"kind": "study_area", "source": "union of the admin units"}
     return area, units
+
+
+#: Largest share by which a population grid may miss the census totals the study names.
+CENSUS_TOLERANCE = 0.05
+
+
+def _check_population(population: gpd.GeoDataFrame, config: StudyConfig) -> None:
+    """Refuse implausible cells; warn when the grid misses the census totals the study names."""
+    problems = implausible_cells(population)
+    if problems:
+        raise SchemaError(f"{config.path}: population", problems)
+    for name, layer in config.layers.items():
+        if config.layer_kind(name) != "population" or not layer.census:
+            continue
+        for column, census in layer.census.items():
+            if column not in population.columns or not census:
+                continue
+            total = float(population[column].sum())
+            if abs(total - census) > CENSUS_TOLERANCE * census:
+                warnings.warn(
+                    f"layers.{name}: the grid holds {total:,.0f} {column} but the census named "
+                    f"in the study file says {census:,.0f} ({(total - census) / census:+.1%}); "
+                    "人口格网合计与普查不符", UserWarning, stacklevel=2)
 
 
 def load_study(path: str | Path | StudyConfig) -> Study:
@@ -432,6 +464,8 @@ def load_study(path: str | Path | StudyConfig) -> Study:
             parts.setdefault(kind, []).append(gdf)
     _raise_failures(failed, config)
     layers = {kind: gio.reproject_layer(_join(p, kind), epsg) for kind, p in parts.items()}
+    if "population" in layers:
+        _check_population(layers["population"], config)
     for kind in LAYER_CONTRACTS:
         if kind != "study_area" and kind not in layers:
             layers[kind] = _empty_layer(kind, epsg)

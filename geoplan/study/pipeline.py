@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -45,6 +47,7 @@ from geoplan.access import (
 from geoplan.boundary import BoundaryInspection, inspect_boundaries
 from geoplan.errors import OutputError, StudyConfigError
 from geoplan.io import atomic_write, staged_folder, write_layers_gpkg
+from geoplan.io.atomic import WRITE_ERRORS, write_error_cause
 from geoplan.population import unit_summary
 from geoplan.report import archive_by_line, charts, inspection_sheets, write_inspection_workbook
 from geoplan.report.compliance import write_compliance_workbook
@@ -473,6 +476,21 @@ def check_output_folder(study: Study, out_dir: str | Path) -> None:
         raise StudyConfigError(msg)
 
 
+@contextmanager
+def _notes_of(run: StudyRun) -> Iterator[None]:
+    """Keep the warnings a step gives (a likely GCJ-02 layer …) as notes of the run.
+
+    They reach the CLI and the report; a note the preflight already gave is not repeated.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, UserWarning) and text not in run.notes + list(run.plan.notes):
+            run.notes.append(text)
+
+
 def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
               step: Step | None = None) -> StudyRun:
     """Run the steps a study asks for and write all outputs under ``out_dir``, all or nothing.
@@ -518,14 +536,16 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
             write_layers_and_summary(study, stage, run)
             for name in plan.steps:
                 tell(STEP_LABELS[name])
-                steps[name](study, stage, run)
+                with _notes_of(run):
+                    steps[name](study, stage, run)
             if plan.steps:
                 tell(STEP_LABELS["reports"])
                 write_map_and_reports(study, stage, run)
             run.outputs = {k: final / Path(v).relative_to(stage)
                            for k, v in run.outputs.items()}
-    except OSError as exc:  # disk full, permissions: name the file and the cause
-        msg = f"cannot write {exc.filename or final}: {exc.strerror or exc}"
+    except WRITE_ERRORS as exc:  # disk full, read-only, GDAL: name the file and the cause
+        name = Path(getattr(exc, "filename", None) or final).name
+        msg = f"cannot write {name}: {write_error_cause(exc)}"
         raise OutputError(msg) from exc
     return run
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from geoplan.errors import GeoplanError, StudyConfigError
 from geoplan.indicators import load_registry
+from geoplan.network import check_snap_offsets, snap_points
 from geoplan.schema import FACILITY_TYPES, facility_type_key
 from geoplan.standards import load_profile
 from geoplan.study.config import StudyConfig, read_study_config
@@ -252,6 +254,18 @@ def _siting_input_problems(study: Study) -> list[str]:
     return problems
 
 
+def _offset_notes(study: Study, network) -> list[str]:
+    """Warn, file by file and type by type, of facilities that look like GCJ-02/BD-09."""
+    facilities = study.facilities
+    if len(facilities) < 3:
+        return []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_snap_offsets(facilities, snap_points(network, facilities, what="facilities"),
+                           what="facilities", network=network)
+    return [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+
+
 def plan_run(config: StudyConfig, *, only: tuple[str, ...] | None = None) -> RunPlan:
     """Return the steps a run does for a study file (without reading its layers).
 
@@ -315,7 +329,9 @@ def prepare_run(path: str | Path, *, only: tuple[str, ...] | None = None
             raise StudyConfigError(msg)
     problems = config_problems(config)
     try:  # read the layers even then, so every problem is reported at once
-        study = load_study(config)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            study = load_study(config)
     except GeoplanError as exc:
         if not problems:
             raise
@@ -323,11 +339,16 @@ def prepare_run(path: str | Path, *, only: tuple[str, ...] | None = None
     if problems:
         raise StudyConfigError(_listing(config, problems))
     problems, notes = input_problems(study)
+    notes = list(dict.fromkeys(
+        [str(w.message) for w in caught if issubclass(w.category, UserWarning)] + notes))
     if problems:
         raise StudyConfigError(_listing(config, problems))
     plan = plan_run(config, only=only)
+    if {"coverage", "siting"} & set(plan.steps):
+        network = study.network()  # built (and kept) now: a network that fails, fails here
+        notes += _offset_notes(study, network)
     for note in notes:
-        logger.warning("%s", note)
+        logger.info("%s", note)
     return study, RunPlan(steps=plan.steps, skipped=plan.skipped,
                           coverage_types=plan.coverage_types, siting_types=plan.siting_types,
                           notes=tuple(notes))
