@@ -65,6 +65,7 @@ from geoplan.siting_common import (
     quotas_from_labels,
     relative_gap,
 )
+from geoplan.siting_curve import CoverageCurve, coverage_curve, fewest_sites_for_share
 from geoplan.siting_greedy import greedy_lscp
 from geoplan.siting_highs import solve_sparse_mip
 from geoplan.siting_mclp import prepare_mclp, result_from_answer, solve_prepared
@@ -87,13 +88,16 @@ from geoplan.siting_tables import (
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CoverageCurve",
     "MultiYearPlan",
     "Quota",
     "SitingResult",
     "capacitated_mclp",
     "coverage_before_after_by_unit",
+    "coverage_curve",
     "coverage_from_reach",
     "demand_weights",
+    "fewest_sites_for_share",
     "lscp",
     "mclp",
     "mclp_multi_year",
