@@ -201,3 +201,32 @@ def test_progress_reports_incumbent_bound_and_gap(caplog, capsys, monkeypatch):
     assert "覆盖曲线" in capsys.readouterr().err
     with pytest.raises(SchemaError, match="progress"):
         siting.mclp(R, w, 1, progress="loud")
+
+
+def test_chinese_curve_table_and_chart(small_instance, small_curve, tmp_path):
+    from geoplan import plotting
+    from geoplan.siting_tables import coverage_curve_table
+
+    cv = small_curve
+    ids = [f"候选{j:03d}" for j in range(small_instance.reach.shape[0])]
+    zh = coverage_curve_table(cv.table, site_ids=ids)
+    assert list(zh.columns) == ["新增站点数", "覆盖老年人口", "覆盖率", "上界", "差距",
+                                "是否已证明最优", "用时(秒)", "站点"]
+    assert zh["新增站点数"].tolist() == cv.table["p"].tolist()
+    assert set(zh["是否已证明最优"]) == {"是"}
+    row = zh.iloc[3]
+    assert row["站点"].count("候选") == len(cv.table["sites"].iloc[3])
+    with pytest.raises(SchemaError):
+        coverage_curve_table(cv.table.drop(columns=["upper_bound"]))
+    k = knee_p(cv.table)
+    fig = plotting.coverage_curve_chart(cv.table, total_weight=cv.total_weight, knee_p=k,
+                                        lscp_p=len(cv.lscp.selected),
+                                        lscp_weight=cv.lscp.weight_after)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any(label.startswith(f"拐点：{k} 处") for label in labels)
+    assert any(label.startswith(f"全部可达需求覆盖：{len(cv.lscp.selected)} 处")
+               for label in labels)
+    assert fig.axes[0].get_xlabel() == "新增站点数"
+    png = plotting.figure_png(fig)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(png) > 5000
