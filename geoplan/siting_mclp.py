@@ -157,8 +157,8 @@ def solve_prepared(
         need = int(R.quotas.lower.sum()) if disjoint else int(R.quotas.lower.max())
         if need > p:
             raise InfeasibleError(f"quotas need at least {need} new sites but p = {p}")
-    if p == 0 or R.cover.shape[0] == 0 or R.w.size == 0:  # nothing to choose or to gain
-        return ReducedAnswer([], 0.0, "Optimal", ())
+    if (p == 0 or R.cover.shape[0] == 0 or R.w.size == 0) and not R.quotas.lower.any():
+        return ReducedAnswer([], 0.0, "Optimal", ())  # nothing to choose or to gain
     sel_r = greedy_mclp(R.cover, R.Ct, R.w, p, cost=R.cost, budget=budget, quotas=R.quotas)
     if R.quotas.lower.size and (R.quotas.member[:, sel_r].sum(axis=1) < R.quotas.lower).any():
         if method == "greedy":
