@@ -195,6 +195,7 @@ def lscp(
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-7,
     preprocess: bool = True,
+    progress: ProgressArg = False,
 ) -> SitingResult:
     """Set covering: the fewest (cheapest) new sites that cover all demand or a target share.
 
@@ -219,7 +220,7 @@ def lscp(
     uncoverable
         With ``target_share == 1``: ``"raise"`` when some cell of positive weight is reached by
         no candidate and no existing site, ``"ignore"`` to cover every coverable cell.
-    method, time_limit_s, mip_rel_gap, preprocess
+    method, time_limit_s, mip_rel_gap, preprocess, progress
         As in :func:`mclp`.
 
     Returns
@@ -289,7 +290,8 @@ def lscp(
         out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
                                maximize=False, time_limit_s=seconds_left(t0, time_limit_s),
                                mip_rel_gap=mip_rel_gap, mip_abs_gap=integer_gap(R.cost),
-                               start=start)
+                               start=start, progress=progress_reporter(progress),
+                               label="LSCP")
         if out.infeasible or out.x is None:
             raise InfeasibleError(f"no set of new sites meets the coverage target and the "
                                   f"quotas (HiGHS: {out.status})")

@@ -53,6 +53,7 @@ from geoplan.siting_common import (
 from geoplan.siting_greedy import QuotaRows, greedy_p_median, swap_p_median
 from geoplan.siting_highs import solve_sparse_mip
 from geoplan.siting_model import seconds_left
+from geoplan.siting_progress import ProgressArg, progress_reporter
 
 __all__ = ["capacitated_mclp", "p_median"]
 
@@ -105,6 +106,7 @@ def p_median(
     method: str = "exact",
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-7,
+    progress: ProgressArg = False,
 ) -> SitingResult:
     """p-median: choose ``p`` new sites minimising total weighted walking distance.
 
@@ -128,6 +130,9 @@ def p_median(
         ``"exact"`` (HiGHS) or ``"greedy"`` (greedy + Teitz–Bart swap, LP bound).
     time_limit_s, mip_rel_gap
         HiGHS limits.
+    progress
+        Show the incumbent, bound and gap of a long exact solve (see
+        :func:`geoplan.siting.mclp`); quiet by default.
 
     Returns
     -------
@@ -205,7 +210,8 @@ def p_median(
     if method == "exact":
         out = solve_sparse_mip(c, A, lo, hi, np.zeros(n_var), np.ones(n_var), integer,
                                maximize=False, time_limit_s=time_limit_s,
-                               mip_rel_gap=mip_rel_gap)
+                               mip_rel_gap=mip_rel_gap, progress=progress_reporter(progress),
+                               label=f"p-median p={p}")
         if out.infeasible or out.x is None:
             raise InfeasibleError(f"{p} new sites cannot reach every demand cell that no "
                                   f"existing site reaches (HiGHS: {out.status}); give "

@@ -230,3 +230,15 @@ def test_chinese_curve_table_and_chart(small_instance, small_curve, tmp_path):
     png = plotting.figure_png(fig)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(png) > 5000
+
+
+def test_lscp_and_p_median_report_progress_too():
+    R = sp.csr_matrix(np.array([[100.0, 0, 30, 0], [0, 50.0, 0, 40], [80, 0, 0, 70]]))
+    w = np.array([3.0, 2.0, 1.0, 4.0])
+    for solve in (lambda cb: siting.lscp(R, w, progress=cb),
+                  lambda cb: siting.p_median(R, w, 2, progress=cb)):
+        reports = []
+        res = solve(reports.append)
+        assert reports[-1].done
+        assert reports[-1].incumbent == pytest.approx(res.objective)
+        assert res.proven_optimal
