@@ -99,7 +99,9 @@ def _run_spopt(n_d, n_c, p, seed, queue):
 
 
 def _child(target, args, timeout_s):
-    ctx = mp.get_context("fork")
+    # spawn, not fork: a child forked after HiGHS ran in this process can hang on HiGHS's
+    # thread pool
+    ctx = mp.get_context("spawn")
     q = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, q))
     t0 = time.perf_counter()
@@ -147,7 +149,7 @@ def _spopt_solve(inst, p: int, queue) -> None:
 
 def _spopt_capped(inst, p: int, timeout_s: float) -> dict:
     """Run :func:`_spopt_solve` in a child process; ``capped`` when it did not finish."""
-    ctx = mp.get_context("fork")
+    ctx = mp.get_context("spawn")
     q = ctx.Queue()
     proc = ctx.Process(target=_spopt_solve, args=(inst, p, q))
     t0 = time.perf_counter()
@@ -261,9 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     only = set(args.only.split(","))
     if args.quick:
         if "seeds" in only:
-            bench_seeds([0, 1], 8, 120.0, 400, 60)
+            bench_seeds([0], 8, 120.0, 400, 60)
         if "curve" in only:
-            bench_curve(2, list(range(1, 11)), [3, 6], 120.0, 400, 60)
+            bench_curve(2, list(range(1, 11)), [3], 120.0, 400, 60)
         if "county" in only:
             bench_county(2000, 300, 10, 20.0)
     else:

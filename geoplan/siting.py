@@ -74,6 +74,7 @@ from geoplan.siting_model import (
     integer_bound,
     integer_gap,
     lscp_arrays,
+    proven_integer_bound,
     reduce_covering,
     seconds_left,
 )
@@ -296,7 +297,7 @@ def lscp(
             raise InfeasibleError(f"no set of new sites meets the coverage target and the "
                                   f"quotas (HiGHS: {out.status})")
         sel_r = list(np.flatnonzero(out.x[:n_rc] > 0.5))
-        status, bound = out.status, out.bound
+        status, bound = out.status, proven_integer_bound(out, R.cost)
     else:
         hit = np.asarray(R.cover[sel_r].sum(axis=0)).ravel() > 0 if sel_r else \
             np.zeros(R.w.size, bool)

@@ -81,7 +81,7 @@ class _Throttle:
     def __call__(self, report: SolveProgress) -> None:
         now = time.perf_counter()
         if report.done:
-            if self.shown:
+            if self.shown or now - self.t0 >= QUIET_FIRST_S:
                 self.sink(report)
             if self.close_sink is not None:
                 self.close_sink()
