@@ -24,7 +24,11 @@ p-median and capacitated MCLP live in :mod:`geoplan.siting_assign` and are re-ex
 Solvers and preprocessing
 -------------------------
 ``method="exact"`` builds the model as a SciPy sparse matrix and solves it with HiGHS
-(:func:`geoplan.siting_highs.solve_sparse_mip`), warm-started from the greedy + swap answer.
+(:func:`geoplan.siting_highs.solve_sparse_mip`), warm-started from the greedy + swap answer;
+given that start, the MCLP runs HiGHS without its own primal heuristics, presolve and restart
+(:data:`geoplan.siting_mclp.PROOF_OPTIONS`), which closes the gap sooner on the hard instances.
+:func:`coverage_curve` (:mod:`geoplan.siting_curve`) solves many ``p`` on one prepared
+instance.
 ``method="greedy"`` runs greedy + swap and adds only a bound: for the plain MCLP the
 Lagrangian bound of :mod:`geoplan.siting_bounds` (whose subgradient iterations also yield
 a Lagrangian heuristic answer, kept when better), otherwise the LP relaxation from HiGHS.
