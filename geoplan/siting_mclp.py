@@ -202,8 +202,10 @@ def solve_prepared(
                 sel_r, heur_obj = [int(j) for j in alt], alt_obj
                 notes.append("Lagrangian heuristic improved the greedy answer")
     tol = 1e-9 * max(1.0, heur_obj)
-    if method == "exact" and lag is not None and lag.bound <= heur_obj + tol:
-        status, bound_gain = "Optimal", lag.bound
+    lag_cap = np.inf if lag is None else (
+        integer_bound(lag.bound, maximize=True) if integer_gap(R.w) is not None else lag.bound)
+    if method == "exact" and lag_cap <= heur_obj + tol:
+        status, bound_gain = "Optimal", lag_cap
         notes.append("greedy+swap answer proven optimal by the Lagrangian bound")
     elif method == "exact":
         Rm = R
