@@ -306,3 +306,68 @@ def test_lscp_bound_survives_highs_dropping_its_presolve_offset():
     w = np.array([1.0, 2, 1, 3, 2, 4, 2, 0, 1])
     res = siting.lscp(sp.csr_matrix(D), w, target_share=0.44)
     assert (res.objective, res.bound, res.gap, res.status) == (1.0, 1.0, 0.0, "Optimal")
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_curve_equals_brute_force_on_awkward_instances(seed):
+    # every path of the curve: neighbour starts, the LSCP shortcut, bounds capped by larger p,
+    # answers kept from a smaller p, quota-infeasible points
+    rng = np.random.default_rng(400 + seed)
+    for _ in range(15):
+        D, w, E = awkward_instance(rng, max_c=6, max_d=10)
+        n_c = D.shape[0]
+        cost, budget, quotas = random_constraints(rng, n_c)
+        kw = dict(existing_reach=None if E is None else sp.csr_matrix(E), cost=cost,
+                  budget=budget, quotas=quotas)
+        try:
+            cv = siting.coverage_curve(sp.csr_matrix(D), w, range(n_c + 1), **kw)
+        except InfeasibleError:  # the budget cannot pay for the quotas at all
+            assert not any(meets(s, quotas, cost, budget) for k in range(n_c + 1)
+                           for s in itertools.combinations(range(n_c), k))
+            continue
+        for row in cv.table.itertuples(index=False):
+            best = max((w[covered(D, s, E)].sum() for k in range(row.p + 1)
+                        for s in itertools.combinations(range(n_c), k)
+                        if meets(s, quotas, cost, budget)), default=None)
+            if best is None:
+                assert row.status == "Infeasible"
+                continue
+            assert row.covered_weight == pytest.approx(best)
+            assert row.upper_bound >= best - 1e-9
+            assert row.proven_optimal
+            assert meets(row.sites, quotas, cost, budget)
+            assert w[covered(D, row.sites, E)].sum() == pytest.approx(row.covered_weight)
+
+
+def test_neighbour_starts_never_change_the_optimum():
+    from geoplan.siting.maximal import prepare_mclp, reduced_value, solve_prepared
+
+    rng = np.random.default_rng(77)
+    for _ in range(30):
+        D, w, E = awkward_instance(rng)
+        n_c = D.shape[0]
+        p = int(rng.integers(1, n_c + 1))
+        cost, budget, quotas = random_constraints(rng, n_c)
+        best = max((w[covered(D, s, E)].sum() for k in range(p + 1)
+                    for s in itertools.combinations(range(n_c), k)
+                    if meets(s, quotas, cost, budget)), default=None)
+        if best is None:
+            continue
+        P = prepare_mclp(sp.csr_matrix(D), w, existing_reach=None if E is None else
+                         sp.csr_matrix(E), cost=cost, budget=budget, quotas=quotas, p_check=p)
+        n_r = P.R.cover.shape[0]
+        # starts of every kind: too many sites, repeated sites, over budget, any subset
+        starts = [list(rng.permutation(n_r)[: int(rng.integers(0, n_r + 1))])
+                  for _ in range(4)] + [[0, 0]] + [list(range(n_r))]
+        for method in ("exact", "greedy"):
+            try:
+                ans = solve_prepared(P, p, method=method, starts=starts)
+            except InfeasibleError:
+                assert method == "greedy"
+                continue
+            value = P.before + reduced_value(P.R, ans.sites)
+            chosen = [int(P.R.cand[j]) for j in ans.sites]
+            assert meets(chosen, quotas, cost, budget)
+            assert value <= best + 1e-9 <= P.before + ans.bound_gain + 1e-6
+            if method == "exact":
+                assert value == pytest.approx(best)

@@ -148,3 +148,72 @@ def figure_data_uri(fig: Figure) -> str:
     """Return the figure as a ``data:image/png;base64,…`` URI for inline HTML."""
     return "data:image/png;base64," + base64.b64encode(figure_png(fig)).decode("ascii")
 
+
+
+def coverage_curve_chart(
+    table: pd.DataFrame,
+    *,
+    total_weight: float,
+    knee_p: int | None = None,
+    lscp_p: int | None = None,
+    lscp_weight: float | None = None,
+    title: str = "新增站点数与老年人口覆盖率",
+    weight_label: str = "覆盖率",
+) -> Figure:
+    """Return the coverage curve: covered share against the number of new sites.
+
+    Parameters
+    ----------
+    table
+        ``CoverageCurve.table`` of :func:`geoplan.siting.coverage_curve` (``p``,
+        ``covered_weight``, ``upper_bound``; infeasible points are left out).
+    total_weight
+        The weight the shares are taken of (``CoverageCurve.total_weight``).
+    knee_p
+        Mark the knee at this ``p`` (e.g. :func:`geoplan.siting.curve.knee_p`).
+    lscp_p, lscp_weight
+        Mark the LSCP answer: the fewest sites covering all reachable demand, and that weight.
+    title, weight_label
+        Chinese title and axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Not attached to pyplot; write it with :func:`figure_png`.
+
+    Raises
+    ------
+    OutputError
+        If no CJK font is installed.
+    """
+    import matplotlib as mpl
+
+    t = table.dropna(subset=["covered_weight"])
+    scale = max(float(total_weight), 1e-12)
+    p = t["p"].to_numpy(float)
+    share = t["covered_weight"].to_numpy(float) / scale
+    bound = t["upper_bound"].to_numpy(float) / scale
+    with mpl.rc_context(chinese_rc()):
+        fig = _new_figure(7.5, 4.2)
+        ax = fig.add_subplot()
+        ax.plot(p, share, marker="o", markersize=3, color="#3182bd", label="最优覆盖率")
+        if (bound > share + 1e-12).any():
+            ax.plot(p, bound, linestyle=":", color="#9ecae1", label="上界（未证明最优处）")
+        if knee_p is not None and knee_p in set(t["p"]):
+            y = float(share[p == knee_p][0])
+            ax.scatter([knee_p], [y], s=70, color="#d7191c", zorder=3,
+                       label=f"拐点：{knee_p} 处，{y:.1%}")
+        if lscp_p is not None and lscp_weight is not None:
+            y = float(lscp_weight) / scale
+            ax.scatter([lscp_p], [y], s=70, marker="s", color="#1a9641", zorder=3,
+                       label=f"全部可达需求覆盖：{lscp_p} 处，{y:.1%}")
+            ax.axvline(lscp_p, color="#1a9641", linestyle="--", linewidth=0.8)
+        ax.set_title(title)
+        ax.set_xlabel("新增站点数")
+        ax.set_ylabel(weight_label)
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        fig.canvas.draw()
+    return fig

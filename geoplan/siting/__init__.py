@@ -17,9 +17,17 @@ from geoplan.siting.candidates import (
     snap_to_network_nodes,
 )
 from geoplan.siting.covering import MultiYearPlan, lscp, mclp, mclp_multi_year
+from geoplan.siting.curve import (
+    CoverageCurve,
+    SitesForShare,
+    coverage_curve,
+    fewest_sites_for_share,
+    knee_p,
+)
 from geoplan.siting.layers import SiteProposal, propose_sites
 from geoplan.siting.tables import (
     coverage_before_after_by_unit,
+    coverage_curve_table,
     demand_weights,
     rank_sites_by_marginal_gain,
     scenario_table,
@@ -27,18 +35,24 @@ from geoplan.siting.tables import (
 
 __all__ = [
     "COLUMBARIUM_EXCLUSION_ZONES",
+    "CoverageCurve",
     "MultiYearPlan",
     "Quota",
     "SiteProposal",
+    "SitesForShare",
     "SitingResult",
     "candidate_sites_from_demand_clusters",
     "candidate_sites_from_layer",
     "candidate_sites_from_network_nodes",
     "capacitated_mclp",
     "coverage_before_after_by_unit",
+    "coverage_curve",
+    "coverage_curve_table",
     "coverage_from_reach",
     "demand_weights",
     "exclude_candidates",
+    "fewest_sites_for_share",
+    "knee_p",
     "lscp",
     "mclp",
     "mclp_multi_year",

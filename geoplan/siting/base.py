@@ -158,6 +158,11 @@ class SitingResult:
     assignment: pd.DataFrame | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def proven_optimal(self) -> bool:
+        """``True`` when the bound meets the answer: no better answer exists (gap 0)."""
+        return self.gap == 0.0
+
 
 def relative_gap(objective: float, bound: float, fixed_part: float = 0.0) -> float:
     """``|bound - objective| / max(|objective - fixed_part|, tiny)``, 0 when both agree."""

@@ -24,7 +24,11 @@ p-median and capacitated MCLP live in :mod:`geoplan.siting.assign` and are re-ex
 Solvers and preprocessing
 -------------------------
 ``method="exact"`` builds the model as a SciPy sparse matrix and solves it with HiGHS
-(:func:`geoplan.siting.highs.solve_sparse_mip`), warm-started from the greedy + swap answer.
+(:func:`geoplan.siting.highs.solve_sparse_mip`), warm-started from the greedy + swap answer;
+given that start, the MCLP runs HiGHS without its own primal heuristics, presolve and restart
+(:data:`geoplan.siting.maximal.PROOF_OPTIONS`), which closes the gap sooner on the hard instances.
+:func:`coverage_curve` (:mod:`geoplan.siting.curve`) solves many ``p`` on one prepared
+instance.
 ``method="greedy"`` runs greedy + swap and adds only a bound: for the plain MCLP the
 Lagrangian bound of :mod:`geoplan.siting.bounds` (whose subgradient iterations also yield
 a Lagrangian heuristic answer, kept when better), otherwise the LP relaxation from HiGHS.
@@ -50,11 +54,9 @@ import pandas as pd
 import scipy.sparse as sp
 
 from geoplan.errors import InfeasibleError, Problem, SchemaError
-from geoplan.siting.assign import capacitated_mclp, p_median
 from geoplan.siting.base import (
     Quota,
     SitingResult,
-    check_budget,
     check_cost,
     check_method,
     check_p,
@@ -63,49 +65,26 @@ from geoplan.siting.base import (
     clamp_bound,
     coverage_from_reach,
     order_by_marginal_gain,
-    pad_to_p_sites,
     quota_rows,
-    quotas_from_labels,
     relative_gap,
 )
-from geoplan.siting.bounds import lagrangian_fixing, lagrangian_mclp_bound
-from geoplan.siting.greedy import greedy_lscp, greedy_mclp, swap_mclp
+from geoplan.siting.greedy import greedy_lscp
 from geoplan.siting.highs import solve_sparse_mip
+from geoplan.siting.maximal import prepare_mclp, result_from_answer, solve_prepared
 from geoplan.siting.model import (
     covered_by_existing,
     integer_bound,
     integer_gap,
     lscp_arrays,
-    mclp_arrays,
+    proven_integer_bound,
     reduce_covering,
-    restrict_candidates,
     seconds_left,
 )
-from geoplan.siting.tables import (
-    coverage_before_after_by_unit,
-    demand_weights,
-    rank_sites_by_marginal_gain,
-    scenario_table,
-)
+from geoplan.siting.progress import ProgressArg, progress_reporter
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "MultiYearPlan",
-    "Quota",
-    "SitingResult",
-    "capacitated_mclp",
-    "coverage_before_after_by_unit",
-    "coverage_from_reach",
-    "demand_weights",
-    "lscp",
-    "mclp",
-    "mclp_multi_year",
-    "p_median",
-    "quotas_from_labels",
-    "rank_sites_by_marginal_gain",
-    "scenario_table",
-]
+__all__ = ["MultiYearPlan", "lscp", "mclp", "mclp_multi_year"]
 
 
 def mclp(
@@ -123,6 +102,7 @@ def mclp(
     mip_rel_gap: float = 1e-7,
     preprocess: bool = True,
     pad_to_p: bool = True,
+    progress: ProgressArg = False,
 ) -> SitingResult:
     """Maximal covering: choose up to ``p`` new sites that cover the most demand weight.
 
@@ -132,7 +112,7 @@ def mclp(
         Candidates × demand walking metres (sparse; explicit entries are reached pairs).
     weights
         Demand weight per cell (e.g. ``pop_60plus``; see
-        :func:`geoplan.siting.demand_weights`).
+        :func:`geoplan.siting.tables.demand_weights`).
     p
         Number of new sites.
     max_m
@@ -155,6 +135,9 @@ def mclp(
     pad_to_p
         When fewer than ``p`` sites add coverage (and there is no budget), fill up with the
         candidates that reach the most weight; they are ranked last with zero marginal gain.
+    progress
+        Show the incumbent, bound and gap of a long exact solve: ``True`` (terminal line or
+        notebook widget), ``"log"`` (INFO log records) or a function; quiet by default.
 
     Returns
     -------
@@ -169,120 +152,17 @@ def mclp(
     t0 = time.perf_counter()
     p = check_p(p)
     method = check_method(method)
-    R0 = check_reach(reach, "candidate sites")
-    n_c, n_d = R0.shape
-    if p > n_c and budget is None:
-        warnings.warn(f"p = {p} new sites asked for, but there are only {n_c} candidates: "
-                      f"at most {n_c} can be chosen", UserWarning, stacklevel=2)
-    w = check_weights(weights, n_d)
-    C = coverage_from_reach(R0, max_m)
-    covered0 = covered_by_existing(existing_reach, max_m, n_d)
-    cost = check_cost(cost, n_c)
-    Q = quota_rows(quotas, n_c, p)
-    check_budget(Q, cost, budget, [q.name for q in quotas])
-    before = float(w[covered0].sum())
-    reached = np.asarray(C.sum(axis=0)).ravel() > 0
-    R = reduce_covering(C, w, (w > 0) & ~covered0 & reached, cost, Q, preprocess)
-    sel_r = greedy_mclp(R.cover, R.Ct, R.w, p, cost=R.cost, budget=budget, quotas=R.quotas)
-    if R.quotas.lower.size and (R.quotas.member[:, sel_r].sum(axis=1) < R.quotas.lower).any():
-        if method == "greedy":
-            raise InfeasibleError("greedy could not meet the quotas within p and the budget; "
-                                  "try method='exact'")
-        sel_r = []
-    sel_r = swap_mclp(R.cover, R.Ct, R.w, sel_r, cost=R.cost, budget=budget, quotas=R.quotas,
-                      time_limit_s=min(5.0, time_limit_s)) if sel_r else sel_r
-    heur_obj = float(R.w[np.asarray(R.cover[sel_r].sum(axis=0)).ravel() > 0].sum()) if sel_r \
-        else 0.0
-    n_rc = R.cover.shape[0]
-    notes = [f"preprocessing: {R.n_merged_from} demand cells -> {R.w.size} merged, "
-             f"{n_c} candidates -> {n_rc}"]
-    lag = None
-    if budget is None and not quotas and n_rc:
-        lag = lagrangian_mclp_bound(R.cover, R.Ct, R.w, p, heur_obj,
-                                    time_limit_s=min(10.0, time_limit_s / 4))
-        if lag.best_value > heur_obj:
-            alt = swap_mclp(R.cover, R.Ct, R.w, list(lag.best_sites), time_limit_s=2.0)
-            alt_obj = float(R.w[np.asarray(R.cover[alt].sum(axis=0)).ravel() > 0].sum())
-            if alt_obj > heur_obj:
-                sel_r, heur_obj = [int(j) for j in alt], alt_obj
-                notes.append("Lagrangian heuristic improved the greedy answer")
-    tol = 1e-9 * max(1.0, heur_obj)
-    if method == "exact" and lag is not None and lag.bound <= heur_obj + tol:
-        status, bound_gain = "Optimal", lag.bound
-        notes.append("greedy+swap answer proven optimal by the Lagrangian bound")
-    elif method == "exact":
-        Rm = R
-        fixed_out = lagrangian_fixing(R.cover, lag.multipliers, R.w, p, heur_obj) \
-            if lag is not None else np.zeros(n_rc, bool)
-        if fixed_out.any():
-            keep = ~fixed_out
-            keep[sel_r] = True
-            Rm = restrict_candidates(R, keep)
-            sel_r = [int(k) for k in np.flatnonzero(np.isin(np.flatnonzero(keep), sel_r))]
-            notes.append(f"Lagrangian fixing: {int((~keep).sum())} candidates ruled out")
-        c, A, lo, hi, integer = mclp_arrays(Rm, p, budget)
-        nm = Rm.cover.shape[0]
-        start = None
-        if sel_r:
-            x0 = np.zeros(nm)
-            x0[sel_r] = 1
-            start = np.r_[x0, np.minimum(1.0, Rm.Ct @ x0)]
-        out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
-                               maximize=True, time_limit_s=seconds_left(t0, time_limit_s),
-                               mip_rel_gap=mip_rel_gap, mip_abs_gap=integer_gap(Rm.w),
-                               start=start)
-        if out.infeasible:
-            raise InfeasibleError("no choice of new sites meets the quotas and the budget "
-                                  f"together (HiGHS: {out.status})")
-        if out.x is None:
-            raise InfeasibleError(f"HiGHS found no solution within the limit ({out.status})")
-        sel_r = [int(Rm.cand_pos[j]) for j in np.flatnonzero(out.x[:nm] > 0.5)]
-        status, bound_gain = out.status, out.bound
-        if lag is not None:
-            bound_gain = min(bound_gain, lag.bound)
-    elif lag is not None:
-        status, bound_gain = "greedy+swap", lag.bound
-        notes.append(f"Lagrangian bound after {lag.iterations} iterations")
-    else:
-        c, A, lo, hi, integer = mclp_arrays(R, p, budget)
-        lp = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
-                              maximize=True, relax=True, time_limit_s=time_limit_s,
-                              lp_solver="ipm")
-        if lp.infeasible:
-            raise InfeasibleError("the quotas and the budget cannot be met together "
-                                  f"(LP relaxation: {lp.status})")
-        status, bound_gain = "greedy+swap", lp.bound
-        if not np.isfinite(bound_gain):
-            notes.append(f"LP bound not available ({lp.status})")
-    if integer_gap(R.w) is not None:  # integer weights: the optimum is an integer
-        bound_gain = integer_bound(bound_gain, maximize=True)
-    selected = [int(R.cand[j]) for j in sel_r]
-    if pad_to_p and budget is None:
-        selected, added = pad_to_p_sites(selected, p, C, w, covered0, Q, n_c)
-        if added:
-            notes.append(f"{added} site(s) add no coverage; padded to p = {p}")
-    cov_after = covered0 | (np.asarray(C[selected].sum(axis=0)).ravel() > 0 if selected
-                            else np.zeros(n_d, bool))
-    objective = float(w[cov_after].sum())
-    bound = clamp_bound(before + bound_gain, objective, maximize=True)
-    if method != "exact":
-        logger.debug("greedy objective %.6g (reduced %.6g)", objective, heur_obj)
-    return SitingResult(
-        model="mclp",
-        method=method,
-        selected=order_by_marginal_gain(C, w, selected, covered0),
-        objective=objective,
-        bound=float(bound),
-        gap=relative_gap(objective, bound, before),
-        status=status,
-        time_s=time.perf_counter() - t0,
-        total_weight=float(w.sum()),
-        weight_before=before,
-        weight_after=objective,
-        n_demand_model=int(R.w.size),
-        n_candidates_model=int(n_rc),
-        notes=tuple(notes),
-    )
+    n_candidates = getattr(reach, "shape", (p,))[0]
+    if p > n_candidates and budget is None:
+        warnings.warn(f"p = {p} new sites asked for, but there are only {n_candidates} "
+                      f"candidates: at most {n_candidates} can be chosen", UserWarning,
+                      stacklevel=2)
+    P = prepare_mclp(reach, weights, max_m=max_m, existing_reach=existing_reach, cost=cost,
+                     budget=budget, quotas=quotas, p_check=p, preprocess=preprocess)
+    ans = solve_prepared(P, p, method=method, time_limit_s=time_limit_s,
+                         mip_rel_gap=mip_rel_gap, progress=progress_reporter(progress),
+                         label=f"MCLP p={p}")
+    return result_from_answer(P, p, ans, method=method, t0=t0, pad_to_p=pad_to_p)
 
 
 def lscp(
@@ -299,6 +179,7 @@ def lscp(
     time_limit_s: float = 60.0,
     mip_rel_gap: float = 1e-7,
     preprocess: bool = True,
+    progress: ProgressArg = False,
 ) -> SitingResult:
     """Set covering: the fewest (cheapest) new sites that cover all demand or a target share.
 
@@ -323,7 +204,7 @@ def lscp(
     uncoverable
         With ``target_share == 1``: ``"raise"`` when some cell of positive weight is reached by
         no candidate and no existing site, ``"ignore"`` to cover every coverable cell.
-    method, time_limit_s, mip_rel_gap, preprocess
+    method, time_limit_s, mip_rel_gap, preprocess, progress
         As in :func:`mclp`.
 
     Returns
@@ -393,12 +274,13 @@ def lscp(
         out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
                                maximize=False, time_limit_s=seconds_left(t0, time_limit_s),
                                mip_rel_gap=mip_rel_gap, mip_abs_gap=integer_gap(R.cost),
-                               start=start)
+                               start=start, progress=progress_reporter(progress),
+                               label="LSCP")
         if out.infeasible or out.x is None:
             raise InfeasibleError(f"no set of new sites meets the coverage target and the "
                                   f"quotas (HiGHS: {out.status})")
         sel_r = list(np.flatnonzero(out.x[:n_rc] > 0.5))
-        status, bound = out.status, out.bound
+        status, bound = out.status, proven_integer_bound(out, R.cost)
     else:
         hit = np.asarray(R.cover[sel_r].sum(axis=0)).ravel() > 0 if sel_r else \
             np.zeros(R.w.size, bool)

@@ -16,12 +16,16 @@ class is not there.
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
+
+from geoplan.siting.progress import SolveProgress
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +90,9 @@ def solve_sparse_mip(
     relax: bool = False,
     lp_solver: str = "choose",
     threads: int | None = None,
+    options: Mapping[str, object] | None = None,
+    progress: Callable[[SolveProgress], None] | None = None,
+    label: str = "MIP",
 ) -> MipOutcome:
     """Solve ``opt c'x  s.t.  row_lower <= A x <= row_upper,  col_lower <= x <= col_upper``.
 
@@ -122,6 +129,14 @@ def solve_sparse_mip(
         assignment LPs of p-median and capacitated MCLP).
     threads
         Number of HiGHS threads (``None``: HiGHS default).
+    options
+        Further HiGHS options by name (e.g. ``{"mip_allow_restart": False}``).
+    progress
+        Called with a :class:`geoplan.siting.progress.SolveProgress` whenever HiGHS reports
+        on its branch and bound (incumbent, bound, gap, nodes), and once more at the end;
+        see :func:`geoplan.siting.progress.progress_reporter` for throttled displays.
+    label
+        What the progress reports call this solve.
 
     Returns
     -------
@@ -167,11 +182,15 @@ def solve_sparse_mip(
             h.setOptionValue("mip_abs_gap", float(mip_abs_gap))
     if threads is not None:
         h.setOptionValue("threads", int(threads))
+    for name, value in (options or {}).items():
+        h.setOptionValue(name, value)
     h.passModel(lp)
     if is_mip and start is not None:
         idx = np.arange(n_col, dtype=np.int32)
         h.setSolution(n_col, idx, np.asarray(start, dtype=np.float64))
     t0 = time.perf_counter()
+    if is_mip and progress is not None:
+        _watch(h, progress, label, t0, maximize)
     h.run()
     elapsed = time.perf_counter() - t0
     status = h.getModelStatus()
@@ -195,6 +214,9 @@ def solve_sparse_mip(
             bound += shift
     logger.debug("HiGHS %s: %s in %.3f s, obj %.6g, bound %.6g", lp.num_col_, text, elapsed,
                  objective, bound)
+    if is_mip and progress is not None:
+        progress(SolveProgress(label, elapsed, objective, bound,
+                               _gap(objective, bound), int(info.mip_node_count), done=True))
     return MipOutcome(
         x=x,
         objective=objective,
@@ -204,3 +226,29 @@ def solve_sparse_mip(
         infeasible=infeasible,
         time_s=elapsed,
     )
+
+
+def _gap(incumbent: float, bound: float) -> float:
+    if not (math.isfinite(incumbent) and math.isfinite(bound)):
+        return math.inf
+    return abs(bound - incumbent) / max(abs(incumbent), 1e-12)
+
+
+def _watch(h, progress: Callable[[SolveProgress], None], label: str, t0: float,
+           maximize: bool) -> None:
+    """Send HiGHS's branch-and-bound figures to ``progress`` from its MIP callbacks."""
+    cb = highspy.cb
+
+    def on_event(kind, message, data_out, data_in, user_data):
+        primal = float(data_out.mip_primal_bound)
+        if not math.isfinite(primal) or abs(primal) >= highspy.kHighsInf:
+            primal = math.nan
+        dual = float(data_out.mip_dual_bound)
+        if not math.isfinite(dual) or abs(dual) >= highspy.kHighsInf:
+            return  # the root LP is not solved yet
+        progress(SolveProgress(label, time.perf_counter() - t0, primal, dual,
+                               _gap(primal, dual), int(data_out.mip_node_count)))
+
+    h.setCallback(on_event, None)
+    h.startCallback(cb.HighsCallbackType.kCallbackMipInterrupt)
+    h.startCallback(cb.HighsCallbackType.kCallbackMipImprovingSolution)

@@ -105,6 +105,20 @@ def integer_bound(bound: float, *, maximize: bool) -> float:
     return float(np.floor(bound + slack) if maximize else np.ceil(bound - slack))
 
 
+def proven_integer_bound(out, coefficients: np.ndarray) -> float:
+    """Return the bound of a HiGHS MIP outcome, closed when HiGHS proved an integral optimum.
+
+    With integer objective coefficients HiGHS prunes every node that cannot beat the
+    incumbent by a whole unit, so when it reports ``Optimal`` its dual bound may still sit up
+    to one unit past the answer (e.g. 42,273 against 42,273.99): the answer is then proven,
+    and its value is the bound.
+    """
+    if (out.optimal and out.x is not None and integer_gap(coefficients) is not None
+            and abs(out.bound - out.objective) < 1.0):
+        return float(out.objective)
+    return float(out.bound)
+
+
 def mclp_arrays(R: ReducedCovering, p: int, budget):
     """MCLP arrays: columns ``x`` (candidates) then ``y`` (merged demand)."""
     n_c, n_m = R.cover.shape

@@ -1,5 +1,8 @@
 """Tables a planner reads from a siting answer: ranked sites, before/after per unit, scenarios.
 
+The coverage curve's workbook sheet (:func:`coverage_curve_table`) is built here too, with
+its Chinese headers.
+
 Also the demand weights that go into the models (population, households, 60+, 80+ or a user
 column, with a multiplier for priority areas such as the 老区镇 安海 and 内坑).
 """
@@ -16,7 +19,9 @@ from geoplan.errors import Problem, SchemaError
 from geoplan.siting.base import SitingResult, check_reach, coverage_from_reach
 
 __all__ = [
+    "CURVE_HEADERS_ZH",
     "coverage_before_after_by_unit",
+    "coverage_curve_table",
     "demand_weights",
     "rank_sites_by_marginal_gain",
     "scenario_table",
@@ -242,3 +247,55 @@ def result_summary(results: Mapping[str, SitingResult]) -> pd.DataFrame:
          "time_s": r.time_s}
         for k, r in results.items()
     ]).set_index("name")
+
+
+#: Chinese headers of the coverage-curve sheet, by column of ``CoverageCurve.table``.
+CURVE_HEADERS_ZH = {
+    "p": "新增站点数",
+    "covered_weight": "覆盖老年人口",
+    "covered_share": "覆盖率",
+    "upper_bound": "上界",
+    "gap": "差距",
+    "proven_optimal": "是否已证明最优",
+    "seconds": "用时(秒)",
+}
+
+
+def coverage_curve_table(curve_table: pd.DataFrame, *,
+                         weight_label: str = "覆盖老年人口",
+                         site_ids: Sequence | None = None) -> pd.DataFrame:
+    """Build the coverage curve's workbook table with Chinese headers.
+
+    Parameters
+    ----------
+    curve_table
+        :attr:`geoplan.siting.CoverageCurve.table`.
+    weight_label
+        Header of the covered weight (default 覆盖老年人口, for 60+ weights; e.g. 覆盖人口
+        for total population).
+    site_ids
+        Identifier of every candidate (e.g. the candidate layer's ``site_id``); when given, a
+        last column 站点 lists the chosen sites' identifiers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        新增站点数, the covered weight, 覆盖率 (share, 0–1), 上界, 差距 (relative), 是否已证明最优
+        (是/否), 用时(秒) (and 站点); points the quotas make infeasible read 不可行.
+
+    Raises
+    ------
+    SchemaError
+        When a column of the curve table is missing.
+    """
+    _require_columns(curve_table, list(CURVE_HEADERS_ZH), "coverage curve")
+    out = curve_table[list(CURVE_HEADERS_ZH)].copy()
+    out["proven_optimal"] = np.where(out["proven_optimal"].astype(bool), "是", "否")
+    if "status" in curve_table.columns:
+        out.loc[curve_table["status"] == "Infeasible", "proven_optimal"] = "不可行"
+    out["seconds"] = out["seconds"].astype(float).round(2)
+    out = out.rename(columns={**CURVE_HEADERS_ZH, "covered_weight": weight_label})
+    if site_ids is not None and "sites" in curve_table.columns:
+        ids = np.asarray(site_ids, dtype=object)
+        out["站点"] = ["、".join(str(ids[j]) for j in sites) for sites in curve_table["sites"]]
+    return out.reset_index(drop=True)
