@@ -47,6 +47,27 @@ app = typer.Typer(
 OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder (replaced as a whole "
                                                             "when the run succeeds).")]
 StudyArg = Annotated[Path, typer.Argument(help="The study file (TOML).")]
+Curve = Annotated[str | None, typer.Option(
+    "--curve", help="Coverage curve of the siting types: '5-40' (5 … 40 new sites) or "
+                    "'5,10,20'; overrides [siting] curve.")]
+
+
+def _curve(text: str | None) -> tuple[int, ...] | None:
+    """Read ``--curve 5-40`` or ``--curve 5,10,20``; a bad value is a usage error (exit 2)."""
+    if text is None:
+        return None
+    try:
+        if "-" in text:
+            low, high = (int(v) for v in text.split("-", 1))
+            values = tuple(range(min(low, high), max(low, high) + 1))
+        else:
+            values = tuple(sorted({int(v) for v in text.split(",") if v.strip()}))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        msg = f"--curve {text!r}: give a range such as 5-40 or a list such as 5,10,20"
+        raise typer.BadParameter(msg)
+    return values
 
 
 class _Settings:
@@ -175,10 +196,19 @@ def _report_plan(plan: Any) -> None:
         _say(f"  跳过 skipped: {reason}")
 
 
-def _run(path: Path, out: Path, only: tuple[str, ...] | None = None) -> None:
+def _run(path: Path, out: Path, only: tuple[str, ...] | None = None,
+         curve: tuple[int, ...] | None = None) -> None:
+    import dataclasses
+
+    from geoplan.errors import StudyConfigError
     from geoplan.study.pipeline import run_study, step_labels
 
     study, plan = _prepare(path, only)
+    if curve is not None:
+        if "siting" not in plan.steps:
+            msg = "--curve needs a [siting] section in the study file (the types to site)"
+            raise StudyConfigError(msg)
+        plan = dataclasses.replace(plan, curve=curve)
     _report_plan(plan)
     progress = _Progress(step_labels(plan))
     started = time.perf_counter()
@@ -199,17 +229,19 @@ def _command(body: Callable[[], None]) -> None:
 
 
 @app.command()
-def demo(out: OutDir = Path("out/demo")) -> None:
+def demo(out: OutDir = Path("out/demo"), curve: Curve = None) -> None:
     """Run every analysis on the embedded Jinjiang (晋江市) demo study, offline."""
     from geoplan.datasets import demo_study_path
 
-    _command(lambda: _run(demo_study_path(), out))
+    points = _curve(curve)
+    _command(lambda: _run(demo_study_path(), out, curve=points))
 
 
 @app.command()
-def run(study: StudyArg, out: OutDir = Path("out")) -> None:
+def run(study: StudyArg, out: OutDir = Path("out"), curve: Curve = None) -> None:
     """Run the steps a study file asks for and write their outputs."""
-    _command(lambda: _run(study, out))
+    points = _curve(curve)
+    _command(lambda: _run(study, out, curve=points))
 
 
 @app.command()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import small_study as ss
 from typer.testing import CliRunner
@@ -290,3 +291,29 @@ def test_validate_and_run_agree(tmp_path, files, name, base, edit, code, prepare
         first_line = [line for line in checked.output.splitlines() if "错误" in line]
         assert first_line, checked.output
         assert "Traceback" not in checked.output + ran.output
+
+
+def test_the_coverage_curve_from_the_study_file_and_the_cli(tmp_path, files):
+    text = SITING.replace("n_candidates = 4", "n_candidates = 4\ncurve = [1, 3]")
+    path = _study(tmp_path, files, text)
+    study, plan = prepare_run(path)
+    assert plan.curve == (1, 2, 3)
+    run = run_study(study, tmp_path / "out", plan=plan)
+    curve = run.curves["social_work_station"]
+    assert list(curve.table["p"]) == [1, 2, 3]
+    assert (curve.table["upper_bound"] >= curve.table["covered_weight"] - 1e-9).all()
+    sheet = pd.read_excel(tmp_path / "out" / "report.xlsx", sheet_name="覆盖曲线-乡镇(街道)社工站")
+    assert list(sheet.columns[:5]) == ["新增站点数", "覆盖老年人口", "覆盖率", "上界", "差距"]
+    assert list(sheet["新增站点数"]) == [1, 2, 3]
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "覆盖曲线" in page
+    assert "data:image/png;base64" in page
+    (tmp_path / "cli").mkdir()
+    again = runner.invoke(app, ["run", str(_study(tmp_path / "cli", files, SITING)),
+                                "--out", str(tmp_path / "cli_out"), "--curve", "2,3"])
+    assert again.exit_code == 0, again.output
+    sheet = pd.read_excel(tmp_path / "cli_out" / "report.xlsx",
+                          sheet_name="覆盖曲线-乡镇(街道)社工站")
+    assert list(sheet["新增站点数"]) == [2, 3]
+    bad = runner.invoke(app, ["run", str(path), "--curve", "five"])
+    assert bad.exit_code == 2

@@ -219,7 +219,10 @@ class SitingSection(_Strict):
     ``"network_nodes"`` (street corners in uncovered areas) or the name of a layer of kind
     ``candidate_sites`` (e.g. vacant public buildings, with an optional ``cost``);
     ``exclude`` names layers of kind ``exclusion_zones`` (e.g. the 殡葬管理条例 art. 10
-    zones for columbaria). Existing sites of a type stay fixed and count.
+    zones for columbaria). Existing sites of a type stay fixed and count. ``curve`` asks for
+    the coverage curve of every type too: ``[5, 40]`` is 5, 6 … 40 new sites, a longer list
+    names each number (``[5, 10, 20, 30]``); each point is solved exactly, with its proven
+    bound, and the fewest sites for all reachable demand (LSCP) is marked.
     """
 
     types: dict[str, SitingTypeSection] = Field(min_length=1)
@@ -230,6 +233,21 @@ class SitingSection(_Strict):
     exclude: tuple[str, ...] = ()
     method: Literal["exact", "greedy"] = "exact"
     time_limit_s: float = Field(default=60.0, gt=0)
+    curve: tuple[int, ...] | None = None
+
+    @field_validator("curve")
+    @classmethod
+    def check_curve(cls, value: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """Read ``curve = [5, 40]`` as 5…40 new sites; any other list as those numbers."""
+        if value is None:
+            return None
+        if not value or min(value) < 1:
+            msg = "curve must list numbers of new sites >= 1, e.g. [5, 40] or [5, 10, 20]"
+            raise ValueError(msg)
+        if len(value) == 2:
+            low, high = sorted(value)
+            return tuple(range(low, high + 1))
+        return tuple(sorted(set(value)))
 
 
 _DEFAULT_TOLERANCES = Tolerances()

@@ -53,11 +53,15 @@ from geoplan.report import archive_by_line, charts, inspection_sheets, write_ins
 from geoplan.report.compliance import write_compliance_workbook
 from geoplan.schema import FACILITY_TYPES
 from geoplan.siting import (
+    CoverageCurve,
     candidate_sites_from_demand_clusters,
     candidate_sites_from_layer,
     candidate_sites_from_network_nodes,
     coverage_before_after_by_unit,
+    coverage_curve,
+    coverage_curve_table,
     exclude_candidates,
+    knee_p,
     lscp,
     mclp,
     quotas_from_labels,
@@ -105,6 +109,8 @@ class StudyRun:
     notes
         What the planner should know about the results (a quota lowered, fewer candidates
         than sites asked for); shown by the CLI and in the report.
+    curves
+        Facility type -> coverage curve (:func:`geoplan.siting.coverage_curve`), when asked.
     """
 
     plan: RunPlan
@@ -119,6 +125,8 @@ class StudyRun:
     service_areas: gpd.GeoDataFrame | None = None
     standards: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    curves: dict[str, CoverageCurve] = field(default_factory=dict)
+    curve_sites: dict[str, pd.Index] = field(default_factory=dict)
 
 
 def _sheet_name(text: str) -> str:
@@ -290,9 +298,14 @@ def propose_sites(study: Study, out_dir: Path, run: StudyRun) -> None:
         if section.new_sites is not None and section.new_sites > len(candidates):
             run.notes.append(f"{label}：要求新增 {section.new_sites} 处，但只有 {len(candidates)} "
                              "个候选点 (fewer candidates than sites asked for)")
-        result = _solve(section, reach, weights, existing_reach, cost,
-                        _quotas(section, study.towns, candidates, label, run.notes),
+        quotas = _quotas(section, study.towns, candidates, label, run.notes)
+        result = _solve(section, reach, weights, existing_reach, cost, quotas,
                         max_m=max_m, method=siting.method, time_limit_s=siting.time_limit_s)
+        if run.plan.curve:
+            run.curves[facility_type] = coverage_curve(
+                reach, weights, run.plan.curve, max_m=max_m, existing_reach=existing_reach,
+                quotas=quotas, method=siting.method, time_limit_s=siting.time_limit_s)
+            run.curve_sites[facility_type] = candidates.index
         columns = tuple(c for c in ("pop", "households", "pop_60plus", "pop_80plus")
                         if c in demand.columns)
         ranked = rank_sites_by_marginal_gain(result, reach, demand, existing_reach=existing_reach,
@@ -382,6 +395,23 @@ def _in_chinese(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Header of the covered weight in the curve sheet, by the demand column served.
+_COVERED_LABELS = {"pop": "覆盖人口", "households": "覆盖户数", "pop_60plus": "覆盖老年人口",
+                   "pop_80plus": "覆盖80岁以上人口"}
+
+
+def _curve_text(curve: CoverageCurve, weight_label: str) -> str:
+    """Say what the curve proves: the fewest sites for all reachable demand, the knee."""
+    parts = [f"每个新增站点数均精确求解并给出上界（{int(curve.table['proven_optimal'].sum())}/"
+             f"{len(curve.table)} 个点已证明最优）。"]
+    if curve.lscp is not None:
+        parts.append(f"覆盖全部可达需求至少需新增 {len(curve.lscp.selected)} 处。")
+    knee = knee_p(curve.table)
+    if knee is not None:
+        parts.append(f"拐点在新增 {knee} 处：此后每增一处，{weight_label}增加明显变少。")
+    return "".join(parts)
+
+
 def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
     """Write ``map.html``, ``report.xlsx`` and ``report.html``."""
     max_min = max(study.tiers_min)
@@ -420,6 +450,19 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
     for facility_type, ranked in run.proposals.items():
         sheets[_sheet_name(f"选址-{FACILITY_TYPES[facility_type].name_zh}")] = _in_chinese(
             ranked.drop(columns="geometry"))
+    weight_label = _COVERED_LABELS[study.config.siting.demand] if run.curves else ""
+    for facility_type, curve in run.curves.items():
+        name = FACILITY_TYPES[facility_type].name_zh
+        sheets[_sheet_name(f"覆盖曲线-{name}")] = coverage_curve_table(
+            curve.table, weight_label=weight_label, site_ids=run.curve_sites[facility_type])
+        sections.append(report.ReportSection(
+            f"新增{name}数量与覆盖率（覆盖曲线）",
+            text=_curve_text(curve, weight_label),
+            figures=[charts.coverage_curve_chart(
+                curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
+                lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
+                lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
+                title=f"新增{name}数量与{weight_label}覆盖率")]))
     if run.inspection is not None:
         sheets["联检问题清单"] = inspection_sheets(run.inspection)["问题清单"]
     run.outputs["report_xlsx"] = report.write_workbook(sheets, out_dir / "report.xlsx")

@@ -11,6 +11,7 @@ than candidates can give).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import warnings
@@ -70,6 +71,9 @@ class RunPlan:
         Facility types whose service circles are reported.
     siting_types
         Facility type key → its ``[siting.types.<type>]`` section name.
+    curve
+        Numbers of new sites of the coverage curve of every siting type (``[siting] curve``),
+        or ``None``.
     notes
         Things the planner should know that do not stop the run.
     """
@@ -79,6 +83,7 @@ class RunPlan:
     coverage_types: tuple[str, ...] = ()
     siting_types: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    curve: tuple[int, ...] | None = None
 
 
 def _loads(what: str, load: Callable[[str | Path], object], name: str | Path) -> list[str]:
@@ -291,7 +296,9 @@ def plan_run(config: StudyConfig, *, only: tuple[str, ...] | None = None) -> Run
     siting = {}
     if "siting" in wanted:
         siting = {facility_type_key(name, aliases): name for name in config.siting.types}
-    return RunPlan(steps=wanted, skipped=skipped, coverage_types=coverage, siting_types=siting)
+    curve = config.siting.curve if "siting" in wanted else None
+    return RunPlan(steps=wanted, skipped=skipped, coverage_types=coverage, siting_types=siting,
+                   curve=curve)
 
 
 def prepare_run(path: str | Path, *, only: tuple[str, ...] | None = None
@@ -349,9 +356,7 @@ def prepare_run(path: str | Path, *, only: tuple[str, ...] | None = None
         notes += _offset_notes(study, network)
     for note in notes:
         logger.info("%s", note)
-    return study, RunPlan(steps=plan.steps, skipped=plan.skipped,
-                          coverage_types=plan.coverage_types, siting_types=plan.siting_types,
-                          notes=tuple(notes))
+    return study, dataclasses.replace(plan, notes=tuple(notes))
 
 
 def _listing(config: StudyConfig, problems: list[str]) -> str:
