@@ -124,6 +124,32 @@ def id_text(value: object) -> str | None:
     return text or None
 
 
+def code_text(value: object) -> str | None:
+    """Return an admin or line code as text: ``350582001.0`` read from Excel -> ``"350582001"``.
+
+    Full-width digits are normalised and surrounding blanks dropped; ``None`` when missing.
+    """
+    if is_missing(value):
+        return None
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return str(int(value)) if float(value).is_integer() else str(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if re.fullmatch(r"\d+\.0+", text):
+        text = text.split(".")[0]
+    return text or None
+
+
+def codes_text(values: pd.Series | pd.Index) -> pd.Series:
+    """Return :func:`code_text` of every value as an object Series (an Index gets a range)."""
+    series = values.to_series(index=range(len(values))) if isinstance(values, pd.Index) else values
+    return pd.Series([code_text(v) for v in series.to_numpy(dtype=object)], index=series.index,
+                     dtype=object)
+
+
 #: Level of an administrative code by the length of its significant part.
 CODE_LEVELS = {2: "province", 4: "city", 6: "county", 9: "town", 12: "village"}
 _PADDED = ((12, 9), (9, 6), (6, 4), (4, 2))

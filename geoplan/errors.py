@@ -7,8 +7,9 @@ Validation errors carry *every* problem found, not just the first one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "CRSError",
@@ -21,6 +22,7 @@ __all__ = [
     "RuleError",
     "SchemaError",
     "StudyConfigError",
+    "require_columns",
 ]
 
 
@@ -103,3 +105,21 @@ class OutputError(GeoplanError):
 
 class DatabaseError(GeoplanError):
     """The database cannot be reached, or refused a statement."""
+
+
+def require_columns(table: Any, columns: Iterable[str], what: str, *,
+                    error: type[GeoplanError] = SchemaError) -> None:
+    """Raise ``error`` naming every column of ``columns`` that ``table`` lacks.
+
+    The one check of required columns: readers and analysis raise a :class:`SchemaError`
+    (a problem per missing column, with the columns the table has); map and report builders
+    pass ``error=OutputError``.
+    """
+    missing = [c for c in columns if c not in table.columns]
+    if not missing:
+        return
+    present = ", ".join(str(c) for c in table.columns if c != "geometry") or "none"
+    problems = [Problem(f"missing column (the table has: {present})", None, c) for c in missing]
+    if error is SchemaError:
+        raise SchemaError(what, problems)
+    raise error(str(SchemaError(what, problems)))

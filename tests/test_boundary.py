@@ -523,7 +523,7 @@ def test_marker_line_code_read_as_number_and_number_line_mismatch():
 
 
 def test_marker_table_without_required_columns():
-    with pytest.raises(SchemaError, match="missing column x_reg"):
+    with pytest.raises(SchemaError, match="column 'x_reg': missing column"):
         check_markers(clean_markers().drop(columns="x_reg"), lines_frame(), reference_date=REF)
 
 

@@ -312,9 +312,9 @@ def test_marker_table_in_degrees_is_refused():
 
 def test_rounds_and_lines_without_their_key_columns_are_schema_errors():
     rounds = pd.DataFrame({"line": ["0001"], "round_no": [1], "inspected_on": ["2021-01-01"]})
-    with pytest.raises(SchemaError, match="missing column line_code"):
+    with pytest.raises(SchemaError, match="column 'line_code': missing column"):
         inspection_schedule(lines_frame(), rounds, reference_date=REF)
-    with pytest.raises(SchemaError, match="missing column left_code"):
+    with pytest.raises(SchemaError, match="column 'left_code': missing column"):
         inspect_boundaries(
             towns=towns_frame(), lines=lines_frame().drop(columns="left_code"), reference_date=REF
         )

@@ -112,7 +112,7 @@ def test_missing_popup_column_is_a_clear_error(layers):
 ])
 def test_missing_column_names_the_column(layers, builder, drop, column):
     m = maps.base_map(layers["towns"])
-    with pytest.raises(OutputError, match=rf"missing column\(s\) \['{column}'\]"):
+    with pytest.raises(OutputError, match=rf"column '{column}': missing column"):
         builder(m, layers[drop].drop(columns=column))
 
 

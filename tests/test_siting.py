@@ -458,7 +458,7 @@ def test_demand_weights_with_priority_areas():
     w = demand_weights(cells, priority=cells["town"].isin(["安海镇", "内坑镇"]),
                        priority_multiplier=1.5)
     assert w.tolist() == [15.0, 20.0, 45.0]
-    with pytest.raises(SchemaError, match="column is missing"):
+    with pytest.raises(SchemaError, match="missing column"):
         demand_weights(cells, "pop_80plus")
     with pytest.raises(SchemaError, match="negative or missing"):
         demand_weights(pd.DataFrame({"pop_60plus": [1.0, -2.0]}))

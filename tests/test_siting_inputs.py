@@ -190,9 +190,9 @@ def test_tables_count_cells_without_a_unit_and_name_missing_columns():
     assert set(by_unit.index) == {"安海镇", "内坑镇", "(outside)"}
     assert by_unit["pop_60plus_total"].sum() == pytest.approx(w.sum())
     assert by_unit["pop_60plus_gain"].sum() == pytest.approx(res.weight_after)
-    with pytest.raises(SchemaError, match="column 'county': column is missing"):
+    with pytest.raises(SchemaError, match="column 'county': missing column"):
         siting.coverage_before_after_by_unit(res, R, demand, "county")
-    with pytest.raises(SchemaError, match="column 'pop_80plus': column is missing"):
+    with pytest.raises(SchemaError, match="column 'pop_80plus': missing column"):
         siting.rank_sites_by_marginal_gain(res, R, demand, columns=("pop", "pop_80plus"))
     ids = pd.Series([f"站{i}" for i in range(6)], index=[f"k{i}" for i in range(6)])
     ranked = siting.rank_sites_by_marginal_gain(res, R, demand, site_ids=ids)

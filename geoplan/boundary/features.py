@@ -14,9 +14,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from geoplan._text import code_text
 from geoplan.boundary.findings import (
     Tolerances,
-    code_text,
     finding,
     findings_frame,
     fmt_m2,

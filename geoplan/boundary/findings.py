@@ -9,19 +9,16 @@ helpers that turn finding records into a sorted, deterministic table.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 from pyproj import CRS
 
-from geoplan._text import is_missing
-from geoplan.errors import CRSError, Problem, SchemaError
+from geoplan._text import code_text
+from geoplan.errors import CRSError
 
 
 class FindingKind(NamedTuple):
@@ -136,25 +133,6 @@ class Tolerances:
     marker_geometry_m: float = 0.5
     inspection_cycle_years: int = 5
     straddle_min_m2: float = 50.0
-
-
-def code_text(value: object) -> str | None:
-    """Return an admin or line code as text: ``350582001.0`` read from Excel -> ``"350582001"``.
-
-    Full-width digits are normalised and surrounding blanks dropped; ``None`` when missing.
-    """
-    if is_missing(value):
-        return None
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        return str(int(value)) if float(value).is_integer() else str(value)
-    text = unicodedata.normalize("NFKC", str(value)).strip()
-    if re.fullmatch(r"\d+\.0+", text):
-        text = text.split(".")[0]
-    return text or None
 
 
 def normalize_code(value: object, width: int = 4) -> str | None:
@@ -276,14 +254,6 @@ def concat_findings(tables: Iterable[gpd.GeoDataFrame], crs: Any) -> gpd.GeoData
             if rec.get(col) is pd.NA:
                 rec[col] = None
     return findings_frame(records, crs)
-
-
-def require_columns(table: pd.DataFrame, what: str, columns: Iterable[str]) -> None:
-    """Raise :class:`~geoplan.errors.SchemaError` naming every column of ``columns`` missing."""
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        problems = [Problem(f"missing column {c}", None, c) for c in missing]
-        raise SchemaError(what, problems)
 
 
 def require_same_crs(layers: Mapping[str, Any]) -> Any:

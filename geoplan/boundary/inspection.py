@@ -30,13 +30,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geoplan._text import code_text
 from geoplan.boundary.features import check_facility_admin_codes, check_straddling_features
 from geoplan.boundary.findings import (
     Tolerances,
-    code_text,
     concat_findings,
     normalize_code,
-    require_columns,
     require_same_crs,
     tolerances_from,
 )
@@ -64,6 +63,7 @@ from geoplan.boundary.topology import (
     unit_levels,
 )
 from geoplan.crs import require_metric
+from geoplan.errors import require_columns
 
 __all__ = ["BoundaryInspection", "inspect_boundaries"]
 
@@ -212,7 +212,7 @@ def inspect_boundaries(
     if isinstance(markers, gpd.GeoDataFrame):
         optional["boundary markers"] = markers
     crs = require_same_crs({**layers, **optional})
-    require_columns(lines, "boundary lines", ("line_code", "left_code", "right_code"))
+    require_columns(lines, ("line_code", "left_code", "right_code"), "boundary lines")
     area = _outline(study_area)
 
     levels = _by_level(units)

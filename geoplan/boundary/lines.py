@@ -20,15 +20,14 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from geoplan._text import code_text
 from geoplan.boundary.findings import (
     Tolerances,
-    code_text,
     finding,
     findings_frame,
     fmt_m,
     fmt_m2,
     normalize_code,
-    require_columns,
     require_same_crs,
     tolerances_from,
 )
@@ -41,6 +40,7 @@ from geoplan.boundary.topology import (
     valid_units,
 )
 from geoplan.crs import require_metric
+from geoplan.errors import require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -381,7 +381,7 @@ def check_lines_against_units(
     require_metric(units, "admin units")
     require_same_crs({"boundary lines": lines, "admin units": units})
     tol = tolerances_from(tolerances)
-    require_columns(lines, "boundary lines", ("line_code", "left_code", "right_code"))
+    require_columns(lines, ("line_code", "left_code", "right_code"), "boundary lines")
     units, _ = valid_units(units, "admin units", code_col)
     geom_of = dict(zip(unit_keys(units, code_col), units.geometry.values, strict=True))
     unit_geoms = np.asarray(units.geometry.values, dtype=object)
@@ -445,8 +445,8 @@ def check_line_versions(
     require_metric(lines, "boundary lines")
     require_metric(previous, "previous boundary lines")
     require_same_crs({"boundary lines": lines, "previous boundary lines": previous})
-    require_columns(lines, "boundary lines", ("line_code", "left_code", "right_code"))
-    require_columns(previous, "previous boundary lines", ("line_code",))
+    require_columns(lines, ("line_code", "left_code", "right_code"), "boundary lines")
+    require_columns(previous, ("line_code",), "previous boundary lines")
     tol = tolerances_from(tolerances)
     limit = tol.line_deviation_m
     geom_of = {}

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from geoplan._text import is_missing, parse_date
-from geoplan.boundary.findings import finding, findings_frame, normalize_code, require_columns
+from geoplan.boundary.findings import finding, findings_frame, normalize_code
+from geoplan.errors import require_columns
 
 #: Columns of the round schedule (one row per line).
 SCHEDULE_COLUMNS = [
@@ -143,7 +144,7 @@ def _clean_rounds(rounds: pd.DataFrame | None, *, undated: bool = False) -> pd.D
     cols += ["raw_date"]
     if rounds is None or len(rounds) == 0:
         return pd.DataFrame(columns=cols)
-    require_columns(rounds, "inspection rounds", ("line_code", "inspected_on"))
+    require_columns(rounds, ("line_code", "inspected_on"), "inspection rounds")
     frame = pd.DataFrame(rounds).copy()
     frame["row"] = [str(i) for i in frame.index]
     frame["line_code"] = [normalize_code(v) for v in frame["line_code"]]

@@ -16,20 +16,18 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geoplan._text import CODE_LEVELS, admin_code_key
+from geoplan._text import CODE_LEVELS, admin_code_key, code_text
 from geoplan.boundary.findings import (
     Tolerances,
-    code_text,
     finding,
     findings_frame,
     fmt_m,
     fmt_m2,
     normalize_code,
-    require_columns,
     tolerances_from,
 )
 from geoplan.crs import metric_crs_for, require_metric
-from geoplan.errors import Problem, SchemaError
+from geoplan.errors import Problem, SchemaError, require_columns
 
 logger = logging.getLogger(__name__)
 
@@ -456,7 +454,7 @@ def check_nesting(
     require_metric(children, "child units")
     require_metric(parents, "parent units")
     tol = tolerances_from(tolerances)
-    require_columns(children, "child units", (parent_col,))
+    require_columns(children, (parent_col,), "child units")
     parents, _ = valid_units(parents, "parent units", code_col)
     children, records = valid_units(children, "child units", code_col)
     parent_geom = dict(zip(unit_keys(parents, code_col), parents.geometry.values, strict=True))

@@ -11,8 +11,9 @@ import geopandas as gpd
 import pandas as pd
 
 from geoplan.boundary.findings import FINDING_KINDS
+from geoplan.errors import OutputError, require_columns
 from geoplan.maps._basemaps import add_legend
-from geoplan.maps._core import add_layer, require_columns
+from geoplan.maps._core import add_layer
 
 _PALETTE = (
     "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
@@ -45,7 +46,7 @@ def add_boundary_lines(
     OutputError
         If a named column is missing.
     """
-    require_columns(lines, [code_col], "add_boundary_lines")
+    require_columns(lines, [code_col], "add_boundary_lines", error=OutputError)
     names = {"province": "省级", "county": "县级", "town": "乡级"}
     widths = {"省级": 4, "县级": 3, "乡级": 2}
     if level_col in lines.columns:
@@ -100,7 +101,7 @@ def add_boundary_markers(
     OutputError
         If a named column is missing.
     """
-    require_columns(markers, [number_col], "add_boundary_markers")
+    require_columns(markers, [number_col], "add_boundary_markers", error=OutputError)
     if condition_col not in markers.columns:  # a register without 状况: condition unknown
         markers = markers.assign(**{condition_col: None})
     classes = markers[condition_col].map(_condition_class)
@@ -147,7 +148,7 @@ def add_findings(
     OutputError
         If the kind or detail column is missing.
     """
-    require_columns(findings, [kind_col, detail_col], "add_findings")
+    require_columns(findings, [kind_col, detail_col], "add_findings", error=OutputError)
     labels = FINDING_KIND_ZH | dict(kind_labels or {})
     located = findings.geometry.notna() & ~findings.geometry.is_empty
     n_located = int(located.sum())

@@ -23,7 +23,7 @@ from scipy.spatial import cKDTree
 
 from geoplan._text import safe_text
 from geoplan.crs import to_gcj02_display
-from geoplan.errors import CRSError, OutputError
+from geoplan.errors import CRSError, OutputError, require_columns
 from geoplan.io.atomic import write_text_atomically
 from geoplan.maps._assets import inline_assets
 from geoplan.maps._basemaps import (
@@ -149,27 +149,6 @@ def _row_list(index: pd.Index, limit: int = 5) -> str:
     return shown + (f" … ({len(index)} rows)" if len(index) > limit else "")
 
 
-def code_text(codes: pd.Series) -> pd.Series:
-    """Return codes as digit strings, whether stored as text, integers or floats (``1.0``)."""
-    def text(v: Any) -> Any:
-        if v is None or pd.isna(v):
-            return None
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v).strip()
-
-    return codes.astype(object).map(text)
-
-
-def require_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    """Raise :class:`OutputError` naming every column of ``columns`` that ``table`` lacks."""
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        present = [str(c) for c in table.columns if c != "geometry"]
-        msg = f"{what}: missing column(s) {missing}; the layer has {present}"
-        raise OutputError(msg)
-
-
 def numeric_column(table: pd.DataFrame, column: str, what: str) -> pd.Series:
     """Return ``table[column]`` as floats (missing stays NaN); text that is no number is an error.
 
@@ -178,7 +157,7 @@ def numeric_column(table: pd.DataFrame, column: str, what: str) -> pd.Series:
     OutputError
         If the column is missing or holds values that are not numbers, naming the rows.
     """
-    require_columns(table, [column], what)
+    require_columns(table, [column], what, error=OutputError)
     raw = table[column]
     values = pd.to_numeric(raw.astype(object).where(raw.notna(), None), errors="coerce")
     bad = values.isna() & raw.notna()
@@ -199,7 +178,7 @@ def boolean_column(table: pd.DataFrame, column: str, what: str) -> pd.Series:
         If the column is missing, or holds missing values or anything else than
         True/False/1/0 (text such as ``"False"`` would otherwise count as True), naming rows.
     """
-    require_columns(table, [column], what)
+    require_columns(table, [column], what, error=OutputError)
     raw = table[column]
     if pd.api.types.is_bool_dtype(raw) and not raw.isna().any():
         return raw.astype(bool)

@@ -10,8 +10,10 @@ import folium
 import geopandas as gpd
 import pandas as pd
 
+from geoplan._text import codes_text
+from geoplan.errors import OutputError, require_columns
 from geoplan.maps._basemaps import add_legend
-from geoplan.maps._core import add_layer, code_text, require_columns
+from geoplan.maps._core import add_layer
 from geoplan.schema import FACILITY_TYPES
 
 #: Chinese names of facility statuses, as shown in popups and legends.
@@ -86,10 +88,11 @@ def _town_names(facilities: gpd.GeoDataFrame, admin_units: gpd.GeoDataFrame | No
                 admin_code_col: str) -> pd.Series:
     if admin_units is None or admin_code_col not in facilities:
         return pd.Series("—", index=facilities.index)
-    require_columns(admin_units, ["code", "name", "level"], "add_facilities(admin_units=...)")
+    require_columns(admin_units, ["code", "name", "level"], "add_facilities(admin_units=...)",
+                    error=OutputError)
     towns = admin_units[admin_units["level"] == "town"]
-    by_code = dict(zip(code_text(towns["code"]).str[:9], towns["name"], strict=True))
-    codes = code_text(facilities[admin_code_col]).str[:9]
+    by_code = dict(zip(codes_text(towns["code"]).str[:9], towns["name"], strict=True))
+    codes = codes_text(facilities[admin_code_col]).str[:9]
     return codes.map(by_code).fillna("—").astype(object)
 
 
@@ -137,7 +140,8 @@ def add_facilities(
     OutputError
         If the type, status or name column is missing.
     """
-    require_columns(facilities, [type_col, status_col, name_col], "add_facilities")
+    require_columns(facilities, [type_col, status_col, name_col], "add_facilities",
+                    error=OutputError)
     styled = facilities.copy()
     styled[type_col] = styled[type_col].astype(object).where(styled[type_col].notna(), UNTYPED)
     styled["_type_zh"] = styled[type_col].astype(str).map(facility_type_name)

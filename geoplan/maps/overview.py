@@ -27,7 +27,8 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from geoplan.errors import OutputError
+from geoplan._text import codes_text
+from geoplan.errors import OutputError, require_columns
 from geoplan.maps._basemaps import BASEMAPS, GAODE_NOTE, INTERNAL_NOTE, add_legend, add_note
 from geoplan.maps._boundary import (
     FINDING_KIND_ZH,
@@ -47,11 +48,9 @@ from geoplan.maps._core import (
     bin_labels,
     binned_colors,
     boolean_column,
-    code_text,
     display_layer,
     map_to_html,
     numeric_column,
-    require_columns,
     save_map,
 )
 from geoplan.maps._facilities import (
@@ -136,16 +135,16 @@ def units_with_coverage(
         If a needed column is missing, ``coverage`` has no row for that type, tier and
         level, or has several rows for one unit code.
     """
-    require_columns(units, ["code", "level"], "units_with_coverage(units)")
+    require_columns(units, ["code", "level"], "units_with_coverage(units)", error=OutputError)
     require_columns(coverage, ["code", "level", "facility_type", "tier_min"],
-                    "units_with_coverage(coverage)")
+                    "units_with_coverage(coverage)", error=OutputError)
     tiers = pd.to_numeric(coverage["tier_min"], errors="coerce")
     rows = coverage[(coverage["facility_type"] == facility_type)
                     & (tiers == tier_min) & (coverage["level"] == level)]
     if rows.empty:
         msg = f"no coverage rows for type {facility_type!r}, {tier_min:g} min, level {level!r}"
         raise OutputError(msg)
-    codes = code_text(rows["code"])
+    codes = codes_text(rows["code"])
     if codes.duplicated().any():
         dup = sorted(set(codes[codes.duplicated()]))[:5]
         msg = (f"coverage has several rows for type {facility_type!r}, {tier_min:g} min, "
@@ -154,7 +153,7 @@ def units_with_coverage(
     extra = rows.drop(columns=[c for c in ("level", "name", "code") if c in rows])
     extra.index = pd.Index(codes.to_numpy())
     joined = units[units["level"] == level].copy()
-    unit_codes = code_text(joined["code"])
+    unit_codes = codes_text(joined["code"])
     replaced = [c for c in extra.columns if c in joined.columns]
     if replaced:  # e.g. a share from an earlier join: the map must show this coverage
         logger.info("units_with_coverage: unit columns %s replaced by the coverage", replaced)
@@ -390,7 +389,7 @@ def add_standards_shortfalls(
         pass/fail/not_computable/True/False, or ``shortfall_col`` is not numeric.
     """
     what = "add_standards_shortfalls"
-    require_columns(units, [status_col, shortfall_col], what)
+    require_columns(units, [status_col, shortfall_col], what, error=OutputError)
     shortfalls = numeric_column(units, shortfall_col, what)
     status = units[status_col].astype(object)
     known = {"pass": "达标", True: "达标", "fail": "未达标", False: "未达标",

@@ -40,7 +40,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from geoplan.errors import OutputError
+from geoplan.errors import OutputError, require_columns
 from geoplan.maps._basemaps import INTERNAL_NOTE
 from geoplan.maps._boundary import FINDING_KIND_ZH
 from geoplan.maps._core import (
@@ -50,7 +50,6 @@ from geoplan.maps._core import (
     binned_colors,
     boolean_column,
     numeric_column,
-    require_columns,
 )
 from geoplan.maps._facilities import facility_type_name, type_color
 from geoplan.maps._sheet import (
@@ -480,7 +479,7 @@ def shortfall_map(
     """
     what = "shortfall_map"
     crs = check_layers(units)
-    require_columns(units, [status_col, shortfall_col], what)
+    require_columns(units, [status_col, shortfall_col], what, error=OutputError)
     if n_classes < 1:
         msg = f"{what}: n_classes must be at least 1, got {n_classes}"
         raise OutputError(msg)
@@ -555,7 +554,7 @@ def boundary_findings_map(
         Layers not in one metric CRS.
     """
     crs = check_layers(units, findings=findings, lines=lines, markers=markers)
-    require_columns(findings, [kind_col], "boundary_findings_map")
+    require_columns(findings, [kind_col], "boundary_findings_map", error=OutputError)
     names = FINDING_KIND_ZH | dict(kind_labels or {})
     geoms = findings.geometry.to_numpy()
     located = findings[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]

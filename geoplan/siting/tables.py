@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from geoplan.errors import Problem, SchemaError
+from geoplan.errors import Problem, SchemaError, require_columns
 from geoplan.siting.base import SitingResult, check_reach, coverage_from_reach
 
 __all__ = [
@@ -26,12 +26,6 @@ __all__ = [
     "rank_sites_by_marginal_gain",
     "scenario_table",
 ]
-
-
-def _require_columns(demand: pd.DataFrame, columns: Sequence[str], what: str) -> None:
-    missing = [c for c in columns if c not in demand.columns]
-    if missing:
-        raise SchemaError(what, [Problem("column is missing", column=c) for c in missing])
 
 
 def demand_weights(
@@ -66,8 +60,7 @@ def demand_weights(
     SchemaError
         When the column is missing or holds negative or missing values.
     """
-    if column not in demand.columns:
-        raise SchemaError("demand weights", [Problem("column is missing", column=column)])
+    require_columns(demand, [column], "demand weights")
     w = pd.to_numeric(demand[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
@@ -126,7 +119,7 @@ def rank_sites_by_marginal_gain(
     """
     C = coverage_from_reach(check_reach(reach, "candidate sites"), max_m)
     n_d = C.shape[1]
-    _require_columns(demand, columns, "demand")
+    require_columns(demand, columns, "demand")
     ids = np.asarray(site_ids, dtype=object) if site_ids is not None else None
     covered = np.zeros(n_d, bool)
     if existing_reach is not None:
@@ -181,7 +174,7 @@ def coverage_before_after_by_unit(
     """
     C = coverage_from_reach(check_reach(reach, "candidate sites"), max_m)
     n_d = C.shape[1]
-    _require_columns(demand, [unit_column, *columns], "demand")
+    require_columns(demand, [unit_column, *columns], "demand")
     before = np.zeros(n_d, bool)
     if existing_reach is not None:
         E = coverage_from_reach(check_reach(existing_reach, "existing sites", n_d), max_m)
@@ -288,7 +281,7 @@ def coverage_curve_table(curve_table: pd.DataFrame, *,
     SchemaError
         When a column of the curve table is missing.
     """
-    _require_columns(curve_table, list(CURVE_HEADERS_ZH), "coverage curve")
+    require_columns(curve_table, list(CURVE_HEADERS_ZH), "coverage curve")
     out = curve_table[list(CURVE_HEADERS_ZH)].copy()
     out["proven_optimal"] = np.where(out["proven_optimal"].astype(bool), "是", "否")
     if "status" in curve_table.columns:

@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geoplan._text import id_text
+from geoplan._text import codes_text
 from geoplan.errors import CRSError, Problem, SchemaError
 from geoplan.population import assign_to_units
 from geoplan.schema import facility_type_key, status_key
@@ -41,21 +41,6 @@ class Quantity:
     def label(self) -> str:
         """Chinese name of the quantity, e.g. ``"户数"``."""
         return QUANTITY_NAMES_ZH.get(self.name, self.name)
-
-
-def code_text(values: pd.Series | pd.Index) -> pd.Series:
-    """Admin codes as digit strings, whatever the input dtype.
-
-    Codes read from Excel or CSV often arrive as integers, or as floats when the column
-    has a blank (``350582001.0``); both become ``"350582001"``. Missing values become
-    ``None``. Returns an object Series with the input's index (a range for an Index).
-    """
-    series = values.to_series(index=range(len(values))) if isinstance(values, pd.Index) else values
-    return pd.Series(
-        [None if pd.isna(v) else id_text(v) for v in series.to_numpy(dtype=object)],
-        index=series.index,
-        dtype=object,
-    )
 
 
 _LEVEL_WORDS = {
@@ -102,7 +87,7 @@ def units_at_level(admin_units: gpd.GeoDataFrame, level: str) -> gpd.GeoDataFram
             "admin units", [Problem(f"missing column {c!r}", column=c) for c in missing]
         )
     sub = admin_units.loc[admin_units["level"].map(level_key) == level].copy()
-    codes = code_text(sub["code"])
+    codes = codes_text(sub["code"])
     bad = codes.isna() | codes.duplicated(keep=False)
     if bad.any():
         problems = [
@@ -164,11 +149,11 @@ def assign_to_level(things: pd.DataFrame, admin_units: gpd.GeoDataFrame, level: 
     level_codes = set(level_units.index)
     parent = None
     if level == "town" and "parent_code" in admin_units.columns:
-        parent = code_text(units_at_level(admin_units, "village")["parent_code"])
+        parent = codes_text(units_at_level(admin_units, "village")["parent_code"])
     for col in ("admin_code", "village_code"):
         if col not in things.columns:
             continue
-        raw = code_text(things[col])
+        raw = codes_text(things[col])
         found = raw.where(raw.isin(level_codes))
         if parent is not None:
             lifted = raw.map(parent)
@@ -260,7 +245,7 @@ def quantity_by_unit(
     """
     if denominators is not None and name in denominators.columns:
         table = denominators.copy()
-        table.index = code_text(table.index).to_numpy()
+        table.index = codes_text(table.index).to_numpy()
         vals = pd.to_numeric(table[name], errors="coerce")
         vals = vals[~vals.index.duplicated(keep="first")].reindex(level_units.index)
         src, year = _layer_source(denominators, name, "分母表")
@@ -298,7 +283,7 @@ def _village_sum(
     vals = pd.to_numeric(villages[name], errors="coerce")
     if len(villages) == 0 or vals.isna().any():
         return None
-    sums = vals.groupby(code_text(villages["parent_code"]).to_numpy()).sum()
+    sums = vals.groupby(codes_text(villages["parent_code"]).to_numpy()).sum()
     out = sums.reindex(level_units.index)
     if out.isna().any():
         return None

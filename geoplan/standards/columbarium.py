@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geoplan._text import codes_text
 from geoplan.errors import Problem, SchemaError
 from geoplan.standards._core import (
     COUNTY_NAME,
@@ -27,7 +28,6 @@ from geoplan.standards._core import (
 )
 from geoplan.standards.aggregate import (
     assign_to_level,
-    code_text,
     filter_facilities,
     units_at_level,
 )
@@ -92,7 +92,7 @@ def _service_areas(fac: pd.DataFrame, ctx: Inputs) -> pd.DataFrame:
     raw = pd.Series(None, index=fac.index, dtype=object)
     for col in ("service_area_code", "admin_code"):
         if col in fac.columns:
-            raw = raw.where(raw.notna(), code_text(fac[col]))
+            raw = raw.where(raw.notna(), codes_text(fac[col]))
     villages = set(units_at_level(ctx.admin_units, "village").index)
     towns = set(units_at_level(ctx.admin_units, "town").index)
     county = ctx.county_code

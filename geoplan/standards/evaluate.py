@@ -16,6 +16,7 @@ from datetime import date, datetime
 import geopandas as gpd
 import pandas as pd
 
+from geoplan._text import codes_text
 from geoplan.errors import StudyConfigError
 from geoplan.standards._core import (
     COUNTY_NAME,
@@ -29,7 +30,7 @@ from geoplan.standards._core import (
     result_row,
     shortfall_amount,
 )
-from geoplan.standards.aggregate import check_tables, code_text, level_key, units_at_level
+from geoplan.standards.aggregate import check_tables, level_key, units_at_level
 from geoplan.standards.columbarium import columbarium_rows
 from geoplan.standards.counts import (
     bracket_rows,
@@ -72,11 +73,11 @@ def _county_code(admin_units: gpd.GeoDataFrame) -> str:
     """Return the towns' common parent code, else the common 6-digit county prefix, else ALL."""
     if "parent_code" in admin_units.columns:
         towns = admin_units["level"].map(level_key) == "town"
-        parents = code_text(admin_units.loc[towns, "parent_code"])
+        parents = codes_text(admin_units.loc[towns, "parent_code"])
         parents = parents.dropna().unique()
         if len(parents) == 1:
             return str(parents[0])
-    codes = code_text(admin_units["code"]).dropna() if "code" in admin_units.columns else []
+    codes = codes_text(admin_units["code"]).dropna() if "code" in admin_units.columns else []
     prefixes = {c[:6] for c in codes if c.isdigit() and len(c) in (9, 12)}
     return prefixes.pop() if len(prefixes) == 1 and len(codes) else "ALL"
 
@@ -202,7 +203,7 @@ def compliance_gdf(results: pd.DataFrame, admin_units: gpd.GeoDataFrame) -> gpd.
     union of the towns as well, so every row can be drawn.
     """
     geoms = pd.Series(
-        admin_units.geometry.to_numpy(), index=code_text(admin_units["code"]).to_numpy()
+        admin_units.geometry.to_numpy(), index=codes_text(admin_units["code"]).to_numpy()
     )
     geoms = geoms[~geoms.index.duplicated(keep="first")]
     towns = admin_units.loc[admin_units["level"].map(level_key) == "town"]
