@@ -76,6 +76,24 @@ class _Settings:
     debug = False
 
 
+_LOG_LABELS = {logging.WARNING: "注意 note", logging.ERROR: "错误 error",
+               logging.CRITICAL: "错误 error"}
+
+
+class _PlannerFormatter(logging.Formatter):
+    """Log lines a planner reads: 注意 for warnings; the module name only with --verbose."""
+
+    def __init__(self, *, detailed: bool) -> None:
+        super().__init__()
+        self.detailed = detailed
+
+    def format(self, record: logging.LogRecord) -> str:
+        label = _LOG_LABELS.get(record.levelno, "")
+        where = f" [{record.name}]" if self.detailed else ""
+        text = record.getMessage()
+        return f"{label}{where}: {text}" if label else f"{text}{where}"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"geoplan {geoplan.__version__}")
@@ -96,8 +114,9 @@ def main(
     _Settings.quiet, _Settings.verbose, _Settings.debug = quiet, verbose, debug
     level = logging.ERROR if quiet else logging.DEBUG if debug else (
         logging.INFO if verbose else logging.WARNING)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PlannerFormatter(detailed=verbose or debug))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("pyogrio").setLevel(max(level, logging.WARNING))
 
 
