@@ -7,11 +7,13 @@ Validation errors carry *every* problem found, not just the first one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "ArgumentError",
     "CRSError",
     "DatabaseError",
     "GeoplanError",
@@ -22,6 +24,8 @@ __all__ = [
     "RuleError",
     "SchemaError",
     "StudyConfigError",
+    "layer_docs",
+    "pointing_to_docs",
     "require_columns",
 ]
 
@@ -70,17 +74,35 @@ class SchemaError(GeoplanError):
         The layer or file that was validated, e.g. ``"facilities (data/facilities.gpkg)"``.
     problems
         Every problem found, in the order found.
+    docs
+        The documentation pages that say what the layer should hold, e.g.
+        ``("docs/layers.md#facilities",)`` (see :func:`pointing_to_docs`); shown last.
     """
 
-    def __init__(self, what: str, problems: Sequence[Problem]):
+    def __init__(self, what: str, problems: Sequence[Problem], *,
+                 docs: Sequence[str] = ()):
         self.what = what
         self.problems = list(problems)
-        lines = [f"{what}: {len(self.problems)} problem(s)"]
+        self.docs = tuple(docs)
+        super().__init__(what, self.problems)
+
+    def __str__(self) -> str:
+        lines = [f"{self.what}: {len(self.problems)} problem(s)"]
         shown = self.problems[:50]
         lines += [f"  - {p}" for p in shown]
         if len(self.problems) > len(shown):
             lines.append(f"  … and {len(self.problems) - len(shown)} more")
-        super().__init__("\n".join(lines))
+        if self.docs:
+            lines.append(f"  see {' and '.join(self.docs)}")
+        return "\n".join(lines)
+
+
+class ArgumentError(GeoplanError, TypeError):
+    """A function was called with an argument of the wrong type (a table for a network …).
+
+    Also a :class:`TypeError`, so code that catches that keeps working; the ``geoplan``
+    command reports it as a usage error (exit code 2).
+    """
 
 
 class StudyConfigError(GeoplanError):
@@ -123,3 +145,32 @@ def require_columns(table: Any, columns: Iterable[str], what: str, *,
     if error is SchemaError:
         raise SchemaError(what, problems)
     raise error(str(SchemaError(what, problems)))
+
+
+def layer_docs(kind: str) -> str:
+    """Return the documentation page of a layer kind, e.g. ``docs/layers.md#facilities``."""
+    return f"docs/layers.md#{kind}"
+
+
+@contextmanager
+def pointing_to_docs(*docs: str) -> Iterator[None]:
+    """Let a :class:`SchemaError` raised inside point to ``docs`` (unless it points already).
+
+    Examples
+    --------
+    >>> try:
+    ...     with pointing_to_docs(layer_docs("facilities")):
+    ...         raise SchemaError("facilities (站点.xlsx)", [Problem("missing column", None,
+    ...                                                             "name")])
+    ... except SchemaError as exc:
+    ...     print(exc)
+    facilities (站点.xlsx): 1 problem(s)
+      - column 'name': missing column
+      see docs/layers.md#facilities
+    """
+    try:
+        yield
+    except SchemaError as exc:
+        if not exc.docs:
+            exc.docs = tuple(docs)
+        raise

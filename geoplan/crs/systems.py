@@ -43,6 +43,7 @@ WGS84, CGCS2000, GCJ02, BD09 = "wgs84", "cgcs2000", "gcj02", "bd09"
 CGCS2000_EPSG = 4490
 _LONLAT = (WGS84, CGCS2000, GCJ02, BD09)
 _CHOICES = "wgs84 / cgcs2000 / gcj02(高德/腾讯) / bd09(百度) / EPSG:xxxx"
+_DOCS = "docs/layers.md#coordinates"
 
 _ALIASES = {
     WGS84: ("wgs84", "wgs1984", "gps", "crs84", "ogc:crs84"),
@@ -130,7 +131,8 @@ def parse_coords(declared: str | int | None) -> str:
         Baidu's Mercator (BD09MC), or names a Xian 1980 / Beijing 1954 system.
     """
     if declared is None or (isinstance(declared, str) and not declared.strip()):
-        raise CRSError(f"坐标系未声明：{_CHOICES} / coordinate system not declared: {_CHOICES}")
+        raise CRSError(f"坐标系未声明：{_CHOICES} / coordinate system not declared: {_CHOICES} "
+                       f"(see {_DOCS})")
     if isinstance(declared, int) and not isinstance(declared, bool):
         return _parse_epsg(declared)
     if not isinstance(declared, str):
@@ -146,7 +148,7 @@ def parse_coords(declared: str | int | None) -> str:
         raise CRSError("BD09MC（百度墨卡托）不支持，请导出 bd09 经纬度 / Baidu Mercator (BD09MC) "
                        "is not supported; export BD-09 longitude/latitude ('bd09') instead")
     raise CRSError(f"未知坐标系 {declared!r}：请声明 {_CHOICES} / unknown coordinate system "
-                   f"{declared!r}; declare one of {_CHOICES}")
+                   f"{declared!r}; declare one of {_CHOICES} (see {_DOCS})")
 
 
 # --------------------------------------------------------------------------- array conversions

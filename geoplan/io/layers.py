@@ -44,7 +44,7 @@ from pyproj import CRS, Transformer
 
 from geoplan._text import id_text
 from geoplan.crs import CGCS2000_EPSG, from_declared, parse_coords, same_crs, to_metric
-from geoplan.errors import OutputError, Problem, SchemaError
+from geoplan.errors import OutputError, Problem, SchemaError, layer_docs, pointing_to_docs
 from geoplan.io import _headers, _tables
 from geoplan.io._coordinate_checks import (
     conversion_note,
@@ -212,7 +212,19 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
     FileNotFoundError
         If the file does not exist.
     """
-    path = Path(path)
+    with pointing_to_docs(layer_docs(kind) if kind in LAYER_CONTRACTS else "docs/layers.md"):
+        return _read_layer(Path(path), kind, coords, layer=layer, sheet=sheet, encoding=encoding,
+                           columns=columns, x_axis=x_axis, study_area=study_area,
+                           facility_type=facility_type, type_aliases=type_aliases,
+                           to_crs=to_crs)
+
+
+def _read_layer(path: Path, kind: str, coords: str | int | None, *, layer: str | int | None,
+                sheet: str | int | None, encoding: str | None,
+                columns: Mapping[str, str] | None, x_axis: str | None,
+                study_area: gpd.GeoDataFrame | None, facility_type: str | None,
+                type_aliases: Mapping[str, str] | None,
+                to_crs: CRS | int | str | None) -> gpd.GeoDataFrame:
     declared = parse_coords(coords)
     if not path.exists():
         msg = f"{kind}: file not found: {path}"
@@ -489,8 +501,9 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
         gdf = read_layer(path, "population", coords, study_area=study_area, to_crs=to_crs,
                          **kwargs)
     else:
-        gdf = _read_population_raster(path, coords, geometry=geometry, bands=bands,
-                                      study_area=study_area, to_crs=to_crs)
+        with pointing_to_docs(layer_docs("population")):
+            gdf = _read_population_raster(path, coords, geometry=geometry, bands=bands,
+                                          study_area=study_area, to_crs=to_crs)
     meta = gdf.attrs["geoplan"]
     tags = meta.pop("tags", {})
     meta["source"] = source or tags.get("source") or meta.get("source")

@@ -43,6 +43,8 @@ from geoplan.errors import (
     OutputError,
     Problem,
     SchemaError,
+    layer_docs,
+    pointing_to_docs,
 )
 from geoplan.io.layers import _converted_layer, _vector_headers
 
@@ -311,9 +313,10 @@ def read_postgis_layer(
             raise _statement_error(exc, what) from None
     gdf, axes = _vector_headers(gdf, kind, columns, info)
     extra = {"table": table} if table is not None else {"query": query}
-    return _converted_layer(gdf, kind, declared, what, info, [], source=f"PostGIS {label}",
-                            study_area=study_area, vector=True, extra=extra, to_crs=to_crs,
-                            axes=axes)
+    with pointing_to_docs(layer_docs(kind)):
+        return _converted_layer(gdf, kind, declared, what, info, [],
+                                source=f"PostGIS {label}", study_area=study_area, vector=True,
+                                extra=extra, to_crs=to_crs, axes=axes)
 
 
 # --------------------------------------------------------------------------- writing

@@ -459,6 +459,9 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
         elif err["type"] == "extra_forbidden":
             msg = f"unknown key (value {err['input']!r}); check the spelling"
         lines.append(f"  - {loc}: {msg}")
+    sections = dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+    pages = [f"docs/study-file.md#{s}" for s in sections if s in StudyConfig.model_fields]
+    lines.append(f"  see {' and '.join(pages or ['docs/study-file.md'])}")
     return "\n".join(lines)
 
 

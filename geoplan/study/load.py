@@ -122,7 +122,14 @@ from pyproj import CRS, Proj
 from geoplan import io as gio
 from geoplan.boundary import units_outline
 from geoplan.crs import metric_crs_for
-from geoplan.errors import CRSError, GeoplanError, Problem, SchemaError, StudyConfigError
+from geoplan.errors import (
+    CRSError,
+    GeoplanError,
+    Problem,
+    SchemaError,
+    StudyConfigError,
+    layer_docs,
+)
 from geoplan.io.layers import RASTER_SUFFIXES
 from geoplan.population import implausible_cells
 from geoplan.schema import LAYER_CONTRACTS
@@ -306,7 +313,8 @@ def _join(parts: list[gpd.GeoDataFrame], kind: str) -> gpd.GeoDataFrame:
     if len(dup) and not LAYER_CONTRACTS[kind].flag_duplicates:
         raise SchemaError(f"{kind} (joined from {len(parts)} layers)",
                           [Problem("id used in more than one layer", i,
-                                   LAYER_CONTRACTS[kind].id_column) for i in dup])
+                                   LAYER_CONTRACTS[kind].id_column) for i in dup],
+                          docs=(layer_docs(kind),))
     joined = gpd.GeoDataFrame(joined, geometry=parts[0].geometry.name, crs=parts[0].crs)
     joined.attrs = {"geoplan": {"kind": kind, "parts": [p.attrs.get("geoplan") for p in parts]}}
     return joined
@@ -340,14 +348,16 @@ def _raise_failures(failed: list[tuple[str, GeoplanError]], config: StudyConfig)
         path = config.layers[name].path.name
         raise type(exc)(f"layers.{name} ({path}): {exc}") from exc
     if failed:
-        problems = []
+        problems, docs = [], []
         for name, exc in failed:
             if isinstance(exc, SchemaError):
                 problems += [Problem(f"layers.{name} [{exc.what}]: {p.message}", p.row, p.column)
                              for p in exc.problems]
+                docs += exc.docs
             else:
                 problems.append(Problem(f"layers.{name}: {exc}"))
-        raise SchemaError(f"{config.path}: {len(failed)} layers", problems)
+        raise SchemaError(f"{config.path}: {len(failed)} layers", problems,
+                          docs=tuple(dict.fromkeys(docs)))
 
 
 def _outline_of_units(config: StudyConfig, epsg: int | None
