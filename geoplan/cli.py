@@ -25,7 +25,7 @@ import typer
 from tqdm import tqdm
 
 import geoplan
-from geoplan.errors import GeoplanError, OutputError
+from geoplan.errors import ArgumentError, GeoplanError, OutputError
 
 __all__ = ["EXIT_CODES", "app"]
 
@@ -33,7 +33,7 @@ __all__ = ["EXIT_CODES", "app"]
 EXIT_CODES = {0: "done", 1: "internal error (a bug)", 2: "usage error",
               3: "bad input (study file or layers)", 4: "an output cannot be written",
               130: "interrupted"}
-EXIT_INPUT, EXIT_OUTPUT, EXIT_BUG = 3, 4, 1
+EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_BUG = 2, 3, 4, 1
 
 app = typer.Typer(
     name="geoplan",
@@ -132,6 +132,9 @@ def _failures() -> Iterator[None]:
         yield
     except typer.Exit:
         raise
+    except ArgumentError as exc:
+        _error(exc, "用法有误 usage error")
+        raise typer.Exit(EXIT_USAGE) from None
     except OutputError as exc:
         _error(exc, "无法写出 cannot write")
         raise typer.Exit(EXIT_OUTPUT) from None

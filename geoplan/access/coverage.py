@@ -18,6 +18,14 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from geoplan.access._arguments import (
+    one_or_more_numbers,
+    optional_names,
+    optional_number,
+    require_layer,
+    require_network,
+    require_table,
+)
 from geoplan.access.distance import (
     DEFAULT_MAX_ACCESS_M,
     DEFAULT_TIERS_MIN,
@@ -136,7 +144,7 @@ def coverage_by_unit(
     units
         Admin units (``code``, ``name``, ``level_col``), e.g. towns and villages.
     tiers_min
-        Walking-time tiers (minutes).
+        Walking-time tier or tiers (minutes): ``15`` or ``[5, 10, 15]``.
     speed_m_per_min
         Walking speed (m/min), or ``None`` for the life-circle distances.
     type_col, types
@@ -168,15 +176,27 @@ def coverage_by_unit(
         If a measure is missing, NaN, infinite or negative, a facility type is empty, the
         units layer is empty, a tier is not positive, or ``nearest`` does not fit (other
         cells, missing types, searched to less than the largest tier).
+    ArgumentError
+        If an argument has the wrong type (a DataFrame for a layer, text for a tier …).
     CRSError
         If the layers are not in the network's metric CRS.
     NetworkError
         If facilities lie outside the network's extent.
     """
+    fn = "coverage_by_unit"
+    require_network(network, fn)
+    for name, layer in (("demand", demand), ("facilities", facilities), ("units", units)):
+        require_layer(layer, fn, name)
+    optional_names(types, fn, "types")
+    optional_names(measures, fn, "measures")
+    tiers_given, _ = one_or_more_numbers(tiers_min, fn, "tiers_min", "minutes")
+    speed_m_per_min = optional_number(speed_m_per_min, fn, "speed_m_per_min", "m/min")
+    if nearest is not None:
+        require_table(nearest, fn, "nearest")
     measures = [measures] if isinstance(measures, str) else list(measures)
     _check_numeric(demand, measures, "demand (population)")
     wanted = facility_types(facilities, types, type_col)
-    tiers = sorted(set(np.atleast_1d(np.asarray(tiers_min, dtype=np.float64)).tolist()))
+    tiers = sorted(set(tiers_given))
     reaches = tier_reach_m(tiers, speed_m_per_min)
     if len(units) == 0:
         raise SchemaError("admin units", [Problem("the admin-unit layer is empty")])
@@ -297,7 +317,7 @@ def coverage_gaps(
     nearest
         :func:`geoplan.access.nearest_facility_time` result for ``demand``.
     tier_min
-        Walking-time tier (minutes).
+        Walking-time tier (minutes), or several (``[5, 10, 15]``).
     speed_m_per_min
         Walking speed (m/min), or ``None`` for the life-circle distance of the tier
         (:func:`geoplan.access.tier_reach_m`).
@@ -307,22 +327,44 @@ def coverage_gaps(
     Returns
     -------
     geopandas.GeoDataFrame
-        The uncovered cells (copies) with ``{type}_dist_m``, ``{type}_covered`` and
-        ``missing_types`` (comma-separated types not reached).
+        The uncovered cells (copies) with ``{type}_dist_m``, ``{type}_covered``,
+        ``missing_types`` (comma-separated types not reached), ``tier_min`` and ``reach_m``.
+        For several tiers, the gaps of each tier one after the other, indexed by
+        (cell id, ``tier_min``) instead of a ``tier_min`` column:
+        ``gaps.xs(15, level="tier_min")`` is the 15-minute gap.
 
     Raises
     ------
     SchemaError
         If ``nearest`` lacks a requested type, is not aligned with ``demand`` or was searched
         to less than the tier, or the tier or speed is not positive.
+    ArgumentError
+        If an argument has the wrong type (text for a tier, a list for ``nearest`` …).
     """
+    fn = "coverage_gaps"
+    require_layer(demand, fn, "demand")
+    require_table(nearest, fn, "nearest")
+    optional_names(types, fn, "types")
+    tiers, one = one_or_more_numbers(tier_min, fn, "tier_min", "minutes")
+    speed_m_per_min = optional_number(speed_m_per_min, fn, "speed_m_per_min", "m/min")
     if types is None:
         types = [c[: -len("_dist_m")] for c in nearest.columns if c.endswith("_dist_m")]
     types = [types] if isinstance(types, str) else [str(t) for t in types]
     if not types:
         raise SchemaError("nearest-facility table", [Problem("no facility type to check")])
-    reach_m = tier_reach_m(tier_min, speed_m_per_min)[0]
-    _check_nearest(nearest, demand, types, reach_m)
+    reaches = tier_reach_m(tiers, speed_m_per_min)
+    _check_nearest(nearest, demand, types, max(reaches))
+    if one:
+        return _gaps(demand, nearest, types, tiers[0], reaches[0])
+    layers = [_gaps(demand, nearest, types, t, r) for t, r in zip(tiers, reaches, strict=True)]
+    stacked = pd.concat(layers, keys=tiers, names=["tier_min", demand.index.name or "cell_id"])
+    stacked = stacked.reorder_levels([1, 0]).drop(columns="tier_min")
+    return gpd.GeoDataFrame(stacked, geometry=demand.geometry.name, crs=demand.crs)
+
+
+def _gaps(demand: gpd.GeoDataFrame, nearest: pd.DataFrame, types: list[str], tier_min: float,
+          reach_m: float) -> gpd.GeoDataFrame:
+    """Return the uncovered cells at one tier (see :func:`coverage_gaps`)."""
     layer = demand.copy()
     covered = np.empty((len(layer), len(types)), dtype=bool)
     for k, t in enumerate(types):

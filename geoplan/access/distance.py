@@ -33,6 +33,13 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
+from geoplan.access._arguments import (
+    one_number,
+    optional_names,
+    optional_number,
+    require_layer,
+    require_network,
+)
 from geoplan.errors import NetworkError, Problem, SchemaError
 from geoplan.network import WalkNetwork
 from geoplan.network.snapping import check_layer_crs, check_snap_offsets, snap_points
@@ -390,7 +397,13 @@ def nearest_facility_time(
         If facilities (of the analysed types) lie outside the network's extent, or a
         geometry is missing or not finite.
     """
-    limit_m = tier_reach_m(max_minutes, speed_m_per_min)[0]
+    fn = "nearest_facility_time"
+    require_network(network, fn)
+    require_layer(demand, fn, "demand")
+    require_layer(facilities, fn, "facilities")
+    optional_names(types, fn, "types")
+    limit_m = tier_reach_m(one_number(max_minutes, fn, "max_minutes", "minutes"),
+                           optional_number(speed_m_per_min, fn, "speed_m_per_min", "m/min"))[0]
     if not max_access_m >= 0:
         raise SchemaError("parameters", [Problem(
             f"max_access_m must be positive or 0 (got {max_access_m})")])
@@ -499,7 +512,12 @@ def reach_matrix(
     """
     from geoplan.access._reach_kernel import reach_csr_arrays, serpentine_order
 
-    if not max_m > 0:
+    require_network(network, "reach_matrix")
+    if sites_snap is None:
+        require_layer(sites, "reach_matrix", "sites")
+    if demand_snap is None:
+        require_layer(demand, "reach_matrix", "demand")
+    if not one_number(max_m, "reach_matrix", "max_m", "metres") > 0:
         raise SchemaError("parameters", [Problem(f"max_m must be positive, got {max_m}")])
     src = sites_snap if sites_snap is not None else snap_points(network, sites, what="sites")
     dem = demand_snap if demand_snap is not None else snap_points(network, demand, what="demand")

@@ -37,6 +37,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from geoplan.access._arguments import (
+    one_number,
+    one_or_more_numbers,
+    require_layer,
+    require_network,
+)
 from geoplan.access.coverage import assign_units
 from geoplan.access.distance import LIFE_CIRCLE_REACH_M, _check_numeric, reach_matrix
 from geoplan.errors import Problem, SchemaError
@@ -188,6 +194,8 @@ def two_step_fca(
         If supply or demand values are missing, NaN, infinite or negative, ``max_m`` is not
         positive, the decay is unknown, or ``reach`` does not match the layers.
     """
+    _check_arguments("two_step_fca", network, demand, facilities, units)
+    max_m = one_number(max_m, "two_step_fca", "max_m", "metres")
     distance_weights(np.empty(0), max_m, decay)  # check the parameters before any work
     return _fca(network, demand, facilities, supply_col, demand_col, max_m, units, reach,
                 lambda d: distance_weights(d, max_m, decay))
@@ -230,10 +238,21 @@ def enhanced_two_step_fca(
         As :func:`two_step_fca`, and for zones that are not ascending or weights that do not
         match them.
     """
+    _check_arguments("enhanced_two_step_fca", network, demand, facilities, units)
+    zones_m, _ = one_or_more_numbers(zones_m, "enhanced_two_step_fca", "zones_m", "metres")
     max_m = float(np.max(zones_m)) if len(zones_m) else 0.0
     distance_weights(np.empty(0), max(max_m, 1.0), zones_m=zones_m, zone_weights=zone_weights)
     return _fca(network, demand, facilities, supply_col, demand_col, max_m, units, reach,
                 lambda d: distance_weights(d, max_m, zones_m=zones_m, zone_weights=zone_weights))
+
+
+def _check_arguments(fn: str, network: object, demand: object, facilities: object,
+                     units: object) -> None:
+    require_network(network, fn)
+    require_layer(demand, fn, "demand")
+    require_layer(facilities, fn, "facilities")
+    if units is not None:
+        require_layer(units, fn, "units")
 
 
 def _fca(network, demand, facilities, supply_col, demand_col, max_m, units, reach, weight):

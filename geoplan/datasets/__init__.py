@@ -7,8 +7,10 @@ synthetic layers generator (``synthetic``) and the synthetic siting instances
 
 from geoplan.datasets.demo import (
     DEMO_NETWORK_SEED,
+    byod_dir,
     data_dir,
     demo_study_path,
+    load_byod,
     load_demo,
     synthetic_network,
 )
@@ -16,8 +18,10 @@ from geoplan.network import synthetic_network_inputs
 
 __all__ = [
     "DEMO_NETWORK_SEED",
+    "byod_dir",
     "data_dir",
     "demo_study_path",
+    "load_byod",
     "load_demo",
     "synthetic_network",
     "synthetic_network_inputs",

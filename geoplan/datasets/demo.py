@@ -31,8 +31,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DEMO_NETWORK_SEED",
+    "byod_dir",
     "data_dir",
     "demo_study_path",
+    "load_byod",
     "load_demo",
     "synthetic_network",
     "synthetic_network_inputs",
@@ -63,6 +65,33 @@ def data_dir() -> Path:
 def demo_study_path() -> Path:
     """Return the path of the demo study file ``data/study.toml``."""
     return data_dir() / "study.toml"
+
+
+def byod_dir() -> Path:
+    """Return the folder of the bring-your-own-data examples (``data/byod/``).
+
+    Files shaped like a planner's (synthetic, made by ``data/make_byod.py``): a GCJ-02
+    facility register in Excel, a GBK shapefile of 社区 without ``.cpg``, a 街道 GeoJSON, a
+    population GeoPackage, street centrelines and ``study.toml`` using them.
+    """
+    return data_dir() / "byod"
+
+
+def load_byod() -> Study:
+    """Load the bring-your-own-data example study ``data/byod/study.toml`` (EPSG:4548).
+
+    Returns
+    -------
+    geoplan.study.Study
+        The loaded study; ``study.network()`` builds its network from ``roads.gpkg``.
+    """
+    import warnings
+
+    from geoplan.study import load_study
+
+    with warnings.catch_warnings():  # the GBK shapefile without .cpg is the point
+        warnings.filterwarnings("ignore", message=".*GBK", category=UserWarning)
+        return load_study(byod_dir() / "study.toml")
 
 
 def load_demo() -> Study:
