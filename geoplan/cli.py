@@ -49,7 +49,7 @@ OutDir = Annotated[Path, typer.Option("--out", "-o", help="Output folder (replac
 StudyArg = Annotated[Path, typer.Argument(help="The study file (TOML).")]
 Curve = Annotated[str | None, typer.Option(
     "--curve", help="Coverage curve of the siting types: '5-40' (5 … 40 new sites) or "
-                    "'5,10,20'; overrides [siting] curve.")]
+                    "'5,10,20'; overrides \\[siting] curve.")]
 
 
 def _curve(text: str | None) -> tuple[int, ...] | None:
