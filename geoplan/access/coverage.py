@@ -182,6 +182,18 @@ def coverage_by_unit(
         If the layers are not in the network's metric CRS.
     NetworkError
         If facilities lie outside the network's extent.
+
+    Examples
+    --------
+    >>> from geoplan.datasets import load_byod
+    >>> study = load_byod()
+    >>> existing = study.facilities[study.facilities["status"].eq("existing")]
+    >>> table = coverage_by_unit(study.network(), study.population, existing, study.admin_units,
+    ...                          tiers_min=[5, 15], types="elderly_station")
+    >>> whole = table[table["level"].eq("study")]
+    >>> shares = ["tier_min", "pop_60plus_share", "pop_60plus_share_straight"]
+    >>> whole[shares].round(3).values.tolist()
+    [[5.0, 0.187, 0.433], [15.0, 0.955, 1.0]]
     """
     fn = "coverage_by_unit"
     require_network(network, fn)
@@ -340,6 +352,19 @@ def coverage_gaps(
         to less than the tier, or the tier or speed is not positive.
     ArgumentError
         If an argument has the wrong type (text for a tier, a list for ``nearest`` …).
+
+    Examples
+    --------
+    >>> from geoplan.access import nearest_facility_time
+    >>> from geoplan.datasets import load_byod
+    >>> study = load_byod()
+    >>> nearest = nearest_facility_time(study.network(), study.population, study.facilities,
+    ...                                 types=["elderly_station"])
+    >>> gaps = coverage_gaps(study.population, nearest, tier_min=[10, 15])
+    >>> [len(gaps.xs(t, level="tier_min")) for t in (10.0, 15.0)]
+    [..., 23]
+    >>> int(gaps.xs(15.0, level="tier_min")["pop_60plus"].sum())
+    574
     """
     fn = "coverage_gaps"
     require_layer(demand, fn, "demand")

@@ -396,6 +396,18 @@ def nearest_facility_time(
     NetworkError
         If facilities (of the analysed types) lie outside the network's extent, or a
         geometry is missing or not finite.
+
+    Examples
+    --------
+    >>> from geoplan.datasets import load_byod
+    >>> study = load_byod()
+    >>> existing = study.facilities[study.facilities["status"].eq("existing")]
+    >>> nearest = nearest_facility_time(study.network(), study.population, existing,
+    ...                                 types=["elderly_station", "senior_canteen"])
+    >>> bool(nearest["elderly_station_time_min"].max() <= 15)
+    True
+    >>> int(nearest["senior_canteen_dist_m"].isna().sum())  # cells beyond 900 m of a canteen
+    112
     """
     fn = "nearest_facility_time"
     require_network(network, fn)

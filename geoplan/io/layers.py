@@ -211,6 +211,13 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         declared system, and unreadable files, layers or sheets.
     FileNotFoundError
         If the file does not exist.
+
+    Examples
+    --------
+    >>> from geoplan.datasets import byod_dir
+    >>> town = read_layer(byod_dir() / "town.geojson", "admin_units", "cgcs2000")
+    >>> town[["name", "level", "kind"]].values.tolist(), town.crs.to_epsg()
+    ([['莲湖街道', 'town', '街道']], 4490)
     """
     with pointing_to_docs(layer_docs(kind) if kind in LAYER_CONTRACTS else "docs/layers.md"):
         return _read_layer(Path(path), kind, coords, layer=layer, sheet=sheet, encoding=encoding,
@@ -410,6 +417,20 @@ def read_admin_units(path: str | os.PathLike[str], coords: str | int | None,
     ``350200``), 6 a county-level unit (区/县/县级市), 9 a township-level unit
     (街道/镇/乡/经济开发区), 12 a village (社区/村); codes padded with zeros to 12 digits
     count at their own level (``350203000000`` is a district). See :func:`read_layer`.
+
+    Examples
+    --------
+    A 社区 shapefile exported on Chinese Windows (GBK ``.dbf``, no ``.cpg``):
+
+
+    >>> import warnings
+    >>> from geoplan.datasets import byod_dir
+    >>> with warnings.catch_warnings(record=True):
+    ...     communities = read_admin_units(byod_dir() / "communities.shp", "cgcs2000")
+    >>> communities["name"].tolist()[:3], communities["level"].unique().tolist()
+    (['东坪社区', '莲溪社区', '湖光社区'], ['village'])
+    >>> communities.attrs["geoplan"]["encoding"]
+    'GBK (detected, no .cpg)'
     """
     return read_layer(path, "admin_units", coords, **kwargs)
 
@@ -419,6 +440,14 @@ def read_boundary_lines(path: str | os.PathLike[str], coords: str | int | None,
     """Read boundary lines (``line_code``, ``left_code``, ``right_code`` …).
 
     See :func:`read_layer`.
+
+    Examples
+    --------
+    >>> from geoplan.datasets import data_dir
+    >>> lines = read_boundary_lines(data_dir() / "boundaries" / "boundary_lines.gpkg", "cgcs2000",
+    ...                             layer="boundary_lines")
+    >>> len(lines), lines.index[0], lines[["left_code", "right_code"]].iloc[0].tolist()
+    (44, '0001', ['350582002', '350582001'])
     """
     return read_layer(path, "boundary_lines", coords, **kwargs)
 
@@ -451,6 +480,14 @@ def read_boundary_markers(path: str | os.PathLike[str], coords: str | int | None
     (:class:`~geoplan.errors.SchemaError`): no 界桩编号 column, no coordinate columns, no row
     with usable coordinates while some have coordinate problems (a wrong declaration), and
     problems in other columns (e.g. garbled text); an undeclared CRS is a ``CRSError``.
+
+    Examples
+    --------
+    >>> from geoplan.datasets import data_dir
+    >>> markers = read_boundary_markers(data_dir() / "boundaries" / "boundary_markers.xlsx",
+    ...                                 "EPSG:4549", to_crs=4549)
+    >>> len(markers), markers.index[0], markers[["line_code", "marker_type"]].iloc[0].tolist()
+    (231, '0001001Q', ['0001', '单立'])
     """
     return read_layer(path, "boundary_markers", coords, **kwargs)
 
@@ -495,6 +532,16 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
     ------
     CRSError, SchemaError, FileNotFoundError
         As :func:`read_layer`; SchemaError also for an unknown ``geometry`` value.
+
+    Examples
+    --------
+    A GeoPackage grid with Chinese headers (人口, 60岁以上 …) in Gauss-Krüger metres:
+
+
+    >>> from geoplan.datasets import byod_dir
+    >>> cells = read_population(byod_dir() / "population.gpkg", "EPSG:4548", to_crs=4548)
+    >>> len(cells), int(cells["pop"].sum()), int(cells["pop_60plus"].sum())
+    (432, 67951, 12855)
     """
     path = Path(path)
     if path.suffix.lower() not in RASTER_SUFFIXES:
@@ -583,6 +630,13 @@ def read_inspection_rounds(path: str | os.PathLike[str], *, sheet: str | int | N
         If the file does not exist.
     SchemaError
         If no header means the line code or the inspection date.
+
+    Examples
+    --------
+    >>> from geoplan.datasets import data_dir
+    >>> rounds = read_inspection_rounds(data_dir() / "boundaries" / "inspection_rounds.csv")
+    >>> rounds.columns.tolist()[:3], len(rounds)
+    (['line_code', 'round_no', 'inspected_on'], 88)
     """
     table = read_table(path, sheet=sheet, encoding=encoding)
     renames, _ = _headers.map_headers(list(table.columns), "inspection_rounds", columns)
@@ -609,6 +663,13 @@ def read_table(path: str | os.PathLike[str], *, sheet: str | int | None = None,
         If the file does not exist.
     SchemaError
         If the file cannot be read (not a workbook, not UTF-8/GBK text, a broken CSV).
+
+    Examples
+    --------
+    >>> from geoplan.datasets import byod_dir
+    >>> table = read_table(byod_dir() / "facilities_gcj02.xlsx")
+    >>> table.shape  # the title row is the header here; read_facilities skips it
+    (19, 11)
     """
     path = Path(path)
     if not path.exists():

@@ -175,6 +175,16 @@ def walk_network_from_file(
     NetworkError
         If the file does not exist, cannot be read (truncated, corrupt, not what its name
         says), has no lines, or has no walkable way; the message names the file.
+
+    Examples
+    --------
+    Street centrelines in Gauss-Krüger metres:
+
+
+    >>> from geoplan.datasets import byod_dir
+    >>> network = walk_network_from_file(byod_dir() / "roads.gpkg", coords="EPSG:4548")
+    >>> network.crs, len(network.edges), round(float(network.edges["length_m"].sum()) / 1000, 1)
+    (4548, 412, 61.8)
     """
     path = Path(path)
     if not path.exists():

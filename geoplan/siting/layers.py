@@ -138,6 +138,21 @@ def propose_sites(
     InfeasibleError
         When a unit with a minimum holds too few candidates, or the quotas need more than
         ``p`` sites.
+
+    Examples
+    --------
+    Two new elderly stations where the people aged 60+ beyond a 15-minute walk live:
+
+
+    >>> from geoplan.datasets import load_byod
+    >>> study = load_byod()
+    >>> facilities = study.facilities
+    >>> stations = facilities[facilities["facility_type"].eq("elderly_station")
+    ...                       & facilities["status"].eq("existing")]
+    >>> proposal = propose_sites(study.network(), study.population, stations, p=2, max_m=900,
+    ...                          n_candidates=60)
+    >>> len(proposal.sites), int(proposal.sites["new_pop_60plus"].sum())
+    (2, 574)
     """
     from geoplan.access import reach_matrix
 

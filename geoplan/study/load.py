@@ -425,6 +425,15 @@ def load_study(path: str | Path | StudyConfig) -> Study:
         If a layer's declared coordinates contradict its file.
     SchemaError
         If a layer breaks its contract (every problem listed, with rows and columns).
+
+    Examples
+    --------
+    >>> from geoplan.datasets import byod_dir
+    >>> study = load_study(byod_dir() / "study.toml")
+    >>> study.metric_epsg, study.config.steps
+    (4548, ('coverage', 'siting'))
+    >>> len(study.towns), len(study.villages), len(study.facilities), len(study.population)
+    (1, 6, 18, 432)
     """
     config = path if isinstance(path, StudyConfig) else read_study_config(path)
     if not config.layers:
