@@ -1,5 +1,6 @@
 # geoplan — two commands on a fresh machine:
 #   make demo   create .venv, install geoplan, run the embedded Jinjiang demo study
+#   make notebook  install the notebook extra (JupyterLab) and open the notebooks/ folder in it
 #   make test   create .venv, install dev dependencies (and, as root, the Debian packages
 #               the browser/chart tests need), start the test PostGIS server, lint, run the
 #               whole test suite offline
@@ -13,7 +14,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 OUT    ?= out/demo
 
-.PHONY: demo test lint bench system-deps postgis postgis-stop clean
+.PHONY: demo notebook test lint bench system-deps postgis postgis-stop clean
 
 # The test database: a private cluster listening only on a Unix socket in its own folder.
 PG_BIN     := /usr/lib/postgresql/15/bin
@@ -32,6 +33,10 @@ $(BIN)/uv:
 $(VENV)/.installed: pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e .
 	touch $@
+
+$(VENV)/.installed-notebook: pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[notebook]'
+	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'
@@ -96,8 +101,11 @@ postgis-stop:
 demo: $(VENV)/.installed
 	$(BIN)/geoplan demo --out $(OUT)
 
+notebook: $(VENV)/.installed-notebook
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check geoplan tests benchmarks data
+	$(BIN)/ruff check geoplan tests benchmarks data docs
 	$(BIN)/lint-imports
 
 test: $(VENV)/.installed-dev system-deps postgis lint

@@ -1,9 +1,10 @@
 """The planner notebooks: thin, committed without outputs, and executed end to end.
 
 Each notebook runs in a fresh ``python3`` kernel with ``notebooks/`` as the working directory
-(as a user opening it in Jupyter would), against the embedded demo study and the real OSM
-extract in ``../shared/data``. A cell that raises fails the test. The last cell must display a
-Leaflet map.
+(as a user opening it in Jupyter would), on data shipped in the repository only (the demo
+study in ``data/``, the bring-your-own-data examples in ``data/byod/``). A cell that raises
+fails the test. The last cell must display a Leaflet map; a notebook that draws a chart must
+show it as an image, drawn with its Chinese glyphs.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ PROBE = "import sys\nprint(sys.executable)"
 #: A script or stylesheet the browser would fetch from the web.
 WEB_ASSET = re.compile(r"<(?:script|link)\b[^>]+(?:src|href)\s*=\s*[\"']?(?:https?:)?//",
                        re.IGNORECASE)
+#: What reaching for data outside the repository looks like.
+OUTSIDE = re.compile(r"GEOPLAN_SHARED_DATA|shared_data|[\"'/]shared[\"'/]|\.\./\.\.|parent\.parent")
+#: A warning that a chart was drawn without the glyphs of its Chinese text.
+MISSING_GLYPH = re.compile(r"Glyph \d+ .* missing from font")
 #: A string literal that starts like an absolute path (POSIX or a Windows drive).
 ABSOLUTE_PATH = re.compile(r"""["'](?:/|[A-Za-z]:\\)[^"']*["']""")
 
@@ -75,6 +80,8 @@ def test_notebook_is_committed_clean_and_thin(path: Path) -> None:
     sources = "\n".join(_code_sources(nb))
     absolute = ABSOLUTE_PATH.findall(sources)
     assert not absolute, f"{path.name}: absolute paths {absolute}; use geoplan.datasets"
+    outside = OUTSIDE.findall(sources)
+    assert not outside, f"{path.name} reads data outside the repository: {outside}"
     assert nb.cells[0].cell_type == "markdown"
     assert nb.cells[-1].cell_type == "code"
 
@@ -98,10 +105,7 @@ def test_python3_kernel_is_this_interpreter_even_without_an_installed_kernelspec
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes_and_ends_with_a_map(path: Path, shared_data: Path) -> None:
-    # 06 reads the real OSM extract: through GEOPLAN_SHARED_DATA (inherited by the kernel) or
-    # at ../../shared/data from notebooks/, the folder the shared_data fixture found.
-    assert (shared_data / "osm" / "west-oakland.osm.bz2").is_file()
+def test_notebook_executes_and_ends_with_a_map(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(PROBE))
     client = NotebookClient(
@@ -128,3 +132,10 @@ def test_notebook_executes_and_ends_with_a_map(path: Path, shared_data: Path) ->
     assert any("geoplan-" in h for h in html), f"{path.name}: the map has no geoplan layer"
     fetched = [m.group(0) for h in html for m in WEB_ASSET.finditer(unescape(h))]
     assert not fetched, f"{path.name}: the inline map loads {fetched[:3]} (blank when offline)"
+    streams = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                      for o in c.outputs if o.get("output_type") == "stream")
+    assert not MISSING_GLYPH.search(streams), f"{path.name}: a chart lacks Chinese glyphs"
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "charts." in cell.source:
+            images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+            assert images, f"{path.name}: the chart of {cell.source[:60]!r} is not shown"
