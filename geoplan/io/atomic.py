@@ -57,8 +57,15 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     Examples
     --------
-    >>> with atomic_write("out/summary.csv") as tmp:  # doctest: +SKIP
-    ...     table.to_csv(tmp)
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> out = Path(tempfile.mkdtemp()) / "summary.csv"
+    >>> with atomic_write(out) as tmp:
+    ...     _ = tmp.write_text("350203001,67951", encoding="utf-8")
+    ...     out.exists()  # nothing at the final path until the block ends
+    False
+    >>> out.read_text(encoding="utf-8")
+    '350203001,67951'
     """
     final = Path(path)
     if final.is_dir():
