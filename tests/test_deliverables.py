@@ -1,0 +1,243 @@
+"""What a planner files: sheets per level and tier that add up, one denominator, Chinese headers,
+print setup, a report that prints with Chinese glyphs.
+
+A small study (``small_study``) with 镇街 and 社区/村, coverage and standards runs in seconds;
+the checks on the demo's own outputs are in ``test_cli.py`` (``demo_out``), with the same
+helpers from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import small_study as ss
+from header_checks import headers_in, machine_headers
+from pdf_checks import drawn_han_by_font, han_characters, pdf_text
+
+from geoplan.population import assign_to_units
+from geoplan.study.denominators import one_denominator_per_unit
+from geoplan.study.pipeline import run_study
+from geoplan.study.preflight import prepare_run
+
+STUDY = ss.STUDY_TOML.replace('profile = "fujian"', 'profile = "jinjiang"\n\n[coverage]').replace(
+    'path = "streets.gpkg"', 'path = "grid.gpkg"')
+MEASURES_ZH = {"pop": "常住人口", "households": "户数", "pop_60plus": "60岁以上人口",
+               "pop_80plus": "80岁以上人口"}
+LEVELS = {"全域": "study", "镇街": "town", "社区村": "village"}
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> tuple[Path, object, Path]:
+    folder = tmp_path_factory.mktemp("small")
+    ss.build_study_files(folder)
+    ss.build_grid_network(folder)
+    (folder / "study.toml").write_text(STUDY, encoding="utf-8")
+    study, plan = prepare_run(folder / "study.toml")
+    out = folder / "out"
+    run = run_study(study, out, plan=plan)
+    return out, run, folder
+
+
+def coverage_sheets(book: Path) -> dict[tuple[str, float], pd.DataFrame]:
+    """(level, tier) → the coverage sheet of that level and tier, read back."""
+    names = pd.ExcelFile(book).sheet_names
+    out = {}
+    for name in names:
+        parts = name.split("-")
+        if parts[0] == "覆盖" and len(parts) == 3:
+            out[LEVELS[parts[1]], float(parts[2].removesuffix("分钟"))] = pd.read_excel(
+                book, sheet_name=name, dtype={"区划代码": str, "上级代码": str})
+    return out
+
+
+def check_levels_add_up(book: Path, tiers: list[float]) -> int:
+    """Assert every tier has the three levels and that 社区/村 → 镇街 → 全域 sums agree.
+
+    Returns the number of sums compared.
+    """
+    sheets = coverage_sheets(book)
+    assert set(sheets) == {(level, t) for level in LEVELS.values() for t in tiers}
+    compared = 0
+    for tier in tiers:
+        county, towns, villages = (sheets["study", tier], sheets["town", tier],
+                                   sheets["village", tier])
+        counts = [c for c in county.columns if c in MEASURES_ZH.values()
+                  or c.startswith("覆盖") and c.removeprefix("覆盖") in MEASURES_ZH.values()]
+        assert len(counts) == 8  # four denominators, each total and within the tier
+        by_town = villages.groupby(["上级代码", "设施类型"])[counts].sum()
+        town_rows = towns.set_index(["区划代码", "设施类型"])[counts]
+        pd.testing.assert_frame_equal(by_town.sort_index(), town_rows.loc[by_town.index]
+                                      .sort_index(), check_dtype=False, check_names=False)
+        by_county = towns.groupby("设施类型")[counts].sum()
+        county_rows = county.set_index("设施类型")[counts]
+        pd.testing.assert_frame_equal(by_county.sort_index(), county_rows.sort_index(),
+                                      check_dtype=False, check_names=False)
+        compared += by_town.size + by_county.size
+        for share, (total, covered) in {"人口覆盖率": ("常住人口", "覆盖常住人口"),
+                                        "户数覆盖率": ("户数", "覆盖户数")}.items():
+            for sheet in (county, towns, villages):
+                ok = sheet[total] > 0
+                np.testing.assert_allclose(sheet.loc[ok, share],
+                                           sheet.loc[ok, covered] / sheet.loc[ok, total])
+    return compared
+
+
+def households_by_sheet(book: Path) -> dict[str, pd.Series]:
+    """镇街 code → households, from every sheet of ``report.xlsx`` that states them."""
+    found = {}
+    summary = pd.read_excel(book, sheet_name="镇街概况", dtype={"区划代码": str})
+    found["镇街概况"] = summary.set_index("区划代码")["户数"]
+    for (level, tier), sheet in coverage_sheets(book).items():
+        if level == "town":
+            per_town = sheet.groupby("区划代码")["户数"].agg(["min", "max"])
+            assert (per_town["min"] == per_town["max"]).all()  # the same for every type
+            found[f"覆盖-镇街-{tier:g}分钟"] = per_town["min"]
+    names = pd.ExcelFile(book).sheet_names
+    if "达标-镇街" in names:
+        rules = pd.read_excel(book, sheet_name="达标-镇街", dtype={"区划代码": str})
+        rows = rules[rules["分母口径"].eq("户数") & rules["分母"].notna()]
+        for rule, part in rows.groupby("指标名称"):
+            found[f"达标-镇街 {rule}"] = part.set_index("区划代码")["分母"]
+    return found
+
+
+def check_one_households_figure(book: Path, expected: pd.Series) -> int:
+    """Assert every sheet's households per 镇街 equals ``expected``; return sheets compared."""
+    found = households_by_sheet(book)
+    for sheet, values in found.items():
+        codes = [c for c in values.index if c in expected.index]
+        assert codes, sheet
+        np.testing.assert_allclose(values.loc[codes].astype(float),
+                                   expected.loc[codes].astype(float), err_msg=sheet)
+    return len(found)
+
+
+def check_print_setup(book: Path) -> None:
+    wb = openpyxl.load_workbook(book)
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title  # 9: A4
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.print_title_rows == "$1:$1", ws.title
+        assert ws.freeze_panes == "A2", ws.title
+        widths = [ws.column_dimensions[c].width for c in
+                  (openpyxl.utils.get_column_letter(j) for j in range(1, ws.max_column + 1))]
+        assert all(6 <= w <= 60 for w in widths), (ws.title, widths)
+
+
+def check_pdf_chinese(pdf: Path) -> None:
+    text = pdf_text(pdf)
+    assert {"说", "明", "方", "法", "标", "准", "依", "据"} <= han_characters(text)
+    drawn = drawn_han_by_font(pdf)
+    noto = {font: chars for font, chars in drawn.items() if "Noto" in font}
+    assert noto, list(drawn)
+    assert len(set().union(*noto.values())) >= 50
+
+
+# --------------------------------------------------------------------------- small study
+def test_small_study_sheets_per_level_and_tier_add_up(small_run):
+    out, run, _ = small_run
+    book = out / "report.xlsx"
+    names = pd.ExcelFile(book).sheet_names
+    assert names[:3] == ["说明", "方法", "标准依据"]
+    assert {"分母核对", "镇街概况", "达标情况", "达标-镇街", "达标-社区村"} <= set(names)
+    assert check_levels_add_up(book, [5.0, 15.0]) > 0
+
+
+def test_small_study_households_are_one_figure_recomputed_from_the_layers(small_run):
+    out, _, folder = small_run
+    study, _ = prepare_run(folder / "study.toml")  # the input layers, as read
+    villages = study.villages
+    inhabited = set(assign_to_units(study.population, villages).dropna())
+    # the 社区/村 register names the households; a 社区/村 with no grid cell keeps none
+    register = villages.set_index("code")["households"]
+    expected_village = register.where(register.index.isin(inhabited), 0)
+    expected_town = expected_village.groupby(villages.set_index("code")["parent_code"]).sum()
+    assert expected_town.to_dict() == {"350582001": 500, "350582002": 0}
+    assert check_one_households_figure(out / "report.xlsx", expected_town) >= 3
+    # the register's 300 households of 梅峰社区 have no cell to live in: shown, not hidden
+    rec = pd.read_excel(out / "report.xlsx", sheet_name="分母核对", dtype={"区划代码": str})
+    row = rec[rec["区划代码"].eq("350582002001") & rec["指标"].eq("户数")].iloc[0]
+    assert (row["区划图层属性值"], row["采用值"]) == (300, 0)
+
+
+def test_small_study_outputs_have_no_english_headers(small_run):
+    out, _, _ = small_run
+    assert headers_in(out) > 100
+    assert machine_headers(out) == []
+
+
+def test_small_study_workbooks_print_on_a4_landscape(small_run):
+    out, _, _ = small_run
+    for book in (out / "report.xlsx", out / "compliance.xlsx"):
+        check_print_setup(book)
+
+
+def test_small_study_explains_itself(small_run):
+    out, _, _ = small_run
+    about = pd.read_excel(out / "report.xlsx", sheet_name="说明").set_index("项目")["内容"]
+    assert "EPSG:4549" in about["坐标系"]
+    assert about["数据基准日期"] == "2025-12-31"
+    assert "合成数据 是" in about["图层：民政服务设施（facilities.gpkg）"]
+    assert "合成数据 否" in about["图层：民政服务设施（canteens.xlsx）"]
+    assert "test grid" in about["图层：人口格网（pop.tif）"]
+    method = pd.read_excel(out / "report.xlsx", sheet_name="方法").set_index("项目")["内容"]
+    assert "70 m/min" in method["服务圈距离"]
+    assert "500 m" in method["不可达需求"]
+    assert "社区/村" in method["分母：户数"]
+    basis = pd.read_excel(out / "report.xlsx", sheet_name="标准依据")
+    assert {"指标名称", "标准值", "依据文件", "依据条款", "原文摘录"} <= set(basis.columns)
+    assert basis["依据文件"].notna().all()
+    quoted = basis["原文摘录"].dropna()
+    assert len(quoted) == len(basis)
+    assert quoted.str.len().gt(4).mean() > 0.5
+
+
+def test_small_study_report_pdf_has_chinese_glyphs(small_run):
+    out, _, _ = small_run
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "pop_before" not in html and "households" not in html
+    check_pdf_chinese(out / "report.pdf")
+
+
+def test_lang_en_keeps_machine_names(small_run, tmp_path):
+    _, _, folder = small_run
+    study, plan = prepare_run(folder / "study.toml")
+    run_study(study, tmp_path / "en", plan=plan, lang="en")
+    found = machine_headers(tmp_path / "en")
+    assert any(h.endswith(": pop_share") for h in found)
+    assert any(h.startswith("summary_by_town.csv: households") for h in found)
+
+
+# --------------------------------------------------------------------------- the rule itself
+def test_one_denominator_spreads_the_register_over_the_grid():
+    import shapely
+
+    cells = gpd.GeoDataFrame(
+        {"pop": [10, 30, 0, 5], "households": [4, 12, 0, 2], "pop_60plus": [1, 3, 0, 1]},
+        geometry=[shapely.box(x, 0, x + 100, 100) for x in (0, 100, 200, 1100)], crs=4549)
+    units = gpd.GeoDataFrame(
+        {"code": ["1", "11", "12"], "name": ["镇", "甲村", "乙村"],
+         "level": ["town", "village", "village"], "parent_code": [None, "1", "1"],
+         "households": [100, 25, 7]},
+        geometry=[shapely.box(0, 0, 1200, 100), shapely.box(0, 0, 250, 100),
+                  shapely.box(250, 0, 1200, 100)], crs=4549)
+    den = one_denominator_per_unit(cells, units, county_code="0")
+    # 甲村's 25 households go 4:12 to its two inhabited cells (the empty one gets none)
+    assert den.population["households"].tolist() == [6, 19, 0, 7]
+    figures = den.units.set_index("code")["households"]
+    assert figures.to_dict() == {"0": 32, "1": 32, "11": 25, "12": 7}
+    assert "社区/村" in den.sources["households"]
+    # the town's own 100 is kept beside the 32 used, highlighted
+    rec = den.reconciliation.set_index(["code", "measure"])
+    assert rec.loc[("1", "户数"), "unit_attribute"] == 100
+    assert rec.loc[("1", "户数"), "used"] == 32
+    assert rec.loc[("1", "户数"), "highlight"]
+    assert "人口格网" in den.sources["pop"]  # no register: the grid sum is the figure
+    assert den.population["pop"].tolist() == [10, 30, 0, 5]
