@@ -67,7 +67,7 @@ def check_levels_add_up(book: Path, tiers: list[float]) -> int:
         county, towns, villages = (sheets["study", tier], sheets["town", tier],
                                    sheets["village", tier])
         counts = [c for c in county.columns if c in MEASURES_ZH.values()
-                  or c.startswith("覆盖") and c.removeprefix("覆盖") in MEASURES_ZH.values()]
+                  or (c.startswith("覆盖") and c.removeprefix("覆盖") in MEASURES_ZH.values())]
         assert len(counts) == 8  # four denominators, each total and within the tier
         by_town = villages.groupby(["上级代码", "设施类型"])[counts].sum()
         town_rows = towns.set_index(["区划代码", "设施类型"])[counts]
@@ -123,7 +123,8 @@ def check_print_setup(book: Path) -> None:
         assert ws.page_setup.orientation == "landscape", ws.title
         assert int(ws.page_setup.paperSize) == int(ws.PAPERSIZE_A4), ws.title  # 9: A4
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.page_setup.fitToWidth == 1, ws.title
+        assert ws.page_setup.fitToHeight == 0, ws.title  # as many pages down as needed
         assert ws.print_title_rows == "$1:$1", ws.title
         assert ws.freeze_panes == "A2", ws.title
         widths = [ws.column_dimensions[c].width for c in
@@ -142,7 +143,7 @@ def check_pdf_chinese(pdf: Path) -> None:
 
 # --------------------------------------------------------------------------- small study
 def test_small_study_sheets_per_level_and_tier_add_up(small_run):
-    out, run, _ = small_run
+    out, _, _ = small_run
     book = out / "report.xlsx"
     names = pd.ExcelFile(book).sheet_names
     assert names[:3] == ["说明", "方法", "标准依据"]
@@ -202,7 +203,7 @@ def test_small_study_explains_itself(small_run):
 def test_small_study_report_pdf_has_chinese_glyphs(small_run):
     out, _, _ = small_run
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert "pop_before" not in html and "households" not in html
+    assert html.index("<h2>一、说明") < html.index("<h2>二、方法") < html.index("<h2>三、标准依据")
     check_pdf_chinese(out / "report.pdf")
 
 
