@@ -147,7 +147,7 @@ def standards_basis_table(study: Study, profile: str | None) -> pd.DataFrame:
     for tier, reach in zip(study.tiers_min, study.tier_distances_m, strict=True):
         circle, distance = LIFE_CIRCLES.get(float(tier), ("", ""))
         rows.append({
-            "rule_id": f"tier_{tier:g}min", "name_zh": f"{tier:g}分钟服务圈",
+            "name_zh": f"{tier:g}分钟服务圈",
             "levels": "全域、镇街、社区/村", "threshold": f"步行距离 ≤ {reach:,.0f} m",
             "measure_unit": "m", "document": GB50180,
             "clause": "表 3.0.4 居住区分级控制规模" if circle else "",
@@ -158,7 +158,7 @@ def standards_basis_table(study: Study, profile: str | None) -> pd.DataFrame:
         for rule in load_profile(profile).rules:
             sources = rule.sources or ()
             rows.append({
-                "rule_id": rule.id, "name_zh": rule.name_zh,
+                "name_zh": rule.name_zh,
                 "levels": "、".join(LEVEL_ZH.get(lv, lv) for lv in rule.levels),
                 "threshold": _threshold_text(rule), "measure_unit": rule.unit,
                 "document": "；".join(dict.fromkeys(s.document for s in sources)),
@@ -244,9 +244,9 @@ def compliance_summary(results: pd.DataFrame) -> pd.DataFrame:
     table["pass_share"] = (table["n_passed"] / computable.where(computable > 0)).astype(float)
     table["highlight"] = table["n_failed"] > 0
     order = {"全域": 0, "镇(街道)": 1, "社区/村": 2}
-    table = table.assign(_o=table["level"].map(order)).sort_values(["_o", "rule_id"],
+    table = table.assign(_o=table["level"].map(order)).sort_values(["_o", "name_zh"],
                                                                   kind="stable")
-    return table[["rule_id", "name_zh", "level", "n_units", "n_passed", "n_failed",
+    return table[["name_zh", "level", "n_units", "n_passed", "n_failed",
                   "n_not_computable", "pass_share", "highlight"]].reset_index(drop=True)
 
 

@@ -602,7 +602,7 @@ def _siting_section(study: Study, run: StudyRun, facility_type: str,
     names = dict(zip(study.towns["code"].astype(str), study.towns["name"], strict=False))
     table = gain.reset_index()
     code_col = table.columns[0]
-    table.insert(1, "name", table[code_col].astype(str).map(names))
+    table.insert(1, "name", table[code_col].astype(str).map(names).fillna("未落入任何镇街"))
     table = table.rename(columns={code_col: "code"})
     keep = ["code", "name", f"{demand}_before", f"{demand}_after", f"{demand}_share_before",
             f"{demand}_share_after", f"{demand}_gain"]
