@@ -67,3 +67,14 @@ def headers_in(folder: Path) -> int:
     readers = {".xlsx": _xlsx_headers, ".csv": _csv_headers, ".html": _html_headers}
     return sum(len(readers[p.suffix.lower()](p)) for p in folder.rglob("*")
                if p.suffix.lower() in readers and p.is_file())
+
+
+#: A snake_case word in running text, not part of a file name (``admin_units.gpkg`` is a file).
+_SNAKE_WORD = re.compile(r"(?<![\w./-])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![\w.])")
+_HIDDEN = re.compile(r'<(style|script)\b.*?</\1>|\ssrcdoc="[^"]*"', re.S | re.I)
+
+
+def snake_case_words(page: Path) -> list[str]:
+    """Return the snake_case words a reader sees in an HTML page (not its map, CSS or script)."""
+    text = _TAG.sub(" ", _HIDDEN.sub(" ", page.read_text(encoding="utf-8")))
+    return sorted(set(_SNAKE_WORD.findall(html.unescape(text))))

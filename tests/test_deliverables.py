@@ -19,7 +19,7 @@ from deliverable_checks import (
     check_pdf,
     check_print_setup,
 )
-from header_checks import headers_in, machine_headers
+from header_checks import headers_in, machine_headers, snake_case_words
 
 from geoplan.population import assign_to_units
 from geoplan.study.denominators import one_denominator_per_unit
@@ -105,6 +105,7 @@ def test_small_study_report_pdf_has_chinese_glyphs(small_run):
     out, _, _ = small_run
     html = (out / "report.html").read_text(encoding="utf-8")
     assert html.index("<h2>一、说明") < html.index("<h2>二、方法") < html.index("<h2>三、标准依据")
+    assert snake_case_words(out / "report.html") == []
     check_pdf(out / "report.pdf")
 
 

@@ -57,6 +57,8 @@ _LAYER_KINDS_ZH = {"study_area": "研究范围", "admin_units": "行政区划（
                    "boundary_markers": "界桩", "projects": "建设项目",
                    "candidate_sites": "候选点", "exclusion_zones": "禁建区"}
 
+_TABLES_ZH = {"inspection_rounds": "历轮联检记录", "staff": "工作人员", "denominators": "分母表"}
+
 
 def _rows(pairs: list[tuple[str, str]]) -> pd.DataFrame:
     return pd.DataFrame(pairs, columns=["item", "content"])
@@ -91,7 +93,8 @@ def about_table(study: Study, *, synthetic_note: str = "") -> pd.DataFrame:
         pairs.append((f"图层：{kind}（{layer.path.name}）", f"来源 {source}；合成数据 {synthetic}"
                       + (f"；年份 {layer.year}" if layer.year else "")))
     for name, table in study.config.tables.items():
-        pairs.append((f"表格：{name}", f"文件 {table.path.name}"))
+        pairs.append((f"表格：{_TABLES_ZH.get(name, '其他表格')}（{table.path.name}）",
+                      "研究文件 [tables] 所列表格"))
     if synthetic_note:
         pairs.append(("提示", synthetic_note))
     return _rows(pairs)
@@ -121,7 +124,7 @@ def method_table(study: Study, denominators: Denominators | None,
                  "各档按同一最近设施距离判定，故5分钟覆盖 ⊆ 10分钟 ⊆ 15分钟"),
         ("不可达需求", f"距路网超过 {DEFAULT_MAX_ACCESS_M:g} m 的格网视为不可达，不计入覆盖，"
                   "但计入分母（即计为未覆盖）"),
-        ("汇总层级", "格网按中心点落入的社区/村汇总；社区/村按上级代码（parent_code）汇总到镇街，"
+        ("汇总层级", "格网按中心点落入的社区/村汇总；社区/村按其上级代码汇总到镇街，"
                  "镇街汇总到全域，因此各层级合计一致"),
     ]
     if denominators is not None:
@@ -213,7 +216,10 @@ def coverage_sheets(coverage: pd.DataFrame, units: pd.DataFrame) -> dict[str, pd
                 first += ["parent_code", "parent_name"]
             if level == "study":
                 part["name"] = "全域合计"
-            table = part[[*first, "facility_type", "tier_min", "reach_m", *measures]]
+            table = part[[*first, "facility_type", "tier_min", "reach_m", *measures]].copy()
+            for col in ("tier_min", "reach_m", *(c for c in measures if "share" not in c)):
+                if (table[col] == table[col].round()).all():  # counts: 103,748, not 103,748.0
+                    table[col] = table[col].astype("int64")
             out[f"覆盖-{LEVEL_SHEET_ZH[level]}-{tier:g}分钟"] = table.reset_index(drop=True)
     return out
 

@@ -174,8 +174,7 @@ def one_denominator_per_unit(
         level, values = chosen
         figures = pd.Series(values.to_numpy(), index=by_level[level]["code"].to_numpy())
         failed = _calibrate(cells, measure, unit_of[level], figures)
-        text = (f"行政区划图层 {_LEVEL_ZH[level]}「{MEASURE_NAMES_ZH[measure]}」属性"
-                f"（字段 {measure}）")
+        text = f"行政区划图层 {_LEVEL_ZH[level]}「{MEASURE_NAMES_ZH[measure]}」属性"
         attr_source = _layer_source(admin_units)
         sources[measure] = text + (f"（{attr_source}）" if attr_source else "") + \
             "；人口格网按此比例分配到格网"

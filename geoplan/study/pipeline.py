@@ -511,8 +511,16 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
         sheets[_sheet_name(f"覆盖曲线-{name}")] = coverage_curve_table(
             curve.table, weight_label=weight_label, site_ids=run.curve_sites[facility_type])
     if run.inspection is not None:
-        sheets["联检问题清单"] = inspection_sheets(run.inspection)["问题清单"]
+        findings = inspection_sheets(run.inspection)["问题清单"]
+        sheets["联检问题汇总"] = _finding_counts(findings)
+        sheets["联检问题清单"] = findings
     return sheets
+
+
+def _finding_counts(findings: pd.DataFrame) -> pd.DataFrame:
+    """Boundary findings counted by kind (问题类型), most frequent first."""
+    kind_col = "问题类型" if "问题类型" in findings.columns else findings.columns[0]
+    return findings[kind_col].value_counts().rename_axis(kind_col).reset_index(name="数量")
 
 
 def _text_section(heading: str, table: pd.DataFrame) -> report.ReportSection:
@@ -558,12 +566,9 @@ def report_sections(study: Study, run: StudyRun, key: str | None) -> list[report
         sections.append(_curve_section(facility_type, curve,
                                        _COVERED_LABELS[study.config.siting.demand]))
     if run.inspection is not None:
-        counts = inspection_sheets(run.inspection)["问题清单"]
-        kind_col = "问题类型" if "问题类型" in counts.columns else counts.columns[0]
         sections.append(report.ReportSection(
-            "行政区域界线联检问题",
-            table=counts[kind_col].value_counts().rename_axis(kind_col).reset_index(
-                name="数量")))
+            "行政区域界线联检问题", text="逐项问题、位置和处理建议见 boundary/联检报告.xlsx。",
+            table=_finding_counts(inspection_sheets(run.inspection)["问题清单"])))
     return sections
 
 
