@@ -144,3 +144,28 @@ def test_one_denominator_spreads_the_register_over_the_grid():
     assert rec.loc[("1", "户数"), "highlight"]
     assert "人口格网" in den.sources["pop"]  # no register: the grid sum is the figure
     assert den.population["pop"].tolist() == [10, 30, 0, 5]
+
+
+def test_people_in_a_town_but_in_no_village_get_their_own_row():
+    from geoplan.study.deliverables import coverage_sheets
+
+    def row(level, code, name, pop, covered):
+        return {"level": level, "code": code, "name": name, "facility_type": "elderly_station",
+                "tier_min": 15.0, "reach_m": 900.0, "pop_total": pop, "pop_covered": covered,
+                "pop_share": covered / pop}
+
+    coverage = pd.DataFrame([row("study", "study", "study area", 1000.0, 600.0),
+                             row("town", "1", "甲镇", 900.0, 550.0),
+                             row("village", "11", "甲村", 700.0, 500.0)])
+    units = pd.DataFrame({"code": ["1", "11"], "name": ["甲镇", "甲村"],
+                          "level": ["town", "village"], "parent_code": [None, "1"]})
+    sheets = coverage_sheets(coverage, units)
+    assert set(sheets) == {"覆盖-全域-15分钟", "覆盖-镇街-15分钟", "覆盖-社区村-15分钟"}
+    villages = sheets["覆盖-社区村-15分钟"].set_index("name")
+    assert villages.loc["未落入任何社区/村", ["parent_code", "pop_total", "pop_covered"]].tolist() \
+        == ["1", 200, 50]
+    assert villages.loc["未落入任何社区/村", "pop_share"] == pytest.approx(0.25)
+    assert villages.loc["甲村", "parent_name"] == "甲镇"
+    towns = sheets["覆盖-镇街-15分钟"].set_index("name")
+    assert towns.loc["未落入任何镇街", ["pop_total", "pop_covered"]].tolist() == [100, 50]
+    assert towns["pop_total"].sum() == 1000

@@ -204,13 +204,19 @@ def coverage_sheets(coverage: pd.DataFrame, units: pd.DataFrame) -> dict[str, pd
         rows = coverage[coverage["level"] == level]
         for tier in sorted(rows["tier_min"].unique()):
             part = rows[rows["tier_min"] == tier].copy()
+            if level in _PARENT_LEVEL:
+                part = pd.concat([part, _outside_children(coverage, part, level, tier, parents)],
+                                 ignore_index=True)
             part = part.assign(_order=part["facility_type"].map(type_order)).sort_values(
                 ["code", "_order"], kind="stable")
             part["facility_type"] = part["facility_type"].map(
                 lambda t: FACILITY_TYPES[t].name_zh if t in FACILITY_TYPES else t)
             first = ["code", "name"]
             if level == "village":
-                part["parent_code"] = part["code"].map(parents)
+                mapped = part["code"].map(parents)
+                if "parent_code" in part.columns:  # the rows of people in no 社区/村
+                    mapped = mapped.fillna(part["parent_code"])
+                part["parent_code"] = mapped
                 part["parent_name"] = part["parent_code"].map(
                     lambda c: names.get(str(c), "") if c is not None else "")
                 first += ["parent_code", "parent_name"]
@@ -222,6 +228,34 @@ def coverage_sheets(coverage: pd.DataFrame, units: pd.DataFrame) -> dict[str, pd
                     table[col] = table[col].astype("int64")
             out[f"覆盖-{LEVEL_SHEET_ZH[level]}-{tier:g}分钟"] = table.reset_index(drop=True)
     return out
+
+
+_PARENT_LEVEL = {"town": "study", "village": "town"}
+_OUTSIDE_ZH = {"town": "未落入任何镇街", "village": "未落入任何社区/村"}
+
+
+def _outside_children(coverage: pd.DataFrame, children: pd.DataFrame, level: str,
+                      tier: float, parents: dict) -> pd.DataFrame:
+    """Rows for people in a parent unit but in none of its children, so each level adds up."""
+    above = coverage[(coverage["level"] == _PARENT_LEVEL[level]) & (coverage["tier_min"] == tier)]
+    counts = [c for c in coverage.columns if c.endswith(("_total", "_covered"))]
+    key = (children["code"].map(parents) if level == "village"
+           else pd.Series("study", index=children.index))
+    summed = children.assign(_parent=key.astype(str)).groupby(
+        ["_parent", "facility_type"])[counts].sum()
+    rest = above.set_index(["code", "facility_type"])[counts].sub(summed, fill_value=0)
+    rest = rest[(rest.abs() > 1e-9).any(axis=1)]
+    if not len(rest):
+        return children.iloc[:0]
+    rest = rest.reset_index(names=["parent_code", "facility_type"])
+    for total in (c for c in counts if c.endswith("_total")):
+        measure = total.removesuffix("_total")
+        rest[f"{measure}_share"] = (rest[f"{measure}_covered"]
+                                    / rest[total].where(rest[total] > 0)).astype(float)
+    first = above.iloc[0]
+    return rest.assign(level=level, code=None, name=_OUTSIDE_ZH[level], tier_min=tier,
+                       reach_m=first["reach_m"],
+                       parent_code=rest["parent_code"] if level == "village" else None)
 
 
 def compliance_by_level(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
