@@ -317,7 +317,7 @@ def _write_sheet(ws, frame: pd.DataFrame, flags: pd.Series, header_zh: Mapping[s
             msg = (f"sheet {ws.title!r}, column {bad!r}, row {frame.index[i]!r}: "
                    f"cannot be written to Excel ({exc})")
             raise OutputError(msg) from exc
-        r = ws.max_row
+        r = i + 2  # the header is row 1 (ws.max_row scans every cell: slow)
         for j, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
             cell = ws.cell(row=r, column=j)
             if fmt and value is not None:

@@ -8,13 +8,15 @@ succeeded (:func:`geoplan.io.staged_folder`), with a manifest of the files.
 
 Outputs (under ``out_dir``), by step:
 
-- always: ``layers.gpkg`` (the validated inputs in the study's metric CRS) and, with admin
+- always: ``layers.gpkg`` (the validated inputs in the study's metric CRS, the population
+  grid spread to one denominator per unit: :mod:`geoplan.study.denominators`) and, with admin
   units, ``summary_by_town.csv`` (people, older people, households, facilities per 镇街);
 - ``[coverage]``: ``coverage.gpkg`` (uncovered cells, service areas);
 - ``[standards]``: ``compliance.xlsx`` (standards and plan indicators);
 - ``[siting]``: ``siting.gpkg`` (proposed sites per type);
 - ``[boundary]``: ``boundary/联检报告.xlsx`` and ``boundary/联检成果归档/``;
-- with any step: ``map.html``, ``report.xlsx``, ``report.html``;
+- with any step: ``map.html``, ``report.xlsx`` (说明, 方法, 标准依据, results per level and
+  tier: :mod:`geoplan.study.deliverables`), ``report.html`` and its print, ``report.pdf``;
 - ``geoplan-manifest.json``: every file with its size and SHA-256, the version, the study.
 """
 
