@@ -241,8 +241,8 @@ def _outside_children(coverage: pd.DataFrame, children: pd.DataFrame, level: str
     counts = [c for c in coverage.columns if c.endswith(("_total", "_covered"))]
     key = (children["code"].map(parents) if level == "village"
            else pd.Series("study", index=children.index))
-    summed = children.assign(_parent=key.astype(str)).groupby(
-        ["_parent", "facility_type"])[counts].sum()
+    summed = children.assign(code=key.astype(str).to_numpy()).groupby(
+        ["code", "facility_type"])[counts].sum()
     rest = above.set_index(["code", "facility_type"])[counts].sub(summed, fill_value=0)
     rest = rest[(rest.abs() > 1e-9).any(axis=1)]
     if not len(rest):
