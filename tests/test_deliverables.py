@@ -169,3 +169,13 @@ def test_people_in_a_town_but_in_no_village_get_their_own_row():
     towns = sheets["覆盖-镇街-15分钟"].set_index("name")
     assert towns.loc["未落入任何镇街", ["pop_total", "pop_covered"]].tolist() == [100, 50]
     assert towns["pop_total"].sum() == 1000
+
+
+def test_lang_other_than_zh_or_en_is_a_usage_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from geoplan.cli import app
+
+    result = CliRunner().invoke(app, ["run", str(tmp_path / "study.toml"), "--lang", "fr"])
+    assert result.exit_code == 2
+    assert "zh or en" in result.output
