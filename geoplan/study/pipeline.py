@@ -192,8 +192,7 @@ def use_one_denominator(study: Study, run: StudyRun) -> Study:
     if not len(study.admin_units) or not len(study.population):
         return study
     run.denominators = one_denominator_per_unit(
-        study.population, study.admin_units, county_code=study.admin_code,
-        county_name=f"{study.name.split('（')[0]}全域")
+        study.population, study.admin_units, county_code=study.admin_code, county_name="全域")
     return dataclasses.replace(study, population=run.denominators.population)
 
 
