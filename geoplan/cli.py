@@ -51,6 +51,18 @@ Curve = Annotated[str | None, typer.Option(
     "--curve", help="Coverage curve of the siting types: '5-40' (5 … 40 new sites) or "
                     "'5,10,20'; overrides \\[siting] curve.")]
 
+Lang = Annotated[str | None, typer.Option(
+    "--lang", help="Table headers: 'zh' (Chinese, default) or 'en' (machine-readable names); "
+                   "overrides [study] lang.")]
+
+
+def _lang(value: str | None) -> str | None:
+    """Accept ``--lang zh`` or ``--lang en``; anything else is a usage error (exit 2)."""
+    if value is not None and value not in ("zh", "en"):
+        msg = f"--lang {value!r}: give zh or en"
+        raise typer.BadParameter(msg)
+    return value
+
 
 def _curve(text: str | None) -> tuple[int, ...] | None:
     """Read ``--curve 5-40`` or ``--curve 5,10,20``; a bad value is a usage error (exit 2)."""
@@ -219,7 +231,7 @@ def _report_plan(plan: Any) -> None:
 
 
 def _run(path: Path, out: Path, only: tuple[str, ...] | None = None,
-         curve: tuple[int, ...] | None = None) -> None:
+         curve: tuple[int, ...] | None = None, lang: str | None = None) -> None:
     import dataclasses
 
     from geoplan.errors import StudyConfigError
@@ -235,7 +247,7 @@ def _run(path: Path, out: Path, only: tuple[str, ...] | None = None,
     progress = _Progress(step_labels(plan))
     started = time.perf_counter()
     try:
-        run = run_study(study, out, plan=plan, step=progress)
+        run = run_study(study, out, plan=plan, step=progress, lang=lang)
     finally:
         progress.close()
     _say(f"完成 done in {time.perf_counter() - started:.0f} s; outputs in {out}:")
@@ -251,25 +263,27 @@ def _command(body: Callable[[], None]) -> None:
 
 
 @app.command()
-def demo(out: OutDir = Path("out/demo"), curve: Curve = None) -> None:
+def demo(out: OutDir = Path("out/demo"), curve: Curve = None, lang: Lang = None) -> None:
     """Run every analysis on the embedded Jinjiang (晋江市) demo study, offline."""
     from geoplan.datasets import demo_study_path
 
-    points = _curve(curve)
-    _command(lambda: _run(demo_study_path(), out, curve=points))
+    points, language = _curve(curve), _lang(lang)
+    _command(lambda: _run(demo_study_path(), out, curve=points, lang=language))
 
 
 @app.command()
-def run(study: StudyArg, out: OutDir = Path("out"), curve: Curve = None) -> None:
+def run(study: StudyArg, out: OutDir = Path("out"), curve: Curve = None,
+        lang: Lang = None) -> None:
     """Run the steps a study file asks for and write their outputs."""
-    points = _curve(curve)
-    _command(lambda: _run(study, out, curve=points))
+    points, language = _curve(curve), _lang(lang)
+    _command(lambda: _run(study, out, curve=points, lang=language))
 
 
 @app.command()
-def inspect(study: StudyArg, out: OutDir = Path("out")) -> None:
+def inspect(study: StudyArg, out: OutDir = Path("out"), lang: Lang = None) -> None:
     """Run only the boundary joint inspection (界线联检) of a study file."""
-    _command(lambda: _run(study, out, only=("boundary",)))
+    language = _lang(lang)
+    _command(lambda: _run(study, out, only=("boundary",), lang=language))
 
 
 @app.command()

@@ -5,9 +5,17 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import geopandas as gpd
 import openpyxl
 import pandas as pd
 import pytest
+from deliverable_checks import (
+    check_levels_add_up,
+    check_one_households_figure,
+    check_pdf,
+    check_print_setup,
+)
+from header_checks import headers_in, machine_headers
 from typer.testing import CliRunner
 
 from geoplan.cli import app
@@ -17,7 +25,7 @@ runner = CliRunner()
 
 DEMO_OUTPUTS = (
     "layers.gpkg", "summary_by_town.csv", "coverage.gpkg", "compliance.xlsx", "siting.gpkg",
-    "boundary/联检报告.xlsx", "map.html", "report.xlsx", "report.html",
+    "boundary/联检报告.xlsx", "map.html", "report.xlsx", "report.html", "report.pdf",
 )
 
 
@@ -44,12 +52,13 @@ def test_demo_writes_every_output_and_says_where(demo_out):
 @pytest.mark.slow
 def test_demo_summary_reproduces_census_totals(demo_out):
     out, _ = demo_out
-    summary = pd.read_csv(out / "summary_by_town.csv", dtype={"code": str}).set_index("code")
+    summary = pd.read_csv(out / "summary_by_town.csv", dtype={"区划代码": str})
+    summary = summary.set_index("区划代码")
     total = summary.loc["total"]
-    assert int(total["pop"]) == 2_061_551
-    assert int(total["households"]) == 730_998
-    assert int(total["pop_60plus"]) == 208_299
-    assert int(total["pop_80plus"]) == 27_468
+    assert int(total["常住人口"]) == 2_061_551
+    assert int(total["户数"]) == 730_998
+    assert int(total["60岁以上人口"]) == 208_299
+    assert int(total["80岁以上人口"]) == 27_468
     assert int(total["居家养老服务站"]) == 325
     towns = summary.drop(index=[i for i in ("total", "unassigned") if i in summary.index])
     assert len(towns) == 20
@@ -60,7 +69,7 @@ def test_demo_report_has_coverage_proposals_and_findings(demo_out):
     out, _ = demo_out
     book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
     names = book.sheetnames
-    assert "15分钟覆盖" in names
+    assert "覆盖-镇街-15分钟" in names
     assert "联检问题清单" in names
     assert any(n.startswith("选址-居家养老服务站") for n in names)
     proposals = pd.read_excel(out / "report.xlsx", sheet_name="选址-居家养老服务站")
@@ -70,6 +79,36 @@ def test_demo_report_has_coverage_proposals_and_findings(demo_out):
     findings = pd.read_excel(out / "report.xlsx", sheet_name="联检问题清单")
     planted = pd.read_csv(data_dir() / "boundaries" / "planted_defects.csv")
     assert len(findings) == len(planted)
+
+
+@pytest.mark.slow
+def test_demo_workbook_has_every_level_and_tier_adding_up(demo_out):
+    out, _ = demo_out
+    assert check_levels_add_up(out / "report.xlsx", [5.0, 10.0, 15.0]) > 1000
+
+
+@pytest.mark.slow
+def test_demo_households_are_one_figure_per_town_on_every_sheet(demo_out):
+    out, _ = demo_out
+    # recomputed from the layer: the 社区/村 register's households summed to their 镇街
+    units = gpd.read_file(data_dir() / "boundaries" / "admin_units.gpkg")
+    villages = units[units["level"] == "village"]
+    expected = villages.groupby("parent_code")["households"].sum()
+    assert expected.sum() == 730_998
+    assert check_one_households_figure(out / "report.xlsx", expected) >= 5
+    rec = pd.read_excel(out / "report.xlsx", sheet_name="分母核对", dtype={"区划代码": str})
+    assert set(rec["采用来源"].str[:6]) == {"行政区划图层"}  # the register is the figure used
+    assert (rec["人口格网汇总"] != rec["采用值"]).any()  # and the grid disagreed: shown
+
+
+@pytest.mark.slow
+def test_demo_outputs_have_chinese_headers_print_and_render(demo_out):
+    out, _ = demo_out
+    assert headers_in(out) > 1000
+    assert machine_headers(out) == []
+    for book in ("report.xlsx", "compliance.xlsx", "boundary/联检报告.xlsx"):
+        check_print_setup(out / book)
+    check_pdf(out / "report.pdf")
 
 
 def test_bad_study_file_exits_3_and_leaves_earlier_outputs(tmp_path):

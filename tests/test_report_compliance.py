@@ -14,6 +14,7 @@ from shapely.geometry import Point, box
 
 from geoplan.errors import StudyConfigError
 from geoplan.report.compliance import HIGHLIGHT, rule_sheet, write_compliance_workbook
+from geoplan.report.writers import HIGHLIGHT_FILL
 from geoplan.standards import load_profile
 from geoplan.study.compliance import compliance_tables
 
@@ -179,7 +180,7 @@ def test_workbook_round_trip(tables, tmp_path: Path) -> None:
     assert ws["A1"].font.bold
     flags = tables["设施面积"][HIGHLIGHT].tolist()
     fills = [ws.cell(row=i + 2, column=1).fill.fgColor.rgb for i in range(len(flags))]
-    assert [f.endswith("FFC7CE") for f in fills] == flags
+    assert [f.endswith(HIGHLIGHT_FILL) for f in fills] == flags
     assert any(flags)
     assert not all(flags)
     col_name = header.index("指标名称") + 1

@@ -18,6 +18,7 @@ import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
+from geoplan._text import codes_text
 from geoplan.access._arguments import (
     one_or_more_numbers,
     optional_names,
@@ -60,7 +61,10 @@ def assign_units(
     """Return the admin unit of every demand cell, one column per level.
 
     A cell belongs to the unit containing its centre
-    (:func:`geoplan.population.assign_to_units`).
+    (:func:`geoplan.population.assign_to_units`). When the units carry ``parent_code``, the
+    levels nest: a cell in a 社区/村 belongs to that unit's parent 镇街, so the sums of the
+    社区/村 add up to their 镇街 even where the two layers' edges do not quite meet; a cell
+    in no 社区/村 goes to the 镇街 containing it.
 
     Parameters
     ----------
@@ -95,7 +99,24 @@ def assign_units(
         layer = units.loc[units[level_col].astype(str) == level]
         codes = layer.assign(**{code_col: layer[code_col].astype(str)})
         out[level] = assign_to_units(demand, codes, code_col=code_col).to_numpy()
+    if "parent_code" in units.columns:
+        _nest(out, units, level_col, code_col)
     return out
+
+
+def _nest(out: pd.DataFrame, units: gpd.GeoDataFrame, level_col: str, code_col: str) -> None:
+    """Give each assigned cell the parent of its unit at the parent's level, in place."""
+    codes = units[code_col].astype(str)
+    level_of = dict(zip(codes, units[level_col].astype(str), strict=False))
+    parent_of = dict(zip(codes, codes_text(units["parent_code"]), strict=False))
+    for level in out.columns:
+        child = out[level]
+        parent = child.map(lambda c: parent_of.get(c) if isinstance(c, str) else None)
+        parent_level = parent.map(lambda p: level_of.get(p) if isinstance(p, str) else None)
+        for target in pd.unique(parent_level.dropna()):
+            if target in out.columns and target != level:
+                hit = (parent_level == target).to_numpy()
+                out.loc[hit, target] = parent[hit].to_numpy()
 
 
 def _straight_line_m(

@@ -3,27 +3,23 @@
 :func:`compliance_sheets` turns standards results and a plan-indicator evaluation into a
 dict of sheet name → DataFrame with Chinese headers (序号 / 指标名称 / 单位 / 基期值 /
 目标值 / 当前值 / 指标属性 / 完成情况 …) and a boolean ``highlight`` column marking
-shortfalls. :func:`write_compliance_workbook` writes them with openpyxl: one sheet per
-table, bold frozen header, widths that fit the Chinese text, highlighted rows filled. The
-tables are pure data; only the writer touches disk.
+shortfalls. :func:`write_compliance_workbook` writes them with the report's one workbook
+writer (:func:`geoplan.report.write_workbook`). The tables are pure data; only the writer
+touches disk.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from geoplan._text import safe_cell, safe_text
 from geoplan.indicators import BEHIND
-from geoplan.io import atomic_write
+from geoplan.report.writers import write_workbook
 from geoplan.standards import STATUS_ZH
 from geoplan.standards.evaluate import FAIL
-
-logger = logging.getLogger(__name__)
 
 HIGHLIGHT = "highlight"
 SHEET_ORDER = ("设施面积", "养老床位", "人员配备", "设施覆盖", "设施规模", "骨灰堂容量")
@@ -191,12 +187,7 @@ def compliance_sheets(
     return tables
 
 
-# ---------------------------------------------------------------- workbook writer
-
-
-def _display_width(value: Any) -> int:
-    text = "" if value is None else str(value)
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+# ---------------------------------------------------------------- workbook
 
 
 def _safe_sheet_name(name: str, used: set[str]) -> str:
@@ -210,56 +201,17 @@ def _safe_sheet_name(name: str, used: set[str]) -> str:
 
 
 def write_compliance_workbook(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
-    """Write the tables to one ``.xlsx`` workbook, atomically.
+    """Write the tables to one ``.xlsx`` workbook, atomically, with geoplan's workbook writer.
 
-    Each table becomes a sheet; the ``highlight`` column is not written but its rows are
-    filled light red. The header is bold, filled and frozen; column widths fit the
-    content (Chinese characters count double, capped at 60).
+    Each table becomes a sheet (:func:`geoplan.report.write_workbook`): the ``highlight``
+    column is not written but its rows are filled, the header is bold and frozen, widths fit
+    the Chinese text, and every sheet prints on A4 landscape.
 
     Returns
     -------
     pathlib.Path
         The written path.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
-
-    path = Path(path)
-    wb = Workbook()
-    wb.remove(wb.active)
-    header_fill = PatternFill("solid", fgColor="DDEBF7")
-    warn_fill = PatternFill("solid", fgColor="FFC7CE")
     used: set[str] = set()
-    for name, table in tables.items():
-        ws = wb.create_sheet(_safe_sheet_name(name, used))
-        flags = (
-            table[HIGHLIGHT].fillna(False).astype(bool).tolist()
-            if HIGHLIGHT in table
-            else [False] * len(table)
-        )
-        data = table.drop(columns=[HIGHLIGHT], errors="ignore")
-        ws.append([safe_text(str(c)) for c in data.columns])
-        for values, flag in zip(data.itertuples(index=False), flags, strict=True):
-            ws.append(
-                [
-                    None if v is None or (not isinstance(v, str) and pd.isna(v))
-                    else safe_cell(v)
-                    for v in values
-                ]
-            )
-            if flag:
-                for cell in ws[ws.max_row]:
-                    cell.fill = warn_fill
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            cell.fill = header_fill
-            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.freeze_panes = "A2"
-        for j, col in enumerate(data.columns, start=1):
-            width = max([_display_width(col), *(_display_width(v) for v in data[col].tolist())])
-            ws.column_dimensions[get_column_letter(j)].width = min(60, max(6, width + 2))
-    with atomic_write(path) as tmp:
-        wb.save(tmp)
-    logger.info("wrote compliance workbook %s (%d sheets)", path, len(tables))
-    return path
+    sheets = {_safe_sheet_name(name, used): table for name, table in tables.items()}
+    return write_workbook(sheets, path, highlight_col=HIGHLIGHT)

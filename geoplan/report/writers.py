@@ -43,6 +43,7 @@ __all__ = [
     "PERCENT_FORMAT",
     "ReportSection",
     "display_width",
+    "header_text",
     "table_html",
     "write_html_report",
     "write_pdf_report",
@@ -76,6 +77,11 @@ def _measure_headers() -> dict[str, str]:
             f"{m}_share_straight": f"直线距离{_SHARES_ZH[m]}",
             f"{m}_detour_loss": f"绕行损失{zh}", f"new_{m}": f"新增覆盖{zh}",
             f"cum_{m}": f"累计覆盖{zh}",
+            f"{m}_before": f"选址前覆盖{zh}", f"{m}_after": f"选址后覆盖{zh}",
+            f"{m}_share_before": f"选址前{_SHARES_ZH[m]}",
+            f"{m}_share_after": f"选址后{_SHARES_ZH[m]}",
+            f"{m}_gain": f"{_SHARES_ZH[m]}提高",
+            f"{m}_uncovered": f"未覆盖{zh}",
         }
     return names
 
@@ -137,6 +143,29 @@ COLUMN_NAMES_ZH = _measure_headers() | {
     "row": "数据行",
     "marker_no": "界桩编号",
     "condition": "状况",
+    "town": "镇街",
+    "village": "社区/村",
+    "town_code": "镇街代码",
+    "town_name": "镇街",
+    "parent_name": "所属镇街",
+    "gap": "最优性差距",
+    "measure": "指标",
+    "grid_sum": "人口格网汇总",
+    "unit_attribute": "区划图层属性值",
+    "used": "采用值",
+    "used_source": "采用来源",
+    "difference": "差值（格网−采用）",
+    "source": "来源",
+    "item": "项目",
+    "content": "内容",
+    "document": "依据文件",
+    "quote": "原文摘录",
+    "levels": "适用层级",
+    "n_units": "单元数",
+    "n_passed": "达标单元数",
+    "n_failed": "未达标单元数",
+    "n_not_computable": "无法计算单元数",
+    "pass_share": "达标率",
 }
 
 
@@ -241,10 +270,38 @@ def _append_row(ws, values: list[object]) -> None:
     ws.append(values)
 
 
+def header_text(column: str, headers: Mapping[str, str] | None = None,
+                lang: str = "zh") -> str:
+    """Return the header a planner reads for ``column``: Chinese, or the name under ``en``."""
+    if lang == "en":
+        return column
+    return (headers or {}).get(column, COLUMN_NAMES_ZH.get(column, column))
+
+
+def _print_setup(ws, n_columns: int) -> None:
+    """A4 landscape, the header row repeated on every page, all columns on one page width."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    if n_columns:
+        ws.print_title_rows = "1:1"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.oddHeader.center.text = "&A"
+
+
+#: Widest column (Excel character cells); longer text wraps within it.
+MAX_COLUMN_WIDTH = 60
+
+
 def _write_sheet(ws, frame: pd.DataFrame, flags: pd.Series, header_zh: Mapping[str, str],
-                 percent_cols: Sequence[str] | None) -> None:
+                 percent_cols: Sequence[str] | None, lang: str = "zh") -> None:
     columns = [str(c) for c in frame.columns]
-    headers = [str(_cell_value(header_zh.get(c, COLUMN_NAMES_ZH.get(c, c)))) for c in columns]
+    headers = [str(_cell_value(header_text(c, header_zh, lang))) for c in columns]
     _append_row(ws, headers)
     formats = _formats(frame, percent_cols)
     widths = [display_width(h) for h in headers]
@@ -260,7 +317,7 @@ def _write_sheet(ws, frame: pd.DataFrame, flags: pd.Series, header_zh: Mapping[s
             msg = (f"sheet {ws.title!r}, column {bad!r}, row {frame.index[i]!r}: "
                    f"cannot be written to Excel ({exc})")
             raise OutputError(msg) from exc
-        r = ws.max_row
+        r = i + 2  # the header is row 1 (ws.max_row scans every cell: slow)
         for j, (value, fmt) in enumerate(zip(values, formats, strict=True), start=1):
             cell = ws.cell(row=r, column=j)
             if fmt and value is not None:
@@ -268,16 +325,22 @@ def _write_sheet(ws, frame: pd.DataFrame, flags: pd.Series, header_zh: Mapping[s
             if flagged:
                 cell.fill = _HIGHLIGHT
             widths[j - 1] = max(widths[j - 1], display_width(_shown_text(value, fmt)))
+    wrap = Alignment(wrap_text=True, vertical="top")
     for j in range(1, len(headers) + 1):
         cell = ws.cell(row=1, column=j)
         cell.font = Font(bold=True)
         cell.fill = _HEADER_FILL
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         cell.border = Border(bottom=_THIN)
-        ws.column_dimensions[get_column_letter(j)].width = min(60, max(6, widths[j - 1] + 2))
+        width = widths[j - 1] + 2
+        ws.column_dimensions[get_column_letter(j)].width = min(MAX_COLUMN_WIDTH, max(6, width))
+        if width > MAX_COLUMN_WIDTH:  # long text (a quoted clause): wrap within the column
+            for row in ws.iter_rows(min_row=2, min_col=j, max_col=j):
+                row[0].alignment = wrap
     ws.freeze_panes = "A2"
     if headers:
         ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{max(ws.max_row, 1)}"
+    _print_setup(ws, len(headers))
 
 
 def write_workbook(
@@ -287,8 +350,12 @@ def write_workbook(
     headers: Mapping[str, Mapping[str, str]] | None = None,
     highlight_col: str = "highlight",
     percent_cols: Mapping[str, Sequence[str]] | None = None,
+    lang: str = "zh",
 ) -> Path:
     """Write tables to one Excel workbook, one sheet each, formatted for planners.
+
+    This is geoplan's one workbook writer: the report, compliance and inspection workbooks
+    all go through it, so every sheet looks and prints alike.
 
     Parameters
     ----------
@@ -304,6 +371,8 @@ def write_workbook(
     highlight_col
         Boolean helper column: rows where it is True are filled light orange (e.g.
         shortfalls, indicators behind target). The column itself is not written.
+    lang
+        ``"zh"`` (default): Chinese headers; ``"en"``: the machine-readable column names.
     percent_cols
         Per sheet, the columns that hold shares in [0, 1] (format ``0.0%``). Without an
         entry for a sheet, float columns whose name contains ``share`` or ends in
@@ -314,7 +383,9 @@ def write_workbook(
     pathlib.Path
         The written workbook. Header row bold and frozen, auto-filter on, integer columns
         ``#,##0``, other numbers ``#,##0.0``, shares ``0.0%``, booleans 是/否, column widths
-        from the longest text (Chinese characters count double).
+        from the longest text (Chinese characters count double, longer text than
+        :data:`MAX_COLUMN_WIDTH` wraps); each sheet prints on A4 landscape, fitted to the
+        page width, with the header row repeated on every page.
 
     Raises
     ------
@@ -332,7 +403,7 @@ def write_workbook(
         frame, flags = _prepare(table, highlight_col)
         ws = workbook.create_sheet(title=name)
         _write_sheet(ws, frame, flags, (headers or {}).get(name, {}),
-                     (percent_cols or {}).get(name))
+                     (percent_cols or {}).get(name), lang)
     with atomic_write(path) as tmp:
         workbook.save(tmp)
     logger.info("wrote workbook %s (%d sheets)", path, len(sheets))
@@ -435,7 +506,7 @@ def _format_html_value(value: object, fmt: str | None) -> tuple[str, bool]:
 
 def table_html(table: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
                percent_cols: Sequence[str] | None = None,
-               highlight_col: str = "highlight") -> str:
+               highlight_col: str = "highlight", lang: str = "zh") -> str:
     """Return ``table`` as an HTML ``<table>`` with Chinese headers and formatted numbers.
 
     A table of :data:`WIDE_TABLE_COLUMNS` columns or more has the class ``wide``, of
@@ -446,7 +517,7 @@ def table_html(table: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
     names = [str(c) for c in frame.columns]
     formats = _formats(frame, percent_cols)
     head = "".join(
-        f"<th>{html.escape(safe_text((headers or {}).get(c, COLUMN_NAMES_ZH.get(c, c))))}</th>"
+        f"<th>{html.escape(safe_text(header_text(c, headers, lang)))}</th>"
         for c in names
     )
     rows = []
@@ -462,7 +533,7 @@ def table_html(table: pd.DataFrame, *, headers: Mapping[str, str] | None = None,
             f"<tbody>{''.join(rows)}</tbody></table>")
 
 
-def _section_html(section: ReportSection) -> str:
+def _section_html(section: ReportSection, lang: str = "zh") -> str:
     very_wide = section.table is not None and (
         len(_prepare(section.table, "highlight")[0].columns) >= VERY_WIDE_TABLE_COLUMNS)
     parts = [f'<section{" class=landscape" if very_wide else ""}>'
@@ -476,7 +547,7 @@ def _section_html(section: ReportSection) -> str:
                      f'src="{figure_data_uri(fig)}"></figure>')
     if section.table is not None:
         parts.append(table_html(section.table, headers=section.headers,
-                                percent_cols=section.percent_cols))
+                                percent_cols=section.percent_cols, lang=lang))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -489,6 +560,7 @@ def write_html_report(
     map_html: folium.Map | str | None = None,
     map_heading: str = "地图",
     note: str = "",
+    lang: str = "zh",
 ) -> Path:
     """Write one self-contained HTML report: title, sections, and the map embedded.
 
@@ -507,6 +579,8 @@ def write_html_report(
         Heading above the map.
     note
         A line under the title (e.g. data sources, "内部工作底图，未经审核不得公开").
+    lang
+        ``"zh"`` (default): Chinese table headers; ``"en"``: the machine-readable names.
 
     Returns
     -------
@@ -522,7 +596,7 @@ def write_html_report(
     body = [f"<h1>{html.escape(title)}</h1>"]
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     body.append(f'<p class="meta">生成时间 {stamp}{"　" + html.escape(note) if note else ""}</p>')
-    body += [_section_html(s) for s in sections]
+    body += [_section_html(s, lang) for s in sections]
     if map_html is not None:
         page = (map_to_html(map_html) if isinstance(map_html, folium.Map)
                 else inline_assets(map_html))  # e.g. folium's own page: its CDN assets too

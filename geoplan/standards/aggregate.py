@@ -108,15 +108,16 @@ def _layer_source(layer: pd.DataFrame | None, column: str, what: str) -> tuple[s
     ``attrs["geoplan"]`` (the provenance :mod:`geoplan.io` records when reading).
     """
     attrs = dict(getattr(layer, "attrs", {}) or {})
+    named = QUANTITY_NAMES_ZH.get(column, column)  # 户数, not households
     for meta in (attrs, dict(attrs.get("geoplan") or {})):
         per_col = (meta.get("sources") or {}).get(column)
         if isinstance(per_col, dict) and per_col.get("source"):
-            return f"{what} 列 {column}: {per_col['source']}", _year(per_col.get("year"))
+            return f"{what} 列 {named}: {per_col['source']}", _year(per_col.get("year"))
         if isinstance(per_col, str) and per_col:
-            return f"{what} 列 {column}: {per_col}", _year(meta.get("year"))
+            return f"{what} 列 {named}: {per_col}", _year(meta.get("year"))
         if meta.get("source"):
-            return f"{what} 列 {column}: {meta['source']}", _year(meta.get("year"))
-    return f"{what} 列 {column}: (图层元数据未注明来源)", _year(None)
+            return f"{what} 列 {named}: {meta['source']}", _year(meta.get("year"))
+    return f"{what} 列 {named}: (图层元数据未注明来源)", _year(None)
 
 
 def layer_provenance(layer: pd.DataFrame | None, what: str) -> tuple[str, str]:

@@ -74,7 +74,8 @@ def _admin_units(study: Any) -> pd.DataFrame:
     return units
 
 
-def standards_results(study: Any, *, profile: str | Path | None = None) -> pd.DataFrame:
+def standards_results(study: Any, *, profile: str | Path | None = None,
+                      denominators: pd.DataFrame | None = None) -> pd.DataFrame:
     """Evaluate the study's standards profile on its units (the tidy results table).
 
     Parameters
@@ -83,6 +84,9 @@ def standards_results(study: Any, *, profile: str | Path | None = None) -> pd.Da
         A loaded study (see :func:`compliance_tables`).
     profile
         Rule profile name or path; default: the study config's, else ``"national"``.
+    denominators
+        Households, people … per unit code (the run's one denominator per unit,
+        :meth:`geoplan.study.denominators.Denominators.table`); default: the study's own.
 
     Returns
     -------
@@ -102,7 +106,8 @@ def standards_results(study: Any, *, profile: str | Path | None = None) -> pd.Da
         study.facilities,
         population=getattr(study, "population", None),
         staff=getattr(study, "staff", None),
-        denominators=getattr(study, "denominators", None),
+        denominators=(denominators if denominators is not None
+                      else getattr(study, "denominators", None)),
         reference_date=_study_date(study),
     )
 
@@ -114,6 +119,7 @@ def compliance_tables(
     registry: str | Path | None = None,
     results_registry: str | Path | None = None,
     results: pd.DataFrame | None = None,
+    denominators: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
     """All compliance and indicator tables for a loaded study.
 
@@ -136,6 +142,8 @@ def compliance_tables(
         (data-quality sheet); default per profile.
     results
         :func:`standards_results` of the same study and profile, when already computed.
+    denominators
+        As in :func:`standards_results`; also used for the plan indicators.
 
     Returns
     -------
@@ -153,9 +161,10 @@ def compliance_tables(
     """
     name = profile or _study_profile_name(study)
     if results is None:
-        results = standards_results(study, profile=name)
+        results = standards_results(study, profile=name, denominators=denominators)
     evaluation, findings = indicator_evaluation(
-        study, profile=name, registry=registry, results_registry=results_registry)
+        study, profile=name, registry=registry, results_registry=results_registry,
+        denominators=denominators)
     rules = {r.id: {"family": r.family, "params": r.params} for r in load_profile(name).rules}
     return compliance_sheets(results, rules, evaluation=evaluation, findings=findings)
 
@@ -166,6 +175,7 @@ def indicator_evaluation(
     profile: str | Path | None = None,
     registry: str | Path | None = None,
     results_registry: str | Path | None = None,
+    denominators: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Evaluate the plan indicators that apply to a study, and check its figures.
 
@@ -177,6 +187,8 @@ def indicator_evaluation(
         Rule profile name or path; its name picks the default registries.
     registry, results_registry
         As in :func:`compliance_tables`; ``registry="none"`` evaluates no indicators.
+    denominators
+        As in :func:`standards_results`.
 
     Returns
     -------
@@ -200,7 +212,8 @@ def indicator_evaluation(
             study.facilities,
             as_of=_study_date(study),
             population=getattr(study, "population", None),
-            denominators=getattr(study, "denominators", None),
+            denominators=(denominators if denominators is not None
+                          else getattr(study, "denominators", None)),
         )
         stored = {o.indicator: o for o in reg.observations}  # published values win
         evaluation = evaluate_indicators(reg, {**obs, **stored})

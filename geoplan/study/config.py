@@ -68,12 +68,17 @@ class _Strict(BaseModel):
 
 
 class StudySection(_Strict):
-    """``[study]``: name, admin code, metric CRS and reference date."""
+    """``[study]``: name, admin code, metric CRS, reference date and output language.
+
+    ``lang = "en"`` keeps the machine-readable English column names in the workbooks, CSV
+    and HTML report (default ``"zh"``: Chinese headers).
+    """
 
     name: str = Field(min_length=1)
     admin_code: str = Field(pattern=r"^\d{6}(\d{3}|\d{6})?$")
     metric_crs: str | None = None
     reference_date: dt.date | None = None
+    lang: Literal["zh", "en"] = "zh"
 
     @field_validator("admin_code", mode="before")
     @classmethod

@@ -8,18 +8,21 @@ succeeded (:func:`geoplan.io.staged_folder`), with a manifest of the files.
 
 Outputs (under ``out_dir``), by step:
 
-- always: ``layers.gpkg`` (the validated inputs in the study's metric CRS) and, with admin
+- always: ``layers.gpkg`` (the validated inputs in the study's metric CRS, the population
+  grid spread to one denominator per unit: :mod:`geoplan.study.denominators`) and, with admin
   units, ``summary_by_town.csv`` (people, older people, households, facilities per 镇街);
 - ``[coverage]``: ``coverage.gpkg`` (uncovered cells, service areas);
 - ``[standards]``: ``compliance.xlsx`` (standards and plan indicators);
 - ``[siting]``: ``siting.gpkg`` (proposed sites per type);
 - ``[boundary]``: ``boundary/联检报告.xlsx`` and ``boundary/联检成果归档/``;
-- with any step: ``map.html``, ``report.xlsx``, ``report.html``;
+- with any step: ``map.html``, ``report.xlsx`` (说明, 方法, 标准依据, results per level and
+  tier: :mod:`geoplan.study.deliverables`), ``report.html`` and its print, ``report.pdf``;
 - ``geoplan-manifest.json``: every file with its size and SHA-256, the version, the study.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import warnings
@@ -68,8 +71,10 @@ from geoplan.siting import (
     rank_sites_by_marginal_gain,
 )
 from geoplan.standards import compliance_gdf
+from geoplan.study import deliverables
 from geoplan.study.compliance import compliance_tables, standards_results
 from geoplan.study.config import SitingTypeSection
+from geoplan.study.denominators import Denominators, one_denominator_per_unit
 from geoplan.study.load import Study
 from geoplan.study.preflight import STEP_NAMES_ZH, RunPlan, plan_run
 
@@ -111,6 +116,12 @@ class StudyRun:
         than sites asked for); shown by the CLI and in the report.
     curves
         Facility type -> coverage curve (:func:`geoplan.siting.coverage_curve`), when asked.
+    denominators
+        The one population and households figure per unit every output uses, with their
+        sources and where the sources disagree
+        (:func:`geoplan.study.denominators.one_denominator_per_unit`).
+    lang
+        ``"zh"``: Chinese headers in every table written; ``"en"``: machine-readable names.
     """
 
     plan: RunPlan
@@ -127,6 +138,8 @@ class StudyRun:
     notes: list[str] = field(default_factory=list)
     curves: dict[str, CoverageCurve] = field(default_factory=dict)
     curve_sites: dict[str, pd.Index] = field(default_factory=dict)
+    denominators: Denominators | None = None
+    lang: str = "zh"
 
 
 def _sheet_name(text: str) -> str:
@@ -154,16 +167,33 @@ def write_layers_and_summary(study: Study, out_dir: Path, run: StudyRun) -> None
     run.outputs["layers"] = write_layers_gpkg(layers, out_dir / "layers.gpkg", metadata=meta)
     if not len(study.towns):
         return
-    summary = unit_summary(study.towns, study.population, study.facilities)
-    summary = summary.rename(columns={t: FACILITY_TYPES[t].name_zh for t in FACILITY_TYPES
-                                      if t in summary.columns})
-    path = out_dir / "summary_by_town.csv"
-    safe = summary.map(safe_cell)  # a CSV for Excel: no text cell starts a formula
-    safe.index = safe.index.map(safe_cell)
-    with atomic_write(path) as tmp:
-        safe.to_csv(tmp, encoding="utf-8-sig", index_label="code")
-    run.outputs["summary"] = path
+    if run.denominators is not None:
+        summary = deliverables.town_summary(run.denominators, study.towns, study.facilities)
+    else:
+        summary = unit_summary(study.towns, study.population, study.facilities)
+        summary = summary.rename(columns={t: FACILITY_TYPES[t].name_zh for t in FACILITY_TYPES
+                                          if t in summary.columns})
+    run.outputs["summary"] = write_csv(summary.reset_index(), out_dir / "summary_by_town.csv",
+                                       lang=run.lang)
     run.summary = summary
+
+
+def write_csv(table: pd.DataFrame, path: Path, *, lang: str = "zh") -> Path:
+    """Write a CSV for Excel (UTF-8 with BOM): Chinese headers, no cell that starts a formula."""
+    safe = table.map(safe_cell)
+    safe.columns = [safe_cell(report.header_text(str(c), lang=lang)) for c in table.columns]
+    with atomic_write(path) as tmp:
+        safe.to_csv(tmp, encoding="utf-8-sig", index=False)
+    return path
+
+
+def use_one_denominator(study: Study, run: StudyRun) -> Study:
+    """Return the study with its grid spread to one figure per unit (kept in ``run``)."""
+    if not len(study.admin_units) or not len(study.population):
+        return study
+    run.denominators = one_denominator_per_unit(
+        study.population, study.admin_units, county_code=study.admin_code, county_name="全域")
+    return dataclasses.replace(study, population=run.denominators.population)
 
 
 def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> None:
@@ -196,9 +226,11 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> None:
 def write_compliance(study: Study, out_dir: Path, run: StudyRun) -> None:
     """Evaluate standards and plan indicators; write the compliance workbook."""
     section = study.config.standards
-    run.standards = standards_results(study)
+    table = None if run.denominators is None else run.denominators.table()
+    run.standards = standards_results(study, denominators=table)
     run.compliance = compliance_tables(study, results=run.standards, registry=section.registry,
-                                       results_registry=section.results_registry)
+                                       results_registry=section.results_registry,
+                                       denominators=table)
     run.outputs["compliance"] = write_compliance_workbook(run.compliance,
                                                           out_dir / "compliance.xlsx")
 
@@ -427,26 +459,50 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
                                                 "day_care_center"))
     run.outputs["map"] = maps.save_map(m, out_dir / "map.html")
 
-    sheets: dict[str, pd.DataFrame] = {}
+    run.outputs["report_xlsx"] = report.write_workbook(
+        report_sheets(study, run), out_dir / "report.xlsx", lang=run.lang)
+    sections = report_sections(study, run, key)
+    title = f"{study.name} 民政设施评估"
+    run.outputs["report_html"] = report.write_html_report(
+        sections, out_dir / "report.html", title=title, map_html=m, lang=run.lang,
+        note="合成数据仅供演示" if _has_synthetic(study) else "")
+    run.outputs["report_pdf"] = report.write_pdf_report(run.outputs["report_html"],
+                                                        out_dir / "report.pdf")
+
+
+def _has_synthetic(study: Study) -> bool:
+    return any(layer.synthetic for layer in study.config.layers.values())
+
+
+def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
+    """Every sheet of ``report.xlsx``: 说明, 方法, 标准依据, then the results by level.
+
+    Order: 说明, 方法, 标准依据, 分母核对 (when sources disagree), 运行提示, 镇街概况,
+    coverage per level (全域, 镇街, 社区/村) and tier, 达标情况 and the standards per level,
+    the plan indicators, 建议选址 per type, the coverage curves, the inspection findings.
+    """
+    profile = study.standards_profile if run.standards is not None else None
+    sheets: dict[str, pd.DataFrame] = {
+        "说明": deliverables.about_table(
+            study, synthetic_note="标注为合成数据的图层仅供演示，不得用于规划决策"
+            if _has_synthetic(study) else ""),
+        "方法": deliverables.method_table(study, run.denominators),
+        "标准依据": deliverables.standards_basis_table(study, profile),
+    }
+    if run.denominators is not None and len(run.denominators.reconciliation):
+        sheets["分母核对"] = run.denominators.reconciliation.assign(
+            level=lambda t: t["level"].map(deliverables.LEVEL_ZH))
     if run.notes:
         sheets["运行提示"] = pd.DataFrame({"提示": run.notes})
     if run.summary is not None:
         sheets["镇街概况"] = run.summary.reset_index()
-    sections = []
     if run.coverage is not None:
-        town_cov = run.coverage[run.coverage["level"].eq("town")
-                                & run.coverage["tier_min"].eq(max_min)]
-        sheets[f"{max_min:g}分钟覆盖"] = _in_chinese(town_cov)
-        shares = town_cov.pivot_table(index="name", columns="facility_type",
-                                      values="pop_60plus_share")
-        shares.columns = [FACILITY_TYPES[c].name_zh for c in shares.columns]
-        sections.append(report.ReportSection(
-            f"一、{max_min:g}分钟服务圈覆盖（60岁以上老人）",
-            text="按步行网络计算的各镇街60岁以上老人覆盖比例。",
-            table=shares.reset_index(), percent_cols=list(shares.columns),
-            figures=[charts.bar_chart(shares[subject], title=f"各镇街{subject}覆盖率",
-                                        percent=True)]))
-    sheets |= {_sheet_name(f"合规-{name}"): table for name, table in run.compliance.items()}
+        sheets |= deliverables.coverage_sheets(run.coverage, study.admin_units)
+    if run.standards is not None:
+        sheets["达标情况"] = deliverables.compliance_summary(run.standards)
+        sheets |= deliverables.compliance_by_level(run.standards)
+        sheets |= {name: run.compliance[name] for name in ("指标完成情况", "数据质量提示")
+                   if name in run.compliance}
     for facility_type, ranked in run.proposals.items():
         sheets[_sheet_name(f"选址-{FACILITY_TYPES[facility_type].name_zh}")] = _in_chinese(
             ranked.drop(columns="geometry"))
@@ -455,35 +511,126 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
         name = FACILITY_TYPES[facility_type].name_zh
         sheets[_sheet_name(f"覆盖曲线-{name}")] = coverage_curve_table(
             curve.table, weight_label=weight_label, site_ids=run.curve_sites[facility_type])
-        sections.append(report.ReportSection(
-            f"新增{name}数量与覆盖率（覆盖曲线）",
-            text=_curve_text(curve, weight_label),
-            figures=[charts.coverage_curve_chart(
-                curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
-                lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
-                lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
-                title=f"新增{name}数量与{weight_label}覆盖率")]))
     if run.inspection is not None:
-        sheets["联检问题清单"] = inspection_sheets(run.inspection)["问题清单"]
-    run.outputs["report_xlsx"] = report.write_workbook(sheets, out_dir / "report.xlsx")
+        findings = inspection_sheets(run.inspection)["问题清单"]
+        sheets["联检问题汇总"] = _finding_counts(findings)
+        sheets["联检问题清单"] = findings
+    return sheets
 
-    for facility_type, gain in run.siting_gain.items():
-        sections.append(report.ReportSection(
-            f"选址建议：{FACILITY_TYPES[facility_type].name_zh}",
-            text=f"新增 {len(run.proposals[facility_type])} 处后各镇街60岁以上老人覆盖变化。",
-            table=gain.reset_index()))
-    if run.inspection is not None:
-        counts = inspection_sheets(run.inspection)["问题清单"]
-        kind_col = "问题类型" if "问题类型" in counts.columns else counts.columns[0]
-        sections.append(report.ReportSection(
-            "行政区域界线联检问题",
-            table=counts[kind_col].value_counts().rename_axis(kind_col).reset_index(
-                name="数量")))
+
+def _finding_counts(findings: pd.DataFrame) -> pd.DataFrame:
+    """Boundary findings counted by kind (问题类型), most frequent first."""
+    kind_col = "问题类型" if "问题类型" in findings.columns else findings.columns[0]
+    return findings[kind_col].value_counts().rename_axis(kind_col).reset_index(name="数量")
+
+
+def _text_section(heading: str, table: pd.DataFrame) -> report.ReportSection:
+    """Return a section of 项目/内容 pairs, as paragraphs."""
+    text = "\n\n".join(f"{item}：{content}" for item, content in
+                        zip(table["item"], table["content"], strict=True))
+    return report.ReportSection(heading, text=text)
+
+
+def report_sections(study: Study, run: StudyRun, key: str | None) -> list[report.ReportSection]:
+    """Return the sections of ``report.html``: what, how, which standards, the results."""
+    profile = study.standards_profile if run.standards is not None else None
+    sections = [_text_section("一、说明", deliverables.about_table(study)),
+                _text_section("二、方法", deliverables.method_table(study, run.denominators))]
+    basis = deliverables.standards_basis_table(study, profile)
+    sections.append(report.ReportSection(
+        "三、标准依据",
+        text="各项指标的标准值、依据文件和条款；原文摘录见 report.xlsx “标准依据”表。",
+        table=basis[["name_zh", "levels", "threshold", "measure_unit", "document", "clause"]]))
     if run.notes:
-        sections.insert(0, report.ReportSection(
-            "运行提示", table=pd.DataFrame({"提示": run.notes})))
-    run.outputs["report_html"] = report.write_html_report(
-        sections, out_dir / "report.html", title=f"{study.name} 民政设施评估", map_html=m)
+        sections.append(report.ReportSection("运行提示", table=pd.DataFrame({"提示": run.notes})))
+    if run.denominators is not None and len(run.denominators.reconciliation):
+        rec = run.denominators.reconciliation
+        towns = rec[rec["level"] == "town"].drop(columns=["level", "used_source"])
+        sections.append(report.ReportSection(
+            "分母核对（镇街）",
+            text="同一单元的人口、户数在各表中只采用一个数值（采用值）。来源："
+                 + "；".join(f"{deliverables.MEASURE_NAMES_ZH[m]}：{src}"
+                            for m, src in run.denominators.sources.items())
+                 + "。社区/村逐项核对见 report.xlsx “分母核对”表。",
+            table=towns))
+    if run.coverage is not None and key is not None:
+        sections += _coverage_sections(study, run, key)
+    if run.standards is not None:
+        summary = deliverables.compliance_summary(run.standards)
+        sections.append(report.ReportSection(
+            "达标情况", text="各项标准在全域、镇街、社区/村各层级的达标单元数；"
+            "逐单元结果见 report.xlsx “达标-全域/镇街/社区村”表。",
+            table=summary, percent_cols=["pass_share"]))
+    for facility_type, gain in run.siting_gain.items():
+        sections.append(_siting_section(study, run, facility_type, gain))
+    for facility_type, curve in run.curves.items():
+        sections.append(_curve_section(facility_type, curve,
+                                       _COVERED_LABELS[study.config.siting.demand]))
+    if run.inspection is not None:
+        sections.append(report.ReportSection(
+            "行政区域界线联检问题", text="逐项问题、位置和处理建议见 boundary/联检报告.xlsx。",
+            table=_finding_counts(inspection_sheets(run.inspection)["问题清单"])))
+    return sections
+
+
+def _coverage_sections(study: Study, run: StudyRun, key: str) -> list[report.ReportSection]:
+    """Return the study per type and tier, and the 镇街 at the largest tier with a chart."""
+    max_min = max(study.tiers_min)
+    subject = FACILITY_TYPES[key].name_zh
+    county = run.coverage[run.coverage["level"].eq("study")]
+    shares = [f"{m}_share" for m in deliverables.MEASURE_NAMES_ZH if f"{m}_share" in county]
+    table = _in_chinese(county)[["facility_type", "tier_min", "reach_m", *shares]]
+    town_cov = run.coverage[run.coverage["level"].eq("town")
+                            & run.coverage["tier_min"].eq(max_min)]
+    pivot = town_cov.pivot_table(index=["code", "name"], columns="facility_type",
+                                 values="pop_60plus_share")
+    pivot.columns = [FACILITY_TYPES[c].name_zh for c in pivot.columns]
+    return [
+        report.ReportSection(
+            "四、服务圈覆盖（全域）",
+            text=f"按步行网络计算的各类设施 {'/'.join(f'{t:g}' for t in study.tiers_min)} "
+                 "分钟服务圈覆盖的常住人口、户数、60岁以上和80岁以上老人比例。"
+                 "镇街、社区/村逐单元的覆盖人数与比例见 report.xlsx “覆盖-镇街/社区村”各表。",
+            table=table.sort_values(["facility_type", "tier_min"]).reset_index(drop=True)),
+        report.ReportSection(
+            f"五、{max_min:g}分钟服务圈覆盖（镇街，60岁以上老人）",
+            text="各镇街60岁以上老人被各类设施服务圈覆盖的比例。",
+            table=pivot.reset_index(), percent_cols=list(pivot.columns),
+            figures=[charts.bar_chart(pivot.droplevel("code")[subject],
+                                      title=f"各镇街{subject}覆盖率", percent=True)]),
+    ]
+
+
+def _siting_section(study: Study, run: StudyRun, facility_type: str,
+                    gain: pd.DataFrame) -> report.ReportSection:
+    """Coverage of the demand served before and after the proposed sites, per 镇街."""
+    demand = study.config.siting.demand
+    names = dict(zip(study.towns["code"].astype(str), study.towns["name"], strict=False))
+    table = gain.reset_index()
+    code_col = table.columns[0]
+    table.insert(1, "name", table[code_col].astype(str).map(names).fillna("未落入任何镇街"))
+    table = table.rename(columns={code_col: "code"})
+    keep = ["code", "name", f"{demand}_before", f"{demand}_after", f"{demand}_share_before",
+            f"{demand}_share_after", f"{demand}_gain"]
+    name = FACILITY_TYPES[facility_type].name_zh
+    return report.ReportSection(
+        f"选址建议：{name}",
+        text=f"新增 {len(run.proposals[facility_type])} 处{name}后各镇街"
+             f"{deliverables.MEASURE_NAMES_ZH.get(demand, demand)}覆盖变化。",
+        table=table[[c for c in keep if c in table.columns]])
+
+
+def _curve_section(facility_type: str, curve: CoverageCurve,
+                   weight_label: str) -> report.ReportSection:
+    """Return the coverage curve of one type: what it proves, and its chart."""
+    name = FACILITY_TYPES[facility_type].name_zh
+    return report.ReportSection(
+        f"新增{name}数量与覆盖率（覆盖曲线）", text=_curve_text(curve, weight_label),
+        figures=[charts.coverage_curve_chart(
+            curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
+            lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
+            lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
+            title=f"新增{name}数量与{weight_label}覆盖率")])
 
 
 def _study_digest(study: Study) -> str:
@@ -535,7 +682,7 @@ def _notes_of(run: StudyRun) -> Iterator[None]:
 
 
 def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
-              step: Step | None = None) -> StudyRun:
+              step: Step | None = None, lang: str | None = None) -> StudyRun:
     """Run the steps a study asks for and write all outputs under ``out_dir``, all or nothing.
 
     Parameters
@@ -550,6 +697,9 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
         file asks for).
     step
         Optional callback told the label of each step as it starts (for progress bars).
+    lang
+        ``"zh"``: Chinese headers in every workbook, CSV and HTML; ``"en"``: the
+        machine-readable names (default: ``[study] lang``, else ``"zh"``).
 
     Returns
     -------
@@ -566,7 +716,8 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
     plan = plan or plan_run(study.config)
     check_output_folder(study, out_dir)
     tell = step or (lambda _name: None)
-    run = StudyRun(plan=plan)
+    run = StudyRun(plan=plan, lang=lang or study.config.study.lang)
+    study = use_one_denominator(study, run)
     final = Path(out_dir)
     metadata = {"geoplan_version": version("geoplan"), "study": study.name,
                 "study_file_sha256": _study_digest(study), "steps": list(plan.steps),
