@@ -28,6 +28,9 @@ MAPS_DIR = "maps"
 THEME_FILES = {"coverage": "01_服务圈覆盖率", "gaps": "02_未覆盖网格",
                "sites": "03_建议选址_{type}", "shortfall": "04_标准缺口",
                "findings": "05_联检发现"}
+#: Resolution of the PNG sheets (an A4 sheet is 1654 × 2339 pixels): for documents and
+#: slides; the PDF beside it is vector, for print.
+PNG_DPI = 200
 #: Layer kinds whose sources each theme names in its footer.
 _THEME_SOURCES = {
     "coverage": ("admin_units", "population", "facilities"),
@@ -99,8 +102,8 @@ def write_thematic_maps(
     Returns
     -------
     dict
-        ``{"map_<theme>": pdf path}`` (the PNG is beside it), e.g. ``map_coverage``,
-        ``map_sites_elderly_station``.
+        ``{"map_<theme>": pdf path, "map_<theme>_png": png path}``, e.g. ``map_coverage``,
+        ``map_sites_elderly_station_png``.
     """
     folder = out_dir / MAPS_DIR
     towns = layers.get("towns")
@@ -109,8 +112,10 @@ def write_thematic_maps(
     written: dict[str, Path] = {}
 
     def write(name: str, theme: str, fig: object, **fmt: str) -> None:
-        files = static.write_map_files(fig, folder / THEME_FILES[theme].format(**fmt))
+        files = static.write_map_files(fig, folder / THEME_FILES[theme].format(**fmt),
+                                       dpi=PNG_DPI)
         written[name] = files["pdf"]
+        written[f"{name}_png"] = files["png"]
 
     facilities = layers.get("facilities")
     if key is not None and "towns" in layers:
@@ -159,8 +164,8 @@ def write_thematic_maps(
 def thematic_maps_text(outputs: dict[str, Path]) -> str:
     """Return the line of 说明 that lists the thematic maps written (empty when none)."""
     names = [f"{MAPS_DIR}/{Path(path).stem}" for key, path in outputs.items()
-             if key.startswith("map_")]
+             if key.startswith("map_") and not key.endswith("_png")]
     if not names:
         return ""
     return ("、".join(names) + "（各有 .png 与 .pdf，A4，含图名、图例、比例尺、指北针、坐标系、"
-            "数据来源和制图日期，可直接打印）")
+            "数据来源和制图日期；PDF 为矢量图，用于打印）")
