@@ -41,6 +41,11 @@ _THEME_SOURCES = {
 }
 
 
+def _file_part(text: str) -> str:
+    """Return ``text`` usable in a file name on every system (长者食堂/助餐点 → 长者食堂、助餐点)."""
+    return text.translate(str.maketrans('/\\:*?"<>|', "、、：＊？＂＜＞｜"))
+
+
 def map_sources(study: Study, theme: str) -> list[str]:
     """Return the footer's data sources of ``theme``: each layer's kind and stated source.
 
@@ -112,8 +117,8 @@ def write_thematic_maps(
     written: dict[str, Path] = {}
 
     def write(name: str, theme: str, fig: object, **fmt: str) -> None:
-        files = static.write_map_files(fig, folder / THEME_FILES[theme].format(**fmt),
-                                       dpi=PNG_DPI)
+        stem = THEME_FILES[theme].format(**{k: _file_part(v) for k, v in fmt.items()})
+        files = static.write_map_files(fig, folder / stem, dpi=PNG_DPI)
         written[name] = files["pdf"]
         written[f"{name}_png"] = files["png"]
 
