@@ -19,12 +19,18 @@ from geoplan.io.layers import (
     reproject_layer,
     write_layers_gpkg,
 )
-from geoplan.io.postgis import read_postgis_layer, write_postgis_table
+from geoplan.io.postgis import (
+    check_dsn,
+    read_postgis_layer,
+    write_postgis_table,
+    write_postgis_tables,
+)
 
 __all__ = [
     "COLUMN_SYNONYMS",
     "MANIFEST",
     "atomic_write",
+    "check_dsn",
     "read_admin_units",
     "read_boundary_lines",
     "read_boundary_markers",
@@ -38,5 +44,6 @@ __all__ = [
     "staged_folder",
     "write_layers_gpkg",
     "write_postgis_table",
+    "write_postgis_tables",
     "write_text_atomically",
 ]

@@ -642,7 +642,7 @@ def input_files(study: Study) -> list[Path]:
     """Every file the study reads: the study file, its layers, tables and network file."""
     config = study.config
     files = [config.path] if config.path is not None else []
-    files += [layer.path for layer in config.layers.values()]
+    files += [layer.path for layer in config.layers.values() if layer.path is not None]
     files += [table.path for table in config.tables.values()]
     if config.network is not None and config.network.path is not None:
         files.append(config.network.path)
