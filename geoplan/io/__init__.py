@@ -21,6 +21,7 @@ from geoplan.io.layers import (
 )
 from geoplan.io.postgis import (
     check_dsn,
+    postgis_target_problems,
     read_postgis_layer,
     write_postgis_table,
     write_postgis_tables,
@@ -31,6 +32,7 @@ __all__ = [
     "MANIFEST",
     "atomic_write",
     "check_dsn",
+    "postgis_target_problems",
     "read_admin_units",
     "read_boundary_lines",
     "read_boundary_markers",

@@ -62,7 +62,8 @@ from geoplan.schema.contracts import LAYER_CONTRACTS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_dsn", "read_postgis_layer", "write_postgis_table", "write_postgis_tables"]
+__all__ = ["check_dsn", "postgis_target_problems", "read_postgis_layer", "write_postgis_table",
+           "write_postgis_tables"]
 
 _MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
 _WKB = "__geoplan_wkb"
@@ -360,6 +361,32 @@ def read_postgis_layer(
 
 
 # --------------------------------------------------------------------------- writing
+def postgis_target_problems(schema: str, *, dsn: str | None = None) -> list[str]:
+    """Return why tables could not be written into ``schema`` (an empty list: they can).
+
+    Checks that the database answers, has PostGIS, and lets the user create tables in the
+    schema (or create the schema, when it does not exist yet). Writes nothing.
+    """
+    try:
+        with _connect(dsn) as conn:
+            ok_postgis = conn.execute("SELECT to_regtype('geometry') IS NOT NULL").fetchone()[0]
+            exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL",
+                                  (sql.Identifier(schema).as_string(conn),)).fetchone()[0]
+            if exists:
+                may = conn.execute("SELECT has_schema_privilege(%s, 'CREATE')",
+                                   (schema,)).fetchone()[0]
+            else:
+                may = conn.execute("SELECT has_database_privilege(current_database(), "
+                                   "'CREATE')").fetchone()[0]
+    except (DatabaseError, psycopg.Error) as exc:
+        return [str(exc).strip()]
+    problems = [] if ok_postgis else ["the database has no PostGIS (CREATE EXTENSION postgis)"]
+    if not may:
+        what = f"create tables in schema {schema}" if exists else f"create schema {schema}"
+        problems.append(f"the database user may not {what}")
+    return problems
+
+
 def _sql_type(series: pd.Series) -> str:
     dtype = series.dtype
     if isinstance(dtype, gpd.array.GeometryDtype):
