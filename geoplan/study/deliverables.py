@@ -90,7 +90,7 @@ def about_table(study: Study, *, synthetic_note: str = "") -> pd.DataFrame:
         synthetic = "是（合成数据，仅供演示）" if layer.synthetic else "否"
         source = layer.source or "图层未注明来源"
         kind = _LAYER_KINDS_ZH.get(name, _LAYER_KINDS_ZH.get(layer.kind or "", name))
-        pairs.append((f"图层：{kind}（{layer.path.name}）", f"来源 {source}；合成数据 {synthetic}"
+        pairs.append((f"图层：{kind}（{layer.label}）", f"来源 {source}；合成数据 {synthetic}"
                       + (f"；年份 {layer.year}" if layer.year else "")))
     for name, table in study.config.tables.items():
         pairs.append((f"表格：{_TABLES_ZH.get(name, '其他表格')}（{table.path.name}）",

@@ -23,7 +23,9 @@ Outputs (under ``out_dir``), by step:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
+import json
 import logging
 import warnings
 from collections.abc import Callable, Iterator
@@ -48,8 +50,8 @@ from geoplan.access import (
     tier_reach_m,
 )
 from geoplan.boundary import BoundaryInspection, inspect_boundaries
-from geoplan.errors import OutputError, StudyConfigError
-from geoplan.io import atomic_write, staged_folder, write_layers_gpkg
+from geoplan.errors import DatabaseError, OutputError, StudyConfigError
+from geoplan.io import atomic_write, staged_folder, write_layers_gpkg, write_postgis_tables
 from geoplan.io.atomic import WRITE_ERRORS, write_error_cause
 from geoplan.population import unit_summary
 from geoplan.report import archive_by_line, charts, inspection_sheets, write_inspection_workbook
@@ -84,7 +86,8 @@ Step = Callable[[str], None]
 #: Progress names of the steps, in run order (layers first, map and reports last).
 STEP_LABELS = {"layers": "图层与概况 layers and summary",
                **{k: f"{v} {k}" for k, v in STEP_NAMES_ZH.items()},
-               "reports": "地图与报告 map and reports"}
+               "reports": "地图与报告 map and reports",
+               "postgis": "写回数据库 results to PostGIS"}
 
 
 @dataclass
@@ -122,6 +125,10 @@ class StudyRun:
         (:func:`geoplan.study.denominators.one_denominator_per_unit`).
     lang
         ``"zh"``: Chinese headers in every table written; ``"en"``: machine-readable names.
+    gaps
+        The cells left uncovered (:func:`geoplan.access.coverage_gaps`).
+    tables
+        The PostGIS tables written (``schema.table``), with ``[output.postgis]``.
     """
 
     plan: RunPlan
@@ -140,6 +147,8 @@ class StudyRun:
     curve_sites: dict[str, pd.Index] = field(default_factory=dict)
     denominators: Denominators | None = None
     lang: str = "zh"
+    gaps: gpd.GeoDataFrame | None = None
+    tables: list[str] = field(default_factory=list)
 
 
 def _sheet_name(text: str) -> str:
@@ -213,8 +222,9 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> None:
         network, study.population, existing, study.admin_units, tiers_min=study.tiers_min,
         speed_m_per_min=study.speed_m_per_min, types=types, nearest=run.nearest,
     )
-    gaps = coverage_gaps(study.population, run.nearest, tier_min=max(study.tiers_min),
-                         speed_m_per_min=study.speed_m_per_min, types=types)
+    run.gaps = gaps = coverage_gaps(study.population, run.nearest,
+                                    tier_min=max(study.tiers_min),
+                                    speed_m_per_min=study.speed_m_per_min, types=types)
     run.service_areas = service_areas(
         network, existing[existing["facility_type"].isin(types)],
         max(study.tier_distances_m), dissolve_by="facility_type")
@@ -634,6 +644,70 @@ def _curve_section(facility_type: str, curve: CoverageCurve,
             title=f"新增{name}数量与{weight_label}覆盖率")])
 
 
+def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
+    """Return the result tables of a run, by the table names ``[output.postgis]`` writes.
+
+    ``coverage_by_unit`` (per unit, type and tier), ``nearest_by_cell``,
+    ``uncovered_cells``, ``service_areas``, ``summary_by_town``, ``standards``,
+    ``proposed_<type>`` and ``siting_gain_<type>``, ``boundary_findings``: those the run
+    produced, in the study's metric CRS, with machine-readable column names.
+    """
+    tables: dict[str, pd.DataFrame | None] = {
+        "coverage_by_unit": run.coverage,
+        "nearest_by_cell": None if run.nearest is None else study.population[[
+            study.population.geometry.name]].join(run.nearest),
+        "uncovered_cells": run.gaps,
+        "service_areas": run.service_areas,
+        "summary_by_town": run.summary,
+        "standards": run.standards,
+    }
+    for facility_type, sites in run.proposals.items():
+        tables[f"proposed_{facility_type}"] = sites
+        tables[f"siting_gain_{facility_type}"] = run.siting_gain.get(facility_type)
+    if run.inspection is not None:
+        tables["boundary_findings"] = run.inspection.findings
+    return {name: _storable(table) for name, table in tables.items() if table is not None}
+
+
+def _storable(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells a table column cannot hold as such (lists, dicts, sets) become text."""
+    out = table.copy()
+    geometry = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    for column in out.columns:
+        if column != geometry and out[column].dtype == object and out[column].map(
+                lambda v: isinstance(v, list | tuple | dict | set)).any():
+            out[column] = out[column].map(lambda v: v if v is None else str(v))
+    return out
+
+
+def write_results_to_postgis(study: Study, run: StudyRun, metadata: dict) -> None:
+    """Write the run's result tables into ``[output.postgis]``'s schema, in one transaction.
+
+    Besides :func:`result_tables`, a one-row ``geoplan_run`` table says which run wrote
+    them (version, study, steps, the tables, the time); every table's comment holds the
+    same as JSON. The earlier tables of the same names are replaced only when every table
+    is written.
+
+    Raises
+    ------
+    OutputError
+        If the database cannot be reached or refuses the write (the earlier tables stay).
+    """
+    target = study.config.output.postgis
+    tables = result_tables(study, run)
+    stamp = {**metadata, "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+             "tables": sorted(tables)}
+    tables["geoplan_run"] = pd.DataFrame([{k: v if isinstance(v, str) else json.dumps(
+        v, ensure_ascii=False) for k, v in stamp.items()}])
+    try:
+        run.tables = write_postgis_tables(tables, target.schema_name, dsn=target.dsn,
+                                          comment=json.dumps(stamp, ensure_ascii=False))
+    except DatabaseError as exc:
+        msg = (f"cannot write the results to PostGIS (schema {target.schema_name}): {exc}; "
+               "the earlier tables and the output folder are unchanged")
+        raise OutputError(msg) from exc
+
+
 def _study_digest(study: Study) -> str:
     path = study.config.path
     return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
@@ -643,7 +717,7 @@ def input_files(study: Study) -> list[Path]:
     """Every file the study reads: the study file, its layers, tables and network file."""
     config = study.config
     files = [config.path] if config.path is not None else []
-    files += [layer.path for layer in config.layers.values()]
+    files += [layer.path for layer in config.layers.values() if layer.path is not None]
     files += [table.path for table in config.tables.values()]
     if config.network is not None and config.network.path is not None:
         files.append(config.network.path)
@@ -736,6 +810,9 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
             if plan.steps:
                 tell(STEP_LABELS["reports"])
                 write_map_and_reports(study, stage, run)
+            if study.config.output.postgis is not None:  # last: only a run that succeeded
+                tell(STEP_LABELS["postgis"])
+                write_results_to_postgis(study, run, metadata)
             run.outputs = {k: final / Path(v).relative_to(stage)
                            for k, v in run.outputs.items()}
     except WRITE_ERRORS as exc:  # disk full, read-only, GDAL: name the file and the cause
@@ -745,11 +822,12 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
     return run
 
 
-def step_labels(plan: RunPlan) -> list[str]:
-    """Return the progress labels of a run of ``plan``, in order."""
+def step_labels(plan: RunPlan, *, postgis: bool = False) -> list[str]:
+    """Return the progress labels of a run of ``plan``, in order (``postgis``: write-back)."""
     return [STEP_LABELS["layers"], *(STEP_LABELS[s] for s in plan.steps),
-            *([STEP_LABELS["reports"]] if plan.steps else [])]
+            *([STEP_LABELS["reports"]] if plan.steps else []),
+            *([STEP_LABELS["postgis"]] if postgis else [])]
 
 
-__all__ = ["STEP_LABELS", "StudyRun", "check_output_folder", "input_files", "run_study",
-           "step_labels"]
+__all__ = ["STEP_LABELS", "StudyRun", "check_output_folder", "input_files", "result_tables",
+           "run_study", "step_labels", "write_results_to_postgis"]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from geoplan.errors import GeoplanError, StudyConfigError
 from geoplan.indicators import load_registry
+from geoplan.io import postgis_target_problems
 from geoplan.network import check_snap_offsets, snap_points
 from geoplan.schema import FACILITY_TYPES, facility_type_key
 from geoplan.standards import load_profile
@@ -146,6 +147,10 @@ def config_problems(config: StudyConfig) -> list[str]:
         if config.study.reference_date is None:
             problems.append("[boundary]: needs study.reference_date (the inspection's "
                             "reference date, for overdue lines and markers and the plan)")
+    target = config.output.postgis
+    if target is not None:
+        problems += [f"output.postgis: {p}" for p in
+                     postgis_target_problems(target.schema_name, dsn=target.dsn)]
     if config.map.basemap == "tianditu" and not (
             config.map.tianditu_tk or os.environ.get("GEOPLAN_TIANDITU_TK")):
         problems.append("map.basemap: the 天地图 basemap needs a key: map.tianditu_tk = \"...\" "
