@@ -507,7 +507,8 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
     if run.summary is not None:
         sheets["镇街概况"] = run.summary.reset_index()
     if run.coverage is not None:
-        sheets |= deliverables.coverage_sheets(run.coverage, study.admin_units)
+        sheets |= deliverables.coverage_sheets(run.coverage, study.admin_units,
+                                                study.config.study.admin_code)
     if run.standards is not None:
         sheets["达标情况"] = deliverables.compliance_summary(run.standards)
         sheets |= deliverables.compliance_by_level(run.standards)

@@ -49,10 +49,14 @@ STEP_NAMES_ZH = {
 }
 #: What a study file adds to ask for a step it left out.
 _HOW_TO_ASK = {
-    "coverage": "add a [coverage] section (and [network], population and facilities)",
-    "standards": "add a [standards] section (profile = ...)",
-    "siting": "add a [siting] section with [siting.types.<type>] tables",
-    "boundary": "add a [boundary] section (and admin units and boundary lines)",
+    "coverage": "如需，请添加 [coverage] 节（及 [network]、人口与设施图层） / "
+                "add a [coverage] section (and [network], population and facilities)",
+    "standards": "如需，请添加 [standards] 节（profile = ...） / "
+                 "add a [standards] section (profile = ...)",
+    "siting": "如需，请添加 [siting] 节及 [siting.types.<类型>] 表 / "
+              "add a [siting] section with [siting.types.<type>] tables",
+    "boundary": "如需，请添加 [boundary] 节（及行政区划与界线图层） / "
+                "add a [boundary] section (and admin units and boundary lines)",
 }
 _CANDIDATE_SOURCES = ("demand_clusters", "network_nodes")
 
@@ -288,10 +292,10 @@ def plan_run(config: StudyConfig, *, only: tuple[str, ...] | None = None) -> Run
         the file must ask for.
     """
     wanted = config.steps if only is None else tuple(s for s in config.steps if s in only)
-    skipped = {s: f"{STEP_NAMES_ZH[s]} ({s}) not asked for: {_HOW_TO_ASK[s]}"
+    skipped = {s: f"{STEP_NAMES_ZH[s]} ({s})：研究文件未要求 not asked for；{_HOW_TO_ASK[s]}"
                for s in STEP_NAMES_ZH if s not in config.steps}
     if only is not None:
-        skipped |= {s: f"{STEP_NAMES_ZH[s]} ({s}) left out of this command"
+        skipped |= {s: f"{STEP_NAMES_ZH[s]} ({s})：本命令不含此步骤 left out of this command"
                     for s in config.steps if s not in only}
     aliases = config.types.aliases
     coverage = ()
