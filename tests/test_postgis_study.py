@@ -177,6 +177,15 @@ def test_a_window_reads_only_what_intersects_it_from_either_source(runs, server)
         assert sorted(from_file.index) == sorted(expected)
         assert got.attrs["geoplan"]["window"].startswith("pushed into SQL")
         assert from_file.attrs["geoplan"]["window"].startswith("bbox handed to GDAL")
+    # a table (GCJ-02 Excel) and a raster are filtered after reading, with the same meaning
+    west = gpd.GeoSeries([study.towns.loc["350582001"].geometry], crs=study.metric_epsg)
+    for name in ("canteens", "population"):
+        everything = read_study_layer(folder / "files.toml", name, to_crs=study.metric_epsg)
+        got = read_study_layer(folder / "files.toml", name, to_crs=study.metric_epsg,
+                               window=west)
+        expected = everything.index[everything.geometry.intersects(west.iloc[0])]
+        assert sorted(got.index) == sorted(expected), name
+        assert "after reading" in got.attrs["geoplan"]["window"]
     # a bbox in the study CRS, as a partition would pass it
     x0, y0, x1, y1 = study.towns.loc["350582002"].geometry.bounds
     east = read_study_layer(folder / "db.toml", "facilities", to_crs=study.metric_epsg,
@@ -261,3 +270,30 @@ def test_an_unreachable_output_database_stops_validate(runs, server):
                    encoding="utf-8")
     with pytest.raises(StudyConfigError, match=r"output\.postgis: cannot connect"):
         prepare_run(bad)
+
+
+def test_the_study_file_keeps_database_keys_and_credentials_apart(tmp_path):
+    def problems(layer: str) -> str:
+        path = tmp_path / "study.toml"
+        path.write_text('[study]\nname = "t"\nadmin_code = "350582"\n\n[layers.towns]\n'
+                        + layer, encoding="utf-8")
+        with pytest.raises(StudyConfigError) as info:
+            read_study_config(path)
+        return str(info.value)
+
+    assert "exactly one of path (a file), table or sql" in problems(
+        'table = "a.towns"\nsql = "SELECT * FROM a.towns"\n')
+    assert "sheet: for files only" in problems('table = "a.towns"\nsheet = "x"\n')
+    assert "dsn: for a PostGIS layer" in problems(
+        'path = "towns.gpkg"\ncoords = "cgcs2000"\ndsn = "service=x"\n')
+    text = problems('table = "a.towns"\npassword = "hunter2"\n')
+    assert "layers.towns.password: a password never goes in the study file" in text
+    assert "hunter2" not in text
+    text = problems('table = "a.towns"\ndsn = "host=db user=p password=hunter2"\n')
+    assert "layers.towns.dsn: the dsn holds a password" in text
+    assert "hunter2" not in text
+    text = problems('table = "a.towns"\n\n[output.postgis]\nschema = "r"\n'
+                    'dsn = "postgresql://p:hunter2@db/gis"\n')
+    assert "output.postgis.dsn: the dsn holds a password" in text
+    assert "hunter2" not in text
+    assert "layers.towns.coords: coords is required" in problems('path = "towns.gpkg"\n')

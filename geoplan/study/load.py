@@ -447,6 +447,15 @@ def _raise_failures(failed: list[tuple[str, GeoplanError]], config: StudyConfig)
                           docs=tuple(dict.fromkeys(docs)))
 
 
+def _read_outline(config: StudyConfig, name: str, epsg: int | None) -> gpd.GeoDataFrame:
+    """Read the study-area layer; its errors named as every layer's are."""
+    try:
+        return _read(name, config.layers[name], "study_area", None, epsg=epsg)
+    except (SchemaError, CRSError, DatabaseError) as exc:
+        _raise_failures([(name, exc)], config)
+        raise  # not reached: _raise_failures raises
+
+
 def _outline_of_units(config: StudyConfig, epsg: int | None
                       ) -> tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame]]:
     """Read the admin-unit layers; return their union as the study area, and the layers."""
@@ -535,7 +544,7 @@ def load_study(path: str | Path | StudyConfig) -> Study:
     given = None if config.study.metric_crs is None else int(config.study.metric_crs[5:])
     read: dict[str, gpd.GeoDataFrame] = {}
     if outline:
-        area = _read(outline[0], config.layers[outline[0]], "study_area", None, epsg=given)
+        area = _read_outline(config, outline[0], given)
     else:  # the union of the admin units
         area, read = _outline_of_units(config, given)
     if config.study.metric_crs is not None:
@@ -547,10 +556,7 @@ def load_study(path: str | Path | StudyConfig) -> Study:
     aliases = config.types.aliases
     if given is None:  # read again, straight to the zone
         read = {}
-        if outline:
-            area = _read(outline[0], config.layers[outline[0]], "study_area", None, epsg=epsg)
-        else:
-            area = area.to_crs(epsg)
+        area = _read_outline(config, outline[0], epsg) if outline else area.to_crs(epsg)
     parts: dict[str, list[gpd.GeoDataFrame]] = {}
     previous = None
     failed: list[tuple[str, GeoplanError]] = []
