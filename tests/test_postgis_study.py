@@ -273,6 +273,8 @@ def test_an_unreachable_output_database_stops_validate(runs, server):
 
 
 def test_the_study_file_keeps_database_keys_and_credentials_apart(tmp_path):
+    (tmp_path / "towns.gpkg").write_bytes(b"")  # exists; never read here
+
     def problems(layer: str) -> str:
         path = tmp_path / "study.toml"
         path.write_text('[study]\nname = "t"\nadmin_code = "350582"\n\n[layers.towns]\n'
@@ -296,4 +298,4 @@ def test_the_study_file_keeps_database_keys_and_credentials_apart(tmp_path):
                     'dsn = "postgresql://p:hunter2@db/gis"\n')
     assert "output.postgis.dsn: the dsn holds a password" in text
     assert "hunter2" not in text
-    assert "layers.towns.coords: coords is required" in problems('path = "towns.gpkg"\n')
+    assert "layers.towns.coords: coords is required" in problems('path = "nowhere.gpkg"\n')
