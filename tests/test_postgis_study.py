@@ -33,7 +33,15 @@ SERVICE_FILE = REPO / ".cache" / "pg_service.conf"
 PG_ENV = {"PGSERVICEFILE": str(SERVICE_FILE), "PGSERVICE": "geoplan_test"}
 
 FILE_STUDY = ss.STUDY_TOML.replace('profile = "fujian"', 'profile = "jinjiang"\n\n[coverage]'
-                                   ).replace('path = "streets.gpkg"', 'path = "grid.gpkg"')
+                                   ).replace('path = "streets.gpkg"', 'path = "grid.gpkg"') + """
+[boundary]
+
+[siting]
+n_candidates = 4
+
+[siting.types.social_work_station]
+new_sites = 2
+"""
 
 
 def _sql(query: str, params=None) -> list[tuple]:
@@ -110,6 +118,10 @@ def test_the_study_from_postgis_equals_the_study_from_files(runs):
     pd.testing.assert_frame_equal(from_db.nearest, from_files.nearest)
     pd.testing.assert_frame_equal(from_db.summary, from_files.summary)
     pd.testing.assert_frame_equal(from_db.standards, from_files.standards)
+    pd.testing.assert_frame_equal(from_db.proposals["social_work_station"],
+                                  from_files.proposals["social_work_station"])
+    pd.testing.assert_frame_equal(from_db.inspection.findings, from_files.inspection.findings)
+    assert len(from_db.inspection.findings) > 0
     assert from_db.coverage["pop_covered"].sum() > 0  # a run that computes something
     assert not from_files.tables
 
@@ -119,7 +131,8 @@ def test_the_results_are_written_back_as_tables(runs, server):
     out = f"{server}_out"
     assert set(run.tables) >= {f"{out}.{t}" for t in (
         "coverage_by_unit", "nearest_by_cell", "uncovered_cells", "service_areas",
-        "summary_by_town", "standards", "geoplan_run")}
+        "summary_by_town", "standards", "proposed_social_work_station",
+        "siting_gain_social_work_station", "boundary_findings", "geoplan_run")}
     back = pd.DataFrame(_sql(f"SELECT level, code, facility_type, tier_min, pop_total, "
                              f"pop_covered FROM {out}.coverage_by_unit"),
                         columns=["level", "code", "facility_type", "tier_min", "pop_total",
@@ -136,7 +149,10 @@ def test_the_results_are_written_back_as_tables(runs, server):
     record = dict(zip(["study", "steps", "tables"], _sql(
         f"SELECT study, steps, tables FROM {out}.geoplan_run")[0], strict=True))
     assert record["study"] == study.name
-    assert json.loads(record["steps"]) == ["coverage", "standards"]
+    assert json.loads(record["steps"]) == ["coverage", "standards", "siting", "boundary"]
+    assert _sql(f"SELECT count(*) FROM {out}.proposed_social_work_station") == [(2,)]
+    assert _sql(f"SELECT count(*) FROM {out}.boundary_findings") == [
+        (len(run.inspection.findings),)]
     assert "coverage_by_unit" in json.loads(record["tables"])
     comment = _sql("SELECT obj_description(%s::regclass)", (f"{out}.coverage_by_unit",))[0][0]
     assert json.loads(comment)["study"] == study.name
