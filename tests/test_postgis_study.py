@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from geoplan.cli import app
 from geoplan.errors import DatabaseError, OutputError, SchemaError, StudyConfigError
 from geoplan.io import read_postgis_layer, write_postgis_table
-from geoplan.study import read_study_config, read_study_layer
+from geoplan.study import read_study_config, read_study_kind, read_study_layer
 from geoplan.study.pipeline import run_study
 from geoplan.study.preflight import prepare_run
 
@@ -202,6 +202,11 @@ def test_a_window_reads_only_what_intersects_it_from_either_source(runs, server)
         expected = everything.index[everything.geometry.intersects(west.iloc[0])]
         assert sorted(got.index) == sorted(expected), name
         assert "after reading" in got.attrs["geoplan"]["window"]
+    # every facility layer of the study, from PostGIS and Excel, joined
+    both = read_study_kind(folder / "db.toml", "facilities", to_crs=study.metric_epsg,
+                           window=west)
+    assert sorted(both.index) == ["C1", "S1"]
+    assert set(both["source_layer"]) == {"facilities", "canteens"}
     # a bbox in the study CRS, as a partition would pass it
     x0, y0, x1, y1 = study.towns.loc["350582002"].geometry.bounds
     east = read_study_layer(folder / "db.toml", "facilities", to_crs=study.metric_epsg,
@@ -315,3 +320,17 @@ def test_the_study_file_keeps_database_keys_and_credentials_apart(tmp_path):
     assert "output.postgis.dsn: the dsn holds a password" in text
     assert "hunter2" not in text
     assert "layers.towns.coords: coords is required" in problems('path = "nowhere.gpkg"\n')
+
+
+def test_rows_without_an_id_are_named_by_the_primary_key(server):
+    frame = gpd.GeoDataFrame(
+        {"gid": [7, 8, 9], "类型": ["居家养老服务站", "不知道是什么", "长者食堂"],
+         "名称": ["甲站", "乙站", "丙站"]},
+        geometry=[shapely.Point(118.52, 24.78), shapely.Point(118.53, 24.78),
+                  shapely.Point(118.54, 24.78)], crs=4490).set_index("gid")
+    write_postgis_table(frame, f"{server}.keyed")
+    with pytest.raises(SchemaError, match=r"row '8'.*不知道是什么"):
+        read_postgis_layer("facilities", None, table=f"{server}.keyed")
+    good = read_postgis_layer("facilities", None, query=f"SELECT * FROM {server}.keyed "
+                              "WHERE gid <> 8")  # a query has no key: rows by number
+    assert list(good.index) == ["F1", "F2"]

@@ -156,7 +156,7 @@ from geoplan.study.config import (  # the section models stay importable from he
 )
 
 __all__ = ["LayerConfig", "NetworkConfig", "Study", "StudyConfig", "load_study",
-           "read_study_layer"]
+           "read_study_kind", "read_study_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -391,6 +391,32 @@ def read_study_layer(config: StudyConfig | str | Path, name: str, *,
         window_crs = to_crs
     return _read(name, config.layers[name], kind, study_area, config.types.aliases, to_crs,
                  window=window, window_crs=window_crs)
+
+
+def read_study_kind(config: StudyConfig | str | Path, kind: str, *,
+                    window: Window | None = None, window_crs: str | int | None = None,
+                    to_crs: int | None = None,
+                    study_area: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Read every layer of one kind of a study within a window, joined as :func:`load_study` joins.
+
+    The facilities of a partition, say, from the facility register in PostGIS and the
+    canteens in an Excel file alike; each layer is read by :func:`read_study_layer`.
+
+    Raises
+    ------
+    StudyConfigError
+        If the study has no layer of ``kind``.
+    SchemaError, CRSError, DatabaseError
+        As :func:`read_study_layer`; ids repeated across the layers.
+    """
+    config = config if isinstance(config, StudyConfig) else read_study_config(config)
+    names = [n for n in config.layers if n != PREVIOUS_LINES and config.layer_kind(n) == kind]
+    if not names:
+        msg = f"{config.path}: no layer of kind {kind} in [layers]"
+        raise StudyConfigError(msg)
+    parts = [read_study_layer(config, n, window=window, window_crs=window_crs, to_crs=to_crs,
+                              study_area=study_area) for n in names]
+    return _join(parts, kind)
 
 
 def _join(parts: list[gpd.GeoDataFrame], kind: str) -> gpd.GeoDataFrame:
