@@ -9,9 +9,6 @@ tables; the numbers must be the same, and the result tables written back must ho
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -22,7 +19,9 @@ import psycopg
 import pytest
 import shapely
 import small_study as ss
+from typer.testing import CliRunner
 
+from geoplan.cli import app
 from geoplan.errors import DatabaseError, OutputError, SchemaError, StudyConfigError
 from geoplan.io import read_postgis_layer, write_postgis_table
 from geoplan.study import read_study_config, read_study_layer
@@ -31,7 +30,6 @@ from geoplan.study.preflight import prepare_run
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_FILE = REPO / ".cache" / "pg_service.conf"
-GEOPLAN = str(Path(sys.executable).with_name("geoplan"))
 PG_ENV = {"PGSERVICEFILE": str(SERVICE_FILE), "PGSERVICE": "geoplan_test"}
 
 FILE_STUDY = ss.STUDY_TOML.replace('profile = "fujian"', 'profile = "jinjiang"\n\n[coverage]'
@@ -106,7 +104,8 @@ def runs(server, tmp_path_factory):
 def test_the_study_from_postgis_equals_the_study_from_files(runs):
     _, from_files, from_db, study = runs
     assert study.facilities.attrs["geoplan"]["parts"][0]["source"].startswith("PostGIS table")
-    assert len(study.towns) == 2 and len(study.villages) == 2
+    assert len(study.towns) == 2
+    assert len(study.villages) == 2
     pd.testing.assert_frame_equal(from_db.coverage, from_files.coverage)
     pd.testing.assert_frame_equal(from_db.nearest, from_files.nearest)
     pd.testing.assert_frame_equal(from_db.summary, from_files.summary)
@@ -189,7 +188,8 @@ def test_the_windowed_sql_uses_the_spatial_index(server):
     rng = np.random.default_rng(17)
     lon, lat = 118.50 + rng.random(20000) * 0.1, 24.74 + rng.random(20000) * 0.08
     points = gpd.GeoDataFrame(
-        {"gid": np.arange(20000), "type": "居家养老服务站", "name": [f"站{i}" for i in range(20000)]},
+        {"gid": np.arange(20000), "type": "居家养老服务站",
+         "name": [f"站{i}" for i in range(20000)]},
         geometry=gpd.points_from_xy(lon, lat), crs=4490).set_index("gid")
     write_postgis_table(points, f"{server}.many")
     _sql(f"ANALYZE {server}.many")
@@ -200,9 +200,11 @@ def test_the_windowed_sql_uses_the_spatial_index(server):
     # rows named by the primary key: no facility_id column, so gid is the id
     assert sorted(got.index) == sorted(str(i) for i in points.index[inside])
     statement = got.attrs["geoplan"]["sql"]
-    assert "ST_Intersects" in statement and "&&" in statement
+    assert "ST_Intersects" in statement
+    assert "&&" in statement
     plan = "\n".join(r[0] for r in _sql("EXPLAIN " + statement))
-    assert "Index" in plan and "many_geometry" in plan, plan
+    assert "Index" in plan, plan
+    assert "many_geometry" in plan, plan
     assert "Seq Scan" not in plan, plan
 
 
@@ -212,7 +214,7 @@ def test_bad_database_layers_are_layer_problems_in_validate_and_run(runs, server
     missing = folder / "missing.toml"
     missing.write_text(text.replace(f'table = "{server}.facilities"',
                                     f'table = "{server}.no_such_table"'), encoding="utf-8")
-    with pytest.raises(SchemaError, match="no_such_table.*does not exist"):
+    with pytest.raises(SchemaError, match=r"no_such_table.*does not exist"):
         prepare_run(missing)
     _sql(f"CREATE TABLE {server}.flat AS SELECT facility_id, type, name FROM "
          f"{server}.facilities")
@@ -226,26 +228,28 @@ def test_bad_database_layers_are_layer_problems_in_validate_and_run(runs, server
                                  f'table = "{server}.facilities"\n'
                                  'dsn = "host=/nonexistent-socket-dir port=1 dbname=x"'),
                     encoding="utf-8")
-    with pytest.raises(DatabaseError, match="layers.facilities.*cannot connect"):
+    with pytest.raises(DatabaseError, match=r"layers\.facilities.*cannot connect"):
         prepare_run(down)
     secret = folder / "secret.toml"
     secret.write_text(text.replace(f'table = "{server}.facilities"',
                                    f'table = "{server}.facilities"\n'
                                    'dsn = "postgresql://planner:hunter2@localhost/gis"'),
                       encoding="utf-8")
-    with pytest.raises(StudyConfigError, match="layers.facilities.dsn: the dsn holds a "
-                       "password") as info:
+    with pytest.raises(StudyConfigError, match=r"layers\.facilities\.dsn: the dsn holds a "
+                       r"password") as info:
         prepare_run(secret)
     assert "hunter2" not in str(info.value)
+    runner = CliRunner()
     for study, expect in ((missing, "does not exist"), (down, "cannot connect"),
                           (secret, "holds a password")):
         for command in ("validate", "run"):
-            done = subprocess.run([GEOPLAN, command, str(study)], capture_output=True,
-                                  text=True, timeout=300, env={**os.environ, **PG_ENV},
-                                  cwd=folder, check=False)
-            assert done.returncode == 3, (command, study.name, done.stderr)
-            assert expect in done.stderr
-            assert "hunter2" not in done.stderr + done.stdout
+            args = [command, str(study)] + (["--out", str(folder / "cli_out")]
+                                           if command == "run" else [])
+            done = runner.invoke(app, args, env=PG_ENV)
+            assert done.exit_code == 3, (command, study.name, done.output)
+            assert expect in done.output
+            assert "hunter2" not in done.output
+    assert not (folder / "cli_out").exists()
 
 
 def test_an_unreachable_output_database_stops_validate(runs, server):
@@ -255,5 +259,5 @@ def test_an_unreachable_output_database_stops_validate(runs, server):
     bad.write_text(text.replace(f'schema = "{server}_out"', f'schema = "{server}_out"\n'
                                 'dsn = "host=/nonexistent-socket-dir port=1 dbname=x"'),
                    encoding="utf-8")
-    with pytest.raises(StudyConfigError, match="output.postgis: cannot connect"):
+    with pytest.raises(StudyConfigError, match=r"output\.postgis: cannot connect"):
         prepare_run(bad)

@@ -6,7 +6,8 @@ of the file itself. Only ``[study]`` is required. The analysis sections ask for 
 run does: ``[coverage]`` (walking service circles), ``[standards]`` (rules and plan
 indicators), ``[siting]`` (new sites) and ``[boundary]`` (the joint inspection). The
 settings sections are ``[walking]``, ``[map]``, ``[types]`` and ``[network]``; the inputs are
-``[layers.<name>]`` and ``[tables.<name>]``. The format is documented in
+``[layers.<name>]`` (files or PostGIS tables) and ``[tables.<name>]``; ``[output.postgis]``
+writes the result tables back to PostGIS. The format is documented in
 :mod:`geoplan.study.load` and ``docs/study-file.md``.
 """
 

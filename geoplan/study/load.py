@@ -96,13 +96,20 @@ one of ``path`` (+ ``coords``), ``synthetic`` (a generator in :mod:`geoplan.data
     synthetic = "jinjiang"         # or: path = "network/walk.graphml" + coords = "wgs84"
     seed = 350582                  #     or: osm_place = "晋江市, 福建省, 中国"
 
-Layer keys: ``path``, ``coords``, ``kind``, ``layer`` (GeoPackage layer), ``sheet`` (Excel),
-``encoding``, ``columns`` (``{"header in the file" = "contract name"}``), ``x_axis``,
-``source``/``year`` (population provenance), ``geometry`` (``"cell"``/``"point"`` for a
-population raster), ``synthetic`` (bool, provenance). ``[boundary]`` keys are the
-tolerances of :class:`geoplan.boundary.Tolerances` and ``numbering``
-(:class:`BoundarySection`; ``study.config.boundary.tolerances()`` and
-``.marker_numbering()`` give what :func:`geoplan.boundary.inspect_boundaries` takes).
+A layer may be a PostGIS table or query instead of a file: ``table = "schema.name"`` or
+``sql = "SELECT …"``, with ``dsn`` (never a password; default libpq's environment,
+``PGSERVICE`` …) and ``geometry_column``; its ``coords`` may be left out when the geometry
+column's SRID says it. :func:`read_study_layer` reads one layer within a window, from a file
+or PostGIS alike (the window pushed into the SQL).
+
+Layer keys: ``path``, ``table``, ``sql``, ``dsn``, ``geometry_column``, ``coords``,
+``kind``, ``layer`` (GeoPackage layer), ``sheet`` (Excel), ``encoding``, ``columns``
+(``{"header in the file" = "contract name"}``), ``x_axis``, ``source``/``year`` (population
+provenance), ``geometry`` (``"cell"``/``"point"`` for a population raster), ``synthetic``
+(bool, provenance). ``[boundary]`` keys are the tolerances of
+:class:`geoplan.boundary.Tolerances` and ``numbering`` (:class:`BoundarySection`;
+``study.config.boundary.tolerances()`` and ``.marker_numbering()`` give what
+:func:`geoplan.boundary.inspect_boundaries` takes).
 """
 
 from __future__ import annotations

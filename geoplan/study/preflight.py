@@ -4,9 +4,9 @@
 validates is never rejected by a run for its configuration or its inputs. The checks run in
 two passes, each reporting every problem at once: :func:`config_problems` on the study file
 alone (profiles and registries that exist, settings a step needs, layer names a section
-refers to), then, after the layers are loaded and validated, :func:`input_problems` on
-their content (empty layers a step needs, quotas naming unknown 镇街, more sites asked for
-than candidates can give).
+refers to, an ``[output.postgis]`` database that answers and may be written), then, after
+the layers are loaded and validated, :func:`input_problems` on their content (empty layers a
+step needs, quotas naming unknown 镇街, more sites asked for than candidates can give).
 """
 
 from __future__ import annotations
