@@ -108,10 +108,10 @@ def _places(sites: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None) -> pd.DataF
     names = _unit_names(units)
     for level in ("town", "village"):
         if level in assigned.columns:
-            codes = assigned[level]
-            out[f"{level}_code"] = codes.where(codes.notna(), None).astype(object)
-            out[f"{level}_name"] = codes.map(lambda c: names.get(c) if isinstance(c, str)
-                                             else None).astype(object)
+            codes = [c if isinstance(c, str) else None for c in assigned[level]]
+            out[f"{level}_code"] = pd.Series(codes, index=out.index, dtype=object)
+            out[f"{level}_name"] = pd.Series([names.get(c) if c else None for c in codes],
+                                             index=out.index, dtype=object)
     return out
 
 
@@ -243,8 +243,8 @@ def site_register(
         if E is not None:
             covered = np.asarray(coverage_from_reach(E, max_m).sum(axis=0)).ravel() > 0
         gains = marginal_gains(coverage_from_reach(R, max_m), order, covered, values)
-        for c in columns:
-            table[tier_column(c, tier)] = gains[c]
+        for c in columns:  # float32 grids: 4.00000003 people is 4
+            table[tier_column(c, tier)] = np.round(gains[c], 6)
     table = table.join(_nearest(nearest, existing, facility_type, sites.index))
     table["candidate_id"] = [str(i) for i in sites.index]
     for col in (c for c in table.columns if c.startswith("new_")):
