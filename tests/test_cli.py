@@ -25,7 +25,7 @@ runner = CliRunner()
 
 DEMO_OUTPUTS = (
     "layers.gpkg", "summary_by_town.csv", "coverage.gpkg", "compliance.xlsx", "siting.gpkg",
-    "boundary/联检报告.xlsx", "map.html", "report.xlsx", "report.html", "report.pdf",
+    "siting.kml", "boundary/联检报告.xlsx", "map.html", "report.xlsx", "report.html", "report.pdf",
 )
 
 
@@ -71,11 +71,15 @@ def test_demo_report_has_coverage_proposals_and_findings(demo_out):
     names = book.sheetnames
     assert "覆盖-镇街-15分钟" in names
     assert "联检问题清单" in names
-    assert any(n.startswith("选址-居家养老服务站") for n in names)
-    proposals = pd.read_excel(out / "report.xlsx", sheet_name="选址-居家养老服务站")
-    gains = proposals.iloc[:, 5]  # 新增覆盖60岁以上人口, in ranked order
+    assert "建议选址" in names
+    register = pd.read_excel(out / "report.xlsx", sheet_name="建议选址")
+    proposals = register[register["设施类型"].eq("居家养老服务站")]
     assert len(proposals) == 20
-    assert (gains > 0).all()
+    assert proposals["选址编号"].is_unique
+    assert proposals["选址编号"].str.fullmatch(r".+(镇|街道|区)-养老服务站-\d{2}").all()
+    assert (proposals["选址编号"].str.split("-").str[0] == proposals["所在镇街"]).all()
+    assert (proposals["15分钟新增覆盖60岁以上人口"] > 0).all()  # in ranked order, each adds
+    assert proposals["最近现有同类设施名称"].notna().all()
     findings = pd.read_excel(out / "report.xlsx", sheet_name="联检问题清单")
     planted = pd.read_csv(data_dir() / "boundaries" / "planted_defects.csv")
     assert len(findings) == len(planted)
