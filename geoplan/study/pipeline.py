@@ -15,6 +15,8 @@ Outputs (under ``out_dir``), by step:
 - ``[standards]``: ``compliance.xlsx`` (standards and plan indicators);
 - ``[siting]``: ``siting.gpkg`` (layer ``proposed_sites``: the register of proposed sites,
   :func:`geoplan.siting.site_register`) and ``siting.kml`` (the same sites for field apps);
+  with ``curve``, the coverage curve of each type as a chart, ``覆盖曲线-<type>.png`` (also in
+  the report, its table in ``report.xlsx``);
 - ``[boundary]``: ``boundary/联检报告.xlsx`` and ``boundary/联检成果归档/``;
 - with any step: ``map.html``, ``report.xlsx`` (说明, 方法, 标准依据, results per level and
   tier: :mod:`geoplan.study.deliverables`), ``report.html`` and its print, ``report.pdf``;
@@ -570,6 +572,14 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
         note="合成数据仅供演示" if _has_synthetic(study) else "")
     run.outputs["report_pdf"] = report.write_pdf_report(run.outputs["report_html"],
                                                         out_dir / "report.pdf")
+    weight_label = _COVERED_LABELS[study.config.siting.demand] if run.curves else ""
+    for facility_type, curve in run.curves.items():
+        name = FACILITY_TYPES[facility_type].name_zh
+        path = out_dir / f"{_sheet_name(f'覆盖曲线-{name}')}.png"
+        png = charts.figure_png(_curve_chart(facility_type, curve, weight_label))
+        with atomic_write(path) as tmp:
+            tmp.write_bytes(png)
+        run.outputs[f"curve_chart_{facility_type}"] = path
 
 
 def _has_synthetic(study: Study) -> bool:
@@ -729,11 +739,17 @@ def _curve_section(facility_type: str, curve: CoverageCurve,
     name = FACILITY_TYPES[facility_type].name_zh
     return report.ReportSection(
         f"新增{name}数量与覆盖率（覆盖曲线）", text=_curve_text(curve, weight_label),
-        figures=[charts.coverage_curve_chart(
-            curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
-            lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
-            lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
-            title=f"新增{name}数量与{weight_label}覆盖率")])
+        figures=[_curve_chart(facility_type, curve, weight_label)])
+
+
+def _curve_chart(facility_type: str, curve: CoverageCurve, weight_label: str):
+    """Draw the coverage curve of one type, its knee and the LSCP answer marked."""
+    name = FACILITY_TYPES[facility_type].name_zh
+    return charts.coverage_curve_chart(
+        curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
+        lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
+        lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
+        title=f"新增{name}数量与{weight_label}覆盖率")
 
 
 def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
