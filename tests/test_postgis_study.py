@@ -28,6 +28,10 @@ from geoplan.study import read_study_config, read_study_kind, read_study_layer
 from geoplan.study.pipeline import run_study
 from geoplan.study.preflight import prepare_run
 
+#: One worker runs the module (``make test`` runs ``-n 2 --dist loadgroup``), so the study
+#: runs once per test session rather than once per worker.
+pytestmark = pytest.mark.xdist_group("postgis_study")
+
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_FILE = REPO / ".cache" / "pg_service.conf"
 PG_ENV = {"PGSERVICEFILE": str(SERVICE_FILE), "PGSERVICE": "geoplan_test"}
