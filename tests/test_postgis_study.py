@@ -9,6 +9,7 @@ tables; the numbers must be the same, and the result tables written back must ho
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from pathlib import Path
 
@@ -218,7 +219,7 @@ def test_a_window_reads_only_what_intersects_it_from_either_source(runs, server)
     assert list(east.index) == ["S2"]
 
 
-def test_the_windowed_sql_uses_the_spatial_index(server):
+def test_the_windowed_sql_uses_the_spatial_index(server, caplog):
     rng = np.random.default_rng(17)
     lon, lat = 118.50 + rng.random(20000) * 0.1, 24.74 + rng.random(20000) * 0.08
     points = gpd.GeoDataFrame(
@@ -228,12 +229,18 @@ def test_the_windowed_sql_uses_the_spatial_index(server):
     write_postgis_table(points, f"{server}.many")
     _sql(f"ANALYZE {server}.many")
     window = gpd.GeoSeries([shapely.Point(118.55, 24.78).buffer(0.004)], crs=4490).to_crs(4549)
-    got = read_postgis_layer("facilities", None, table=f"{server}.many", window=window)
+    with caplog.at_level(logging.DEBUG, logger="geoplan.io.postgis"):
+        got = read_postgis_layer("facilities", None, table=f"{server}.many", window=window)
     inside = points.geometry.intersects(window.to_crs(4490).iloc[0]).to_numpy()
     assert 0 < inside.sum() < 400
     # rows named by the primary key: no facility_id column, so gid is the id
     assert sorted(got.index) == sorted(str(i) for i in points.index[inside])
-    statement = got.attrs["geoplan"]["sql"]
+    shown = got.attrs["geoplan"]["sql"]  # the provenance names the window, not its WKB
+    assert "<the window, " in shown
+    assert len(shown) < 1000
+    statement = next(r.args[1] for r in caplog.records if r.msg.startswith("SQL of"))
+    assert statement.replace(statement.split("decode('")[1].split("'")[0],
+                             "") == shown.replace(shown.split("decode('")[1].split("'")[0], "")
     assert "ST_Intersects" in statement
     assert "&&" in statement
     plan = "\n".join(r[0] for r in _sql("EXPLAIN " + statement))
