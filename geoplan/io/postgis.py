@@ -236,7 +236,8 @@ def _fetch(conn: psycopg.Connection, source: sql.Composable, what: str, declared
             info["window"] = "pushed into SQL (&& and ST_Intersects)"
         run = statement(wkb_hex)
         info["sql"] = statement(shown).as_string(conn)  # the window elided: provenance
-        logger.debug("SQL of %s: %s", what, run.as_string(conn))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("SQL of %s: %s", what, run.as_string(conn))
         cur.execute(run)
         names = [d.name for d in cur.description]
         frame = pd.DataFrame(cur.fetchall(), columns=names)
