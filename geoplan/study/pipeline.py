@@ -676,6 +676,8 @@ def report_sections(study: Study, run: StudyRun, key: str | None) -> list[report
             table=summary, percent_cols=["pass_share"]))
     for facility_type, gain in run.siting_gain.items():
         sections.append(_siting_section(study, run, facility_type, gain))
+    for facility_type, sites in run.proposals.items():
+        sections.append(_register_section(study, facility_type, sites))
     for facility_type, curve in run.curves.items():
         sections.append(_curve_section(facility_type, curve,
                                        _COVERED_LABELS[study.config.siting.demand]))
@@ -731,6 +733,27 @@ def _siting_section(study: Study, run: StudyRun, facility_type: str,
         text=f"新增 {len(run.proposals[facility_type])} 处{name}后各镇街"
              f"{deliverables.MEASURE_NAMES_ZH.get(demand, demand)}覆盖变化。",
         table=table[[c for c in keep if c in table.columns]])
+
+
+def _register_section(study: Study, facility_type: str,
+                      sites: pd.DataFrame) -> report.ReportSection:
+    """Return the proposed sites of one type: id, place, coordinates, what each adds."""
+    tier = max(study.tiers_min)
+    demand = study.config.siting.demand
+    gain = f"new_{demand}_{tier:g}min"
+    table = pd.DataFrame(sites[["site_id", "town_name", "village_name"]]).reset_index(drop=True)
+    for col in ("lon_wgs84", "lat_wgs84", "lon_gcj02", "lat_gcj02"):
+        table[col] = [f"{v:.6f}" for v in sites[col]]  # degrees as text: 6 decimals, ~0.1 m
+    for col in (gain, "nearest_name", "nearest_dist_m"):
+        if col in sites.columns:
+            table[col] = sites[col].to_numpy()
+    name = FACILITY_TYPES[facility_type].name_zh
+    return report.ReportSection(
+        f"建议选址：{name}（位置）",
+        text=f"各新增{name}的编号、所在镇街和社区/村、坐标（WGS84；GCJ-02 供高德地图查询）、"
+             f"{tier:g}分钟内新增覆盖人数和最近现有同类设施的步行距离。CGCS2000 高斯-克吕格"
+             "平面坐标、各档新增覆盖人数见 report.xlsx “建议选址”表、siting.gpkg 和 siting.kml。",
+        table=table, headers=register_headers_zh(study.tiers_min))
 
 
 def _curve_section(facility_type: str, curve: CoverageCurve,
