@@ -42,7 +42,7 @@ _THEME_SOURCES = {
 
 
 def _file_part(text: str) -> str:
-    """Return ``text`` usable in any file name (长者食堂/助餐点 → 长者食堂、助餐点)."""
+    """Return ``text`` usable in a file name on every system (``/`` → ``、`` and so on)."""
     return text.translate(str.maketrans('/\\:*?"<>|', "、、：＊？＂＜＞｜"))
 
 
