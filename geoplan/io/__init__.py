@@ -21,12 +21,20 @@ from geoplan.io.layers import (
     reproject_layer,
     write_layers_gpkg,
 )
-from geoplan.io.postgis import read_postgis_layer, write_postgis_table
+from geoplan.io.postgis import (
+    check_dsn,
+    postgis_target_problems,
+    read_postgis_layer,
+    write_postgis_table,
+    write_postgis_tables,
+)
 
 __all__ = [
     "COLUMN_SYNONYMS",
     "MANIFEST",
     "atomic_write",
+    "check_dsn",
+    "postgis_target_problems",
     "read_admin_units",
     "read_boundary_lines",
     "read_boundary_markers",
@@ -41,5 +49,6 @@ __all__ = [
     "write_layers_gpkg",
     "write_points_kml",
     "write_postgis_table",
+    "write_postgis_tables",
     "write_text_atomically",
 ]

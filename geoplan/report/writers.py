@@ -18,6 +18,7 @@ import os
 import re
 import types
 import unicodedata
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -635,7 +636,10 @@ _SRCDOC = re.compile(r'\ssrcdoc="[^"]*"')
 def _weasyprint() -> types.ModuleType:
     """Import WeasyPrint late: importing it loads Pango, which only the PDF report needs."""
     try:
-        import weasyprint
+        with warnings.catch_warnings():
+            # on a bare machine FontConfig knows no fonts; the packaged font sets all text
+            warnings.filterwarnings("ignore", "No fonts configured in FontConfig")
+            import weasyprint
     except ImportError as exc:
         msg = "the PDF report needs WeasyPrint: pip install weasyprint"
         raise OutputError(msg) from exc

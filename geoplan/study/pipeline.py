@@ -11,20 +11,26 @@ Outputs (under ``out_dir``), by step:
 - always: ``layers.gpkg`` (the validated inputs in the study's metric CRS, the population
   grid spread to one denominator per unit: :mod:`geoplan.study.denominators`) and, with admin
   units, ``summary_by_town.csv`` (people, older people, households, facilities per 镇街);
-- ``[coverage]``: ``coverage.gpkg`` (uncovered cells, service areas);
+- ``[coverage]``: ``coverage.gpkg`` (uncovered cells, service areas per type and tier);
 - ``[standards]``: ``compliance.xlsx`` (standards and plan indicators);
 - ``[siting]``: ``siting.gpkg`` (layer ``proposed_sites``: the register of proposed sites,
   :func:`geoplan.siting.site_register`) and ``siting.kml`` (the same sites for field apps);
+  with ``curve``, the coverage curve of each type as a chart, ``覆盖曲线-<type>.png`` (also in
+  the report, its table in ``report.xlsx``);
 - ``[boundary]``: ``boundary/联检报告.xlsx`` and ``boundary/联检成果归档/``;
 - with any step: ``map.html``, ``report.xlsx`` (说明, 方法, 标准依据, results per level and
-  tier: :mod:`geoplan.study.deliverables`), ``report.html`` and its print, ``report.pdf``;
+  tier: :mod:`geoplan.study.deliverables`), ``report.html`` and its print, ``report.pdf``,
+  and the thematic maps the run has data for, ``maps/01_服务圈覆盖率.png`` and ``.pdf`` …
+  (:mod:`geoplan.study.thematic`);
 - ``geoplan-manifest.json``: every file with its size and SHA-256, the version, the study.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
+import json
 import logging
 import warnings
 from collections.abc import Callable, Iterator
@@ -49,8 +55,14 @@ from geoplan.access import (
     tier_reach_m,
 )
 from geoplan.boundary import BoundaryInspection, inspect_boundaries
-from geoplan.errors import NetworkError, OutputError, StudyConfigError
-from geoplan.io import atomic_write, staged_folder, write_layers_gpkg, write_points_kml
+from geoplan.errors import DatabaseError, NetworkError, OutputError, StudyConfigError
+from geoplan.io import (
+    atomic_write,
+    staged_folder,
+    write_layers_gpkg,
+    write_points_kml,
+    write_postgis_tables,
+)
 from geoplan.io.atomic import WRITE_ERRORS, write_error_cause
 from geoplan.population import unit_summary
 from geoplan.report import archive_by_line, charts, inspection_sheets, write_inspection_workbook
@@ -74,7 +86,7 @@ from geoplan.siting import (
     site_register,
 )
 from geoplan.standards import compliance_gdf
-from geoplan.study import deliverables
+from geoplan.study import deliverables, thematic
 from geoplan.study.compliance import compliance_tables, standards_results
 from geoplan.study.config import SitingTypeSection
 from geoplan.study.denominators import Denominators, one_denominator_per_unit
@@ -87,7 +99,8 @@ Step = Callable[[str], None]
 #: Progress names of the steps, in run order (layers first, map and reports last).
 STEP_LABELS = {"layers": "图层与概况 layers and summary",
                **{k: f"{v} {k}" for k, v in STEP_NAMES_ZH.items()},
-               "reports": "地图与报告 map and reports"}
+               "reports": "地图与报告 map and reports",
+               "postgis": "写回数据库 results to PostGIS"}
 
 
 @dataclass
@@ -130,6 +143,10 @@ class StudyRun:
         (:func:`geoplan.study.denominators.one_denominator_per_unit`).
     lang
         ``"zh"``: Chinese headers in every table written; ``"en"``: machine-readable names.
+    gaps
+        The cells left uncovered (:func:`geoplan.access.coverage_gaps`).
+    tables
+        The PostGIS tables written (``schema.table``), with ``[output.postgis]``.
     """
 
     plan: RunPlan
@@ -149,6 +166,8 @@ class StudyRun:
     curve_sites: dict[str, pd.Index] = field(default_factory=dict)
     denominators: Denominators | None = None
     lang: str = "zh"
+    gaps: gpd.GeoDataFrame | None = None
+    tables: list[str] = field(default_factory=list)
 
 
 def _sheet_name(text: str) -> str:
@@ -222,13 +241,14 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> None:
         network, study.population, existing, study.admin_units, tiers_min=study.tiers_min,
         speed_m_per_min=study.speed_m_per_min, types=types, nearest=run.nearest,
     )
-    gaps = coverage_gaps(study.population, run.nearest, tier_min=max(study.tiers_min),
-                         speed_m_per_min=study.speed_m_per_min, types=types)
+    run.gaps = gaps = coverage_gaps(study.population, run.nearest,
+                                    tier_min=max(study.tiers_min),
+                                    speed_m_per_min=study.speed_m_per_min, types=types)
     run.service_areas = service_areas(
-        network, existing[existing["facility_type"].isin(types)],
-        max(study.tier_distances_m), dissolve_by="facility_type")
+        network, existing[existing["facility_type"].isin(types)], tiers_min=study.tiers_min,
+        speed_m_per_min=study.speed_m_per_min, dissolve_by="facility_type")
     run.outputs["coverage"] = write_layers_gpkg(
-        {"uncovered_cells": gaps, "service_areas": run.service_areas},
+        {"uncovered_cells": gaps, "service_areas": run.service_areas.reset_index()},
         out_dir / "coverage.gpkg")
 
 
@@ -480,7 +500,8 @@ def _map_layers(study: Study, run: StudyRun, key: str | None) -> dict[str, gpd.G
                 level=level)
         covered = (run.nearest[f"{key}_dist_m"] <= max(study.tier_distances_m)).to_numpy()
         layers["uncovered_cells"] = study.population.assign(covered=covered)
-        layers["service_areas"] = run.service_areas
+        areas = run.service_areas
+        layers["service_areas"] = areas[areas.index.get_level_values("facility_type") == key]
     rule_id, level = MAP_RULE
     if run.standards is not None and (run.standards["rule_id"] == rule_id).any():
         rows = run.standards[run.standards["rule_id"].eq(rule_id)
@@ -529,7 +550,7 @@ def _curve_text(curve: CoverageCurve, weight_label: str) -> str:
 
 
 def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
-    """Write ``map.html``, ``report.xlsx`` and ``report.html``."""
+    """Write ``map.html``, the thematic maps, ``report.xlsx``, ``report.html`` and its PDF."""
     max_min = max(study.tiers_min)
     present = [] if run.coverage is None else list(dict.fromkeys(run.coverage["facility_type"]))
     key = "elderly_station" if "elderly_station" in present else next(iter(present), None)
@@ -540,8 +561,11 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
                           title=f"{study.name} {max_min:g}分钟{subject}服务圈" if key
                           else study.name,
                           shown_facility_types=("elderly_station", "senior_canteen",
-                                                "day_care_center"))
+                                                "day_care_center"),
+                          show_inspection=run.plan.steps == ("boundary",))
     run.outputs["map"] = maps.save_map(m, out_dir / "map.html")
+    run.outputs |= thematic.write_thematic_maps(study, layers, out_dir, key=key,
+                                                tier_min=max_min, proposals=run.proposals)
 
     run.outputs["report_xlsx"] = report.write_workbook(
         report_sheets(study, run), out_dir / "report.xlsx", lang=run.lang,
@@ -554,6 +578,14 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
         note="合成数据仅供演示" if _has_synthetic(study) else "")
     run.outputs["report_pdf"] = report.write_pdf_report(run.outputs["report_html"],
                                                         out_dir / "report.pdf")
+    weight_label = _COVERED_LABELS[study.config.siting.demand] if run.curves else ""
+    for facility_type, curve in run.curves.items():
+        name = FACILITY_TYPES[facility_type].name_zh
+        path = out_dir / f"{_sheet_name(f'覆盖曲线-{name}')}.png"
+        png = charts.figure_png(_curve_chart(facility_type, curve, weight_label))
+        with atomic_write(path) as tmp:
+            tmp.write_bytes(png)
+        run.outputs[f"curve_chart_{facility_type}"] = path
 
 
 def _has_synthetic(study: Study) -> bool:
@@ -570,9 +602,8 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
     """
     profile = study.standards_profile if run.standards is not None else None
     sheets: dict[str, pd.DataFrame] = {
-        "说明": deliverables.about_table(
-            study, synthetic_note="标注为合成数据的图层仅供演示，不得用于规划决策"
-            if _has_synthetic(study) else ""),
+        "说明": _about(study, run, synthetic_note="标注为合成数据的图层仅供演示，不得用于规划决策"
+                     if _has_synthetic(study) else ""),
         "方法": deliverables.method_table(study, run.denominators),
         "标准依据": deliverables.standards_basis_table(study, profile),
     }
@@ -584,7 +615,8 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
     if run.summary is not None:
         sheets["镇街概况"] = run.summary.reset_index()
     if run.coverage is not None:
-        sheets |= deliverables.coverage_sheets(run.coverage, study.admin_units)
+        sheets |= deliverables.coverage_sheets(run.coverage, study.admin_units,
+                                                study.config.study.admin_code)
     if run.standards is not None:
         sheets["达标情况"] = deliverables.compliance_summary(run.standards)
         sheets |= deliverables.compliance_by_level(run.standards)
@@ -604,6 +636,15 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
     return sheets
 
 
+def _about(study: Study, run: StudyRun, *, synthetic_note: str = "") -> pd.DataFrame:
+    """说明 (:func:`geoplan.study.deliverables.about_table`) and the thematic maps written."""
+    about = deliverables.about_table(study, synthetic_note=synthetic_note)
+    if maps_text := thematic.thematic_maps_text(run.outputs):
+        about = pd.concat([about, pd.DataFrame({"item": ["专题图"], "content": [maps_text]})],
+                          ignore_index=True)
+    return about
+
+
 def _finding_counts(findings: pd.DataFrame) -> pd.DataFrame:
     """Boundary findings counted by kind (问题类型), most frequent first."""
     kind_col = "问题类型" if "问题类型" in findings.columns else findings.columns[0]
@@ -620,7 +661,7 @@ def _text_section(heading: str, table: pd.DataFrame) -> report.ReportSection:
 def report_sections(study: Study, run: StudyRun, key: str | None) -> list[report.ReportSection]:
     """Return the sections of ``report.html``: what, how, which standards, the results."""
     profile = study.standards_profile if run.standards is not None else None
-    sections = [_text_section("一、说明", deliverables.about_table(study)),
+    sections = [_text_section("一、说明", _about(study, run)),
                 _text_section("二、方法", deliverables.method_table(study, run.denominators))]
     basis = deliverables.standards_basis_table(study, profile)
     sections.append(report.ReportSection(
@@ -735,11 +776,81 @@ def _curve_section(facility_type: str, curve: CoverageCurve,
     name = FACILITY_TYPES[facility_type].name_zh
     return report.ReportSection(
         f"新增{name}数量与覆盖率（覆盖曲线）", text=_curve_text(curve, weight_label),
-        figures=[charts.coverage_curve_chart(
-            curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
-            lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
-            lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
-            title=f"新增{name}数量与{weight_label}覆盖率")])
+        figures=[_curve_chart(facility_type, curve, weight_label)])
+
+
+def _curve_chart(facility_type: str, curve: CoverageCurve, weight_label: str):
+    """Draw the coverage curve of one type, its knee and the LSCP answer marked."""
+    name = FACILITY_TYPES[facility_type].name_zh
+    return charts.coverage_curve_chart(
+        curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
+        lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
+        lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
+        title=f"新增{name}数量与{weight_label}覆盖率")
+
+
+def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
+    """Return the result tables of a run, by the table names ``[output.postgis]`` writes.
+
+    ``coverage_by_unit`` (per unit, type and tier), ``nearest_by_cell``,
+    ``uncovered_cells``, ``service_areas``, ``summary_by_town``, ``standards``,
+    ``proposed_<type>`` and ``siting_gain_<type>``, ``boundary_findings``: those the run
+    produced, in the study's metric CRS, with machine-readable column names.
+    """
+    tables: dict[str, pd.DataFrame | None] = {
+        "coverage_by_unit": run.coverage,
+        "nearest_by_cell": None if run.nearest is None else study.population[[
+            study.population.geometry.name]].join(run.nearest),
+        "uncovered_cells": run.gaps,
+        "service_areas": run.service_areas,
+        "summary_by_town": run.summary,
+        "standards": run.standards,
+    }
+    for facility_type, sites in run.proposals.items():
+        tables[f"proposed_{facility_type}"] = sites
+        tables[f"siting_gain_{facility_type}"] = run.siting_gain.get(facility_type)
+    if run.inspection is not None:
+        tables["boundary_findings"] = run.inspection.findings
+    return {name: _storable(table) for name, table in tables.items() if table is not None}
+
+
+def _storable(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells a table column cannot hold as such (lists, dicts, sets) become text."""
+    out = table.copy()
+    geometry = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    for column in out.columns:
+        if column != geometry and out[column].dtype == object and out[column].map(
+                lambda v: isinstance(v, list | tuple | dict | set)).any():
+            out[column] = out[column].map(lambda v: v if v is None else str(v))
+    return out
+
+
+def write_results_to_postgis(study: Study, run: StudyRun, metadata: dict) -> None:
+    """Write the run's result tables into ``[output.postgis]``'s schema, in one transaction.
+
+    Besides :func:`result_tables`, a one-row ``geoplan_run`` table says which run wrote
+    them (version, study, steps, the tables, the time); every table's comment holds the
+    same as JSON. The earlier tables of the same names are replaced only when every table
+    is written.
+
+    Raises
+    ------
+    OutputError
+        If the database cannot be reached or refuses the write (the earlier tables stay).
+    """
+    target = study.config.output.postgis
+    tables = result_tables(study, run)
+    stamp = {**metadata, "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+             "tables": sorted(tables)}
+    tables["geoplan_run"] = pd.DataFrame([{k: v if isinstance(v, str) else json.dumps(
+        v, ensure_ascii=False) for k, v in stamp.items()}])
+    try:
+        run.tables = write_postgis_tables(tables, target.schema_name, dsn=target.dsn,
+                                          comment=json.dumps(stamp, ensure_ascii=False))
+    except DatabaseError as exc:
+        msg = (f"cannot write the results to PostGIS (schema {target.schema_name}): {exc}; "
+               "the earlier tables and the output folder are unchanged")
+        raise OutputError(msg) from exc
 
 
 def _study_digest(study: Study) -> str:
@@ -751,7 +862,7 @@ def input_files(study: Study) -> list[Path]:
     """Every file the study reads: the study file, its layers, tables and network file."""
     config = study.config
     files = [config.path] if config.path is not None else []
-    files += [layer.path for layer in config.layers.values()]
+    files += [layer.path for layer in config.layers.values() if layer.path is not None]
     files += [table.path for table in config.tables.values()]
     if config.network is not None and config.network.path is not None:
         files.append(config.network.path)
@@ -844,6 +955,9 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
             if plan.steps:
                 tell(STEP_LABELS["reports"])
                 write_map_and_reports(study, stage, run)
+            if study.config.output.postgis is not None:  # last: only a run that succeeded
+                tell(STEP_LABELS["postgis"])
+                write_results_to_postgis(study, run, metadata)
             run.outputs = {k: final / Path(v).relative_to(stage)
                            for k, v in run.outputs.items()}
     except WRITE_ERRORS as exc:  # disk full, read-only, GDAL: name the file and the cause
@@ -853,11 +967,12 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
     return run
 
 
-def step_labels(plan: RunPlan) -> list[str]:
-    """Return the progress labels of a run of ``plan``, in order."""
+def step_labels(plan: RunPlan, *, postgis: bool = False) -> list[str]:
+    """Return the progress labels of a run of ``plan``, in order (``postgis``: write-back)."""
     return [STEP_LABELS["layers"], *(STEP_LABELS[s] for s in plan.steps),
-            *([STEP_LABELS["reports"]] if plan.steps else [])]
+            *([STEP_LABELS["reports"]] if plan.steps else []),
+            *([STEP_LABELS["postgis"]] if postgis else [])]
 
 
-__all__ = ["STEP_LABELS", "StudyRun", "check_output_folder", "input_files", "run_study",
-           "step_labels"]
+__all__ = ["STEP_LABELS", "StudyRun", "check_output_folder", "input_files", "result_tables",
+           "run_study", "step_labels", "write_results_to_postgis"]
