@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from geoplan.errors import InfeasibleError
+from geoplan.siting._swap_kernel import iterated_swap_mclp
 from geoplan.siting.base import (
     Quota,
     SitingResult,
@@ -33,7 +34,7 @@ from geoplan.siting.base import (
     quota_rows,
     relative_gap,
 )
-from geoplan.siting.bounds import lagrangian_fixing, lagrangian_mclp_bound
+from geoplan.siting.bounds import lagrangian_fixing, lagrangian_mclp_bound, reduced_cost_fixing
 from geoplan.siting.greedy import QuotaRows, greedy_mclp, swap_mclp
 from geoplan.siting.highs import solve_sparse_mip
 from geoplan.siting.model import (
@@ -67,6 +68,9 @@ PROOF_OPTIONS: dict[str, object] = {
     "mip_heuristic_run_feasibility_jump": False,
     "mip_heuristic_run_root_reduced_cost": False,
 }
+
+EXPERIMENT: dict = {"ils": True, "ils_rounds": 1000, "rcfix": False, "rc_lp": "ipm",
+                    "options": {}, "threads": None}
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,13 @@ def solve_prepared(
             sel_r, heur_obj = improved, value
     heur_obj = max(heur_obj, 0.0)
     n_rc = R.cover.shape[0]
+    if EXPERIMENT["ils"] and P.plain and sel_r and method == "exact" and 0 < len(sel_r) < n_rc:
+        ils_sel, ils_obj = iterated_swap_mclp(R.cover, R.Ct, R.w, sel_r,
+                                              rounds=EXPERIMENT["ils_rounds"],
+                                              kick=max(2, 2 * len(sel_r) // 5))
+        if ils_obj > heur_obj + 1e-9 * max(1.0, ils_obj):
+            sel_r, heur_obj = ils_sel, ils_obj
+            notes.append("iterated swap search improved the start")
     lag = None
     if P.plain and n_rc:
         lag = lagrangian_mclp_bound(R.cover, R.Ct, R.w, p, heur_obj,
@@ -224,11 +235,27 @@ def solve_prepared(
             x0 = np.zeros(nm)
             x0[sel_r] = 1
             start = np.r_[x0, np.minimum(1.0, Rm.Ct @ x0)]
-        out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
+        col_lo, col_hi = np.zeros(c.size), np.ones(c.size)
+        if EXPERIMENT["rcfix"] and start is not None:
+            lp = solve_sparse_mip(c, A, lo, hi, col_lo, col_hi, integer, maximize=True,
+                                  relax=True, lp_solver=EXPERIMENT["rc_lp"],
+                                  time_limit_s=seconds_left(t0, time_limit_s))
+            if lp.col_dual is not None:
+                to0, to1 = reduced_cost_fixing(lp.objective, lp.x, lp.col_dual, start, heur_obj,
+                                               integer_objective=integer_gap(Rm.w) is not None)
+                col_hi[to0] = 0.0
+                col_lo[to1] = 1.0
+                notes.append(f"reduced-cost fixing: {int(to0[:nm].sum())} candidates out, "
+                             f"{int(to1[:nm].sum())} in, {int(to0[nm:].sum() + to1[nm:].sum())} "
+                             "demand rows")
+        opts = dict(PROOF_OPTIONS) if sel_r else {}
+        if sel_r:
+            opts.update(EXPERIMENT["options"])
+        out = solve_sparse_mip(c, A, lo, hi, col_lo, col_hi, integer,
                                maximize=True, time_limit_s=seconds_left(t0, time_limit_s),
                                mip_rel_gap=mip_rel_gap, mip_abs_gap=integer_gap(Rm.w),
-                               start=start, options=PROOF_OPTIONS if sel_r else None,
-                               progress=progress,
+                               start=start, options=opts or None,
+                               progress=progress, threads=EXPERIMENT["threads"],
                                label=label)
         if out.infeasible:
             raise InfeasibleError("no choice of new sites meets the quotas and the budget "
