@@ -4,7 +4,8 @@ The exact MCLP spends its time proving; a strong answer to start from lets HiGHS
 the first node. :func:`iterated_swap_mclp` improves a start (the greedy answer) by best
 single swaps (one chosen site out, one other in) until none improves, then perturbs the
 answer (a few chosen sites replaced at random among the best additions) and searches again,
-keeping the best answer seen, for a fixed number of rounds.
+keeping the best answer seen, for a number of rounds or a time budget. The exact MCLP
+(:func:`geoplan.siting.maximal.solve_prepared`) gives HiGHS this answer as its start.
 
 Every move is priced incrementally on the merged demand rows: ``cnt[i]`` counts the chosen
 sites covering row ``i``, ``gain[j]`` is the weight candidate ``j`` would newly cover, and a
@@ -17,6 +18,8 @@ The kernel is compiled with numba (cached on disk, so only a machine's first cal
 """
 
 from __future__ import annotations
+
+import time
 
 import numba
 import numpy as np
@@ -157,8 +160,8 @@ def _ils(cov_ptr, cov_idx, ct_ptr, ct_idx, w, start, rounds, kick, seed):
 
 
 def iterated_swap_mclp(cover: sp.csr_matrix, Ct: sp.csr_matrix, w: np.ndarray,
-                       start, *, rounds: int = 300, kick: int = 3,
-                       seed: int = 0) -> tuple[list[int], float]:
+                       start, *, rounds: int = 100, kick: int = 3, seed: int = 0,
+                       time_limit_s: float | None = None) -> tuple[list[int], float]:
     """Improve a maximal-covering answer by best swaps with random kicks in between.
 
     Parameters
@@ -170,19 +173,29 @@ def iterated_swap_mclp(cover: sp.csr_matrix, Ct: sp.csr_matrix, w: np.ndarray,
     start
         Chosen candidate indices (``p`` of them, distinct).
     rounds
-        Kicks, each followed by a full local search.
+        Kicks, each followed by a full local search; with ``time_limit_s``, the kicks of one
+        batch (batches run, each from the best answer so far, until the time is up).
     kick
         At most this many sites replaced per kick.
     seed
-        Seed of the kicks (the answer is reproducible).
+        Seed of the kicks (the answer is reproducible for a given number of batches).
+    time_limit_s
+        Keep running batches of ``rounds`` kicks until this many seconds have passed
+        (``None``: one batch).
 
     Returns
     -------
     (list of int, float)
         The best answer found (as many sites as ``start``) and the weight it covers.
     """
-    start = np.asarray(list(start), np.int64)
-    sel, value = _ils(cover.indptr.astype(np.int64), cover.indices.astype(np.int64),
-                      Ct.indptr.astype(np.int64), Ct.indices.astype(np.int64),
-                      np.asarray(w, np.float64), start, int(rounds), int(kick), int(seed))
-    return [int(j) for j in sel], float(value)
+    arrays = (cover.indptr.astype(np.int64), cover.indices.astype(np.int64),
+              Ct.indptr.astype(np.int64), Ct.indices.astype(np.int64),
+              np.asarray(w, np.float64))
+    sel = np.asarray(list(start), np.int64)
+    t_end = None if time_limit_s is None else time.perf_counter() + time_limit_s
+    batch = 0
+    while True:
+        sel, value = _ils(*arrays, sel, int(rounds), int(kick), int(seed) + batch)
+        batch += 1
+        if t_end is None or time.perf_counter() >= t_end:
+            return [int(j) for j in sel], float(value)

@@ -149,31 +149,3 @@ def lagrangian_fixing(cover: sp.csr_matrix, lam: np.ndarray, w: np.ndarray, p: i
     in_top[top] = True
     bound_with = np.where(in_top, base + top_sum, base + top_sum - vp + np.maximum(v, 0))
     return bound_with < incumbent - 1e-7 * max(1.0, abs(incumbent))
-
-
-def reduced_cost_fixing(lp_bound: float, x_lp: np.ndarray, col_dual: np.ndarray,
-                        start: np.ndarray, incumbent: float, *,
-                        integer_objective: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Columns whose LP reduced cost proves their value in every answer better than ``start``.
-
-    For a maximisation LP with optimum ``lp_bound`` and reduced costs ``col_dual``, moving a
-    0/1 column away from the bound it sits at costs at least ``|col_dual[j]|``; when
-    ``lp_bound - |col_dual[j]|`` cannot beat ``incumbent`` (by a whole unit with an integer
-    objective), every better answer keeps the column at that bound. Only fixings that
-    ``start`` (the incumbent, a full column vector) agrees with are returned, so it stays a
-    feasible start.
-
-    Returns
-    -------
-    (numpy.ndarray, numpy.ndarray)
-        Masks of the columns fixed to 0 and fixed to 1.
-    """
-    slack = 1e-6 * max(1.0, abs(lp_bound))
-    flipped = lp_bound - np.abs(col_dual)
-    if integer_objective:
-        useless = np.floor(flipped + slack) <= incumbent + 1e-9
-    else:
-        useless = flipped + slack < incumbent
-    at0 = (x_lp < 1e-9) & (col_dual <= 0) & (start < 0.5)
-    at1 = (x_lp > 1 - 1e-9) & (col_dual >= 0) & (start > 0.5)
-    return useless & at0, useless & at1

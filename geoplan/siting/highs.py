@@ -53,10 +53,6 @@ class MipOutcome:
         ``True`` when HiGHS proved the model infeasible.
     time_s
         Wall time of the solve in seconds.
-    col_dual
-        Reduced costs of the columns of an LP solved to optimality (``None`` otherwise), in
-        the sense of the objective: moving column ``j`` by ``t`` from its value changes the
-        LP optimum by at most ``col_dual[j] * t``.
     """
 
     x: np.ndarray | None
@@ -66,7 +62,6 @@ class MipOutcome:
     optimal: bool
     infeasible: bool
     time_s: float
-    col_dual: np.ndarray | None = None
 
 
 def _quiet_highs():
@@ -222,9 +217,6 @@ def solve_sparse_mip(
     if is_mip and progress is not None:
         progress(SolveProgress(label, elapsed, objective, bound,
                                _gap(objective, bound), int(info.mip_node_count), done=True))
-    col_dual = None
-    if not is_mip and optimal and info.dual_solution_status == 2:
-        col_dual = np.asarray(h.getSolution().col_dual, dtype=np.float64)
     return MipOutcome(
         x=x,
         objective=objective,
@@ -233,7 +225,6 @@ def solve_sparse_mip(
         optimal=optimal,
         infeasible=infeasible,
         time_s=elapsed,
-        col_dual=col_dual,
     )
 
 

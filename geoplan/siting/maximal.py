@@ -4,7 +4,8 @@
 solves many on the same instance. Both go through :func:`prepare_mclp` (input checks,
 coverage within ``max_m``, demand covered by existing sites, the reductions of
 :func:`geoplan.siting.model.reduce_covering`) and :func:`solve_prepared` (greedy + swap from
-every start given, the Lagrangian bound and fixing for the plain model, HiGHS for the rest),
+every start given, then for the plain model an iterated swap search
+(:mod:`geoplan.siting._swap_kernel`), the Lagrangian bound and fixing; HiGHS for the rest),
 then :func:`result_from_answer` turns the reduced answer into a
 :class:`~geoplan.siting.base.SitingResult`.
 """
@@ -34,7 +35,7 @@ from geoplan.siting.base import (
     quota_rows,
     relative_gap,
 )
-from geoplan.siting.bounds import lagrangian_fixing, lagrangian_mclp_bound, reduced_cost_fixing
+from geoplan.siting.bounds import lagrangian_fixing, lagrangian_mclp_bound
 from geoplan.siting.greedy import QuotaRows, greedy_mclp, swap_mclp
 from geoplan.siting.highs import solve_sparse_mip
 from geoplan.siting.model import (
@@ -69,8 +70,9 @@ PROOF_OPTIONS: dict[str, object] = {
     "mip_heuristic_run_root_reduced_cost": False,
 }
 
-EXPERIMENT: dict = {"ils": True, "ils_rounds": 1000, "rcfix": False, "rc_lp": "ipm",
-                    "options": {}, "threads": None}
+#: Seconds the iterated swap search may spend improving the start of an exact plain MCLP
+#: (about 1,000 rounds on 2,000 demand cells x 300 candidates at p = 20).
+SEARCH_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -195,10 +197,10 @@ def solve_prepared(
             sel_r, heur_obj = improved, value
     heur_obj = max(heur_obj, 0.0)
     n_rc = R.cover.shape[0]
-    if EXPERIMENT["ils"] and P.plain and sel_r and method == "exact" and 0 < len(sel_r) < n_rc:
+    if P.plain and method == "exact" and 0 < len(sel_r) < n_rc:
         ils_sel, ils_obj = iterated_swap_mclp(R.cover, R.Ct, R.w, sel_r,
-                                              rounds=EXPERIMENT["ils_rounds"],
-                                              kick=max(2, 2 * len(sel_r) // 5))
+                                              kick=max(2, 2 * len(sel_r) // 5),
+                                              time_limit_s=min(SEARCH_S, time_limit_s / 10))
         if ils_obj > heur_obj + 1e-9 * max(1.0, ils_obj):
             sel_r, heur_obj = ils_sel, ils_obj
             notes.append("iterated swap search improved the start")
@@ -235,27 +237,11 @@ def solve_prepared(
             x0 = np.zeros(nm)
             x0[sel_r] = 1
             start = np.r_[x0, np.minimum(1.0, Rm.Ct @ x0)]
-        col_lo, col_hi = np.zeros(c.size), np.ones(c.size)
-        if EXPERIMENT["rcfix"] and start is not None:
-            lp = solve_sparse_mip(c, A, lo, hi, col_lo, col_hi, integer, maximize=True,
-                                  relax=True, lp_solver=EXPERIMENT["rc_lp"],
-                                  time_limit_s=seconds_left(t0, time_limit_s))
-            if lp.col_dual is not None:
-                to0, to1 = reduced_cost_fixing(lp.objective, lp.x, lp.col_dual, start, heur_obj,
-                                               integer_objective=integer_gap(Rm.w) is not None)
-                col_hi[to0] = 0.0
-                col_lo[to1] = 1.0
-                notes.append(f"reduced-cost fixing: {int(to0[:nm].sum())} candidates out, "
-                             f"{int(to1[:nm].sum())} in, {int(to0[nm:].sum() + to1[nm:].sum())} "
-                             "demand rows")
-        opts = dict(PROOF_OPTIONS) if sel_r else {}
-        if sel_r:
-            opts.update(EXPERIMENT["options"])
-        out = solve_sparse_mip(c, A, lo, hi, col_lo, col_hi, integer,
+        out = solve_sparse_mip(c, A, lo, hi, np.zeros(c.size), np.ones(c.size), integer,
                                maximize=True, time_limit_s=seconds_left(t0, time_limit_s),
                                mip_rel_gap=mip_rel_gap, mip_abs_gap=integer_gap(Rm.w),
-                               start=start, options=opts or None,
-                               progress=progress, threads=EXPERIMENT["threads"],
+                               start=start, options=PROOF_OPTIONS if sel_r else None,
+                               progress=progress,
                                label=label)
         if out.infeasible:
             raise InfeasibleError("no choice of new sites meets the quotas and the budget "
