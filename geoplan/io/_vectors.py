@@ -14,12 +14,15 @@ import glob
 import re
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import shapely
+from pyproj import CRS
 
 from geoplan._text import mojibake_encoding
 from geoplan.errors import Problem, SchemaError
@@ -88,9 +91,28 @@ def _geojson_declares_crs(path: Path) -> bool:
 
 
 def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind: str,
-                 what: str) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+                 what: str, window_for: Callable[[CRS | None], Any] | None = None,
+                 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Read a vector layer; with ``window_for``, only the features intersecting its window.
+
+    ``window_for`` gets the CRS the file stores (``None`` when it states none) and returns
+    the window in those numbers; its bbox is handed to GDAL (a spatial filter that uses the
+    file's index) and the features read are then tested exactly.
+    """
     name = _pick_layer(path, layer, kind, what)
     info: dict[str, Any] = {}
+    window = None
+    bbox: dict[str, Any] = {}
+    if window_for is not None:
+        try:
+            file_info = pyogrio.read_info(path, layer=name)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise SchemaError(what, [Problem(f"cannot read layer {name!r}: {exc}")]) from None
+        stated = file_info.get("crs")
+        if file_info["driver"] == "GeoJSON" and not _geojson_declares_crs(path):
+            stated = None
+        window = window_for(None if stated is None else CRS.from_user_input(stated))
+        bbox = {"bbox": tuple(shapely.bounds(window))}
     try:
         try:
             driver = pyogrio.read_info(path, layer=name, encoding=encoding)["driver"]
@@ -103,9 +125,9 @@ def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind
                 encoding = "GBK"
         if encoding:
             info["encoding"] = encoding
-            gdf = gpd.read_file(path, layer=name, encoding=encoding)
+            gdf = gpd.read_file(path, layer=name, encoding=encoding, **bbox)
         else:
-            gdf = gpd.read_file(path, layer=name)
+            gdf = gpd.read_file(path, layer=name, **bbox)
             if driver == "ESRI Shapefile" and not _has_cpg(path, name):
                 enc = _garbled_encoding(gdf)
                 if enc:
@@ -113,12 +135,15 @@ def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind
                     warnings.warn(f"检测到{label}编码（无.cpg文件）：{path.name} 已按 {label} "
                                   f"重新读取 / {path.name} has no .cpg and its .dbf is {label}; "
                                   f"re-read with encoding='{label}'", UserWarning, stacklevel=4)
-                    gdf = gpd.read_file(path, layer=name, encoding=label)
+                    gdf = gpd.read_file(path, layer=name, encoding=label, **bbox)
                     info["encoding"] = f"{label} (detected, no .cpg)"
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, LookupError,
             UnicodeDecodeError) as exc:
         raise SchemaError(what, [Problem(f"cannot read layer {name!r}: {exc}")]) from None
     info["driver"] = driver
+    if window is not None:
+        gdf = gdf[gdf.geometry.intersects(window).to_numpy()]
+        info["window"] = "bbox handed to GDAL, then an exact intersects test"
     if driver == "GeoJSON" and gdf.crs is not None and not _geojson_declares_crs(path):
         gdf = gdf.set_crs(None, allow_override=True)  # GDAL's WGS 84 default is not a declaration
         info["file_crs"] = "none (GeoJSON without a crs member)"
