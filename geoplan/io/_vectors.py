@@ -20,6 +20,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+from pyproj import CRS, Transformer
 
 from geoplan._text import mojibake_encoding
 from geoplan.errors import Problem, SchemaError
@@ -88,9 +89,15 @@ def _geojson_declares_crs(path: Path) -> bool:
 
 
 def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind: str,
-                 what: str) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+                 what: str, window: tuple[float, float, float, float] | None = None,
+                 window_crs: Any = None) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
     name = _pick_layer(path, layer, kind, what)
     info: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if window is not None and window_crs is not None:  # only features near it (pyogrio bbox)
+        bbox = _window_in_file(path, name, window, window_crs)
+        if bbox is not None:
+            extra["bbox"] = bbox
     try:
         try:
             driver = pyogrio.read_info(path, layer=name, encoding=encoding)["driver"]
@@ -103,9 +110,9 @@ def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind
                 encoding = "GBK"
         if encoding:
             info["encoding"] = encoding
-            gdf = gpd.read_file(path, layer=name, encoding=encoding)
+            gdf = gpd.read_file(path, layer=name, encoding=encoding, **extra)
         else:
-            gdf = gpd.read_file(path, layer=name)
+            gdf = gpd.read_file(path, layer=name, **extra)
             if driver == "ESRI Shapefile" and not _has_cpg(path, name):
                 enc = _garbled_encoding(gdf)
                 if enc:
@@ -113,7 +120,7 @@ def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind
                     warnings.warn(f"检测到{label}编码（无.cpg文件）：{path.name} 已按 {label} "
                                   f"重新读取 / {path.name} has no .cpg and its .dbf is {label}; "
                                   f"re-read with encoding='{label}'", UserWarning, stacklevel=4)
-                    gdf = gpd.read_file(path, layer=name, encoding=label)
+                    gdf = gpd.read_file(path, layer=name, encoding=label, **extra)
                     info["encoding"] = f"{label} (detected, no .cpg)"
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, LookupError,
             UnicodeDecodeError) as exc:
@@ -129,3 +136,18 @@ def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind
     return gdf, info
 
 
+
+
+def _window_in_file(path: Path, name: str | int, window: tuple[float, float, float, float],
+                    window_crs: Any) -> tuple[float, float, float, float] | None:
+    """Return a bbox in the file's own CRS that holds ``window`` (``None``: the file has none)."""
+    try:
+        file_crs = pyogrio.read_info(path, layer=name).get("crs")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
+        return None  # the read itself reports the file
+    if file_crs is None:
+        return None
+    if CRS.from_user_input(file_crs).equals(CRS.from_user_input(window_crs)):
+        return tuple(float(v) for v in window)
+    transformer = Transformer.from_crs(window_crs, file_crs, always_xy=True)
+    return tuple(float(v) for v in transformer.transform_bounds(*window, densify_pts=21))
