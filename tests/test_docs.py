@@ -24,6 +24,7 @@ import pytest
 from geoplan.cli import EXIT_CODES
 from geoplan.study.config import (
     BoundarySection,
+    ComputeSection,
     LayerConfig,
     MapSection,
     NetworkConfig,
@@ -95,7 +96,7 @@ SECTIONS = {
     "study": StudySection, "walking": WalkingSection, "standards": StandardsSection,
     "siting": SitingSection, "siting-types": SitingTypeSection, "boundary": BoundarySection,
     "map": MapSection, "types": TypesSection, "layers": LayerConfig, "tables": TableConfig,
-    "network": NetworkConfig,
+    "network": NetworkConfig, "compute": ComputeSection,
 }
 
 

@@ -39,7 +39,7 @@ __all__ = ["ALBERS", "PROVINCE_GENERATOR_VERSION", "province_study_path", "share
            "write_province_study"]
 
 #: Bumped whenever the generator's output changes (part of the cache key).
-PROVINCE_GENERATOR_VERSION = 1
+PROVINCE_GENERATOR_VERSION = 2
 #: The Albers projection of the county TopoJSON (declared when it is read).
 ALBERS = "+proj=aea +lat_0=36 +lat_1=24 +lat_2=48 +lon_0=104.5 +x_0=0 +y_0=0 +ellps=WGS84 +units=m"
 #: Nodes of two counties closer than this across a county line are joined by a street.
@@ -82,13 +82,10 @@ def _counties(shared: Path, province: str, codes: Sequence[str] | None) -> gpd.G
 
 def _census(shared: Path, codes: Sequence[str]) -> pd.DataFrame:
     table = pd.read_excel(shared / "census" / "census_county_2020.xlsx")
-    table = table.dropna(subset=["区划代码"])
+    table = table.dropna(subset=["区划代码"]).copy()
     table["code"] = table["区划代码"].astype("Int64").astype(str)
     table = table.drop_duplicates("code").set_index("code").reindex(list(codes))
-    missing = table.index[table["人口数_合计"].isna()].tolist()
-    if missing:
-        msg = f"no 2020 census figures for {missing}"
-        raise StudyConfigError(msg)
+    table = table[table["人口数_合计"].notna()]
     ages = table.columns
     band = lambda lo: [c for c in ages if c.startswith(("男_", "女_"))  # noqa: E731
                        and _band_start(c) is not None and _band_start(c) >= lo]
@@ -125,7 +122,7 @@ def _points_in(polygon, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _voronoi_cells(polygon, seeds: np.ndarray) -> list:
-    """The Voronoi cells of ``seeds`` clipped to ``polygon``, in seed order (an exact cover)."""
+    """Return the Voronoi cells of ``seeds`` clipped to ``polygon``, in seed order."""
     if len(seeds) == 1:
         return [polygon]
     cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds),
@@ -139,7 +136,7 @@ def _voronoi_cells(polygon, seeds: np.ndarray) -> list:
 
 def _admin_units(county: pd.Series, towns: pd.DataFrame, rng: np.random.Generator,
                  village_km2: float) -> gpd.GeoDataFrame:
-    """The county, its real 镇街 (synthetic polygons) and synthetic 社区/村."""
+    """Return the county, its real 镇街 (synthetic polygons) and synthetic 社区/村."""
     polygon = shapely.make_valid(county["geometry"])
     if not len(towns):  # a county without 镇街 in the code list: one synthetic 镇街
         towns = pd.DataFrame({"code": [f"{county['code']}001"], "name": [f"{county['name']}城区"]})
@@ -154,7 +151,7 @@ def _admin_units(county: pd.Series, towns: pd.DataFrame, rng: np.random.Generato
         geom = town_cells[k]
         rows.append({"code": town["code"], "name": town["name"], "level": "town", "kind": kind,
                      "parent_code": county["code"], "geometry": geom})
-        n = int(np.clip(round(geom.area / 1e6 / village_km2), 2, 40))
+        n = int(np.clip(np.round(geom.area / 1e6 / village_km2), 2, 40))
         if geom.is_empty or geom.area < 1e4:
             continue
         village_cells = _voronoi_cells(geom, _points_in(geom, n, rng))
@@ -172,7 +169,7 @@ def _admin_units(county: pd.Series, towns: pd.DataFrame, rng: np.random.Generato
 
 def _allocate(weights: np.ndarray, total: float) -> np.ndarray:
     """Integers proportional to ``weights`` adding up to ``total`` (largest remainders)."""
-    total = int(round(total))
+    total = round(total)
     share = weights / weights.sum() * total
     out = np.floor(share).astype(np.int64)
     rest = total - int(out.sum())
@@ -183,7 +180,7 @@ def _allocate(weights: np.ndarray, total: float) -> np.ndarray:
 
 def _population(county_code: str, units: gpd.GeoDataFrame, census: pd.Series,
                 cell_m: float, rng: np.random.Generator) -> gpd.GeoDataFrame:
-    """Population points on a ``cell_m`` grid reproducing the county's census totals."""
+    """Return population points on a ``cell_m`` grid reproducing the county's census totals."""
     polygon = units.geometry.iloc[0]
     x0, y0, x1, y1 = polygon.bounds
     xs = np.arange(np.floor(x0 / cell_m) * cell_m + cell_m / 2, x1, cell_m)
@@ -233,6 +230,17 @@ def _facilities(units: gpd.GeoDataFrame, nodes: np.ndarray,
                 _, at = tree.query((cx + rng.normal(0, 150), cy + rng.normal(0, 150)))
                 rows.append((ftype, f"{code}{ftype[:2]}", f"{name}{_ZH[ftype]}", code,
                              nodes[at]))
+    outline = shapely.boundary(units.geometry.iloc[0])
+    edge = shapely.distance(outline, villages.geometry.to_numpy()) < 1.0
+    for code, name, geom in villages.loc[edge, ["code", "name", "geometry"]].itertuples(
+            index=False):  # stations near the county line, which neighbours may reach
+        line = shapely.intersection(outline, geom.boundary)
+        if rng.random() < 0.5 and not line.is_empty:
+            near = shapely.get_coordinates(shapely.shortest_line(
+                shapely.point_on_surface(geom), line))
+            _, at = tree.query(near[-1])
+            rows.append(("elderly_station", f"{code}eb", f"{name}边界养老服务站（合成）", code,
+                         nodes[at]))
     for code, name, geom in units.loc[units["level"] == "town",
                                       ["code", "name", "geometry"]].itertuples(index=False):
         if geom.is_empty:
@@ -259,8 +267,8 @@ def _stitch(edges: list[gpd.GeoDataFrame], counties: gpd.GeoDataFrame) -> gpd.Ge
     """Join the counties' networks: streets between nodes within :data:`STITCH_M` across a line."""
     node_xy, node_county = [], []
     for k, part in enumerate(edges):
-        xy = np.unique(np.vstack([shapely.get_coordinates(shapely.get_point(part.geometry.to_numpy(), i))
-                                  for i in (0, -1)]), axis=0)
+        ends = [shapely.get_point(part.geometry.to_numpy(), i) for i in (0, -1)]
+        xy = np.unique(np.vstack([shapely.get_coordinates(e) for e in ends]), axis=0)
         outline = shapely.boundary(counties.geometry.iloc[k])
         near_line = shapely.distance(outline, shapely.points(xy)) < STITCH_M
         node_xy.append(xy[near_line])
@@ -292,7 +300,8 @@ def _stitch(edges: list[gpd.GeoDataFrame], counties: gpd.GeoDataFrame) -> gpd.Ge
 def write_province_study(folder: str | os.PathLike[str], province: str = "35", *,
                          counties: Sequence[str] | None = None, cell_m: float = 500.0,
                          village_km2: float = 12.0, rural_spacing_m: float = 600.0,
-                         seed: int = 35, shared: str | os.PathLike[str] | None = None) -> Path:
+                         urban_spacing_m: tuple[float, float] = (85.0, 140.0), seed: int = 35,
+                         shared: str | os.PathLike[str] | None = None) -> Path:
     """Write a synthetic province study (real outlines and census totals) into ``folder``.
 
     Parameters
@@ -307,8 +316,9 @@ def write_province_study(folder: str | os.PathLike[str], province: str = "35", *
         Side of the population grid cells, metres (one point per cell).
     village_km2
         About one synthetic 社区/村 per this many km² of a 镇街.
-    rural_spacing_m
-        Spacing of the rural lanes of the synthetic walking network, metres.
+    rural_spacing_m, urban_spacing_m
+        Spacing of the rural lanes and range of the urban block sides of the synthetic
+        walking network, metres (:func:`geoplan.network.street_network`).
     seed
         Seed of every random draw (the same arguments give the same files).
     shared
@@ -324,6 +334,13 @@ def write_province_study(folder: str | os.PathLike[str], province: str = "35", *
     epsg = metric_crs_for(outlines.to_crs(4490))
     outlines = outlines.to_crs(epsg)
     census = _census(shared, outlines["code"].tolist())
+    left_out = outlines[~outlines["code"].isin(census.index)]
+    if len(left_out):  # e.g. 金门县 (350527): no figures in the 2020 census
+        logger.info("left out, no 2020 census figures: %s", "、".join(left_out["name"]))
+        outlines = outlines[outlines["code"].isin(census.index)].reset_index(drop=True)
+    if not len(outlines):
+        msg = f"no county of province {province} has 2020 census figures"
+        raise StudyConfigError(msg)
     units, cells, facilities, edges = [], [], [], []
     x0, y0, _, _ = outlines.total_bounds  # no barrier: one short line far outside the area
     far = shapely.linestrings([[x0 - 50_000, y0 - 50_000], [x0 - 49_000, y0 - 50_000]])
@@ -337,7 +354,7 @@ def write_province_study(folder: str | os.PathLike[str], province: str = "35", *
         area = gpd.GeoDataFrame(geometry=[county_units.geometry.iloc[0]], crs=epsg)
         net = street_network(area, villages, no_barrier, empty_points,
                              seed=int(seed * 1_000_000 + int(county["code"]) % 1_000_000),
-                             rural_spacing_m=rural_spacing_m)
+                             rural_spacing_m=rural_spacing_m, urban_spacing_m=urban_spacing_m)
         nodes = np.unique(shapely.get_coordinates(net.geometry.to_numpy()), axis=0)
         units.append(county_units)
         cells.append(_population(county["code"], county_units, census.loc[county["code"]],

@@ -272,7 +272,7 @@ def _network_from_file(path: Path, *, coords: str | None, metric_epsg: int | Non
 def _file_window(path: Path, window: tuple[float, float, float, float] | None,
                  metric_epsg: int | None, declared: str | None
                  ) -> tuple[float, float, float, float] | None:
-    """The window as a bbox in the file's own CRS (``None``: read the whole file)."""
+    """Return the window as a bbox in the file's own CRS (``None``: read the whole file)."""
     if window is None:
         return None
     file_crs = pyogrio.read_info(path).get("crs") or (

@@ -211,40 +211,61 @@ def _read_kind(config: StudyConfig, kind: str, window: Box, epsg: int) -> gpd.Ge
     return gpd.GeoDataFrame(pd.concat(parts), geometry=parts[0].geometry.name, crs=parts[0].crs)
 
 
-def _network_in(config: StudyConfig, window: Box, epsg: int):
+def _check_network(config: StudyConfig) -> None:
     net = config.network
     if net is None or net.path is None or net.path.suffix.lower() not in (
             ".gpkg", ".shp", ".geojson", ".json", ".fgb"):
         msg = ("a partitioned run reads the streets of each window from a centreline layer: "
                "give [network] path = \"….gpkg\" (with coords); see docs/study-file.md#compute")
         raise StudyConfigError(msg)
+
+
+def _network_in(config: StudyConfig, window: Box, epsg: int):
+    _check_network(config)
+    net = config.network
     return walk_network_from_file(net.path, coords=net.coords, metric_epsg=epsg, window=window)
 
 
-def _owner(xy: np.ndarray, partitions: Sequence[Partition]) -> np.ndarray:
-    """Index of the first partition whose core box holds each point (-1: none)."""
-    owner = np.full(len(xy), -1, dtype=np.int64)
-    for i, p in enumerate(partitions):
-        free = owner < 0
-        inside = ((xy[:, 0] >= p.bbox[0]) & (xy[:, 0] <= p.bbox[2])
-                  & (xy[:, 1] >= p.bbox[1]) & (xy[:, 1] <= p.bbox[3]))
-        owner[free & inside] = i
-    return owner
+def _in_box(xy: np.ndarray, box: Box) -> np.ndarray:
+    return (xy[:, 0] >= box[0]) & (xy[:, 0] <= box[2]) & (xy[:, 1] >= box[1]) & (xy[:, 1] <= box[3])
 
 
 def _core_cells(cells: gpd.GeoDataFrame, units: gpd.GeoDataFrame, partition: Partition,
                 partitions: Sequence[Partition]) -> gpd.GeoDataFrame:
-    """The cells whose centre lies in the partition's units (or, in no unit, in its box first)."""
-    level_units = units[units["level"].astype(str) == partition.level]
-    unit_of = assign_units(cells, level_units)
-    code = (unit_of[partition.level] if partition.level in unit_of.columns
-            else pd.Series(None, index=cells.index, dtype=object))
-    mine = code.isin(partition.codes).to_numpy()
-    orphan = code.isna().to_numpy()
-    if orphan.any():  # people in no unit of the level: the first partition whose box holds them
-        geoms = cells.geometry.to_numpy()[orphan]
-        xy = shapely.get_coordinates(shapely.point_on_surface(geoms))
-        mine[orphan] = _owner(xy, partitions) == partitions.index(partition)
+    """Return the cells this partition counts: each cell is counted by exactly one partition.
+
+    A cell belongs to the partition of its county (or, in a split county, of its 镇街), by
+    the point :func:`geoplan.access.assign_units` tests. A cell in no such unit goes to the
+    first partition (of its county, when it has one) whose box holds that point. Only cells
+    whose point lies in the partition's box can be its own, and every unit holding such a
+    point meets the box, so the answer is the same whichever window the cell was read in.
+    """
+    geoms = cells.geometry.to_numpy()
+    is_point = shapely.get_type_id(geoms) == 0
+    probes = np.where(is_point, geoms, shapely.point_on_surface(geoms)) if len(geoms) else geoms
+    xy = shapely.get_coordinates(probes) if len(geoms) else np.empty((0, 2))
+    inside = _in_box(xy, partition.bbox)
+    cells, xy = cells[inside], xy[inside]
+    unit_of = assign_units(cells, units[units["level"].astype(str).isin(["county", "town"])])
+    none = pd.Series(None, index=cells.index, dtype=object)
+    county = unit_of["county"] if "county" in unit_of.columns else none
+    town = unit_of["town"] if "town" in unit_of.columns else none
+    whole = {p.codes[0] for p in partitions if p.level == "county"}
+    split = {c for p in partitions if p.level == "town" for c in p.codes}
+    if partition.level == "county":
+        mine = county.eq(partition.codes[0]).to_numpy()
+    else:
+        mine = town.isin(partition.codes).to_numpy()
+    left = ~(county.isin(whole) | town.isin(split)).to_numpy()
+    if left.any():  # in no unit that names a partition: the first box that holds it
+        me = partitions.index(partition)
+        owner = np.full(int(left.sum()), -1, dtype=np.int64)
+        left_county = county.to_numpy(dtype=object)[left]
+        for i, p in enumerate(partitions):
+            same = np.array([c is None or not isinstance(c, str) or p.key.split("-")[0] == c
+                             for c in left_county], dtype=bool)
+            owner[(owner < 0) & same & _in_box(xy[left], p.bbox)] = i
+        mine[left] = owner == me
     return cells[mine]
 
 
@@ -255,7 +276,7 @@ def _peak_rss_bytes() -> int:
 
 
 def _zero_coverage(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with nobody covered (totals kept)."""
+    """Return the rows with nobody covered (totals kept)."""
     rows = rows.copy()
     for col in rows.columns:
         if col.endswith(("_covered", "_covered_straight", "_detour_loss")):
@@ -386,7 +407,7 @@ def coverage_single_process(study: Any, types: Sequence[str] | None = None) -> p
 
 
 def study_types(config: StudyConfig, existing: pd.DataFrame) -> list[str]:
-    """The coverage types of a study that have an existing facility (as a run counts them)."""
+    """Return the coverage types of a study with an existing facility (as a run counts them)."""
     aliases = config.types.aliases
     wanted = (config.coverage.types if config.coverage is not None and config.coverage.types
               else CORE_TYPES)
@@ -452,7 +473,8 @@ class PartitionedCoverage:
 def run_partitioned_coverage(
     config: StudyConfig | str | os.PathLike[str], *, scheduler: str | None = None,
     workers: int | None = None, memory_limit: str | int | None = None,
-    processes: bool | None = None, progress: Callable[[int, int], None] | None = None,
+    processes: bool | None = None, max_partition_km2: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PartitionedCoverage:
     """Run the coverage step of a study partitioned per county, on Dask.
 
@@ -466,7 +488,10 @@ def run_partitioned_coverage(
     workers, memory_limit
         Local cluster only: number of workers and memory limit per worker (``"4GB"``).
     processes
-        Local cluster only: workers in their own processes (default ``True``).
+        Local cluster only: workers in their own processes (default ``[compute]
+        processes``, else ``True``).
+    max_partition_km2
+        Split counties larger than this by 镇街 (default ``[compute] max_partition_km2``).
     progress
         Called with ``(done, total)`` as partitions finish.
 
@@ -492,9 +517,10 @@ def run_partitioned_coverage(
         msg = "a partitioned run needs [study] metric_crs (every worker must use the same one)"
         raise StudyConfigError(msg)
     epsg = int(config.study.metric_crs.split(":")[1])
+    _check_network(config)
     units = _read_kind(config, "admin_units", _everything(), epsg)
     units = units[units["level"].astype(str).isin(["county", "town"])]
-    partitions = plan_partitions(units, max_partition_km2=getattr(
+    partitions = plan_partitions(units, max_partition_km2=max_partition_km2 or getattr(
         compute, "max_partition_km2", MAX_PARTITION_KM2))
     facilities = _read_kind(config, "facilities", _everything(), epsg)
     types = study_types(config, facilities[facilities["status"].eq("existing")])
