@@ -279,6 +279,9 @@ def _run_partitioned(path: Path, out: Path, *, scheduler: str | None = None,
 
     config = read_study_config(path)
     _say(f"分区计算 partitioned run: {config.study.name}")
+    if not (_Settings.verbose or _Settings.debug):  # Dask's own INFO lines only with -v
+        for name in ("distributed", "dask"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     bar = None
     if sys.stderr.isatty() and not _Settings.quiet:
         bar = tqdm(unit="partition", file=sys.stderr, leave=False, desc="分区 partitions")
@@ -300,13 +303,13 @@ def _run_partitioned(path: Path, out: Path, *, scheduler: str | None = None,
              if config.layer_kind(n) == "admin_units"]
     written = write_partitioned_outputs(result, units[0], out, study_name=config.study.name,
                                         lang=lang or config.study.lang)
-    gib = 2**30
+    gb = 1e9
     peak = result.stats.groupby("pid")["peak_rss_bytes"].max()
     limits = sorted(set(result.workers.values()))
     _say(f"完成 done: {len(result.partitions)} 个分区 partitions on {len(result.workers)} "
-         f"workers (memory limit {', '.join(f'{v / gib:.1f} GiB' for v in limits)}) in "
+         f"workers (memory limit {', '.join(f'{v / gb:.1f} GB' for v in limits)}) in "
          f"{result.wall_s:.0f} s; peak worker memory "
-         f"{', '.join(f'{v / gib:.2f}' for v in peak)} GiB")
+         f"{', '.join(f'{v / gb:.2f}' for v in peak)} GB")
     whole = result.coverage[(result.coverage["level"] == "study")
                             & (result.coverage["tier_min"] == max(config.walking.tiers_min))]
     for row in whole.itertuples():

@@ -190,3 +190,25 @@ def test_the_synthetic_labels_are_kept(two_counties):
     names = gpd.read_file(config.layers["admin_units"].path)["name"]
     villages = names[names.str.endswith("（合成）")]
     assert len(villages) > 10
+
+
+def test_geoplan_demo_province_runs_partitioned(tmp_path, monkeypatch, shared_data):
+    monkeypatch.setenv("GEOPLAN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("GEOPLAN_SHARED_DATA", str(shared_data))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["demo", "--province", "35", "--counties", "350581",
+                                      "--workers", "1", "--memory-limit", "2GB",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "合成省级研究 synthetic province study" in result.output
+    assert "memory limit 2.0 GB" in result.output
+    table = pd.read_csv(out / "coverage_by_unit.csv", encoding="utf-8-sig")
+    whole = table[table.iloc[:, 0] == "study"]
+    assert len(whole) > 0
+    stats = pd.read_csv(out / "partitions.csv", encoding="utf-8-sig")
+    assert stats["工作进程内存峰值（字节）"].max() < 2e9  # the worker stayed under it
+
+
+def test_geoplan_demo_province_needs_a_province_code():
+    result = CliRunner().invoke(app, ["demo", "--province", "fj"])
+    assert result.exit_code == 2

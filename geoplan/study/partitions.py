@@ -75,6 +75,11 @@ Box = tuple[float, float, float, float]
 MAX_PARTITION_KM2 = 2500.0
 #: Memory limit of one local worker when the study file gives none (bytes).
 DEFAULT_WORKER_MEMORY = 4 * 2**30
+#: Chinese headers of ``partitions.csv``.
+STATS_ZH = {"partition": "分区", "level": "分区层级", "area_km2": "面积（平方公里）",
+            "cells": "人口格网数", "facilities": "窗口内设施数", "nodes": "窗口内路网节点数",
+            "edges": "窗口内路段数", "seconds": "用时（秒）",
+            "peak_rss_bytes": "工作进程内存峰值（字节）", "pid": "工作进程号"}
 _SUMMED = ("n_cells", "_total", "_covered", "_covered_straight", "_detour_loss")
 
 
@@ -535,7 +540,7 @@ def run_partitioned_coverage(
         use_processes = processes if processes is not None else getattr(
             compute, "processes", True)
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, memory_limit=limit,
-                               processes=use_processes, dashboard_address=None)
+                               processes=use_processes, dashboard_address=":0")
         client = Client(cluster)
     else:
         client = Client(scheduler)
@@ -580,7 +585,8 @@ def write_partitioned_outputs(result: PartitionedCoverage, units: gpd.GeoDataFra
     with gio.staged_folder(final, meta) as stage:
         table = result.coverage
         outputs["coverage"] = write_csv(table, stage / "coverage_by_unit.csv", lang=lang)
-        outputs["partitions"] = write_csv(result.stats, stage / "partitions.csv", lang=lang)
+        stats = result.stats if lang == "en" else result.stats.rename(columns=STATS_ZH)
+        outputs["partitions"] = write_csv(stats, stage / "partitions.csv", lang=lang)
         sheets = coverage_sheets(table, units)
         county = table[table["level"] == "county"]
         for tier in sorted(county["tier_min"].unique()):
