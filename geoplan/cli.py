@@ -254,7 +254,7 @@ def _run(path: Path, out: Path, only: tuple[str, ...] | None = None,
             raise StudyConfigError(msg)
         plan = dataclasses.replace(plan, curve=curve)
     _report_plan(plan)
-    progress = _Progress(step_labels(plan))
+    progress = _Progress(step_labels(plan, postgis=study.config.output.postgis is not None))
     started = time.perf_counter()
     try:
         run = run_study(study, out, plan=plan, step=progress, lang=lang)
@@ -263,6 +263,8 @@ def _run(path: Path, out: Path, only: tuple[str, ...] | None = None,
     _say(f"完成 done in {time.perf_counter() - started:.0f} s; outputs in {out}:")
     for name, written in run.outputs.items():
         _say(f"  {name:20s} {written}")
+    if run.tables:
+        _say(f"写回数据库 PostGIS tables: {', '.join(run.tables)}")
     for note in run.notes:
         typer.secho(f"  提示 note: {note}", err=True, fg=typer.colors.YELLOW)
 
@@ -298,8 +300,7 @@ def _run_partitioned(path: Path, out: Path, *, scheduler: str | None = None,
         if bar is not None:
             bar.close()
     epsg = int(config.study.metric_crs.split(":")[1])
-    everything = (-float("inf"), -float("inf"), float("inf"), float("inf"))
-    units = [read_window(config, n, everything, epsg) for n in config.layers
+    units = [read_window(config, n, None, epsg) for n in config.layers
              if config.layer_kind(n) == "admin_units"]
     written = write_partitioned_outputs(result, units[0], out, study_name=config.study.name,
                                         lang=lang or config.study.lang)

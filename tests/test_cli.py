@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import struct
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -25,7 +27,8 @@ runner = CliRunner()
 
 DEMO_OUTPUTS = (
     "layers.gpkg", "summary_by_town.csv", "coverage.gpkg", "compliance.xlsx", "siting.gpkg",
-    "boundary/联检报告.xlsx", "map.html", "report.xlsx", "report.html", "report.pdf",
+    "siting.kml", "boundary/联检报告.xlsx", "map.html", "report.xlsx", "report.html", "report.pdf",
+    "覆盖曲线-居家养老服务站.png", "覆盖曲线-长者食堂、助餐点.png",
 )
 
 
@@ -71,14 +74,49 @@ def test_demo_report_has_coverage_proposals_and_findings(demo_out):
     names = book.sheetnames
     assert "覆盖-镇街-15分钟" in names
     assert "联检问题清单" in names
-    assert any(n.startswith("选址-居家养老服务站") for n in names)
-    proposals = pd.read_excel(out / "report.xlsx", sheet_name="选址-居家养老服务站")
-    gains = proposals.iloc[:, 5]  # 新增覆盖60岁以上人口, in ranked order
+    assert "建议选址" in names
+    register = pd.read_excel(out / "report.xlsx", sheet_name="建议选址")
+    proposals = register[register["设施类型"].eq("居家养老服务站")]
     assert len(proposals) == 20
-    assert (gains > 0).all()
+    assert proposals["选址编号"].is_unique
+    assert proposals["选址编号"].str.fullmatch(r".+(镇|街道|区)-养老服务站-\d{2}").all()
+    assert (proposals["选址编号"].str.split("-").str[0] == proposals["所在镇街"]).all()
+    assert (proposals["15分钟新增覆盖60岁以上人口"] > 0).all()  # in ranked order, each adds
+    assert proposals["最近现有同类设施名称"].notna().all()
     findings = pd.read_excel(out / "report.xlsx", sheet_name="联检问题清单")
     planted = pd.read_csv(data_dir() / "boundaries" / "planted_defects.csv")
     assert len(findings) == len(planted)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["居家养老服务站", "长者食堂、助餐点"])
+def test_demo_draws_the_coverage_curve(demo_out, name):
+    # data/study.toml asks for curve = [5, 10, 20, 30, 40]: the sheet, the chart, the report
+    out, _ = demo_out
+    curve = pd.read_excel(out / "report.xlsx", sheet_name=f"覆盖曲线-{name}")
+    assert list(curve.columns[:5]) == ["新增站点数", "覆盖老年人口", "覆盖率", "上界", "差距"]
+    assert list(curve["新增站点数"]) == [5, 10, 20, 30, 40]
+    covered = curve["覆盖老年人口"].to_numpy(float)
+    assert (np.diff(covered) > 0).all()  # more sites never cover fewer people
+    assert (curve["上界"] >= covered).all()
+    share = curve["覆盖率"].to_numpy(float)
+    assert ((share > 0) & (share <= 1)).all()
+    assert covered / share == pytest.approx(np.full(5, covered[0] / share[0]))  # one total
+    assert (curve["是否已证明最优"] == "是").all()
+    chosen = curve["站点"].str.split("、")
+    assert [len(s) for s in chosen] == [5, 10, 20, 30, 40]
+    png = (out / f"覆盖曲线-{name}.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])
+    assert width >= 600
+    assert height >= 300
+    html = (out / "report.html").read_text(encoding="utf-8")
+    title = name.replace("、", "/")  # the sheet and file names cannot hold a slash
+    section = html[html.index(f"新增{title}数量与覆盖率（覆盖曲线）"):]
+    section = section[:section.index("</figure>")]
+    assert "覆盖全部可达需求至少需新增" in section  # the LSCP answer
+    assert "拐点在新增" in section  # the knee
+    assert 'src="data:image/png;base64,' in section
 
 
 @pytest.mark.slow

@@ -29,6 +29,8 @@ from geoplan.study.config import (
     MapSection,
     NetworkConfig,
     NumberingSection,
+    OutputSection,
+    PostgisOutput,
     SitingSection,
     SitingTypeSection,
     StandardsSection,
@@ -96,7 +98,8 @@ SECTIONS = {
     "study": StudySection, "walking": WalkingSection, "standards": StandardsSection,
     "siting": SitingSection, "siting-types": SitingTypeSection, "boundary": BoundarySection,
     "map": MapSection, "types": TypesSection, "layers": LayerConfig, "tables": TableConfig,
-    "network": NetworkConfig, "compute": ComputeSection,
+    "network": NetworkConfig, "compute": ComputeSection, "output": OutputSection,
+    "output-postgis": PostgisOutput,
 }
 
 
@@ -110,7 +113,8 @@ def _section(text: str, anchor: str) -> str:
 def test_every_study_file_key_is_documented(anchor):
     text = (DOCS / "study-file.md").read_text(encoding="utf-8")
     section = _section(text, anchor)
-    for name, field in SECTIONS[anchor].model_fields.items():
+    for attribute, field in SECTIONS[anchor].model_fields.items():
+        name = field.alias or attribute  # the key as written in the file
         if anchor == "siting" and name == "types":
             continue  # its own section, siting-types
         rows = [line for line in section.splitlines() if line.startswith("| `")

@@ -131,11 +131,12 @@ def test_gcj02_numbers_are_converted_and_windowed_in_their_own_coordinates(schem
     assert got.attrs["geoplan"]["declared_coords"] == "gcj02"
 
 
-def test_the_declaration_is_required_and_checked_against_the_srid(schema, raw_facilities):
+def test_the_declaration_is_the_srid_or_checked_against_it(schema, raw_facilities):
     table = f"{schema}.facilities"
     write_postgis_table(raw_facilities.to_crs(4549), table, index=False)
-    with pytest.raises(CRSError):
-        read_postgis_layer("facilities", None, table=table)
+    undeclared = read_postgis_layer("facilities", None, table=table)  # the SRID declares
+    assert undeclared.attrs["geoplan"]["declared_coords"] == "EPSG:4549"
+    assert len(undeclared) == len(raw_facilities)
     with pytest.raises(CRSError, match="contradicts"):
         read_postgis_layer("facilities", "EPSG:4326", table=table)
     assert len(read_postgis_layer("facilities", "EPSG:4549", table=table)) == len(raw_facilities)
@@ -144,6 +145,8 @@ def test_the_declaration_is_required_and_checked_against_the_srid(schema, raw_fa
                         index=False)
     assert _sql(f"SELECT DISTINCT ST_SRID(geometry) FROM {schema}.bare") == [(0,)]
     assert len(read_postgis_layer("facilities", "cgcs2000", table=f"{schema}.bare")) == 1446
+    with pytest.raises(CRSError, match="SRID 0"):  # nothing declares it
+        read_postgis_layer("facilities", None, table=f"{schema}.bare")
     with pytest.raises(SchemaError, match="look like degrees"):
         read_postgis_layer("facilities", "EPSG:4549", table=f"{schema}.bare")
 

@@ -158,8 +158,9 @@ def test_siting_study_sites_a_type_the_study_lacks_only_when_asked(tmp_path, fil
     run = run_study(study, tmp_path / "out", plan=plan)
     assert list(run.proposals) == ["social_work_station"]
     assert len(run.proposals["social_work_station"]) == 2
-    sites = gpd.read_file(tmp_path / "out" / "siting.gpkg", layer="proposed_social_work_station")
+    sites = gpd.read_file(tmp_path / "out" / "siting.gpkg", layer="proposed_sites")
     assert len(sites) == 2
+    assert set(sites["facility_type"]) == {"social_work_station"}
 
 
 def test_siting_types_are_named_as_planners_write_them(tmp_path, files):

@@ -438,7 +438,9 @@ def nearest_facility_time(
     check_facilities_on_network(fac, max_access_m)
     off = dem["access_m"].to_numpy() > max_access_m
     if off.any():
-        logger.warning("%d demand cells are more than %.0f m from the network; not reachable",
+        logger.warning("%d 个需求格网距路网超过 %.0f 米，按不可达计 / "
+                       "%d demand cells are more than %.0f m from the network; not reachable",
+                       int(off.sum()), max_access_m,
                        int(off.sum()), max_access_m)
     _log_disconnected_demand(network, demand, dem)
     out: dict[str, Any] = {"access_m": dem["access_m"].to_numpy()}

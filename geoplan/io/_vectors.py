@@ -14,13 +14,15 @@ import glob
 import re
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-from pyproj import CRS, Transformer
+import shapely
+from pyproj import CRS
 
 from geoplan._text import mojibake_encoding
 from geoplan.errors import Problem, SchemaError
@@ -89,15 +91,28 @@ def _geojson_declares_crs(path: Path) -> bool:
 
 
 def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind: str,
-                 what: str, window: tuple[float, float, float, float] | None = None,
-                 window_crs: Any = None) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+                 what: str, window_for: Callable[[CRS | None], Any] | None = None,
+                 ) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+    """Read a vector layer; with ``window_for``, only the features intersecting its window.
+
+    ``window_for`` gets the CRS the file stores (``None`` when it states none) and returns
+    the window in those numbers; its bbox is handed to GDAL (a spatial filter that uses the
+    file's index) and the features read are then tested exactly.
+    """
     name = _pick_layer(path, layer, kind, what)
     info: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    if window is not None and window_crs is not None:  # only features near it (pyogrio bbox)
-        bbox = _window_in_file(path, name, window, window_crs)
-        if bbox is not None:
-            extra["bbox"] = bbox
+    window = None
+    bbox: dict[str, Any] = {}
+    if window_for is not None:
+        try:
+            file_info = pyogrio.read_info(path, layer=name)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+            raise SchemaError(what, [Problem(f"cannot read layer {name!r}: {exc}")]) from None
+        stated = file_info.get("crs")
+        if file_info["driver"] == "GeoJSON" and not _geojson_declares_crs(path):
+            stated = None
+        window = window_for(None if stated is None else CRS.from_user_input(stated))
+        bbox = {"bbox": tuple(shapely.bounds(window))}
     try:
         try:
             driver = pyogrio.read_info(path, layer=name, encoding=encoding)["driver"]
@@ -110,9 +125,9 @@ def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind
                 encoding = "GBK"
         if encoding:
             info["encoding"] = encoding
-            gdf = gpd.read_file(path, layer=name, encoding=encoding, **extra)
+            gdf = gpd.read_file(path, layer=name, encoding=encoding, **bbox)
         else:
-            gdf = gpd.read_file(path, layer=name, **extra)
+            gdf = gpd.read_file(path, layer=name, **bbox)
             if driver == "ESRI Shapefile" and not _has_cpg(path, name):
                 enc = _garbled_encoding(gdf)
                 if enc:
@@ -120,12 +135,15 @@ def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind
                     warnings.warn(f"检测到{label}编码（无.cpg文件）：{path.name} 已按 {label} "
                                   f"重新读取 / {path.name} has no .cpg and its .dbf is {label}; "
                                   f"re-read with encoding='{label}'", UserWarning, stacklevel=4)
-                    gdf = gpd.read_file(path, layer=name, encoding=label, **extra)
+                    gdf = gpd.read_file(path, layer=name, encoding=label, **bbox)
                     info["encoding"] = f"{label} (detected, no .cpg)"
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, LookupError,
             UnicodeDecodeError) as exc:
         raise SchemaError(what, [Problem(f"cannot read layer {name!r}: {exc}")]) from None
     info["driver"] = driver
+    if window is not None:
+        gdf = gdf[gdf.geometry.intersects(window).to_numpy()]
+        info["window"] = "bbox handed to GDAL, then an exact intersects test"
     if driver == "GeoJSON" and gdf.crs is not None and not _geojson_declares_crs(path):
         gdf = gdf.set_crs(None, allow_override=True)  # GDAL's WGS 84 default is not a declaration
         info["file_crs"] = "none (GeoJSON without a crs member)"
@@ -136,18 +154,3 @@ def _read_vector(path: Path, layer: str | int | None, encoding: str | None, kind
     return gdf, info
 
 
-
-
-def _window_in_file(path: Path, name: str | int, window: tuple[float, float, float, float],
-                    window_crs: Any) -> tuple[float, float, float, float] | None:
-    """Return a bbox in the file's own CRS that holds ``window`` (``None``: the file has none)."""
-    try:
-        file_crs = pyogrio.read_info(path, layer=name).get("crs")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
-        return None  # the read itself reports the file
-    if file_crs is None:
-        return None
-    if CRS.from_user_input(file_crs).equals(CRS.from_user_input(window_crs)):
-        return tuple(float(v) for v in window)
-    transformer = Transformer.from_crs(window_crs, file_crs, always_xy=True)
-    return tuple(float(v) for v in transformer.transform_bounds(*window, densify_pts=21))

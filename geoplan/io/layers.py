@@ -43,7 +43,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from geoplan._text import id_text
-from geoplan.crs import BD09, CGCS2000_EPSG, GCJ02, from_declared, parse_coords, same_crs, to_metric
+from geoplan.crs import CGCS2000_EPSG, from_declared, parse_coords, same_crs, to_metric
 from geoplan.errors import OutputError, Problem, SchemaError, layer_docs, pointing_to_docs
 from geoplan.io import _headers, _tables
 from geoplan.io._coordinate_checks import (
@@ -54,6 +54,7 @@ from geoplan.io._coordinate_checks import (
 )
 from geoplan.io._markers import _keep_marker_rows, _vector_markers
 from geoplan.io._vectors import _read_vector
+from geoplan.io._window import Window, keep_in_window, storage_crs, window_in
 from geoplan.io.atomic import atomic_write
 from geoplan.schema import FACILITY_TYPES, facility_type_key
 from geoplan.schema.contracts import LAYER_CONTRACTS, unique_labels, validate_layer
@@ -155,7 +156,8 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
                facility_type: str | None = None,
                type_aliases: Mapping[str, str] | None = None,
                to_crs: CRS | int | str | None = None,
-               window: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+               window: Window | None = None,
+               window_crs: str | int | None = None) -> gpd.GeoDataFrame:
     """Read, convert (once, straight to ``to_crs``) and validate one layer.
 
     Parameters
@@ -196,10 +198,13 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         CGCS2000 longitude/latitude). The numbers are transformed once, straight from the
         declared system: a layer already in ``to_crs`` keeps its coordinates bit for bit.
     window
-        Only the features meeting this box ``(xmin, ymin, xmax, ymax)``, given in
-        ``to_crs`` (a partition's window): a vector file reads only the features whose box
-        meets it (its spatial index), every layer is then cut to the features that
-        intersect it.
+        Keep only the features intersecting this: a shapely geometry, a GeoSeries/
+        GeoDataFrame (its own CRS) or a bbox ``(xmin, ymin, xmax, ymax)``, as for
+        :func:`geoplan.io.read_postgis_layer`. For vector files its bbox, in the numbers the
+        file stores, is handed to GDAL (only those features are read and validated) and the
+        features are then tested exactly; tables and rasters are filtered after reading.
+    window_crs
+        CRS of a bare geometry or bbox window (default EPSG:4490).
 
     Returns
     -------
@@ -229,17 +234,7 @@ def read_layer(path: str | os.PathLike[str], kind: str, coords: str | int | None
         return _read_layer(Path(path), kind, coords, layer=layer, sheet=sheet, encoding=encoding,
                            columns=columns, x_axis=x_axis, study_area=study_area,
                            facility_type=facility_type, type_aliases=type_aliases,
-                           to_crs=to_crs, window=window)
-
-
-def in_window(gdf: gpd.GeoDataFrame, window: tuple[float, float, float, float] | None
-              ) -> gpd.GeoDataFrame:
-    """Return the rows of ``gdf`` whose geometry intersects the box ``window`` (its CRS)."""
-    if window is None:
-        return gdf
-    out = gdf[gdf.geometry.intersects(shapely.box(*window)).to_numpy()]
-    out.attrs = gdf.attrs
-    return out
+                           to_crs=to_crs, window=window, window_crs=window_crs)
 
 
 def _read_layer(path: Path, kind: str, coords: str | int | None, *, layer: str | int | None,
@@ -247,8 +242,8 @@ def _read_layer(path: Path, kind: str, coords: str | int | None, *, layer: str |
                 columns: Mapping[str, str] | None, x_axis: str | None,
                 study_area: gpd.GeoDataFrame | None, facility_type: str | None,
                 type_aliases: Mapping[str, str] | None,
-                to_crs: CRS | int | str | None,
-                window: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+                to_crs: CRS | int | str | None, window: Window | None = None,
+                window_crs: str | int | None = None) -> gpd.GeoDataFrame:
     declared = parse_coords(coords)
     if not path.exists():
         msg = f"{kind}: file not found: {path}"
@@ -262,8 +257,8 @@ def _read_layer(path: Path, kind: str, coords: str | int | None, *, layer: str |
     if suffix in RASTER_SUFFIXES:
         if kind != "population":
             raise SchemaError(what, [Problem("only population layers can be read from a raster")])
-        return in_window(read_population(path, coords, study_area=study_area, to_crs=to_crs),
-                         window)
+        return read_population(path, coords, study_area=study_area, to_crs=to_crs,
+                               window=window, window_crs=window_crs)
     target = CRS.from_user_input(CGCS2000_EPSG if to_crs is None else to_crs)
     axes: dict[str, str | None] = {}
     if suffix in TABLE_SUFFIXES:
@@ -271,19 +266,23 @@ def _read_layer(path: Path, kind: str, coords: str | int | None, *, layer: str |
                                                   encoding=encoding, columns=columns,
                                                   x_axis=x_axis, what=what, crs=target)
     else:
-        offset = declared in (GCJ02, BD09)  # stored numbers are shifted: cut after converting
-        gdf, info = _read_vector(path, layer, encoding, kind, what, window=window,
-                                 window_crs=None if offset else target)
+        window_for = None if window is None else (
+            lambda stored: window_in(window, window_crs, declared, storage_crs(declared, stored)))
+        gdf, info = _read_vector(path, layer, encoding, kind, what, window_for)
         gdf, axes = _vector_headers(gdf, kind, columns, info,
                                     truncated=info["driver"] == "ESRI Shapefile")
     if facility_type is not None:
         gdf = _declare_type(gdf, facility_type, type_aliases, info, what)
-    return in_window(_converted_layer(gdf, kind, declared, what, info, problems,
-                                      source=path.name, study_area=study_area,
-                                      vector=suffix not in TABLE_SUFFIXES,
-                                      extra={"layer": layer} if layer is not None else {},
-                                      type_aliases=type_aliases, to_crs=target, axes=axes,
-                                      x_axis=x_axis), window)
+    out = _converted_layer(gdf, kind, declared, what, info, problems,
+                           source=path.name, study_area=study_area,
+                           vector=suffix not in TABLE_SUFFIXES,
+                           extra={"layer": layer} if layer is not None else {},
+                           type_aliases=type_aliases, to_crs=target, axes=axes,
+                           x_axis=x_axis)
+    if suffix in TABLE_SUFFIXES and window is not None:
+        out = keep_in_window(out, window, window_crs)
+        out.attrs["geoplan"]["window"] = "rows filtered after reading the table"
+    return out
 
 
 def _vector_headers(gdf: gpd.GeoDataFrame, kind: str, columns: Mapping[str, str] | None,
@@ -517,7 +516,7 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
                     geometry: str = "cell", bands: tuple[str, ...] | None = None,
                     study_area: gpd.GeoDataFrame | None = None,
                     to_crs: CRS | int | str | None = None,
-                    window: tuple[float, float, float, float] | None = None,
+                    window: Window | None = None, window_crs: str | int | None = None,
                     **kwargs: Any) -> gpd.GeoDataFrame:
     """Read a population grid: a GeoTIFF (one cell per non-zero pixel) or a vector/table layer.
 
@@ -541,8 +540,9 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
     to_crs
         The CRS to return the grid in (default EPSG:4490), converted once from the
         declared system (see :func:`read_layer`).
-    window
-        Only the cells meeting this box, in ``to_crs`` (see :func:`read_layer`).
+    window, window_crs
+        Keep only the cells intersecting this window (see :func:`read_layer`; a raster's
+        cells are filtered after reading).
     **kwargs
         Passed to :func:`read_layer` for vector files and tables.
 
@@ -569,12 +569,14 @@ def read_population(path: str | os.PathLike[str], coords: str | int | None, *,
     path = Path(path)
     if path.suffix.lower() not in RASTER_SUFFIXES:
         gdf = read_layer(path, "population", coords, study_area=study_area, to_crs=to_crs,
-                         window=window, **kwargs)
+                         window=window, window_crs=window_crs, **kwargs)
     else:
         with pointing_to_docs(layer_docs("population")):
-            gdf = in_window(_read_population_raster(path, coords, geometry=geometry,
-                                                    bands=bands, study_area=study_area,
-                                                    to_crs=to_crs), window)
+            gdf = _read_population_raster(path, coords, geometry=geometry, bands=bands,
+                                          study_area=study_area, to_crs=to_crs)
+        if window is not None:
+            gdf = keep_in_window(gdf, window, window_crs)
+            gdf.attrs["geoplan"]["window"] = "cells filtered after reading the raster"
     meta = gdf.attrs["geoplan"]
     tags = meta.pop("tags", {})
     meta["source"] = source or tags.get("source") or meta.get("source")

@@ -3,26 +3,32 @@
 :func:`read_postgis_layer` reads a layer from a PostGIS table or an SQL query, keeping only
 the features that intersect a spatial window. The window is pushed into the SQL: it is
 transformed to the coordinates the column stores (edges densified first, GCJ-02/BD-09
-offsets applied for such layers) and compared with ``&&`` and ``ST_Intersects`` as a
-constant geometry in the column's SRID, so the spatial index does the work. The layer then
-goes through the same steps as a file (:func:`geoplan.io.read_layer`): the *declared*
-coordinate system is required (the column's SRID, if set, must agree with it; SRID 0 means
-"not stated"), headers are mapped, GCJ-02/BD-09 are undone, the layer is returned in
-CGCS2000 (EPSG:4490) and every problem is reported at once.
+offsets applied for such layers; :mod:`geoplan.io._window`, shared with the file readers)
+and compared with ``&&`` and ``ST_Intersects`` as a constant geometry in the column's SRID,
+so the spatial index does the work. The layer then goes through the same steps as a file
+(:func:`geoplan.io.read_layer`): the declared coordinate system, or without one the
+column's SRID (SRID 0 means "not stated" and then needs a declaration; a declaration must
+agree with a stated SRID), headers mapped, GCJ-02/BD-09 undone, the layer returned in
+``to_crs`` and every problem reported at once, its rows named by the id column, else the
+table's primary key, else the row number.
 
 :func:`write_postgis_table` writes a result frame (with or without geometry) as a table in
 one transaction: a replaced table is swapped whole, never seen half written.
+:func:`write_postgis_tables` writes the tables of a run into one schema in one
+transaction: all of them replace the earlier ones, or none does.
 
-Connections: a ``dsn`` given in code (``"postgresql://host/db"``, ``"service=mine"``,
+Connections: a ``dsn`` (``"postgresql://host/db"``, ``"service=mine"``,
 ``"host=/run/postgresql dbname=gis"``) or, without one, libpq's environment: ``PGHOST``,
 ``PGPORT``, ``PGDATABASE``, ``PGUSER``, ``PGPASSWORD``, ``PGSERVICE`` with ``PGSERVICEFILE``
-(or ``~/.pg_service.conf``) and ``~/.pgpass``. Credentials never come from a study file, and
-no connection string is kept in a layer's provenance.
+(or ``~/.pg_service.conf``) and ``~/.pgpass``. A dsn holding a password is refused
+(:func:`check_dsn`): credentials never come from a study file, and no connection string is
+kept in a layer's provenance.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,10 +38,12 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.numeric import FloatLoader
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
-from geoplan.crs import BD09, CGCS2000, GCJ02, WGS84, parse_coords, wgs84_to_bd09, wgs84_to_gcj02
+from geoplan._text import id_text
+from geoplan.crs import parse_coords
 from geoplan.errors import (
     CRSError,
     DatabaseError,
@@ -46,27 +54,60 @@ from geoplan.errors import (
     layer_docs,
     pointing_to_docs,
 )
-from geoplan.io.layers import _converted_layer, _vector_headers
+from geoplan.io._headers import map_headers
+from geoplan.io._tables import ID_PREFIX
+from geoplan.io._window import Window, storage_crs, window_in
+from geoplan.io.layers import _converted_layer, _declare_type, _vector_headers
+from geoplan.schema.contracts import LAYER_CONTRACTS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["read_postgis_layer", "write_postgis_table"]
+__all__ = ["check_dsn", "postgis_target_problems", "read_postgis_layer", "write_postgis_table",
+           "write_postgis_tables"]
 
-#: Window edges are cut into pieces of at most this share of the window's size before they
-#: are transformed, so the curved image of a straight edge is followed closely.
-WINDOW_DENSIFY = 1 / 256
 _MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1
 _WKB = "__geoplan_wkb"
 _SRID = "__geoplan_srid"
 
-Window = shapely.Geometry | gpd.GeoSeries | gpd.GeoDataFrame | tuple[float, float, float, float]
+
+#: Seconds to wait for a server that does not answer, unless the dsn or PGCONNECT_TIMEOUT say.
+CONNECT_TIMEOUT_S = 10
 
 
 # --------------------------------------------------------------------------- connections
+def check_dsn(dsn: str | None) -> None:
+    """Refuse a connection string that cannot be parsed or that holds a password.
+
+    A password belongs in ``~/.pgpass``, ``PGPASSWORD`` or a service file
+    (``PGSERVICEFILE``), never in a study file or code that is shared.
+
+    Raises
+    ------
+    DatabaseError
+        Naming what is wrong (never repeating the password).
+    """
+    if not dsn:
+        return
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        msg = ("the dsn is not a PostgreSQL connection string; write it as "
+               "\"service=name\", \"postgresql://host/dbname\" or \"host=... dbname=...\"")
+        raise DatabaseError(msg) from None
+    if params.get("password"):
+        msg = ("the dsn holds a password: a password never goes in the study file or the "
+               "dsn; put it in ~/.pgpass, the PGPASSWORD variable or a service file "
+               "(PGSERVICEFILE/PGSERVICE) / 连接串中不得含密码")
+        raise DatabaseError(msg)
+
+
 def _connect(dsn: str | None) -> psycopg.Connection:
     """Connect with ``dsn`` or libpq's environment (PG* variables, service file, .pgpass)."""
+    check_dsn(dsn)
+    timeout = {} if "connect_timeout" in conninfo_to_dict(dsn or "") or os.environ.get(
+        "PGCONNECT_TIMEOUT") else {"connect_timeout": CONNECT_TIMEOUT_S}
     try:
-        conn = psycopg.connect(dsn or "")
+        conn = psycopg.connect(dsn or "", **timeout)
     except psycopg.Error as exc:
         where = "the given dsn" if dsn else "the PG* environment / service file"
         msg = (f"cannot connect to PostgreSQL with {where}: {str(exc).strip()}; set "
@@ -108,64 +149,6 @@ def _crs_of_srid(cur: psycopg.Cursor, srid: int, what: str) -> CRS | None:
     return CRS.from_epsg(code) if str(auth).upper() == "EPSG" else CRS.from_wkt(wkt)
 
 
-def _storage_crs(declared: str, column_crs: CRS | None) -> CRS:
-    """Return the CRS whose numbers the column holds (lon/lat for GCJ-02/BD-09 layers)."""
-    if declared in (GCJ02, BD09):
-        return CRS.from_epsg(4326)
-    if column_crs is not None:
-        return column_crs
-    if declared == WGS84:
-        return CRS.from_epsg(4326)
-    if declared == CGCS2000:
-        return CRS.from_epsg(4490)
-    return CRS.from_user_input(declared)
-
-
-def _window_geometry(window: Window, window_crs: str | int | None) -> tuple[Any, CRS]:
-    """Return the window as one shapely geometry and its CRS."""
-    if isinstance(window, gpd.GeoDataFrame | gpd.GeoSeries):
-        if window.crs is None:
-            raise CRSError("the window has no CRS; set one (e.g. the study's EPSG:4549)")
-        if window_crs is not None and not CRS.from_user_input(window_crs).equals(window.crs):
-            raise CRSError(f"window_crs={window_crs!r} contradicts the window's own CRS")
-        return shapely.union_all(window.geometry.to_numpy()), CRS.from_user_input(window.crs)
-    crs = CRS.from_user_input(window_crs if window_crs is not None else 4490)
-    if isinstance(window, tuple | list) and len(window) == 4:
-        xmin, ymin, xmax, ymax = (float(v) for v in window)
-        if not (xmin <= xmax and ymin <= ymax):
-            raise SchemaError("window", [Problem(f"bbox {tuple(window)} is not "
-                                                 "(xmin, ymin, xmax, ymax)")])
-        return shapely.box(xmin, ymin, xmax, ymax), crs
-    if isinstance(window, shapely.Geometry):
-        return window, crs
-    raise SchemaError("window", [Problem("give a shapely geometry, a GeoSeries/GeoDataFrame "
-                                         "or a bbox (xmin, ymin, xmax, ymax)")])
-
-
-def _window_in_storage(window: Window, window_crs: str | int | None, declared: str,
-                       column_crs: CRS | None) -> Any:
-    """Return the window in the numbers the column stores (densified, transformed, offset)."""
-    geom, crs = _window_geometry(window, window_crs)
-    if geom is None or shapely.is_empty(geom) or not shapely.is_valid(geom):
-        raise SchemaError("window", [Problem("the window is empty or not a valid geometry")])
-    x0, y0, x1, y1 = shapely.bounds(geom)
-    size = max(x1 - x0, y1 - y0)
-    if size > 0:
-        geom = shapely.segmentize(geom, size * WINDOW_DENSIFY)
-    target = _storage_crs(declared, column_crs)
-    if not crs.equals(target):
-        transformer = Transformer.from_crs(crs, target, always_xy=True)
-        geom = shapely.transform(geom, lambda xy: np.column_stack(
-            transformer.transform(xy[:, 0], xy[:, 1])))
-    if declared in (GCJ02, BD09):  # true lon/lat -> the offset numbers stored
-        forward = wgs84_to_gcj02 if declared == GCJ02 else wgs84_to_bd09
-        geom = shapely.transform(geom, lambda xy: np.column_stack(forward(xy[:, 0], xy[:, 1])))
-    if not np.isfinite(shapely.get_coordinates(geom)).all():
-        raise CRSError("the window cannot be transformed to the layer's coordinates "
-                       f"({target.name}); is its CRS right?")
-    return shapely.make_valid(geom)
-
-
 def _geometry_column(description: list[Any], geometry_oid: int, wanted: str | None,
                      what: str) -> str:
     names = [d.name for d in description]
@@ -183,9 +166,32 @@ def _geometry_column(description: list[Any], geometry_oid: int, wanted: str | No
     return geoms[0]
 
 
-def _fetch(conn: psycopg.Connection, source: sql.Composable, what: str, declared: str,
+def _declared_of_srid(srid: int, column_crs: CRS | None, what: str) -> str:
+    """Return the declaration a column's SRID makes (``cgcs2000``, ``wgs84``, ``EPSG:n``)."""
+    epsg = None if column_crs is None else column_crs.to_epsg()
+    if srid == 0 or epsg is None:
+        stated = "SRID 0 (not stated)" if srid == 0 else f"SRID {srid} (no EPSG code)"
+        raise CRSError(f"{what}: the geometry column has {stated}; declare the layer's "
+                       "coordinate system (coords = \"cgcs2000\", \"wgs84\", \"gcj02\", "
+                       "\"EPSG:n\" …)")
+    return parse_coords(f"EPSG:{epsg}")
+
+
+def _primary_key(cur: psycopg.Cursor, table: str | None) -> str | None:
+    """Return the one column of a table's primary key (``None`` for a query or a composite key)."""
+    if table is None:
+        return None
+    cur.execute("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
+                "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indisprimary AND "
+                "i.indrelid = to_regclass(%s)", (_qualified(table).as_string(cur),))
+    rows = cur.fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
+def _fetch(conn: psycopg.Connection, source: sql.Composable, what: str, declared: str | None,
            geometry_column: str | None, window: Window | None,
-           window_crs: str | int | None) -> tuple[gpd.GeoDataFrame, dict[str, Any]]:
+           window_crs: str | int | None, table: str | None,
+           ) -> tuple[gpd.GeoDataFrame, dict[str, Any], str]:
     with conn.cursor() as cur:
         cur.execute("SELECT to_regtype('geometry')::oid")
         geometry_oid = cur.fetchone()[0]
@@ -201,22 +207,27 @@ def _fetch(conn: psycopg.Connection, source: sql.Composable, what: str, declared
         row = cur.fetchone()
         srid = int(row[0]) if row else 0
         column_crs = _crs_of_srid(cur, srid, what)
-        where, params = sql.SQL(""), []
+        if declared is None:
+            declared = _declared_of_srid(srid, column_crs, what)
+        where = sql.SQL("")
         info: dict[str, Any] = {"driver": "PostGIS", "geometry_column": geom_col,
-                                "srid": srid, "database": conn.info.dbname}
+                                "srid": srid, "database": conn.info.dbname,
+                                "primary_key": _primary_key(cur, table)}
         if window is not None:
-            wkb = shapely.to_wkb(_window_in_storage(window, window_crs, declared, column_crs))
-            where = sql.SQL(" WHERE {g} && ST_GeomFromWKB(%s, %s) "
-                            "AND ST_Intersects({g}, ST_GeomFromWKB(%s, %s))").format(g=g)
-            params = [wkb, srid, wkb, srid]
+            stored = window_in(window, window_crs, declared, storage_crs(declared, column_crs))
+            shape = sql.SQL("ST_GeomFromWKB(decode({}, 'hex'), {})").format(
+                sql.Literal(shapely.to_wkb(stored, hex=True)), sql.Literal(srid))
+            where = sql.SQL(" WHERE {g} && {w} AND ST_Intersects({g}, {w})").format(g=g, w=shape)
             info["window"] = "pushed into SQL (&& and ST_Intersects)"
         others = [sql.SQL("q.{}").format(sql.Identifier(d.name)) for d in description
                   if d.name != geom_col]
         select = sql.SQL(", ").join([*others, sql.SQL("ST_AsBinary({g}) AS {w}, "
                                                       "ST_SRID({g}) AS {s}").format(
             g=g, w=sql.Identifier(_WKB), s=sql.Identifier(_SRID))])
-        cur.execute(sql.SQL("SELECT {sel} FROM ({src}) AS q{where}").format(
-            sel=select, src=source, where=where), params)
+        statement = sql.SQL("SELECT {sel} FROM ({src}) AS q{where}").format(
+            sel=select, src=source, where=where)
+        info["sql"] = statement.as_string(conn)
+        cur.execute(statement)
         names = [d.name for d in cur.description]
         frame = pd.DataFrame(cur.fetchall(), columns=names)
     srids = pd.unique(frame.loc[frame[_WKB].notna(), _SRID])
@@ -226,7 +237,21 @@ def _fetch(conn: psycopg.Connection, source: sql.Composable, what: str, declared
                                          column=geom_col)])
     geoms = shapely.from_wkb([None if b is None else bytes(b) for b in frame[_WKB]])
     frame = frame.drop(columns=[_WKB, _SRID])
-    return gpd.GeoDataFrame(frame, geometry=geoms, crs=column_crs), info
+    return gpd.GeoDataFrame(frame, geometry=geoms, crs=column_crs), info, declared
+
+
+def _key_as_id(gdf: gpd.GeoDataFrame, kind: str, columns: Mapping[str, str] | None,
+               key: str | None) -> gpd.GeoDataFrame:
+    """Use a table's primary key as the layer's id when no column names the id (rows by key)."""
+    id_col = LAYER_CONTRACTS[kind].id_column if kind in LAYER_CONTRACTS else None
+    if key is None or id_col is None or id_col in gdf.columns or key not in gdf.columns:
+        return gdf
+    renames, _ = map_headers(list(gdf.columns), kind, dict(columns or {}))
+    if id_col in renames.values() or kind not in ID_PREFIX:
+        return gdf  # a column holds the id, or the id is meaningful (an admin code …)
+    out = gdf.copy()
+    out.insert(0, id_col, [id_text(v) for v in gdf[key].astype(object)])
+    return out
 
 
 def read_postgis_layer(
@@ -242,6 +267,8 @@ def read_postgis_layer(
     columns: Mapping[str, str] | None = None,
     study_area: gpd.GeoDataFrame | None = None,
     to_crs: str | int | None = None,
+    facility_type: str | None = None,
+    type_aliases: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read, convert (once, to ``to_crs``; default EPSG:4490) and validate one PostGIS layer.
 
@@ -252,20 +279,27 @@ def read_postgis_layer(
         ``population``, ``boundary_lines``, ``boundary_markers``, ``study_area``, …).
     coords
         Declared coordinate system of the stored numbers: ``"wgs84"``, ``"cgcs2000"``,
-        ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"``. Required; a column SRID other than 0 must
-        agree with it (lon/lat SRIDs such as 4326 for GCJ-02/BD-09 numbers).
+        ``"gcj02"``, ``"bd09"`` or ``"EPSG:n"``; a column SRID other than 0 must agree with
+        it (lon/lat SRIDs such as 4326 for GCJ-02/BD-09 numbers). ``None``: the geometry
+        column's SRID is the declaration (EPSG:4490 is ``cgcs2000``, 4326 ``wgs84``); a
+        column with SRID 0 then needs ``coords``.
     table
-        ``"table"`` or ``"schema.table"``.
+        ``"table"`` or ``"schema.table"``. Its one-column primary key names the rows of
+        facilities, population cells, projects … that have no id column of their own.
     query
         Instead of ``table``: an SQL ``SELECT`` whose rows are the layer (it runs as a
         subquery, so the window filter reaches the table's index for simple queries).
     dsn
-        Connection string; default: libpq's environment (``PGSERVICE``, ``PGHOST`` …).
+        Connection string without a password (``"service=mine"``, ``"postgresql://host/db"``,
+        ``"host=/run/postgresql dbname=gis"``); default: libpq's environment
+        (``PGSERVICE``, ``PGHOST`` …).
     geometry_column
         The geometry column, when the source has several.
     window
         Keep only features intersecting this: a shapely geometry, a GeoSeries/GeoDataFrame
         (its CRS is used; several shapes are merged) or a bbox ``(xmin, ymin, xmax, ymax)``.
+        It is pushed into the SQL (``&&`` and ``ST_Intersects`` against the window in the
+        column's SRID), so the spatial index does the work.
     window_crs
         CRS of a bare geometry or bbox window (default EPSG:4490, the CRS layers are
         returned in).
@@ -273,29 +307,32 @@ def read_postgis_layer(
         ``{header in the table: contract name}`` overriding the built-in synonyms.
     study_area
         If given, facilities and population outside it are reported.
-
     to_crs
         The CRS to return the layer in (the study's metric CRS), as in
         :func:`geoplan.io.read_layer`.
+    facility_type, type_aliases
+        Facilities only, as in :func:`geoplan.io.read_layer`.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        In EPSG:4490 with contract column names; ``attrs["geoplan"]`` holds the provenance
-        (table or ``"query"``, database name, SRID, window; never the connection string).
+        In ``to_crs`` with contract column names; ``attrs["geoplan"]`` holds the provenance
+        (table or ``"query"``, database name, SRID, primary key, window, the SQL run; never
+        the connection string).
 
     Raises
     ------
     CRSError
-        If ``coords`` is missing or unknown, or contradicts the column's SRID, or the window
-        has no CRS.
+        If ``coords`` is unknown, contradicts the column's SRID, or is missing for a column
+        with SRID 0, or the window has no CRS.
     SchemaError
         With every problem of the layer, or a missing table/column, bad SQL, no or several
         geometry columns, geometries in several SRIDs, a malformed window.
     DatabaseError
-        If the database cannot be reached or refuses the query for another reason.
+        If the database cannot be reached or refuses the query for another reason, or
+        ``dsn`` holds a password.
     """
-    declared = parse_coords(coords)
+    declared = None if coords is None else parse_coords(coords)
     if (table is None) == (query is None):
         raise SchemaError(kind, [Problem("give exactly one of table= or query=")])
     if table is not None:
@@ -307,19 +344,49 @@ def read_postgis_layer(
     what = f"{kind} (PostGIS {label})"
     with _connect(dsn) as conn:
         try:
-            gdf, info = _fetch(conn, source, what, declared, geometry_column, window,
-                               window_crs)
+            gdf, info, declared = _fetch(conn, source, what, declared, geometry_column, window,
+                                         window_crs, table)
         except psycopg.Error as exc:
             raise _statement_error(exc, what) from None
+    gdf = _key_as_id(gdf, kind, columns, info["primary_key"])
     gdf, axes = _vector_headers(gdf, kind, columns, info)
+    if facility_type is not None:
+        gdf = _declare_type(gdf, facility_type, type_aliases, info, what)
     extra = {"table": table} if table is not None else {"query": query}
     with pointing_to_docs(layer_docs(kind)):
         return _converted_layer(gdf, kind, declared, what, info, [],
                                 source=f"PostGIS {label}", study_area=study_area, vector=True,
-                                extra=extra, to_crs=to_crs, axes=axes)
+                                extra=extra, type_aliases=type_aliases, to_crs=to_crs,
+                                axes=axes)
 
 
 # --------------------------------------------------------------------------- writing
+def postgis_target_problems(schema: str, *, dsn: str | None = None) -> list[str]:
+    """Return why tables could not be written into ``schema`` (an empty list: they can).
+
+    Checks that the database answers, has PostGIS, and lets the user create tables in the
+    schema (or create the schema, when it does not exist yet). Writes nothing.
+    """
+    try:
+        with _connect(dsn) as conn:
+            ok_postgis = conn.execute("SELECT to_regtype('geometry') IS NOT NULL").fetchone()[0]
+            exists = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL",
+                                  (sql.Identifier(schema).as_string(conn),)).fetchone()[0]
+            if exists:
+                may = conn.execute("SELECT has_schema_privilege(%s, 'CREATE')",
+                                   (schema,)).fetchone()[0]
+            else:
+                may = conn.execute("SELECT has_database_privilege(current_database(), "
+                                   "'CREATE')").fetchone()[0]
+    except (DatabaseError, psycopg.Error) as exc:
+        return [str(exc).strip()]
+    problems = [] if ok_postgis else ["the database has no PostGIS (CREATE EXTENSION postgis)"]
+    if not may:
+        what = f"create tables in schema {schema}" if exists else f"create schema {schema}"
+        problems.append(f"the database user may not {what}")
+    return problems
+
+
 def _sql_type(series: pd.Series) -> str:
     dtype = series.dtype
     if isinstance(dtype, gpd.array.GeometryDtype):
@@ -413,6 +480,80 @@ def write_postgis_table(
     """
     if if_exists not in ("fail", "replace", "append"):
         raise OutputError(f"if_exists must be 'fail', 'replace' or 'append', got {if_exists!r}")
+    prepared = _prepared(frame, table, index)
+    with _connect(dsn) as conn:
+        try:
+            _write(conn, _qualified(table), table, *prepared, if_exists=if_exists)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"writing {table}: {str(exc).strip()}") from None
+    logger.info("wrote %d rows to PostGIS table %s", len(frame), table)
+    return table
+
+
+def write_postgis_tables(
+    frames: Mapping[str, pd.DataFrame],
+    schema: str,
+    *,
+    dsn: str | None = None,
+    comment: str | None = None,
+) -> list[str]:
+    """Write several frames as tables of one schema in one transaction: all of them, or none.
+
+    The schema is created if missing. Each table replaces an earlier one of the same name,
+    inside the same transaction, so readers see the earlier tables until every new one is
+    written and then all the new ones at once; a failure leaves the earlier tables as they
+    were. Tables of the schema that are not in ``frames`` are left alone.
+
+    Parameters
+    ----------
+    frames
+        ``{table name: frame}`` (names without the schema); each written as
+        :func:`write_postgis_table` would (the index as a column unless a column holds it,
+        a RangeIndex left out).
+    schema
+        The schema to write into.
+    dsn
+        Connection string without a password; default: libpq's environment.
+    comment
+        Set as the comment of every table written (``COMMENT ON TABLE``), e.g. the run's
+        provenance as JSON.
+
+    Returns
+    -------
+    list of str
+        The tables written, as ``schema.table``.
+
+    Raises
+    ------
+    OutputError
+        If a name is not valid, or a frame cannot be written (see :func:`write_postgis_table`).
+    DatabaseError
+        If the database cannot be reached or refuses a statement (nothing is written then).
+    """
+    if not frames:
+        raise OutputError("write_postgis_tables: no tables to write")
+    names = [f"{schema}.{name}" for name in frames]
+    prepared = [_prepared(frame, table, not isinstance(frame.index, pd.RangeIndex))
+                for table, frame in zip(names, frames.values(), strict=True)]
+    with _connect(dsn) as conn:  # one transaction, committed when the block ends
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                sql.Identifier(schema)))
+            for table, args in zip(names, prepared, strict=True):
+                _write(conn, _qualified(table), table, *args, if_exists="replace")
+                if comment is not None:
+                    conn.execute(sql.SQL("COMMENT ON TABLE {} IS {}").format(
+                        _qualified(table), sql.Literal(comment)))
+        except psycopg.Error as exc:
+            raise DatabaseError(f"writing the tables of schema {schema}: "
+                                f"{str(exc).strip()}") from None
+    logger.info("wrote %d tables to PostGIS schema %s", len(names), schema)
+    return names
+
+
+def _prepared(frame: pd.DataFrame, table: str, index: bool
+              ) -> tuple[list[str], list[str], Any, str | None]:
+    """Return a frame's column names, SQL types, rows for COPY and primary key column."""
     data = frame.copy()
     key_col = None
     if index:  # the index as the first column, unless a column holds it already
@@ -440,20 +581,13 @@ def write_postgis_table(
         srids.append(srid)
     rows = zip(*[_column_values(data[c], t, s)
                  for c, t, s in zip(data.columns, types, srids, strict=True)], strict=True)
-    target = _qualified(table)
     key = key_col if key_col is not None and data[key_col].notna().all() \
         and data[key_col].is_unique else None
-    with _connect(dsn) as conn:
-        try:
-            _write(conn, target, table, names, types, rows, if_exists, key)
-        except psycopg.Error as exc:
-            raise DatabaseError(f"writing {table}: {str(exc).strip()}") from None
-    logger.info("wrote %d rows to PostGIS table %s", len(data), table)
-    return table
+    return names, types, rows, key
 
 
 def _write(conn: psycopg.Connection, target: sql.Composable, table: str, names: list[str],
-           types: list[str], rows: Any, if_exists: str, key: str | None) -> None:
+           types: list[str], rows: Any, key: str | None, *, if_exists: str) -> None:
     with conn.cursor() as cur:
         cur.execute("SELECT to_regclass(%s) IS NOT NULL", (target.as_string(conn),))
         exists = cur.fetchone()[0]

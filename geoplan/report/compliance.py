@@ -119,12 +119,23 @@ def indicator_table(evaluation: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The data-quality checks of :mod:`geoplan.indicators.consistency`, as a planner names them.
+CHECK_NAMES_ZH = {
+    "component_sum": "分项之和与合计不符",
+    "stated_change": "增减数与前后数值不符",
+    "stated_share": "比例与分子分母不符",
+    "implied_denominator": "隐含分母不一致",
+    "denominator_growth": "分母增长异常",
+    "values_disagree": "同一指标数值不一致",
+}
+
+
 def findings_sheet(findings: pd.DataFrame) -> pd.DataFrame:
     """Data-quality findings with Chinese headers; every row is highlighted."""
     out = pd.DataFrame(
         {
             "序号": range(1, len(findings) + 1),
-            "检查": findings["check"],
+            "检查": findings["check"].map(lambda c: CHECK_NAMES_ZH.get(c, c)),
             "指标": findings["subject"],
             "问题": findings["message"],
             "数值": findings["values"],

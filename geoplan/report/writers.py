@@ -18,6 +18,7 @@ import os
 import re
 import types
 import unicodedata
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +241,9 @@ def _shown_text(value: object, number_format: str | None) -> str:
         return f"{value:.1%}"
     if isinstance(value, int | float) and number_format == CODE_FORMAT:
         return f"{value:.0f}"
+    if isinstance(value, int | float) and number_format and "." in number_format:
+        decimals = len(number_format.rsplit(".", 1)[1].rstrip("%"))
+        return f"{value:,.{decimals}f}"
     if isinstance(value, int | float) and number_format:
         return f"{value:,.1f}"
     return str(value)
@@ -299,11 +303,13 @@ MAX_COLUMN_WIDTH = 60
 
 
 def _write_sheet(ws, frame: pd.DataFrame, flags: pd.Series, header_zh: Mapping[str, str],
-                 percent_cols: Sequence[str] | None, lang: str = "zh") -> None:
+                 percent_cols: Sequence[str] | None, lang: str = "zh",
+                 number_formats: Mapping[str, str] | None = None) -> None:
     columns = [str(c) for c in frame.columns]
     headers = [str(_cell_value(header_text(c, header_zh, lang))) for c in columns]
     _append_row(ws, headers)
-    formats = _formats(frame, percent_cols)
+    formats = [(number_formats or {}).get(c, fmt)
+               for c, fmt in zip(columns, _formats(frame, percent_cols), strict=True)]
     widths = [display_width(h) for h in headers]
     for i, (row_values, flagged) in enumerate(zip(frame.itertuples(index=False), flags,
                                                   strict=True)):
@@ -351,6 +357,7 @@ def write_workbook(
     highlight_col: str = "highlight",
     percent_cols: Mapping[str, Sequence[str]] | None = None,
     lang: str = "zh",
+    number_formats: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
     """Write tables to one Excel workbook, one sheet each, formatted for planners.
 
@@ -377,6 +384,9 @@ def write_workbook(
         Per sheet, the columns that hold shares in [0, 1] (format ``0.0%``). Without an
         entry for a sheet, float columns whose name contains ``share`` or ends in
         ``_rate``/``_ratio`` are shares.
+    number_formats
+        Per sheet, ``{column: Excel number format}`` for columns the defaults do not suit,
+        e.g. ``{"建议选址": {"lon_wgs84": "0.0000000"}}`` (coordinates to about 1 cm).
 
     Returns
     -------
@@ -403,7 +413,7 @@ def write_workbook(
         frame, flags = _prepare(table, highlight_col)
         ws = workbook.create_sheet(title=name)
         _write_sheet(ws, frame, flags, (headers or {}).get(name, {}),
-                     (percent_cols or {}).get(name), lang)
+                     (percent_cols or {}).get(name), lang, (number_formats or {}).get(name))
     with atomic_write(path) as tmp:
         workbook.save(tmp)
     logger.info("wrote workbook %s (%d sheets)", path, len(sheets))
@@ -626,7 +636,10 @@ _SRCDOC = re.compile(r'\ssrcdoc="[^"]*"')
 def _weasyprint() -> types.ModuleType:
     """Import WeasyPrint late: importing it loads Pango, which only the PDF report needs."""
     try:
-        import weasyprint
+        with warnings.catch_warnings():
+            # on a bare machine FontConfig knows no fonts; the packaged font sets all text
+            warnings.filterwarnings("ignore", "No fonts configured in FontConfig")
+            import weasyprint
     except ImportError as exc:
         msg = "the PDF report needs WeasyPrint: pip install weasyprint"
         raise OutputError(msg) from exc

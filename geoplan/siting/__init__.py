@@ -1,9 +1,10 @@
 """Where new sites go: candidates, LSCP / MCLP / p-median / capacitated models, exact and greedy.
 
 Owns candidate generation and exclusion, the location models solved exactly with HiGHS on sparse
-reach matrices (with a greedy + swap heuristic and Lagrangian bounds), and the tables that rank
-sites and compare coverage before and after. Solver internals (``greedy``, ``highs``, ``bounds``,
-``model``) are modules, not re-exported. Uses ``access``.
+reach matrices (with a greedy + swap heuristic and Lagrangian bounds), the tables that rank sites
+and compare coverage before and after, and the register of proposed sites (readable ids,
+coordinates, 镇街/社区, newly covered per tier, nearest existing facility). Solver internals
+(``greedy``, ``highs``, ``bounds``, ``model``) are modules, not re-exported. Uses ``access``.
 """
 
 from geoplan.siting.assign import capacitated_mclp, p_median
@@ -25,6 +26,7 @@ from geoplan.siting.curve import (
     knee_p,
 )
 from geoplan.siting.layers import SiteProposal, propose_sites
+from geoplan.siting.register import register_headers_zh, site_register
 from geoplan.siting.tables import (
     coverage_before_after_by_unit,
     coverage_curve_table,
@@ -60,6 +62,8 @@ __all__ = [
     "propose_sites",
     "quotas_from_labels",
     "rank_sites_by_marginal_gain",
+    "register_headers_zh",
     "scenario_table",
+    "site_register",
     "snap_to_network_nodes",
 ]

@@ -23,6 +23,7 @@ __all__ = [
     "coverage_before_after_by_unit",
     "coverage_curve_table",
     "demand_weights",
+    "marginal_gains",
     "rank_sites_by_marginal_gain",
     "scenario_table",
 ]
@@ -82,6 +83,39 @@ def demand_weights(
     return w
 
 
+def marginal_gains(coverage: sp.csr_matrix, order: Sequence[int], covered: np.ndarray,
+                   values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Return what each site in ``order`` newly covers, given what is ``covered`` before it.
+
+    Parameters
+    ----------
+    coverage
+        Boolean sites × demand coverage (:func:`geoplan.siting.coverage_from_reach`), CSR.
+    order
+        Rows of ``coverage`` in the order the sites open.
+    covered
+        Demand covered before the first site (existing sites); not modified.
+    values
+        Column name → one value per demand cell (people, households …).
+
+    Returns
+    -------
+    dict[str, numpy.ndarray]
+        Column name → per site in ``order``, the sum of the values of the cells it covers
+        that neither ``covered`` nor an earlier site covers. The sums add up to what the
+        whole set adds to ``covered``.
+    """
+    covered = np.asarray(covered, bool).copy()
+    out = {c: np.zeros(len(order)) for c in values}
+    for k, j in enumerate(order):
+        idx = coverage.indices[coverage.indptr[j] : coverage.indptr[j + 1]]
+        newly = idx[~covered[idx]]
+        covered[newly] = True
+        for c, v in values.items():
+            out[c][k] = float(v[newly].sum())
+    return out
+
+
 def rank_sites_by_marginal_gain(
     result: SitingResult,
     reach: sp.spmatrix,
@@ -126,14 +160,12 @@ def rank_sites_by_marginal_gain(
         E = coverage_from_reach(check_reach(existing_reach, "existing sites", n_d), max_m)
         covered = np.asarray(E.sum(axis=0)).ravel() > 0
     values = {c: pd.to_numeric(demand[c]).to_numpy(float) for c in columns}
+    gains = marginal_gains(C, result.selected, covered, values)
     rows = []
     for rank, j in enumerate(result.selected, start=1):
-        idx = C.indices[C.indptr[j] : C.indptr[j + 1]]
-        newly = idx[~covered[idx]]
-        covered[newly] = True
         row = {"rank": rank, "candidate": int(j),
                "site_id": ids[j] if ids is not None else int(j)}
-        row.update({f"new_{c}": float(v[newly].sum()) for c, v in values.items()})
+        row.update({f"new_{c}": float(g[rank - 1]) for c, g in gains.items()})
         rows.append(row)
     out = pd.DataFrame(rows, columns=["rank", "candidate", "site_id",
                                       *[f"new_{c}" for c in columns]])

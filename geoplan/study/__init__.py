@@ -7,7 +7,7 @@ layer below it.
 """
 
 from geoplan.study.config import LayerConfig, NetworkConfig, StudyConfig, read_study_config
-from geoplan.study.load import Study, load_study
+from geoplan.study.load import Study, load_study, read_study_layer
 
 __all__ = [
     "LayerConfig",
@@ -16,4 +16,5 @@ __all__ = [
     "StudyConfig",
     "load_study",
     "read_study_config",
+    "read_study_layer",
 ]

@@ -6,7 +6,8 @@ of the file itself. Only ``[study]`` is required. The analysis sections ask for 
 run does: ``[coverage]`` (walking service circles), ``[standards]`` (rules and plan
 indicators), ``[siting]`` (new sites) and ``[boundary]`` (the joint inspection). The
 settings sections are ``[walking]``, ``[map]``, ``[types]`` and ``[network]``; the inputs are
-``[layers.<name>]`` and ``[tables.<name>]``. The format is documented in
+``[layers.<name>]`` (files or PostGIS tables) and ``[tables.<name>]``; ``[output.postgis]``
+writes the result tables back to PostGIS. The format is documented in
 :mod:`geoplan.study.load` and ``docs/study-file.md``.
 """
 
@@ -31,11 +32,13 @@ from pydantic import (
 from geoplan.boundary import Tolerances
 from geoplan.boundary.numbering import MarkerNumbering, numbering_from
 from geoplan.crs import parse_coords, require_metric
-from geoplan.errors import CRSError, StudyConfigError
-from geoplan.io import COLUMN_SYNONYMS
+from geoplan.errors import CRSError, DatabaseError, StudyConfigError
+from geoplan.io import COLUMN_SYNONYMS, check_dsn
 from geoplan.schema import FACILITY_TYPES, LAYER_CONTRACTS, facility_type_key
 from geoplan.schema._facility_types import unknown_alias_targets
 
+_COORDS_REQUIRED = ("coords is required: declare the coordinate system, one of wgs84 / "
+                    "cgcs2000 / gcj02 (高德/腾讯) / bd09 (百度) / EPSG:n")
 _NAME_KINDS = {"towns": "admin_units", "villages": "admin_units",
                "boundary_lines_previous": "boundary_lines"}
 #: The analysis steps a study can ask for, by the section that asks for them.
@@ -61,6 +64,15 @@ def _declared(value: str | int | None) -> str:
 
 def _declared_or_none(value: str | int | None) -> str | None:
     return None if value is None else _declared(value)
+
+
+def _password_free(value: str | None) -> str | None:
+    """Refuse a connection string with a password (credentials stay out of the study file)."""
+    try:
+        check_dsn(value)
+    except DatabaseError as exc:
+        raise ValueError(str(exc)) from None
+    return value
 
 
 class _Strict(BaseModel):
@@ -314,10 +326,20 @@ class BoundarySection(_Strict):
 
 
 class LayerConfig(_Strict):
-    """``[layers.<name>]``: one input layer and how to read it."""
+    """``[layers.<name>]``: one input layer and how to read it.
 
-    path: Path
-    coords: str
+    A file (``path``) or a PostGIS table (``table``) or query (``sql``); a PostGIS layer
+    connects with ``dsn`` (never with a password in it) or, without one, libpq's
+    environment (``PGSERVICE`` with ``PGSERVICEFILE``, ``PGHOST`` …), and may leave
+    ``coords`` out when its geometry column's SRID says it.
+    """
+
+    path: Path | None = None
+    table: str | None = Field(default=None, pattern=r"^[^.]+(\.[^.]+)?$")
+    sql: str | None = Field(default=None, min_length=1)
+    dsn: str | None = None
+    geometry_column: str | None = None
+    coords: str | None = Field(default=None, validate_default=True)
     kind: Literal[_KINDS] | None = None  # type: ignore[valid-type]
     layer: str | None = None
     sheet: str | int | None = None
@@ -332,7 +354,51 @@ class LayerConfig(_Strict):
     census: dict[Literal["pop", "households", "pop_60plus", "pop_80plus"], float] | None = None
 
     check_path = field_validator("path")(_existing_file)
-    check_coords = field_validator("coords", mode="before")(_declared)
+
+    @field_validator("coords", mode="before")
+    @classmethod
+    def check_coords(cls, value: str | int | None, info: ValidationInfo) -> str | None:
+        """Require a declaration of a file; a PostGIS layer's SRID may declare it."""
+        if value is None and (info.data.get("table") or info.data.get("sql")):
+            return None
+        if value is None:
+            raise ValueError(_COORDS_REQUIRED)
+        return _declared(value)
+
+    refuse_password = field_validator("dsn")(_password_free)
+
+    @model_validator(mode="after")
+    def check_source(self) -> LayerConfig:
+        """Exactly one of path, table, sql; database keys only for a database layer."""
+        given = [k for k in ("path", "table", "sql") if getattr(self, k) is not None]
+        if len(given) != 1:
+            msg = ("give exactly one of path (a file), table or sql (a PostGIS layer) "
+                   f"(got {', '.join(given) or 'none'})")
+            raise ValueError(msg)
+        if self.path is not None:
+            wrong = [k for k in ("dsn", "geometry_column") if getattr(self, k) is not None]
+            if wrong:
+                msg = f"{', '.join(wrong)}: for a PostGIS layer (table or sql) only, not a file"
+                raise ValueError(msg)
+        else:
+            wrong = [k for k in ("layer", "sheet", "encoding", "x_axis", "geometry")
+                     if getattr(self, k) is not None]
+            if wrong:
+                msg = f"{', '.join(wrong)}: for files only, not a PostGIS layer"
+                raise ValueError(msg)
+        return self
+
+    @property
+    def in_database(self) -> bool:
+        """Whether the layer is a PostGIS table or query (not a file)."""
+        return self.path is None
+
+    @property
+    def label(self) -> str:
+        """The layer's source as a planner reads it: the file name or the table/query."""
+        if self.path is not None:
+            return self.path.name
+        return f"PostGIS {self.table}" if self.table is not None else "PostGIS query"
 
     @field_validator("type")
     @classmethod
@@ -426,6 +492,30 @@ class ComputeSection(_Strict):
         return value
 
 
+class PostgisOutput(_Strict):
+    """``[output.postgis]``: the run's result tables, written into one PostGIS schema.
+
+    Every table a run produces (coverage per unit, uncovered cells, service areas, proposed
+    sites, findings …) replaces the one of the same name in ``schema``, all in one
+    transaction when the run has succeeded; ``dsn`` as for a layer (no password; default
+    libpq's environment).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_name: str = Field(alias="schema", min_length=1, max_length=63,
+                             pattern=r"^[^.\s\"]+$")
+    dsn: str | None = None
+
+    refuse_password = field_validator("dsn")(_password_free)
+
+
+class OutputSection(_Strict):
+    """``[output]``: where a run writes besides its output folder."""
+
+    postgis: PostgisOutput | None = None
+
+
 class StudyConfig(_Strict):
     """The whole study file: ``[study]`` and whatever else the study asks for."""
 
@@ -441,6 +531,7 @@ class StudyConfig(_Strict):
     tables: dict[str, TableConfig] = {}
     network: NetworkConfig | None = None
     compute: ComputeSection | None = None
+    output: OutputSection = OutputSection()
 
     _path: Path | None = PrivateAttr(default=None)
 
@@ -493,8 +584,10 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing" and err["loc"] and err["loc"][-1] == "coords":
-            msg = ("coords is required: declare the coordinate system, one of wgs84 / "
-                   "cgcs2000 / gcj02 (高德/腾讯) / bd09 (百度) / EPSG:n")
+            msg = _COORDS_REQUIRED
+        elif err["type"] == "extra_forbidden" and "password" in str(err["loc"][-1]).lower():
+            msg = ("a password never goes in the study file; put it in ~/.pgpass, the "
+                   "PGPASSWORD variable or a service file (PGSERVICEFILE/PGSERVICE)")
         elif err["type"] == "extra_forbidden":
             msg = f"unknown key (value {err['input']!r}); check the spelling"
         lines.append(f"  - {loc}: {msg}")

@@ -90,7 +90,7 @@ def about_table(study: Study, *, synthetic_note: str = "") -> pd.DataFrame:
         synthetic = "是（合成数据，仅供演示）" if layer.synthetic else "否"
         source = layer.source or "图层未注明来源"
         kind = _LAYER_KINDS_ZH.get(name, _LAYER_KINDS_ZH.get(layer.kind or "", name))
-        pairs.append((f"图层：{kind}（{layer.path.name}）", f"来源 {source}；合成数据 {synthetic}"
+        pairs.append((f"图层：{kind}（{layer.label}）", f"来源 {source}；合成数据 {synthetic}"
                       + (f"；年份 {layer.year}" if layer.year else "")))
     for name, table in study.config.tables.items():
         pairs.append((f"表格：{_TABLES_ZH.get(name, '其他表格')}（{table.path.name}）",
@@ -175,7 +175,8 @@ def standards_basis_table(study: Study, profile: str | None) -> pd.DataFrame:
 _COVERAGE_COLUMNS = [f"{m}_{k}" for m in MEASURE_NAMES_ZH for k in ("total", "covered", "share")]
 
 
-def coverage_sheets(coverage: pd.DataFrame, units: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def coverage_sheets(coverage: pd.DataFrame, units: pd.DataFrame,
+                    study_code: str | None = None) -> dict[str, pd.DataFrame]:
     """One table per level (全域, 镇街, 社区/村) and tier, every facility type and denominator.
 
     Parameters
@@ -185,6 +186,8 @@ def coverage_sheets(coverage: pd.DataFrame, units: pd.DataFrame) -> dict[str, pd
     units
         The admin units (``code``, ``name``, ``level``, ``parent_code``), to name the 镇街 of
         each 社区/村.
+    study_code
+        The study's admin code, shown on the 全域 rows (else their machine code ``study``).
 
     Returns
     -------
@@ -222,6 +225,8 @@ def coverage_sheets(coverage: pd.DataFrame, units: pd.DataFrame) -> dict[str, pd
                 first += ["parent_code", "parent_name"]
             if level == "study":
                 part["name"] = "全域合计"
+                if study_code is not None:
+                    part["code"] = study_code
             table = part[[*first, "facility_type", "tier_min", "reach_m", *measures]].copy()
             for col in ("tier_min", "reach_m", *(c for c in measures if "share" not in c)):
                 if (table[col] == table[col].round()).all():  # counts: 103,748, not 103,748.0

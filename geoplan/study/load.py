@@ -96,13 +96,20 @@ one of ``path`` (+ ``coords``), ``synthetic`` (a generator in :mod:`geoplan.data
     synthetic = "jinjiang"         # or: path = "network/walk.graphml" + coords = "wgs84"
     seed = 350582                  #     or: osm_place = "晋江市, 福建省, 中国"
 
-Layer keys: ``path``, ``coords``, ``kind``, ``layer`` (GeoPackage layer), ``sheet`` (Excel),
-``encoding``, ``columns`` (``{"header in the file" = "contract name"}``), ``x_axis``,
-``source``/``year`` (population provenance), ``geometry`` (``"cell"``/``"point"`` for a
-population raster), ``synthetic`` (bool, provenance). ``[boundary]`` keys are the
-tolerances of :class:`geoplan.boundary.Tolerances` and ``numbering``
-(:class:`BoundarySection`; ``study.config.boundary.tolerances()`` and
-``.marker_numbering()`` give what :func:`geoplan.boundary.inspect_boundaries` takes).
+A layer may be a PostGIS table or query instead of a file: ``table = "schema.name"`` or
+``sql = "SELECT …"``, with ``dsn`` (never a password; default libpq's environment,
+``PGSERVICE`` …) and ``geometry_column``; its ``coords`` may be left out when the geometry
+column's SRID says it. :func:`read_study_layer` reads one layer within a window, from a file
+or PostGIS alike (the window pushed into the SQL).
+
+Layer keys: ``path``, ``table``, ``sql``, ``dsn``, ``geometry_column``, ``coords``,
+``kind``, ``layer`` (GeoPackage layer), ``sheet`` (Excel), ``encoding``, ``columns``
+(``{"header in the file" = "contract name"}``), ``x_axis``, ``source``/``year`` (population
+provenance), ``geometry`` (``"cell"``/``"point"`` for a population raster), ``synthetic``
+(bool, provenance). ``[boundary]`` keys are the tolerances of
+:class:`geoplan.boundary.Tolerances` and ``numbering`` (:class:`BoundarySection`;
+``study.config.boundary.tolerances()`` and ``.marker_numbering()`` give what
+:func:`geoplan.boundary.inspect_boundaries` takes).
 """
 
 from __future__ import annotations
@@ -124,12 +131,14 @@ from geoplan.boundary import units_outline
 from geoplan.crs import metric_crs_for
 from geoplan.errors import (
     CRSError,
+    DatabaseError,
     GeoplanError,
     Problem,
     SchemaError,
     StudyConfigError,
     layer_docs,
 )
+from geoplan.io._window import Window
 from geoplan.io.layers import RASTER_SUFFIXES
 from geoplan.population import implausible_cells
 from geoplan.schema import LAYER_CONTRACTS
@@ -146,7 +155,8 @@ from geoplan.study.config import (  # the section models stay importable from he
     read_study_config,
 )
 
-__all__ = ["LayerConfig", "NetworkConfig", "Study", "StudyConfig", "load_study"]
+__all__ = ["LayerConfig", "NetworkConfig", "Study", "StudyConfig", "load_study",
+           "read_study_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -272,37 +282,115 @@ def _empty_layer(kind: str, epsg: int) -> gpd.GeoDataFrame:
 
 
 def _read(name: str, layer: LayerConfig, kind: str, area: gpd.GeoDataFrame | None,
-          aliases: dict[str, str] | None = None, epsg: int | None = None) -> gpd.GeoDataFrame:
+          aliases: dict[str, str] | None = None, epsg: int | None = None, *,
+          window: Window | None = None, window_crs: str | int | None = None,
+          ) -> gpd.GeoDataFrame:
     """Read one layer, converted once straight to ``EPSG:epsg`` (EPSG:4490 when None)."""
-    kwargs: dict[str, Any] = {k: getattr(layer, k) for k in
-                              ("layer", "sheet", "encoding", "columns", "x_axis")
-                              if getattr(layer, k) is not None}
-    if kind == "population":
+    common: dict[str, Any] = {"study_area": area, "to_crs": epsg, "window": window,
+                              "window_crs": window_crs}
+    if layer.columns is not None:
+        common["columns"] = layer.columns
+    if kind == "facilities":
+        common |= {"facility_type": layer.type, "type_aliases": aliases}
+    if layer.in_database:
+        gdf = gio.read_postgis_layer(kind, layer.coords, table=layer.table, query=layer.sql,
+                                     dsn=layer.dsn, geometry_column=layer.geometry_column,
+                                     **common)
+        if kind == "population":
+            meta = gdf.attrs["geoplan"]
+            meta["source"] = layer.source or meta.get("source")
+            meta["year"] = layer.year
+    elif kind == "population":
+        kwargs: dict[str, Any] = {k: getattr(layer, k) for k in
+                                  ("layer", "sheet", "encoding", "x_axis")
+                                  if getattr(layer, k) is not None}
         raster_kw = {k: getattr(layer, k) for k in ("source", "year", "geometry")
                      if getattr(layer, k) is not None}
         if layer.path.suffix.lower() in RASTER_SUFFIXES:
-            bad = set(kwargs) - {"x_axis"}
+            bad = (set(kwargs) - {"x_axis"}) | ({"columns"} & set(common))
             if bad:
                 msg = f"layers.{name}: {sorted(bad)} do not apply to a raster"
                 raise StudyConfigError(msg)
             kwargs = {}
-        gdf = gio.read_population(layer.path, layer.coords, study_area=area, to_crs=epsg,
-                                  **raster_kw, **kwargs)
+        gdf = gio.read_population(layer.path, layer.coords, **raster_kw, **kwargs, **common)
     else:
-        if kind == "facilities":
-            kwargs |= {"facility_type": layer.type, "type_aliases": aliases}
-        gdf = gio.read_layer(layer.path, kind, layer.coords, study_area=area, to_crs=epsg,
-                             **kwargs)
+        kwargs = {k: getattr(layer, k) for k in ("layer", "sheet", "encoding", "x_axis")
+                  if getattr(layer, k) is not None}
+        gdf = gio.read_layer(layer.path, kind, layer.coords, **kwargs, **common)
     if kind in ("facilities", "candidate_sites", "exclusion_zones"):
         gdf = gdf.assign(source_layer=name)  # which study layer (file) each row came from
-    if not len(gdf):
-        warnings.warn(f"layers.{name} ({layer.path.name}) has no rows / 图层没有数据",
+    if not len(gdf) and window is None:
+        warnings.warn(f"layers.{name} ({layer.label}) has no rows / 图层没有数据",
                       UserWarning, stacklevel=2)
     meta = gdf.attrs.setdefault("geoplan", {})
     meta["study_layer"] = name
     if layer.synthetic is not None:
         meta["synthetic"] = layer.synthetic
     return gdf
+
+
+def read_study_layer(config: StudyConfig | str | Path, name: str, *,
+                     window: Window | None = None, window_crs: str | int | None = None,
+                     to_crs: int | None = None,
+                     study_area: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Read one ``[layers.<name>]`` of a study, optionally only within a window.
+
+    The one entry point whatever the source: a file's window goes to GDAL as a bbox (then
+    an exact test), a PostGIS layer's into the SQL (``&&`` and ``ST_Intersects`` against
+    the window in the column's SRID, so the GiST index does the work). A partitioned run
+    calls it once per partition with the partition's outline (plus its margin).
+
+    Parameters
+    ----------
+    config
+        The study file (path) or its config (:func:`read_study_config`).
+    name
+        The layer's name in ``[layers]``.
+    window
+        Keep only features intersecting this: a shapely geometry, a GeoSeries/GeoDataFrame
+        (its own CRS) or a bbox ``(xmin, ymin, xmax, ymax)``; ``None`` reads every feature.
+    window_crs
+        CRS of a bare geometry or bbox (default: ``to_crs`` if given, else EPSG:4490).
+    to_crs
+        EPSG code to return the layer in (the study's metric CRS; default EPSG:4490).
+    study_area
+        If given, facilities and population outside it are reported.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Validated as :func:`load_study` validates it; ``attrs["geoplan"]["window"]`` says
+        how the window was applied.
+
+    Raises
+    ------
+    StudyConfigError
+        If the file is malformed or has no layer ``name``.
+    SchemaError, CRSError, DatabaseError
+        As the readers raise them (:func:`geoplan.io.read_layer`,
+        :func:`geoplan.io.read_postgis_layer`).
+
+    Examples
+    --------
+    >>> from geoplan.datasets import byod_dir
+    >>> study_file = byod_dir() / "study.toml"
+    >>> every = read_study_layer(study_file, "population", to_crs=4548)
+    >>> x0, y0, x1, y1 = every.total_bounds
+    >>> west = read_study_layer(study_file, "population", to_crs=4548,
+    ...                         window=(x0, y0, (x0 + x1) / 2, y1))
+    >>> len(every), len(west) < len(every), west.attrs["geoplan"]["window"][:4]
+    (432, True, 'bbox')
+    """
+    config = config if isinstance(config, StudyConfig) else read_study_config(config)
+    if name not in config.layers:
+        msg = f"{config.path}: no layer {name!r} in [layers] (has {', '.join(config.layers)})"
+        raise StudyConfigError(msg)
+    kind = "boundary_lines" if name == PREVIOUS_LINES else config.layer_kind(name)
+    if window_crs is None and to_crs is not None and not isinstance(
+            window, gpd.GeoSeries | gpd.GeoDataFrame):
+        window_crs = to_crs
+    return _read(name, config.layers[name], kind, study_area, config.types.aliases, to_crs,
+                 window=window, window_crs=window_crs)
 
 
 def _join(parts: list[gpd.GeoDataFrame], kind: str) -> gpd.GeoDataFrame:
@@ -345,8 +433,7 @@ def _raise_failures(failed: list[tuple[str, GeoplanError]], config: StudyConfig)
         name, exc = failed[0]
         if isinstance(exc, SchemaError):  # names its file already
             raise exc
-        path = config.layers[name].path.name
-        raise type(exc)(f"layers.{name} ({path}): {exc}") from exc
+        raise type(exc)(f"layers.{name} ({config.layers[name].label}): {exc}") from exc
     if failed:
         problems, docs = [], []
         for name, exc in failed:
@@ -368,7 +455,7 @@ def _outline_of_units(config: StudyConfig, epsg: int | None
         if config.layer_kind(name) == "admin_units":
             try:
                 units[name] = _read(name, config.layers[name], "admin_units", None, epsg=epsg)
-            except (SchemaError, CRSError) as exc:
+            except (SchemaError, CRSError, DatabaseError) as exc:
                 failed.append((name, exc))
     _raise_failures(failed, config)
     joined = pd.concat(list(units.values())) if len(units) > 1 else next(iter(units.values()))
@@ -474,7 +561,7 @@ def load_study(path: str | Path | StudyConfig) -> Study:
         try:  # read every layer, so the planner sees the problems of all files at once
             gdf = read[name] if name in read else _read(name, layer, kind, area, aliases,
                                                         epsg)
-        except (SchemaError, CRSError) as exc:
+        except (SchemaError, CRSError, DatabaseError) as exc:
             failed.append((name, exc))
             continue
         if name == PREVIOUS_LINES:

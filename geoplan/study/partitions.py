@@ -53,6 +53,7 @@ from geoplan.errors import StudyConfigError
 from geoplan.network import walk_network_from_file
 from geoplan.schema import facility_type_key
 from geoplan.study.config import StudyConfig, read_study_config
+from geoplan.study.load import read_study_layer
 from geoplan.study.preflight import CORE_TYPES
 
 logger = logging.getLogger(__name__)
@@ -185,27 +186,20 @@ def plan_partitions(units: gpd.GeoDataFrame, *,
     return out
 
 
-def read_window(config: StudyConfig, name: str, window: Box, epsg: int) -> gpd.GeoDataFrame:
-    """Read study layer ``name`` within the box ``window`` (in ``EPSG:epsg``).
+def read_window(config: StudyConfig, name: str, window: Box | None, epsg: int
+                ) -> gpd.GeoDataFrame:
+    """Read study layer ``name`` within the box ``window`` (in ``EPSG:epsg``; ``None``: all).
 
-    A file layer reads only the features near the window (its spatial index) and keeps those
-    that intersect it; the result is in the study's metric CRS, validated like
-    :func:`geoplan.study.load_study` validates it.
+    A file layer reads only the features near the window (its spatial index, then an exact
+    test), a PostGIS layer only those the SQL's spatial filter returns
+    (:func:`geoplan.study.load.read_study_layer`); the result is in the study's metric CRS,
+    validated as :func:`geoplan.study.load_study` validates it.
     """
-    layer = config.layers[name]
-    kind = config.layer_kind(name)
-    kwargs = {k: getattr(layer, k) for k in ("layer", "sheet", "encoding", "columns", "x_axis")
-              if getattr(layer, k) is not None}
-    if kind == "population":
-        return gio.read_population(layer.path, layer.coords, to_crs=epsg, window=window,
-                                   **{k: getattr(layer, k) for k in ("source", "year")
-                                      if getattr(layer, k) is not None}, **kwargs)
-    if kind == "facilities":
-        kwargs |= {"facility_type": layer.type, "type_aliases": config.types.aliases}
-    return gio.read_layer(layer.path, kind, layer.coords, to_crs=epsg, window=window, **kwargs)
+    return read_study_layer(config, name, window=window, window_crs=epsg, to_crs=epsg)
 
 
-def _read_kind(config: StudyConfig, kind: str, window: Box, epsg: int) -> gpd.GeoDataFrame:
+def _read_kind(config: StudyConfig, kind: str, window: Box | None,
+               epsg: int) -> gpd.GeoDataFrame:
     parts = [read_window(config, name, window, epsg) for name in config.layers
              if config.layer_kind(name) == kind]
     if not parts:
@@ -523,11 +517,11 @@ def run_partitioned_coverage(
         raise StudyConfigError(msg)
     epsg = int(config.study.metric_crs.split(":")[1])
     _check_network(config)
-    units = _read_kind(config, "admin_units", _everything(), epsg)
+    units = _read_kind(config, "admin_units", None, epsg)
     units = units[units["level"].astype(str).isin(["county", "town"])]
     partitions = plan_partitions(units, max_partition_km2=max_partition_km2 or getattr(
         compute, "max_partition_km2", MAX_PARTITION_KM2))
-    facilities = _read_kind(config, "facilities", _everything(), epsg)
+    facilities = _read_kind(config, "facilities", None, epsg)
     types = study_types(config, facilities[facilities["status"].eq("existing")])
     if not types:
         msg = "no existing facility of the coverage types; nothing to count"
@@ -565,10 +559,6 @@ def run_partitioned_coverage(
     return PartitionedCoverage(coverage=coverage, partitions=partitions, stats=stats,
                                wall_s=time.perf_counter() - started, workers=limits,
                                client_peak_rss_bytes=_peak_rss_bytes())
-
-
-def _everything() -> Box:
-    return (-np.inf, -np.inf, np.inf, np.inf)
 
 
 def write_partitioned_outputs(result: PartitionedCoverage, units: gpd.GeoDataFrame,

@@ -13,7 +13,10 @@ Outputs (under ``out_dir``), by step:
   units, ``summary_by_town.csv`` (people, older people, households, facilities per 镇街);
 - ``[coverage]``: ``coverage.gpkg`` (uncovered cells, service areas);
 - ``[standards]``: ``compliance.xlsx`` (standards and plan indicators);
-- ``[siting]``: ``siting.gpkg`` (proposed sites per type);
+- ``[siting]``: ``siting.gpkg`` (layer ``proposed_sites``: the register of proposed sites,
+  :func:`geoplan.siting.site_register`) and ``siting.kml`` (the same sites for field apps);
+  with ``curve``, the coverage curve of each type as a chart, ``覆盖曲线-<type>.png`` (also in
+  the report, its table in ``report.xlsx``);
 - ``[boundary]``: ``boundary/联检报告.xlsx`` and ``boundary/联检成果归档/``;
 - with any step: ``map.html``, ``report.xlsx`` (说明, 方法, 标准依据, results per level and
   tier: :mod:`geoplan.study.deliverables`), ``report.html`` and its print, ``report.pdf``;
@@ -23,7 +26,9 @@ Outputs (under ``out_dir``), by step:
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
+import json
 import logging
 import warnings
 from collections.abc import Callable, Iterator
@@ -48,8 +53,14 @@ from geoplan.access import (
     tier_reach_m,
 )
 from geoplan.boundary import BoundaryInspection, inspect_boundaries
-from geoplan.errors import OutputError, StudyConfigError
-from geoplan.io import atomic_write, staged_folder, write_layers_gpkg
+from geoplan.errors import DatabaseError, NetworkError, OutputError, StudyConfigError
+from geoplan.io import (
+    atomic_write,
+    staged_folder,
+    write_layers_gpkg,
+    write_points_kml,
+    write_postgis_tables,
+)
 from geoplan.io.atomic import WRITE_ERRORS, write_error_cause
 from geoplan.population import unit_summary
 from geoplan.report import archive_by_line, charts, inspection_sheets, write_inspection_workbook
@@ -69,6 +80,8 @@ from geoplan.siting import (
     mclp,
     quotas_from_labels,
     rank_sites_by_marginal_gain,
+    register_headers_zh,
+    site_register,
 )
 from geoplan.standards import compliance_gdf
 from geoplan.study import deliverables
@@ -84,7 +97,8 @@ Step = Callable[[str], None]
 #: Progress names of the steps, in run order (layers first, map and reports last).
 STEP_LABELS = {"layers": "图层与概况 layers and summary",
                **{k: f"{v} {k}" for k, v in STEP_NAMES_ZH.items()},
-               "reports": "地图与报告 map and reports"}
+               "reports": "地图与报告 map and reports",
+               "postgis": "写回数据库 results to PostGIS"}
 
 
 @dataclass
@@ -102,7 +116,12 @@ class StudyRun:
     coverage
         Coverage per unit, facility type and tier (:func:`geoplan.access.coverage_by_unit`).
     proposals
-        Facility type -> ranked proposed sites with marginal gains.
+        Facility type -> ranked proposed sites: the register of each
+        (:func:`geoplan.siting.site_register`, indexed by the readable id) with the marginal
+        gains at the siting tier (``new_<count>``, ``cum_<count>``) and the model's ``gap``.
+    site_register
+        Every proposed site of every type, in type and rank order: readable id, coordinates,
+        镇街 and 社区/村, newly covered per tier, nearest existing facility.
     siting_gain
         Facility type -> before/after coverage per 镇街.
     inspection
@@ -122,6 +141,10 @@ class StudyRun:
         (:func:`geoplan.study.denominators.one_denominator_per_unit`).
     lang
         ``"zh"``: Chinese headers in every table written; ``"en"``: machine-readable names.
+    gaps
+        The cells left uncovered (:func:`geoplan.access.coverage_gaps`).
+    tables
+        The PostGIS tables written (``schema.table``), with ``[output.postgis]``.
     """
 
     plan: RunPlan
@@ -131,6 +154,7 @@ class StudyRun:
     nearest: pd.DataFrame | None = None
     compliance: dict[str, pd.DataFrame] = field(default_factory=dict)
     proposals: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    site_register: gpd.GeoDataFrame | None = None
     siting_gain: dict[str, pd.DataFrame] = field(default_factory=dict)
     inspection: BoundaryInspection | None = None
     service_areas: gpd.GeoDataFrame | None = None
@@ -140,6 +164,8 @@ class StudyRun:
     curve_sites: dict[str, pd.Index] = field(default_factory=dict)
     denominators: Denominators | None = None
     lang: str = "zh"
+    gaps: gpd.GeoDataFrame | None = None
+    tables: list[str] = field(default_factory=list)
 
 
 def _sheet_name(text: str) -> str:
@@ -213,8 +239,9 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> None:
         network, study.population, existing, study.admin_units, tiers_min=study.tiers_min,
         speed_m_per_min=study.speed_m_per_min, types=types, nearest=run.nearest,
     )
-    gaps = coverage_gaps(study.population, run.nearest, tier_min=max(study.tiers_min),
-                         speed_m_per_min=study.speed_m_per_min, types=types)
+    run.gaps = gaps = coverage_gaps(study.population, run.nearest,
+                                    tier_min=max(study.tiers_min),
+                                    speed_m_per_min=study.speed_m_per_min, types=types)
     run.service_areas = service_areas(
         network, existing[existing["facility_type"].isin(types)],
         max(study.tier_distances_m), dissolve_by="facility_type")
@@ -312,7 +339,8 @@ def propose_sites(study: Study, out_dir: Path, run: StudyRun) -> None:
     demand = cells.assign(town=assign_units(cells, study.towns.assign(level="town"))["town"]
                           .to_numpy()) if len(study.towns) else cells.assign(town=None)
     weights = demand[siting.demand].to_numpy(float)
-    layers = {}
+    tiers_m = dict(zip(study.tiers_min, study.tier_distances_m, strict=True))
+    registers = []
     for facility_type, name in run.plan.siting_types.items():
         section = siting.types[name]
         fixed = existing[existing["facility_type"].eq(facility_type)]
@@ -342,20 +370,93 @@ def propose_sites(study: Study, out_dir: Path, run: StudyRun) -> None:
                         if c in demand.columns)
         ranked = rank_sites_by_marginal_gain(result, reach, demand, existing_reach=existing_reach,
                                              columns=columns, site_ids=candidates.index)
-        sites = candidates.loc[ranked["site_id"]].reset_index(drop=True)
-        sites = gpd.GeoDataFrame(
-            ranked.assign(facility_type=facility_type, gap=result.gap),
-            geometry=sites.geometry.to_numpy(), crs=candidates.crs)
+        register = _register(study, network, facility_type, candidates.iloc[result.selected],
+                             fixed, tiers_m, (max_m, reach[result.selected], existing_reach),
+                             columns, run.notes)
+        gains = {c: ranked[c].to_numpy() for c in ranked.columns
+                 if c.startswith(("new_", "cum_"))}
+        sites = register.assign(**gains, gap=result.gap)
         run.proposals[facility_type] = sites
         if len(study.towns):
             run.siting_gain[facility_type] = coverage_before_after_by_unit(
                 result, reach, demand, "town", existing_reach=existing_reach, columns=columns)
-        layers[f"proposed_{facility_type}"] = sites
+        registers.append(register)
         logger.info("%s: %d new sites, %s covered %.0f -> %.0f (gap %.2g)", facility_type,
                     len(sites), siting.demand, result.weight_before, result.weight_after,
                     result.gap)
-    if layers:
-        run.outputs["siting"] = write_layers_gpkg(layers, out_dir / "siting.gpkg")
+    if registers:
+        run.site_register = pd.concat(registers)
+        write_site_register(study, run, out_dir)
+
+
+def _register(study: Study, network, facility_type: str, chosen: gpd.GeoDataFrame,
+              fixed: gpd.GeoDataFrame, tiers_m: dict[float, float],
+              solved: tuple, columns: tuple[str, ...], notes: list[str]) -> gpd.GeoDataFrame:
+    """Return the register of one type's chosen sites (:func:`geoplan.siting.site_register`).
+
+    ``solved`` is the siting distance with the chosen sites' and the existing sites' reach
+    matrices; a tier beyond that distance is searched again, to the largest tier.
+    """
+    max_m, reach, existing_reach = solved
+    farthest = max(tiers_m.values())
+    cells = study.population
+    if farthest > max_m:
+        reach = reach_matrix(network, chosen, cells, farthest)
+        existing_reach = reach_matrix(network, fixed, cells, farthest)
+    nearest = None
+    if len(fixed):
+        try:
+            nearest = nearest_facility_time(
+                network, chosen, fixed, speed_m_per_min=study.speed_m_per_min,
+                max_minutes=np.inf, types=[facility_type])
+        except NetworkError as exc:  # an existing site off the network: say so, keep going
+            notes.append(f"选址 {FACILITY_TYPES[facility_type].name_zh}：无法计算最近现有同类设施"
+                         f"的步行距离 (nearest existing facility not computed: {exc})")
+    return site_register(chosen, cells, reach, tiers_m, facility_type=facility_type,
+                         existing_reach=existing_reach, units=study.admin_units,
+                         nearest=nearest, existing=fixed, columns=columns)
+
+
+#: Columns of the register in the workbook sheet 建议选址 and the KML descriptions, in order
+#: (the per-tier gains follow the places and coordinates).
+_REGISTER_FIRST = ["site_id", "type_name", "rank", "town_code", "town_name", "village_code",
+                   "village_name", "x_east_m", "y_north_m", "gk_crs", "lon_wgs84", "lat_wgs84",
+                   "lon_gcj02", "lat_gcj02"]
+_REGISTER_LAST = ["nearest_name", "nearest_id", "nearest_status", "nearest_dist_m",
+                  "nearest_time_min", "candidate_id"]
+#: Number formats of the coordinates: metres to the centimetre, degrees to about 1 cm.
+REGISTER_FORMATS = {"x_east_m": "0.00", "y_north_m": "0.00", "lon_wgs84": "0.0000000",
+                    "lat_wgs84": "0.0000000", "lon_gcj02": "0.0000000",
+                    "lat_gcj02": "0.0000000", "nearest_dist_m": "#,##0",
+                    "nearest_time_min": "0.0"}
+
+
+def register_table(register: pd.DataFrame) -> pd.DataFrame:
+    """Return the register as the sheet 建议选址 shows it: ids, places, coordinates, gains."""
+    gains = [c for c in register.columns if c.startswith("new_") and c.endswith("min")]
+    return pd.DataFrame(register[[*_REGISTER_FIRST, *gains, *_REGISTER_LAST]]).reset_index(
+        drop=True)
+
+
+def write_site_register(study: Study, run: StudyRun, out_dir: Path) -> None:
+    """Write the register of proposed sites: ``siting.gpkg`` and ``siting.kml``.
+
+    The GeoPackage layer ``proposed_sites`` keeps the machine field names, in the study's
+    Gauss-Krüger CRS; the KML has one placemark per site named by its readable id, with a
+    description table (Chinese labels, or the field names under ``--lang en``), in WGS 84.
+    """
+    register = run.site_register
+    run.outputs["siting"] = write_layers_gpkg(
+        {"proposed_sites": register.reset_index(drop=True)}, out_dir / "siting.gpkg")
+    headers = register_headers_zh(study.tiers_min)
+    table = register_table(register)
+    fields = {c: report.header_text(c, headers, lang=run.lang)
+              for c in table.columns if c != "site_id"}
+    formats = {"x_east_m": ".2f", "y_north_m": ".2f", **{c: ".7f" for c in (
+        "lon_wgs84", "lat_wgs84", "lon_gcj02", "lat_gcj02")}, "nearest_time_min": ".1f"}
+    run.outputs["siting_kml"] = write_points_kml(
+        register, out_dir / "siting.kml", name_column="site_id", fields=fields,
+        folder_column="type_name", document_name=f"{study.name} 建议选址", formats=formats)
 
 
 def inspect_study_boundaries(study: Study, out_dir: Path, run: StudyRun) -> None:
@@ -408,7 +509,8 @@ def _map_layers(study: Study, run: StudyRun, key: str | None) -> dict[str, gpd.G
             layers["standards"] = shown
     layers["facilities"] = study.facilities
     if key in run.proposals:
-        layers["proposed_sites"] = run.proposals[key]
+        sites = run.proposals[key]
+        layers["proposed_sites"] = sites.assign(name=sites["site_id"].to_numpy())
     if run.inspection is not None:
         layers |= {"boundary_lines": study.boundary_lines,
                    "boundary_markers": study.boundary_markers,
@@ -460,7 +562,9 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
     run.outputs["map"] = maps.save_map(m, out_dir / "map.html")
 
     run.outputs["report_xlsx"] = report.write_workbook(
-        report_sheets(study, run), out_dir / "report.xlsx", lang=run.lang)
+        report_sheets(study, run), out_dir / "report.xlsx", lang=run.lang,
+        headers={"建议选址": register_headers_zh(study.tiers_min)},
+        number_formats={"建议选址": REGISTER_FORMATS})
     sections = report_sections(study, run, key)
     title = f"{study.name} 民政设施评估"
     run.outputs["report_html"] = report.write_html_report(
@@ -468,6 +572,14 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
         note="合成数据仅供演示" if _has_synthetic(study) else "")
     run.outputs["report_pdf"] = report.write_pdf_report(run.outputs["report_html"],
                                                         out_dir / "report.pdf")
+    weight_label = _COVERED_LABELS[study.config.siting.demand] if run.curves else ""
+    for facility_type, curve in run.curves.items():
+        name = FACILITY_TYPES[facility_type].name_zh
+        path = out_dir / f"{_sheet_name(f'覆盖曲线-{name}')}.png"
+        png = charts.figure_png(_curve_chart(facility_type, curve, weight_label))
+        with atomic_write(path) as tmp:
+            tmp.write_bytes(png)
+        run.outputs[f"curve_chart_{facility_type}"] = path
 
 
 def _has_synthetic(study: Study) -> bool:
@@ -479,7 +591,8 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
 
     Order: 说明, 方法, 标准依据, 分母核对 (when sources disagree), 运行提示, 镇街概况,
     coverage per level (全域, 镇街, 社区/村) and tier, 达标情况 and the standards per level,
-    the plan indicators, 建议选址 per type, the coverage curves, the inspection findings.
+    the plan indicators, 建议选址 (every proposed site), the coverage curves, the inspection
+    findings.
     """
     profile = study.standards_profile if run.standards is not None else None
     sheets: dict[str, pd.DataFrame] = {
@@ -497,15 +610,15 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
     if run.summary is not None:
         sheets["镇街概况"] = run.summary.reset_index()
     if run.coverage is not None:
-        sheets |= deliverables.coverage_sheets(run.coverage, study.admin_units)
+        sheets |= deliverables.coverage_sheets(run.coverage, study.admin_units,
+                                                study.config.study.admin_code)
     if run.standards is not None:
         sheets["达标情况"] = deliverables.compliance_summary(run.standards)
         sheets |= deliverables.compliance_by_level(run.standards)
         sheets |= {name: run.compliance[name] for name in ("指标完成情况", "数据质量提示")
                    if name in run.compliance}
-    for facility_type, ranked in run.proposals.items():
-        sheets[_sheet_name(f"选址-{FACILITY_TYPES[facility_type].name_zh}")] = _in_chinese(
-            ranked.drop(columns="geometry"))
+    if run.site_register is not None:
+        sheets["建议选址"] = register_table(run.site_register)
     weight_label = _COVERED_LABELS[study.config.siting.demand] if run.curves else ""
     for facility_type, curve in run.curves.items():
         name = FACILITY_TYPES[facility_type].name_zh
@@ -626,11 +739,81 @@ def _curve_section(facility_type: str, curve: CoverageCurve,
     name = FACILITY_TYPES[facility_type].name_zh
     return report.ReportSection(
         f"新增{name}数量与覆盖率（覆盖曲线）", text=_curve_text(curve, weight_label),
-        figures=[charts.coverage_curve_chart(
-            curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
-            lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
-            lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
-            title=f"新增{name}数量与{weight_label}覆盖率")])
+        figures=[_curve_chart(facility_type, curve, weight_label)])
+
+
+def _curve_chart(facility_type: str, curve: CoverageCurve, weight_label: str):
+    """Draw the coverage curve of one type, its knee and the LSCP answer marked."""
+    name = FACILITY_TYPES[facility_type].name_zh
+    return charts.coverage_curve_chart(
+        curve.table, total_weight=curve.total_weight, knee_p=knee_p(curve.table),
+        lscp_p=None if curve.lscp is None else len(curve.lscp.selected),
+        lscp_weight=None if curve.lscp is None else curve.lscp.weight_after,
+        title=f"新增{name}数量与{weight_label}覆盖率")
+
+
+def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
+    """Return the result tables of a run, by the table names ``[output.postgis]`` writes.
+
+    ``coverage_by_unit`` (per unit, type and tier), ``nearest_by_cell``,
+    ``uncovered_cells``, ``service_areas``, ``summary_by_town``, ``standards``,
+    ``proposed_<type>`` and ``siting_gain_<type>``, ``boundary_findings``: those the run
+    produced, in the study's metric CRS, with machine-readable column names.
+    """
+    tables: dict[str, pd.DataFrame | None] = {
+        "coverage_by_unit": run.coverage,
+        "nearest_by_cell": None if run.nearest is None else study.population[[
+            study.population.geometry.name]].join(run.nearest),
+        "uncovered_cells": run.gaps,
+        "service_areas": run.service_areas,
+        "summary_by_town": run.summary,
+        "standards": run.standards,
+    }
+    for facility_type, sites in run.proposals.items():
+        tables[f"proposed_{facility_type}"] = sites
+        tables[f"siting_gain_{facility_type}"] = run.siting_gain.get(facility_type)
+    if run.inspection is not None:
+        tables["boundary_findings"] = run.inspection.findings
+    return {name: _storable(table) for name, table in tables.items() if table is not None}
+
+
+def _storable(table: pd.DataFrame) -> pd.DataFrame:
+    """Cells a table column cannot hold as such (lists, dicts, sets) become text."""
+    out = table.copy()
+    geometry = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    for column in out.columns:
+        if column != geometry and out[column].dtype == object and out[column].map(
+                lambda v: isinstance(v, list | tuple | dict | set)).any():
+            out[column] = out[column].map(lambda v: v if v is None else str(v))
+    return out
+
+
+def write_results_to_postgis(study: Study, run: StudyRun, metadata: dict) -> None:
+    """Write the run's result tables into ``[output.postgis]``'s schema, in one transaction.
+
+    Besides :func:`result_tables`, a one-row ``geoplan_run`` table says which run wrote
+    them (version, study, steps, the tables, the time); every table's comment holds the
+    same as JSON. The earlier tables of the same names are replaced only when every table
+    is written.
+
+    Raises
+    ------
+    OutputError
+        If the database cannot be reached or refuses the write (the earlier tables stay).
+    """
+    target = study.config.output.postgis
+    tables = result_tables(study, run)
+    stamp = {**metadata, "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+             "tables": sorted(tables)}
+    tables["geoplan_run"] = pd.DataFrame([{k: v if isinstance(v, str) else json.dumps(
+        v, ensure_ascii=False) for k, v in stamp.items()}])
+    try:
+        run.tables = write_postgis_tables(tables, target.schema_name, dsn=target.dsn,
+                                          comment=json.dumps(stamp, ensure_ascii=False))
+    except DatabaseError as exc:
+        msg = (f"cannot write the results to PostGIS (schema {target.schema_name}): {exc}; "
+               "the earlier tables and the output folder are unchanged")
+        raise OutputError(msg) from exc
 
 
 def _study_digest(study: Study) -> str:
@@ -642,7 +825,7 @@ def input_files(study: Study) -> list[Path]:
     """Every file the study reads: the study file, its layers, tables and network file."""
     config = study.config
     files = [config.path] if config.path is not None else []
-    files += [layer.path for layer in config.layers.values()]
+    files += [layer.path for layer in config.layers.values() if layer.path is not None]
     files += [table.path for table in config.tables.values()]
     if config.network is not None and config.network.path is not None:
         files.append(config.network.path)
@@ -735,6 +918,9 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
             if plan.steps:
                 tell(STEP_LABELS["reports"])
                 write_map_and_reports(study, stage, run)
+            if study.config.output.postgis is not None:  # last: only a run that succeeded
+                tell(STEP_LABELS["postgis"])
+                write_results_to_postgis(study, run, metadata)
             run.outputs = {k: final / Path(v).relative_to(stage)
                            for k, v in run.outputs.items()}
     except WRITE_ERRORS as exc:  # disk full, read-only, GDAL: name the file and the cause
@@ -744,11 +930,12 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
     return run
 
 
-def step_labels(plan: RunPlan) -> list[str]:
-    """Return the progress labels of a run of ``plan``, in order."""
+def step_labels(plan: RunPlan, *, postgis: bool = False) -> list[str]:
+    """Return the progress labels of a run of ``plan``, in order (``postgis``: write-back)."""
     return [STEP_LABELS["layers"], *(STEP_LABELS[s] for s in plan.steps),
-            *([STEP_LABELS["reports"]] if plan.steps else [])]
+            *([STEP_LABELS["reports"]] if plan.steps else []),
+            *([STEP_LABELS["postgis"]] if postgis else [])]
 
 
-__all__ = ["STEP_LABELS", "StudyRun", "check_output_folder", "input_files", "run_study",
-           "step_labels"]
+__all__ = ["STEP_LABELS", "StudyRun", "check_output_folder", "input_files", "result_tables",
+           "run_study", "step_labels", "write_results_to_postgis"]

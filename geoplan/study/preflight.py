@@ -4,9 +4,9 @@
 validates is never rejected by a run for its configuration or its inputs. The checks run in
 two passes, each reporting every problem at once: :func:`config_problems` on the study file
 alone (profiles and registries that exist, settings a step needs, layer names a section
-refers to), then, after the layers are loaded and validated, :func:`input_problems` on
-their content (empty layers a step needs, quotas naming unknown 镇街, more sites asked for
-than candidates can give).
+refers to, an ``[output.postgis]`` database that answers and may be written), then, after
+the layers are loaded and validated, :func:`input_problems` on their content (empty layers a
+step needs, quotas naming unknown 镇街, more sites asked for than candidates can give).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from geoplan.errors import GeoplanError, StudyConfigError
 from geoplan.indicators import load_registry
+from geoplan.io import postgis_target_problems
 from geoplan.network import check_snap_offsets, snap_points
 from geoplan.schema import FACILITY_TYPES, facility_type_key
 from geoplan.standards import load_profile
@@ -48,10 +49,14 @@ STEP_NAMES_ZH = {
 }
 #: What a study file adds to ask for a step it left out.
 _HOW_TO_ASK = {
-    "coverage": "add a [coverage] section (and [network], population and facilities)",
-    "standards": "add a [standards] section (profile = ...)",
-    "siting": "add a [siting] section with [siting.types.<type>] tables",
-    "boundary": "add a [boundary] section (and admin units and boundary lines)",
+    "coverage": "如需，请添加 [coverage] 节（及 [network]、人口与设施图层） / "
+                "add a [coverage] section (and [network], population and facilities)",
+    "standards": "如需，请添加 [standards] 节（profile = ...） / "
+                 "add a [standards] section (profile = ...)",
+    "siting": "如需，请添加 [siting] 节及 [siting.types.<类型>] 表 / "
+              "add a [siting] section with [siting.types.<type>] tables",
+    "boundary": "如需，请添加 [boundary] 节（及行政区划与界线图层） / "
+                "add a [boundary] section (and admin units and boundary lines)",
 }
 _CANDIDATE_SOURCES = ("demand_clusters", "network_nodes")
 
@@ -142,6 +147,10 @@ def config_problems(config: StudyConfig) -> list[str]:
         if config.study.reference_date is None:
             problems.append("[boundary]: needs study.reference_date (the inspection's "
                             "reference date, for overdue lines and markers and the plan)")
+    target = config.output.postgis
+    if target is not None:
+        problems += [f"output.postgis: {p}" for p in
+                     postgis_target_problems(target.schema_name, dsn=target.dsn)]
     if config.map.basemap == "tianditu" and not (
             config.map.tianditu_tk or os.environ.get("GEOPLAN_TIANDITU_TK")):
         problems.append("map.basemap: the 天地图 basemap needs a key: map.tianditu_tk = \"...\" "
@@ -283,10 +292,10 @@ def plan_run(config: StudyConfig, *, only: tuple[str, ...] | None = None) -> Run
         the file must ask for.
     """
     wanted = config.steps if only is None else tuple(s for s in config.steps if s in only)
-    skipped = {s: f"{STEP_NAMES_ZH[s]} ({s}) not asked for: {_HOW_TO_ASK[s]}"
+    skipped = {s: f"{STEP_NAMES_ZH[s]} ({s})：研究文件未要求 not asked for；{_HOW_TO_ASK[s]}"
                for s in STEP_NAMES_ZH if s not in config.steps}
     if only is not None:
-        skipped |= {s: f"{STEP_NAMES_ZH[s]} ({s}) left out of this command"
+        skipped |= {s: f"{STEP_NAMES_ZH[s]} ({s})：本命令不含此步骤 left out of this command"
                     for s in config.steps if s not in only}
     aliases = config.types.aliases
     coverage = ()
