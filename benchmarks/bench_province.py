@@ -101,6 +101,26 @@ def projections(stats: pd.DataFrame, wall_s: float, n_workers: int) -> dict:
             "workers": out}
 
 
+def single_process_need(stats: pd.DataFrame, study: Path) -> tuple[float, float]:
+    """Project one process's peak memory from the largest partition: (bytes, nodes).
+
+    Memory per node = (the largest partition's worker peak - that worker's memory when its
+    first partition started) / the partition's nodes; the whole network's nodes are its
+    street count times the partitions' nodes-per-street ratio.
+    """
+    import pyogrio
+
+    from geoplan.study.config import read_study_config
+
+    config = read_study_config(study)
+    edges = pyogrio.read_info(config.network.path)["features"]
+    nodes = edges * stats["nodes"].sum() / stats["edges"].sum()
+    big = stats.sort_values("nodes").iloc[-1]
+    base = stats.loc[stats["pid"] == big["pid"], "start_rss_bytes"].min()
+    per_node = (big["peak_rss_bytes"] - base) / big["nodes"]
+    return base + per_node * nodes, nodes
+
+
 def oom_point(peak_rss_bytes: int, base_rss_bytes: int, nodes: int, cells: int,
               memory_bytes: float) -> dict:
     """Network size (nodes, with cells in the measured ratio) at which one process runs out.
@@ -180,9 +200,11 @@ def main() -> None:
 
     if not args.no_single:
         memory = psutil.virtual_memory().total
-        need = peaks.max() * stats["nodes"].sum() / max(stats["nodes"].max(), 1)
-        print(f"\nsingle process: projected to need about {need / GB:.1f} GB "
-              f"(of {memory / GB:.1f} GB)")
+        need, nodes = single_process_need(stats, study)
+        print(f"\nsingle process: {nodes / 1e6:.2f} M nodes (from the street file); projected "
+              f"from the largest partition to need about {need / GB:.1f} GB "
+              f"(of {memory / GB:.1f} GB, {psutil.virtual_memory().available / GB:.1f} GB "
+              "free)")
         if need < 0.7 * psutil.virtual_memory().available:
             single = _single_process(study)
             if "error" in single:

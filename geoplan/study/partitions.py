@@ -80,6 +80,7 @@ DEFAULT_WORKER_MEMORY = 4 * 2**30
 STATS_ZH = {"partition": "分区", "level": "分区层级", "area_km2": "面积（平方公里）",
             "cells": "人口格网数", "facilities": "窗口内设施数", "nodes": "窗口内路网节点数",
             "edges": "窗口内路段数", "seconds": "用时（秒）",
+            "start_rss_bytes": "开始时工作进程内存（字节）",
             "peak_rss_bytes": "工作进程内存峰值（字节）", "pid": "工作进程号"}
 _SUMMED = ("n_cells", "_total", "_covered", "_covered_straight", "_detour_loss")
 
@@ -172,14 +173,15 @@ def plan_partitions(units: gpd.GeoDataFrame, *,
                                  tuple(float(v) for v in bounds), area))
             continue
         batch: list[int] = []
-        batch_km2 = 0.0
+        batch_km2, number = 0.0, 0
         areas = mine.area.to_numpy() / 1e6
         for i in range(len(mine)):
             batch.append(i)
             batch_km2 += areas[i]
             if batch_km2 >= max_partition_km2 or i == len(mine) - 1:
                 part = mine.iloc[batch]
-                out.append(Partition(f"{code}-{len(out) + 1}", "town",
+                number += 1
+                out.append(Partition(f"{code}-{number}", "town",
                                      tuple(part["code"].astype(str)),
                                      tuple(float(v) for v in part.total_bounds), batch_km2))
                 batch, batch_km2 = [], 0.0
@@ -268,6 +270,13 @@ def _core_cells(cells: gpd.GeoDataFrame, units: gpd.GeoDataFrame, partition: Par
     return cells[mine]
 
 
+def _rss_bytes() -> int:
+    """Resident memory of this process now (bytes)."""
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
 def _peak_rss_bytes() -> int:
     """Peak resident memory of this process so far (bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -321,6 +330,7 @@ def coverage_of_partition(config_path: str | os.PathLike[str], partition: Partit
         seconds, the worker's peak memory in bytes, its process id).
     """
     started = time.perf_counter()
+    start_rss = _rss_bytes()
     config = read_study_config(config_path)
     tiers, speed = tuple(config.walking.tiers_min), config.walking.speed_m_per_min
     reach_m = float(max(tier_reach_m(tiers, speed)))
@@ -351,8 +361,8 @@ def coverage_of_partition(config_path: str | os.PathLike[str], partition: Partit
         if placeholder:
             table = _zero_coverage(table)
         table = _pad_types(table, present, types)
-    stats |= {"seconds": time.perf_counter() - started, "peak_rss_bytes": _peak_rss_bytes(),
-              "pid": os.getpid()}
+    stats |= {"seconds": time.perf_counter() - started, "start_rss_bytes": start_rss,
+              "peak_rss_bytes": _peak_rss_bytes(), "pid": os.getpid()}
     return {"coverage": table, "stats": stats}
 
 
@@ -451,8 +461,9 @@ class PartitionedCoverage:
     partitions
         The partitions, in plan order.
     stats
-        One row per partition: cells, facilities, nodes, edges, seconds, the peak memory of
-        the worker process that ran it (bytes) and its process id.
+        One row per partition: cells, facilities, nodes, edges, seconds, the memory of the
+        worker process that ran it when it started and its peak so far (bytes), and its
+        process id.
     wall_s
         Wall time of the whole run (seconds), cluster start included.
     workers
