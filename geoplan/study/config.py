@@ -468,6 +468,39 @@ class NetworkConfig(_Strict):
         return self
 
 
+class ComputeSection(_Strict):
+    """``[compute]``: run the coverage step partitioned per county, on Dask.
+
+    ``scheduler`` is the address of a running Dask scheduler (``"tcp://10.0.0.5:8786"``);
+    without it a local cluster is started: ``workers`` single-threaded workers (default one
+    per core, as many as the memory allows), each limited to ``memory_limit`` (``"4GB"``,
+    default 4 GB or less on a smaller machine), in their own processes unless
+    ``processes = false``. A county larger than ``max_partition_km2`` is split by its 镇街
+    (see :mod:`geoplan.study.partitions`).
+    """
+
+    scheduler: str | None = None
+    workers: int | None = Field(default=None, ge=1)
+    memory_limit: str | None = None
+    processes: bool = True
+    max_partition_km2: float = Field(default=2500.0, gt=0)
+
+    @field_validator("memory_limit")
+    @classmethod
+    def check_memory(cls, value: str | None) -> str | None:
+        """Accept a memory size such as ``"4GB"`` or ``"1500MiB"``."""
+        if value is None:
+            return None
+        from dask.utils import parse_bytes
+
+        try:
+            parse_bytes(value)
+        except ValueError:
+            msg = f"memory_limit {value!r} is not a size such as \"4GB\""
+            raise ValueError(msg) from None
+        return value
+
+
 class PostgisOutput(_Strict):
     """``[output.postgis]``: the run's result tables, written into one PostGIS schema.
 
@@ -506,6 +539,7 @@ class StudyConfig(_Strict):
     layers: dict[str, LayerConfig] = {}
     tables: dict[str, TableConfig] = {}
     network: NetworkConfig | None = None
+    compute: ComputeSection | None = None
     output: OutputSection = OutputSection()
 
     _path: Path | None = PrivateAttr(default=None)
