@@ -151,6 +151,10 @@ def test_the_results_are_written_back_as_tables(runs, server):
     cells = _sql(f"SELECT count(*), min(ST_SRID(geometry)) FROM {out}.uncovered_cells")[0]
     assert cells == (len(run.gaps), study.metric_epsg)
     assert _sql(f"SELECT count(*) FROM {out}.nearest_by_cell") == [(len(study.population),)]
+    columns = {r[0] for r in _sql("SELECT column_name FROM information_schema.columns WHERE "
+                                  "table_schema = %s AND table_name = 'summary_by_town'",
+                                  (out,))}
+    assert {"code", "pop", "elderly_station"} <= columns  # machine-readable names
     record = dict(zip(["study", "steps", "tables"], _sql(
         f"SELECT study, steps, tables FROM {out}.geoplan_run")[0], strict=True))
     assert record["study"] == study.name

@@ -803,7 +803,8 @@ def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
             study.population.geometry.name]].join(run.nearest),
         "uncovered_cells": run.gaps,
         "service_areas": run.service_areas,
-        "summary_by_town": run.summary,
+        "summary_by_town": None if run.summary is None else run.summary.rename(
+            columns={FACILITY_TYPES[t].name_zh: t for t in FACILITY_TYPES}),
         "standards": run.standards,
     }
     for facility_type, sites in run.proposals.items():
