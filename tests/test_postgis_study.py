@@ -151,6 +151,10 @@ def test_the_results_are_written_back_as_tables(runs, server):
     cells = _sql(f"SELECT count(*), min(ST_SRID(geometry)) FROM {out}.uncovered_cells")[0]
     assert cells == (len(run.gaps), study.metric_epsg)
     assert _sql(f"SELECT count(*) FROM {out}.nearest_by_cell") == [(len(study.population),)]
+    columns = {r[0] for r in _sql("SELECT column_name FROM information_schema.columns WHERE "
+                                  "table_schema = %s AND table_name = 'summary_by_town'",
+                                  (out,))}
+    assert {"code", "pop", "elderly_station"} <= columns  # machine-readable names
     record = dict(zip(["study", "steps", "tables"], _sql(
         f"SELECT study, steps, tables FROM {out}.geoplan_run")[0], strict=True))
     assert record["study"] == study.name
@@ -348,3 +352,11 @@ def test_rows_without_an_id_are_named_by_the_primary_key(server):
     good = read_postgis_layer("facilities", None, query=f"SELECT * FROM {server}.keyed "
                               "WHERE gid <> 8")  # a query has no key: rows by number
     assert list(good.index) == ["F1", "F2"]
+
+
+def test_a_table_with_a_multiindex_is_written_one_column_per_level(server):
+    frame = pd.DataFrame({"pop": [1.0, 2.0]}, index=pd.MultiIndex.from_tuples(
+        [("town", "350582001"), ("town", "350582002")], names=["level", None]))
+    write_postgis_table(frame, f"{server}.levels")
+    assert _sql(f"SELECT level, level_1, pop FROM {server}.levels ORDER BY level_1") == [
+        ("town", "350582001", 1.0), ("town", "350582002", 2.0)]

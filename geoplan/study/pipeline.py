@@ -804,7 +804,8 @@ def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
         "uncovered_cells": run.gaps,
         "service_areas": None if run.service_areas is None  # per (type, tier): as columns
         else run.service_areas.reset_index(),
-        "summary_by_town": run.summary,
+        "summary_by_town": None if run.summary is None else run.summary.rename(
+            columns={FACILITY_TYPES[t].name_zh: t for t in FACILITY_TYPES}),
         "standards": run.standards,
     }
     for facility_type, sites in run.proposals.items():

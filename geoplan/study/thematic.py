@@ -49,8 +49,8 @@ def _file_part(text: str) -> str:
 def map_sources(study: Study, theme: str) -> list[str]:
     """Return the footer's data sources of ``theme``: each layer's kind and stated source.
 
-    Synthetic layers say so; a layer without a stated source is named by its file or table. The
-    walking network is named for the themes drawn from walking distances.
+    Synthetic layers say so; a layer without a stated source is named with its file (or its
+    PostGIS table). The walking network is named for the themes drawn from walking distances.
     """
     config = study.config
     sources = []
