@@ -315,8 +315,11 @@ def test_the_study_file_keeps_database_keys_and_credentials_apart(tmp_path):
             read_study_config(path)
         return str(info.value)
 
-    assert "exactly one of path (a file), table or sql" in problems(
+    assert "layers.towns: give table or sql, not both" in problems(
         'table = "a.towns"\nsql = "SELECT * FROM a.towns"\n')
+    assert "layers.towns.path: give path (a file) or table (a PostGIS layer), not both" in (
+        problems('table = "a.towns"\npath = "towns.gpkg"\n'))
+    assert "layers.towns.path: path is required" in problems('coords = "cgcs2000"\n')
     assert "sheet: for files only" in problems('table = "a.towns"\nsheet = "x"\n')
     assert "dsn: for a PostGIS layer" in problems(
         'path = "towns.gpkg"\ncoords = "cgcs2000"\ndsn = "service=x"\n')

@@ -801,7 +801,8 @@ def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
         "nearest_by_cell": None if run.nearest is None else study.population[[
             study.population.geometry.name]].join(run.nearest),
         "uncovered_cells": run.gaps,
-        "service_areas": run.service_areas,
+        "service_areas": None if run.service_areas is None  # per (type, tier): as columns
+        else run.service_areas.reset_index(),
         "summary_by_town": run.summary,
         "standards": run.standards,
     }
