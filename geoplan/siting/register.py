@@ -265,7 +265,7 @@ def _nearest(nearest: pd.DataFrame | None, existing: pd.DataFrame | None, facili
         ["nearest_id", "nearest_name", "nearest_status"]].astype(object)
     if nearest is None or f"{facility_type}_facility" not in nearest.columns:
         return out
-    found = nearest.reindex(index)
+    found = nearest if nearest.index.equals(index) else nearest.reindex(index)
     ids = found[f"{facility_type}_facility"]
     out["nearest_id"] = [str(i) if isinstance(i, str) or pd.notna(i) else None for i in ids]
     out["nearest_dist_m"] = found[f"{facility_type}_dist_m"].round(0).to_numpy()

@@ -512,8 +512,7 @@ def _map_layers(study: Study, run: StudyRun, key: str | None) -> dict[str, gpd.G
             layers["standards"] = shown
     layers["facilities"] = study.facilities
     if key in run.proposals:
-        sites = run.proposals[key]
-        layers["proposed_sites"] = sites.assign(name=sites["site_id"].to_numpy())
+        layers["proposed_sites"] = run.proposals[key]  # labelled by its readable site_id
     if run.inspection is not None:
         layers |= {"boundary_lines": study.boundary_lines,
                    "boundary_markers": study.boundary_markers,
