@@ -161,6 +161,7 @@ def _ils(cov_ptr, cov_idx, ct_ptr, ct_idx, w, start, rounds, kick, seed):
 
 def iterated_swap_mclp(cover: sp.csr_matrix, Ct: sp.csr_matrix, w: np.ndarray,
                        start, *, rounds: int = 100, kick: int = 3, seed: int = 0,
+                       batches: int = 1,
                        time_limit_s: float | None = None) -> tuple[list[int], float]:
     """Improve a maximal-covering answer by best swaps with random kicks in between.
 
@@ -173,15 +174,15 @@ def iterated_swap_mclp(cover: sp.csr_matrix, Ct: sp.csr_matrix, w: np.ndarray,
     start
         Chosen candidate indices (``p`` of them, distinct).
     rounds
-        Kicks, each followed by a full local search; with ``time_limit_s``, the kicks of one
-        batch (batches run, each from the best answer so far, until the time is up).
+        Kicks of one batch, each followed by a full local search.
+    batches
+        Batches to run, each from the best answer so far with its own seed.
     kick
         At most this many sites replaced per kick.
     seed
         Seed of the kicks (the answer is reproducible for a given number of batches).
     time_limit_s
-        Keep running batches of ``rounds`` kicks until this many seconds have passed
-        (``None``: one batch).
+        Start no further batch once this many seconds have passed (``None``: no limit).
 
     Returns
     -------
@@ -197,5 +198,5 @@ def iterated_swap_mclp(cover: sp.csr_matrix, Ct: sp.csr_matrix, w: np.ndarray,
     while True:
         sel, value = _ils(*arrays, sel, int(rounds), int(kick), int(seed) + batch)
         batch += 1
-        if t_end is None or time.perf_counter() >= t_end:
+        if batch >= batches or (t_end is not None and time.perf_counter() >= t_end):
             return [int(j) for j in sel], float(value)
