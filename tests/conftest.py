@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,11 @@ def shared_data() -> Path:
 def futian_graphml(shared_data: Path) -> Path:
     """The real OSM walking network of part of Futian, Shenzhen (GraphML, EPSG:4326)."""
     return shared_data / "osm" / "shenzhen-futian.graphml"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian Chromium (playwright), shared by the browser tests of every file."""
+    from browser_pages import launch_chromium
+
+    yield from launch_chromium()

@@ -2,7 +2,9 @@
 
 Shared by the small-study tests (``test_deliverables.py``) and the demo's (``test_cli.py``):
 the coverage sheets per level and tier add up, one households figure per 镇街 on every sheet,
-each workbook prints on A4 landscape, and the PDF report is Chinese in the embedded font.
+each workbook prints on A4 landscape, the PDF report is Chinese in the embedded font, and
+the thematic maps (专题图) are A4 sheets with their title, legend, scale, north arrow and
+footer, drawn in Chinese.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pandas as pd
+from matplotlib.image import imread
 from pdf_checks import drawn_han_by_font, han_characters, page_extents, pdf_text
 from pypdf import PdfReader
 
@@ -125,3 +128,35 @@ def check_pdf(pdf: Path) -> None:
     for i, page in enumerate(page_extents(pdf)):
         assert page["left"] >= MARGIN_PT - 0.5, f"page {i + 1}"
         assert page["right"] <= page["width"] - MARGIN_PT + 0.5, f"page {i + 1}"
+
+
+#: What every thematic map sheet says besides its map (the static maps' fixed texts).
+SHEET_WORDS = ("图例", "比例尺", "北", "坐标系：2000国家大地坐标系（CGCS2000），高斯-克吕格投影",
+               "数据来源：", "制图日期：", "内部工作底图，未经审核不得公开")
+
+
+def check_thematic_maps(folder: Path, stems: list[str], *, dpi: int = 200) -> None:
+    """Each thematic map is a PDF and a PNG on A4 with the sheet's texts, drawn in Chinese.
+
+    The PDF's text holds the title, the legend heading, the scale, the north arrow, the
+    coordinate system, the sources, the date and the note; every Chinese character in it is
+    drawn by the embedded Noto Sans SC (not a missing-glyph box); the PNG is an A4 page at
+    ``dpi`` and not blank.
+    """
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == sorted(f"{s}.{ext}" for s in stems for ext in ("pdf", "png")), written
+    for stem in stems:
+        pdf = folder / f"{stem}.pdf"
+        text = pdf_text(pdf)
+        for words in SHEET_WORDS:
+            assert words in text, (stem, words)
+        (page,) = PdfReader(pdf).pages
+        size_mm = sorted(round(float(v) / 72 * 25.4) for v in page.mediabox[2:])
+        assert size_mm == [210, 297], (stem, size_mm)
+        drawn = drawn_han_by_font(pdf)
+        assert drawn, stem
+        assert all("Noto" in font for font in drawn), (stem, list(drawn))
+        assert han_characters(text) <= set().union(*drawn.values()), stem
+        png = imread(folder / f"{stem}.png")
+        assert sorted(png.shape[:2]) == [int(210 / 25.4 * dpi), int(297 / 25.4 * dpi)], stem
+        assert png[..., :3].std() > 0.05, stem

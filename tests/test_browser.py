@@ -7,10 +7,7 @@ tests prove the HTML renders offline. Needs the Debian packages ``chromium`` and
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import folium
@@ -19,65 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import synthetic_layers as sl
+from browser_pages import FIND_MAP_JS, legend_rows, legend_sections, open_offline, overlay_input
 from matplotlib.image import imread
 
 from geoplan import maps, report
 from geoplan.report import charts
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
-LOCAL_SCHEMES = ("file:", "data:", "about:")
-FIND_MAP_JS = "Object.values(window).find(v => v instanceof L.Map)"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian package 'chromium' is not installed: apt-get install -y chromium "
-                    "(make test installs it); the browser tests need it and never skip")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@dataclass
-class PageLog:
-    blocked: list[str] = field(default_factory=list)
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    load_s: float = 0.0
-
-
-def open_offline(browser, path: Path, *, viewport=(1200, 800)):
-    """Open ``path`` with every non-local request aborted; return (page, log)."""
-    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
-    log = PageLog()
-
-    def route(r):
-        if r.request.url.startswith(LOCAL_SCHEMES):
-            r.continue_()
-        else:
-            log.blocked.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda msg: log.console_errors.append(msg.text)
-            if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: log.page_errors.append(str(exc)))
-    start = time.perf_counter()
-    page.goto(path.as_uri(), wait_until="load")
-    page.wait_for_function("typeof L !== 'undefined' || document.readyState === 'complete'")
-    log.load_s = time.perf_counter() - start
-    return page, log
-
 
 def count(page, layer_id: str) -> int:
     return page.locator(f".geoplan-{layer_id}").count()
@@ -114,14 +59,28 @@ def expected_counts(layers) -> dict[str, int]:
     return counts
 
 
+INSPECTION_LAYERS = {"boundary-lines": "行政区域界线", "boundary-markers": "界桩",
+                     "findings": "联检发现"}
+
+
 def test_map_renders_offline_with_every_feature(browser, layers, study_map_html):
     page, log = open_offline(browser, study_map_html)
     try:
         assert page.evaluate("typeof L") == "object"
         assert page.evaluate("L.version") == "1.9.3"
-        drawn = {layer_id: count(page, layer_id) for layer_id in expected_counts(layers)}
-        assert drawn == expected_counts(layers)
-        assert page.locator(".leaflet-control-layers-overlays label").count() == len(drawn)
+        expected = expected_counts(layers)
+        drawn = {layer_id: count(page, layer_id) for layer_id in expected}
+        # the inspection layers start off on a map of the service analysis
+        assert drawn == expected | dict.fromkeys(INSPECTION_LAYERS, 0)
+        for label in INSPECTION_LAYERS.values():
+            overlay_input(page, label).check()
+        drawn = {layer_id: count(page, layer_id) for layer_id in expected}
+        assert drawn == expected
+        # one entry per layer, and the 镇街 names
+        assert page.locator(".leaflet-control-layers-overlays label").count() == len(drawn) + 1
+        assert count(page, "town-labels") == len(layers["towns"])
+        assert page.locator(".geoplan-town-labels span").first.inner_text() == (
+            layers["towns"]["name"].iloc[0])
         assert "内部工作底图" not in page.inner_text("body")  # no tiles, no review note
         assert log.blocked == []
         assert log.console_errors == []
@@ -134,13 +93,79 @@ def test_layer_control_toggles_a_layer(browser, layers, study_map_html):
     page, log = open_offline(browser, study_map_html)
     try:
         n = int(layers["findings"].geometry.notna().sum())
-        label = page.locator(".leaflet-control-layers-overlays label", has_text="联检发现")
-        assert count(page, "findings") == n
-        label.locator("input").uncheck()
         assert count(page, "findings") == 0
-        assert count(page, "coverage-town") == len(layers["towns"])  # others stay
-        label.locator("input").check()
+        overlay_input(page, "联检发现").check()
         assert count(page, "findings") == n
+        assert count(page, "coverage-town") == len(layers["towns"])  # others stay
+        overlay_input(page, "联检发现").uncheck()
+        assert count(page, "findings") == 0
+        assert log.page_errors == []
+    finally:
+        page.close()
+
+
+def test_one_legend_panel_follows_the_layer_toggles(browser, layers, study_map_html):
+    page, log = open_offline(browser, study_map_html)
+    try:
+        assert page.locator(".geoplan-legend").count() == 1
+        facilities = "设施类型（实心=现有，虚线=在建/规划/拟建）"
+        assert legend_sections(page) == ["镇街60岁以上老人覆盖率", "未覆盖网格60岁以上人口",
+                                         facilities, "拟建选址"]
+        overlay_input(page, "联检发现").check()  # its legend appears ...
+        assert legend_sections(page)[-1] == "联检发现"
+        overlay_input(page, "未覆盖网格").uncheck()  # ... and a hidden layer's goes
+        overlay_input(page, "联检发现").uncheck()
+        assert legend_sections(page) == ["镇街60岁以上老人覆盖率", facilities, "拟建选址"]
+        # a facility row follows its type's layer; the section goes with the last type
+        rows = legend_rows(page)
+        assert "居家养老服务站" in rows
+        overlay_input(page, "居家养老服务站").uncheck()
+        assert "居家养老服务站" not in legend_rows(page)
+        for ftype in sorted(set(layers["facilities"]["facility_type"])):
+            overlay_input(page, maps.facility_type_name(ftype)).uncheck()
+        assert facilities not in legend_sections(page)
+        overlay_input(page, "镇街覆盖率").uncheck()
+        overlay_input(page, "拟建选址").uncheck()
+        assert page.locator(".geoplan-legend").is_hidden()  # nothing on: no empty box
+        overlay_input(page, "拟建选址").check()
+        assert legend_sections(page) == ["拟建选址"]
+        assert log.page_errors == []
+        assert log.console_errors == []
+    finally:
+        page.close()
+
+
+def test_site_labels_follow_the_sites(browser, layers, study_map_html):
+    page, log = open_offline(browser, study_map_html)
+    try:
+        n = len(layers["sites"])
+        assert count(page, "proposed-site-labels") == n
+        overlay_input(page, "拟建选址").uncheck()
+        assert count(page, "proposed-site-labels") == 0
+        overlay_input(page, "拟建选址").check()
+        assert count(page, "proposed-site-labels") == n
+        overlay_input(page, "镇街名称").uncheck()
+        assert count(page, "town-labels") == 0
+        assert log.page_errors == []
+    finally:
+        page.close()
+
+
+def test_service_area_tiers_are_filled(browser, layers, tmp_path):
+    stations = layers["facilities"].query("facility_type == 'elderly_station'")
+    areas = pd.concat([stations.assign(tier_min=t, reach_m=r, geometry=stations.buffer(r))
+                       .dissolve(by=["facility_type", "tier_min"])[["reach_m", "geometry"]]
+                       for t, r in ((5, 300.0), (10, 500.0), (15, 900.0))])
+    m = maps.overview_map({"towns": layers["towns"], "service_areas": areas})
+    page, log = open_offline(browser, maps.save_map(m, tmp_path / "areas.html"))
+    try:
+        paths = page.locator("path.geoplan-service-areas-elderly_station")
+        assert paths.count() == 3
+        fills = paths.evaluate_all("ps => ps.map(p => [p.getAttribute('fill'), "
+                                   "+p.getAttribute('fill-opacity')])")
+        assert {f for f, _ in fills} == {maps.SERVICE_AREA_COLOR}
+        assert all(opacity > 0 for _, opacity in fills)
+        assert legend_rows(page)[-3:] == ["5分钟（300米）", "10分钟（500米）", "15分钟（900米）"]
         assert log.page_errors == []
     finally:
         page.close()
@@ -351,9 +376,13 @@ def test_legends_scroll_below_the_title(browser, layers, tmp_path):
     try:
         title_bottom = page.locator(".geoplan-title").bounding_box()["y"] + page.locator(
             ".geoplan-title").bounding_box()["height"]
-        column = page.locator(".leaflet-bottom.leaflet-left")
-        assert column.bounding_box()["y"] >= title_bottom
-        assert column.evaluate("c => c.scrollHeight > c.clientHeight")  # it scrolls instead
+        panel = page.locator(".geoplan-legend")
+        assert panel.count() == 1
+        assert panel.bounding_box()["y"] >= title_bottom
+        assert panel.bounding_box()["height"] <= 0.5 * 600  # at most half the map's height
+        assert panel.evaluate("c => c.scrollHeight > c.clientHeight")  # it scrolls instead
+        page.locator(".geoplan-legend summary").click()  # and folds away
+        assert panel.bounding_box()["height"] < 40
         assert log.page_errors == []
     finally:
         page.close()

@@ -11,11 +11,13 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from browser_pages import legend_rows, legend_sections, open_offline, overlay_input
 from deliverable_checks import (
     check_levels_add_up,
     check_one_households_figure,
     check_pdf,
     check_print_setup,
+    check_thematic_maps,
 )
 from header_checks import headers_in, machine_headers
 from typer.testing import CliRunner
@@ -25,10 +27,13 @@ from geoplan.datasets import data_dir
 
 runner = CliRunner()
 
+DEMO_MAPS = ["01_服务圈覆盖率", "02_未覆盖网格", "03_建议选址_居家养老服务站",
+             "03_建议选址_长者食堂、助餐点", "04_标准缺口", "05_联检发现"]
 DEMO_OUTPUTS = (
     "layers.gpkg", "summary_by_town.csv", "coverage.gpkg", "compliance.xlsx", "siting.gpkg",
     "siting.kml", "boundary/联检报告.xlsx", "map.html", "report.xlsx", "report.html", "report.pdf",
     "覆盖曲线-居家养老服务站.png", "覆盖曲线-长者食堂、助餐点.png",
+    *(f"maps/{stem}.{ext}" for stem in DEMO_MAPS for ext in ("pdf", "png")),
 )
 
 
@@ -50,6 +55,41 @@ def test_demo_writes_every_output_and_says_where(demo_out):
         assert name.split("/")[-1] in output
     assert len(list((out / "boundary" / "联检成果归档").glob("*.gpkg"))) >= 44
     assert not list(out.rglob(".*.tmp*")), "temporary files left behind"
+
+
+@pytest.mark.slow
+def test_demo_thematic_maps_are_printable_sheets(demo_out):
+    out, _ = demo_out
+    check_thematic_maps(out / "maps", DEMO_MAPS)
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_demo_map_is_under_3_mb_and_renders_offline(demo_out, browser):
+    out, _ = demo_out
+    size_mb = (out / "map.html").stat().st_size / 1e6
+    print(f"\ndemo map.html: {size_mb:.2f} MB")
+    assert size_mb < 3.0
+    page, log = open_offline(browser, out / "map.html")
+    try:
+        assert page.locator(".geoplan-coverage-town").count() == 20
+        assert page.locator(".geoplan-town-labels").count() == 20
+        assert page.locator(".geoplan-uncovered-cells").count() >= 1
+        # the service areas of the stations, filled per tier (5/10/15 minutes)
+        assert page.locator("path.geoplan-service-areas-elderly_station").count() == 3
+        assert legend_rows(page)[-7:-4] == ["5分钟（300米）", "10分钟（500米）", "15分钟（900米）"]
+        assert page.locator(".geoplan-proposed-site-labels").count() == 20
+        # the inspection is there, switched off, until asked for
+        assert page.locator(".geoplan-findings").count() == 0
+        assert "联检发现" not in legend_sections(page)
+        overlay_input(page, "联检发现").check()
+        assert page.locator(".geoplan-findings").count() > 0
+        assert "联检发现" in legend_sections(page)
+        assert log.blocked == []
+        assert log.console_errors == []
+        assert log.page_errors == []
+    finally:
+        page.close()
 
 
 @pytest.mark.slow

@@ -18,8 +18,10 @@ from deliverable_checks import (
     check_one_households_figure,
     check_pdf,
     check_print_setup,
+    check_thematic_maps,
 )
 from header_checks import headers_in, machine_headers, snake_case_words
+from pdf_checks import pdf_text
 
 from geoplan.population import assign_to_units
 from geoplan.study.denominators import one_denominator_per_unit
@@ -73,6 +75,25 @@ def test_small_study_outputs_have_no_english_headers(small_run):
     out, _, _ = small_run
     assert headers_in(out) > 100
     assert machine_headers(out) == []
+
+
+def test_small_study_thematic_maps_are_printable_sheets(small_run):
+    out, run, _ = small_run
+    stems = ["01_服务圈覆盖率", "02_未覆盖网格", "04_标准缺口"]  # no siting, no inspection
+    check_thematic_maps(out / "maps", stems)
+    assert {k: v.name for k, v in run.outputs.items() if k.startswith("map_")} == {
+        "map_coverage": "01_服务圈覆盖率.pdf", "map_coverage_png": "01_服务圈覆盖率.png",
+        "map_gaps": "02_未覆盖网格.pdf", "map_gaps_png": "02_未覆盖网格.png",
+        "map_shortfall": "04_标准缺口.pdf", "map_shortfall_png": "04_标准缺口.png"}
+    text = pdf_text(out / "maps" / "01_服务圈覆盖率.pdf")
+    title = "晋江市民政设施（测试） 居家养老服务站15分钟服务圈覆盖率（镇街）"
+    assert title in text.replace("\n", "")
+    assert "青阳街道" in text  # the 镇街 are named
+    assert "人口格网：test grid" in text  # the sources, from the study file
+    about = pd.read_excel(out / "report.xlsx", sheet_name="说明")
+    listed = about.set_index(about.columns[0]).loc["专题图"].iloc[0]
+    assert listed.startswith("maps/01_服务圈覆盖率、maps/02_未覆盖网格、maps/04_标准缺口")
+    assert "专题图" in pdf_text(out / "report.pdf")
 
 
 def test_small_study_workbooks_print_on_a4_landscape(small_run):

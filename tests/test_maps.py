@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import prcoords
 import pytest
+import shapely
+import shapely.geometry
 import synthetic_layers as sl
 from geopandas.testing import assert_geodataframe_equal
 
@@ -23,6 +25,7 @@ from geoplan import maps
 from geoplan.errors import CRSError, OutputError
 from geoplan.io import write_text_atomically
 from geoplan.maps import _assets
+from geoplan.maps._legend import LegendPanel
 
 EXTERNAL_REF = re.compile(
     r"<script[^>]+src\s*=\s*[\"']?(https?:)?//|<link[^>]+href\s*=\s*[\"']?(https?:)?//"
@@ -56,10 +59,39 @@ def test_self_contained_html_has_no_external_asset(layers, tmp_path):
     assert EXTERNAL_REF.search(maps.map_to_html(m, self_contained=False))
     assert EXTERNAL_REF.search(page) is None
     assert "L.Icon.Default.mergeOptions" in page
-    assert "data:font/woff2;base64," in page
-    assert _in_page("晋江市", page)
-    assert _in_page("镇街60岁以上老人覆盖率", page)
+    assert "晋江市" in page  # written as UTF-8, not as \\u escapes
+    assert "镇街60岁以上老人覆盖率" in page
+    # only Leaflet: no jQuery, Bootstrap, Font Awesome or awesome-markers (1.8 MB inlined)
+    for unused in ("jQuery", "bootstrap", "data:font/woff2;base64,", "AwesomeMarkers"):
+        assert unused not in page, unused
     assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
+
+
+def test_a_folium_icon_brings_its_assets_inline(layers, tmp_path):
+    m = maps.base_map(layers["towns"])
+    point = layers["towns"].to_crs(4326).geometry.iloc[0].representative_point()
+    folium.Marker([point.y, point.x], icon=folium.Icon(icon="home", prefix="fa")).add_to(m)
+    page = maps.save_map(m, tmp_path / "icon.html").read_text(encoding="utf-8")
+    assert EXTERNAL_REF.search(page) is None
+    assert "data:font/woff2;base64," in page
+    assert "AwesomeMarkers" in page
+
+
+def test_page_text_is_utf8_and_layer_data_compact(layers):
+    towns = layers["towns"].copy()
+    towns.loc[towns.index[0], "name"] = 'A<B>&"\\u9752\n青阳\u2028'
+    m = maps.base_map(towns)
+    layer = maps.add_coverage_choropleth(m, towns)
+    page = maps.map_to_html(m)
+    assert "青阳" in page
+    assert "\\u9752" not in page.replace("\\\\u9752", "")  # only the typed text keeps it
+    assert "\\u003c" in page  # "<" stays escaped inside the script
+    assert "\\u2028" in page  # a line separator too
+    assert '"coordinates":[[[' in page  # no spaces in the layer's JSON
+    start = page.index(f"{layer.get_name()}_add(") + len(layer.get_name()) + 5
+    data = json.loads(page[start:page.index(");", start)])
+    assert len(data["features"]) == len(towns)
+    assert data["features"][0]["properties"]["name"].startswith("A&lt;B&gt;&amp;&quot;\\u9752")
 
 
 def test_failed_save_keeps_the_earlier_file(layers, tmp_path):
@@ -282,11 +314,24 @@ def test_overview_map_draws_every_kind(layers):
          "boundary_markers": layers["markers"], "findings": layers["findings"]},
         admin_units=layers["towns"], title="总览",
     )
-    ids = [c.geoplan_layer_id for c in m._children.values() if hasattr(c, "geoplan_layer_id")]
+    shown = {c.geoplan_layer_id: c.show for c in m._children.values()
+             if hasattr(c, "geoplan_layer_id")}
+    ids = list(shown)
     assert ids[0] == "coverage-town"
-    assert ids[-1] == "findings"
+    assert ids[-2:] == ["findings", "town-labels"]
     assert {"standards", "uncovered-cells", "proposed-sites", "boundary-markers"} <= set(ids)
     assert any(isinstance(c, folium.LayerControl) for c in m._children.values())
+    # coverage, gaps, sites and names on; the inspection and the standard off
+    assert {k: shown[k] for k in ("coverage-town", "uncovered-cells", "proposed-sites",
+                                  "town-labels", "standards", "boundary-lines",
+                                  "boundary-markers", "findings")} == {
+        "coverage-town": True, "uncovered-cells": True, "proposed-sites": True,
+        "town-labels": True, "standards": False, "boundary-lines": False,
+        "boundary-markers": False, "findings": False}
+    inspection = maps.overview_map(
+        {"boundary_lines": layers["lines"], "boundary_markers": layers["markers"],
+         "findings": layers["findings"]}, admin_units=layers["towns"])
+    assert all(c.show for c in inspection._children.values() if hasattr(c, "geoplan_layer_id"))
     with pytest.raises(OutputError, match="unknown layer kinds"):
         maps.overview_map({"rivers": layers["towns"]})
     with pytest.raises(OutputError, match="at least one layer"):
@@ -325,6 +370,80 @@ def test_service_areas_by_type_column_or_index(layers):
     assert [layer.geoplan_layer_id for layer in by_index] == [
         f"service-areas-{t}" for t in sorted(sl.FACILITY_TYPES)]
     assert by_index[1].layer_name == "日间照料中心服务范围"
+
+
+def _panel(m: folium.Map):
+    (panel,) = [c for c in m._children.values() if isinstance(c, LegendPanel)]
+    return panel
+
+
+def test_one_legend_panel_whose_sections_follow_their_layers(layers):
+    m = maps.base_map(layers["towns"])
+    towns = maps.add_coverage_choropleth(m, layers["towns"])
+    cells = maps.add_uncovered_cells(m, layers["cells"])
+    per_type = maps.add_facilities(m, layers["facilities"])
+    maps.add_legend(m, "说明", [("#000000", "不随图层")])
+    panel = _panel(m)
+    titles = [title for title, _, _ in panel.sections]
+    assert titles == ["镇街60岁以上老人覆盖率", "未覆盖网格60岁以上人口",
+                      "设施类型（实心=现有，虚线=在建/规划/拟建）", "说明"]
+    sets = panel.layer_sets()
+    assert sets[:4] == [[towns.get_name()], [cells.get_name()],
+                        [layer.get_name() for layer in per_type], []]
+    rows = sets[4:]  # then one set per row: the facility rows follow their type's layer
+    facility_rows = rows[5 + len(panel.sections[1][1]):][:len(per_type)]
+    assert facility_rows == [[layer.get_name()] for layer in per_type]
+    page = maps.map_to_html(m)
+    assert page.count('"geoplan-box geoplan-legend"') == 1
+    assert 'map.on("overlayadd overlayremove' in page
+    assert "\\u003csummary\\u003e图例\\u003c/summary\\u003e" in page  # foldable
+
+
+def test_service_areas_filled_per_tier_lighter_for_longer_tiers(layers):
+    stations = layers["facilities"].query("facility_type == 'elderly_station'")
+    areas = pd.concat([stations.assign(tier_min=t, reach_m=r, geometry=stations.buffer(r))
+                       .dissolve(by=["facility_type", "tier_min"])[["reach_m", "geometry"]]
+                       for t, r in ((5, 300.0), (10, 500.0), (15, 900.0))])
+    m = maps.base_map(layers["towns"])
+    (layer,) = maps.add_service_areas(m, areas, shown_types={"elderly_station"})
+    assert layer.show
+    assert layer.layer_name == "居家养老服务站服务范围（5/10/15分钟）"
+    features = _features(layer)
+    assert len(features) == 3  # longest first, each filled
+    assert all(f["properties"]["style"]["fillOpacity"] > 0 for f in features)
+    (title, rows, own) = _panel(m).sections[0]
+    assert title == "居家养老服务站步行服务范围"
+    assert [label for _, label, _ in rows] == [
+        "5分钟（300米）", "10分钟（500米）", "15分钟（900米）"]
+    alphas = [float(colour.rsplit(",", 1)[1].rstrip(")")) for colour, _, _ in rows]
+    assert alphas[0] > alphas[1] > alphas[2] > 0  # the 5-minute area is the darkest
+    assert own == [layer.get_name()]
+    # the 15-minute polygon, simplified for display, still covers the 5-minute one
+    shapes = [shapely.geometry.shape(f["geometry"]) for f in features]
+    assert shapes[0].area > shapes[2].area
+    assert shapes[0].buffer(1e-4).contains(shapes[2])
+
+
+def test_labels_for_towns_and_proposed_sites(layers):
+    m = maps.base_map(layers["towns"])
+    labels = maps.add_labels(m, layers["towns"], text_col="name", name="镇街名称",
+                             layer_id="town-labels")
+    assert [row[2] for row in labels.rows] == layers["towns"]["name"].tolist()
+    lat, lon = labels.rows[0][:2]
+    point = layers["towns"].to_crs(4326).geometry.iloc[0]
+    assert point.contains(shapely.Point(lon, lat))
+    assert labels.control
+    sites = maps.add_proposed_sites(m, layers["sites"].assign(site_id=[f"青阳-养老-{i:02d}" for i in
+                                                               range(1, len(layers["sites"]) + 1)]))
+    (site_labels,) = [c for c in m._children.values()
+                      if getattr(c, "geoplan_layer_id", "") == "proposed-site-labels"]
+    assert [row[2] for row in site_labels.rows][:2] == ["青阳-养老-01", "青阳-养老-02"]
+    assert site_labels.follow == sites.get_name()
+    assert not site_labels.control  # shown with the sites, no entry of its own
+    page = maps.map_to_html(m)
+    assert "text.textContent = row[2]" in page
+    with pytest.raises(OutputError, match="side must be"):
+        maps.add_labels(m, layers["towns"], text_col="name", name="x", layer_id="x", side="up")
 
 
 def test_only_chosen_facility_types_start_switched_on(layers):

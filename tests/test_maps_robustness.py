@@ -45,7 +45,7 @@ def test_every_builder_accepts_an_empty_layer_and_the_page_renders(layers):
     maps.add_findings(m, layers["findings"].iloc[:0])
     maps.add_layer_control(m)
     page = maps.map_to_html(m)  # folium refused popups on layers without features
-    assert page.count('"type": "FeatureCollection"') >= 6
+    assert page.count('"type":"FeatureCollection"') >= 6
 
 
 def test_empty_extent_is_a_clear_error(layers):

@@ -9,6 +9,7 @@ tables; the numbers must be the same, and the result tables written back must ho
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from pathlib import Path
 
@@ -24,16 +25,28 @@ from typer.testing import CliRunner
 from geoplan.cli import app
 from geoplan.errors import DatabaseError, OutputError, SchemaError, StudyConfigError
 from geoplan.io import read_postgis_layer, write_postgis_table
-from geoplan.study import read_study_config, read_study_layer
+from geoplan.study import read_study_config, read_study_kind, read_study_layer
 from geoplan.study.pipeline import run_study
 from geoplan.study.preflight import prepare_run
+
+#: One worker runs the module (``make test`` runs ``-n 2 --dist loadgroup``), so the study
+#: runs once per test session rather than once per worker.
+pytestmark = pytest.mark.xdist_group("postgis_study")
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICE_FILE = REPO / ".cache" / "pg_service.conf"
 PG_ENV = {"PGSERVICEFILE": str(SERVICE_FILE), "PGSERVICE": "geoplan_test"}
 
 FILE_STUDY = ss.STUDY_TOML.replace('profile = "fujian"', 'profile = "jinjiang"\n\n[coverage]'
-                                   ).replace('path = "streets.gpkg"', 'path = "grid.gpkg"')
+                                   ).replace('path = "streets.gpkg"', 'path = "grid.gpkg"') + """
+[boundary]
+
+[siting]
+n_candidates = 4
+
+[siting.types.social_work_station]
+new_sites = 2
+"""
 
 
 def _sql(query: str, params=None) -> list[tuple]:
@@ -110,6 +123,10 @@ def test_the_study_from_postgis_equals_the_study_from_files(runs):
     pd.testing.assert_frame_equal(from_db.nearest, from_files.nearest)
     pd.testing.assert_frame_equal(from_db.summary, from_files.summary)
     pd.testing.assert_frame_equal(from_db.standards, from_files.standards)
+    pd.testing.assert_frame_equal(from_db.proposals["social_work_station"],
+                                  from_files.proposals["social_work_station"])
+    pd.testing.assert_frame_equal(from_db.inspection.findings, from_files.inspection.findings)
+    assert len(from_db.inspection.findings) > 0
     assert from_db.coverage["pop_covered"].sum() > 0  # a run that computes something
     assert not from_files.tables
 
@@ -119,7 +136,8 @@ def test_the_results_are_written_back_as_tables(runs, server):
     out = f"{server}_out"
     assert set(run.tables) >= {f"{out}.{t}" for t in (
         "coverage_by_unit", "nearest_by_cell", "uncovered_cells", "service_areas",
-        "summary_by_town", "standards", "geoplan_run")}
+        "summary_by_town", "standards", "proposed_social_work_station",
+        "siting_gain_social_work_station", "boundary_findings", "geoplan_run")}
     back = pd.DataFrame(_sql(f"SELECT level, code, facility_type, tier_min, pop_total, "
                              f"pop_covered FROM {out}.coverage_by_unit"),
                         columns=["level", "code", "facility_type", "tier_min", "pop_total",
@@ -136,7 +154,10 @@ def test_the_results_are_written_back_as_tables(runs, server):
     record = dict(zip(["study", "steps", "tables"], _sql(
         f"SELECT study, steps, tables FROM {out}.geoplan_run")[0], strict=True))
     assert record["study"] == study.name
-    assert json.loads(record["steps"]) == ["coverage", "standards"]
+    assert json.loads(record["steps"]) == ["coverage", "standards", "siting", "boundary"]
+    assert _sql(f"SELECT count(*) FROM {out}.proposed_social_work_station") == [(2,)]
+    assert _sql(f"SELECT count(*) FROM {out}.boundary_findings") == [
+        (len(run.inspection.findings),)]
     assert "coverage_by_unit" in json.loads(record["tables"])
     comment = _sql("SELECT obj_description(%s::regclass)", (f"{out}.coverage_by_unit",))[0][0]
     assert json.loads(comment)["study"] == study.name
@@ -177,6 +198,20 @@ def test_a_window_reads_only_what_intersects_it_from_either_source(runs, server)
         assert sorted(from_file.index) == sorted(expected)
         assert got.attrs["geoplan"]["window"].startswith("pushed into SQL")
         assert from_file.attrs["geoplan"]["window"].startswith("bbox handed to GDAL")
+    # a table (GCJ-02 Excel) and a raster are filtered after reading, with the same meaning
+    west = gpd.GeoSeries([study.towns.loc["350582001"].geometry], crs=study.metric_epsg)
+    for name in ("canteens", "population"):
+        everything = read_study_layer(folder / "files.toml", name, to_crs=study.metric_epsg)
+        got = read_study_layer(folder / "files.toml", name, to_crs=study.metric_epsg,
+                               window=west)
+        expected = everything.index[everything.geometry.intersects(west.iloc[0])]
+        assert sorted(got.index) == sorted(expected), name
+        assert "after reading" in got.attrs["geoplan"]["window"]
+    # every facility layer of the study, from PostGIS and Excel, joined
+    both = read_study_kind(folder / "db.toml", "facilities", to_crs=study.metric_epsg,
+                           window=west)
+    assert sorted(both.index) == ["C1", "S1"]
+    assert set(both["source_layer"]) == {"facilities", "canteens"}
     # a bbox in the study CRS, as a partition would pass it
     x0, y0, x1, y1 = study.towns.loc["350582002"].geometry.bounds
     east = read_study_layer(folder / "db.toml", "facilities", to_crs=study.metric_epsg,
@@ -184,7 +219,7 @@ def test_a_window_reads_only_what_intersects_it_from_either_source(runs, server)
     assert list(east.index) == ["S2"]
 
 
-def test_the_windowed_sql_uses_the_spatial_index(server):
+def test_the_windowed_sql_uses_the_spatial_index(server, caplog):
     rng = np.random.default_rng(17)
     lon, lat = 118.50 + rng.random(20000) * 0.1, 24.74 + rng.random(20000) * 0.08
     points = gpd.GeoDataFrame(
@@ -194,12 +229,18 @@ def test_the_windowed_sql_uses_the_spatial_index(server):
     write_postgis_table(points, f"{server}.many")
     _sql(f"ANALYZE {server}.many")
     window = gpd.GeoSeries([shapely.Point(118.55, 24.78).buffer(0.004)], crs=4490).to_crs(4549)
-    got = read_postgis_layer("facilities", None, table=f"{server}.many", window=window)
+    with caplog.at_level(logging.DEBUG, logger="geoplan.io.postgis"):
+        got = read_postgis_layer("facilities", None, table=f"{server}.many", window=window)
     inside = points.geometry.intersects(window.to_crs(4490).iloc[0]).to_numpy()
     assert 0 < inside.sum() < 400
     # rows named by the primary key: no facility_id column, so gid is the id
     assert sorted(got.index) == sorted(str(i) for i in points.index[inside])
-    statement = got.attrs["geoplan"]["sql"]
+    shown = got.attrs["geoplan"]["sql"]  # the provenance names the window, not its WKB
+    assert "<the window, " in shown
+    assert len(shown) < 1000
+    statement = next(r.args[1] for r in caplog.records if r.msg.startswith("SQL of"))
+    assert statement.replace(statement.split("decode('")[1].split("'")[0],
+                             "") == shown.replace(shown.split("decode('")[1].split("'")[0], "")
     assert "ST_Intersects" in statement
     assert "&&" in statement
     plan = "\n".join(r[0] for r in _sql("EXPLAIN " + statement))
@@ -261,3 +302,49 @@ def test_an_unreachable_output_database_stops_validate(runs, server):
                    encoding="utf-8")
     with pytest.raises(StudyConfigError, match=r"output\.postgis: cannot connect"):
         prepare_run(bad)
+
+
+def test_the_study_file_keeps_database_keys_and_credentials_apart(tmp_path):
+    (tmp_path / "towns.gpkg").write_bytes(b"")  # exists; never read here
+
+    def problems(layer: str) -> str:
+        path = tmp_path / "study.toml"
+        path.write_text('[study]\nname = "t"\nadmin_code = "350582"\n\n[layers.towns]\n'
+                        + layer, encoding="utf-8")
+        with pytest.raises(StudyConfigError) as info:
+            read_study_config(path)
+        return str(info.value)
+
+    assert "layers.towns: give table or sql, not both" in problems(
+        'table = "a.towns"\nsql = "SELECT * FROM a.towns"\n')
+    assert "layers.towns.path: give path (a file) or table (a PostGIS layer), not both" in (
+        problems('table = "a.towns"\npath = "towns.gpkg"\n'))
+    assert "layers.towns.path: path is required" in problems('coords = "cgcs2000"\n')
+    assert "sheet: for files only" in problems('table = "a.towns"\nsheet = "x"\n')
+    assert "dsn: for a PostGIS layer" in problems(
+        'path = "towns.gpkg"\ncoords = "cgcs2000"\ndsn = "service=x"\n')
+    text = problems('table = "a.towns"\npassword = "hunter2"\n')
+    assert "layers.towns.password: a password never goes in the study file" in text
+    assert "hunter2" not in text
+    text = problems('table = "a.towns"\ndsn = "host=db user=p password=hunter2"\n')
+    assert "layers.towns.dsn: the dsn holds a password" in text
+    assert "hunter2" not in text
+    text = problems('table = "a.towns"\n\n[output.postgis]\nschema = "r"\n'
+                    'dsn = "postgresql://p:hunter2@db/gis"\n')
+    assert "output.postgis.dsn: the dsn holds a password" in text
+    assert "hunter2" not in text
+    assert "layers.towns.coords: coords is required" in problems('path = "nowhere.gpkg"\n')
+
+
+def test_rows_without_an_id_are_named_by_the_primary_key(server):
+    frame = gpd.GeoDataFrame(
+        {"gid": [7, 8, 9], "类型": ["居家养老服务站", "不知道是什么", "长者食堂"],
+         "名称": ["甲站", "乙站", "丙站"]},
+        geometry=[shapely.Point(118.52, 24.78), shapely.Point(118.53, 24.78),
+                  shapely.Point(118.54, 24.78)], crs=4490).set_index("gid")
+    write_postgis_table(frame, f"{server}.keyed")
+    with pytest.raises(SchemaError, match=r"row '8'.*不知道是什么"):
+        read_postgis_layer("facilities", None, table=f"{server}.keyed")
+    good = read_postgis_layer("facilities", None, query=f"SELECT * FROM {server}.keyed "
+                              "WHERE gid <> 8")  # a query has no key: rows by number
+    assert list(good.index) == ["F1", "F2"]

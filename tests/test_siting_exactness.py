@@ -371,3 +371,55 @@ def test_neighbour_starts_never_change_the_optimum():
             assert value <= best + 1e-9 <= P.before + ans.bound_gain + 1e-6
             if method == "exact":
                 assert value == pytest.approx(best)
+
+
+def milp_mclp(reach, w, p):
+    """The MCLP written out on the raw matrix (no merging, no dominance) for scipy's milp."""
+    C = (sp.csr_matrix(reach) > 0).astype(float)
+    n_c, n_d = C.shape
+    A = sp.vstack([sp.hstack([-C.T, sp.identity(n_d)]),
+                   sp.hstack([np.ones((1, n_c)), sp.csr_matrix((1, n_d))])], format="csr")
+    res = milp(np.r_[np.zeros(n_c), -w],
+               constraints=LinearConstraint(A, -np.inf, np.r_[np.zeros(n_d), p]),
+               integrality=np.r_[np.ones(n_c), np.zeros(n_d)], bounds=(0, 1),
+               options={"mip_rel_gap": 0})
+    assert res.success
+    return -res.fun
+
+
+@pytest.mark.parametrize(("seed", "p"), [(0, 6), (1, 9), (2, 14)])
+def test_mclp_equals_an_independent_milp_where_the_search_and_branching_run(seed, p):
+    # big enough that the iterated swap search, the Lagrangian fixing and HiGHS's branch and
+    # bound all run; the reference is the unreduced model solved by scipy
+    from geoplan.datasets.siting_instances import synthetic_siting_instance
+
+    inst = synthetic_siting_instance(700, 110, seed=seed)
+    w = inst.pop_60plus
+    res = siting.mclp(inst.reach, w, p)
+    best = milp_mclp(inst.reach, w, p)
+    assert res.objective == pytest.approx(best)
+    assert res.bound >= best - 1e-6
+    assert res.proven_optimal
+    covered_w = w[np.asarray(inst.reach[res.selected].sum(axis=0)).ravel() > 0].sum()
+    assert covered_w == pytest.approx(res.objective)
+
+
+def test_iterated_swap_search_reports_what_its_sites_cover_and_finds_small_optima():
+    from geoplan.siting._swap_kernel import iterated_swap_mclp
+    from geoplan.siting.greedy import greedy_mclp
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        n_c, n_d = int(rng.integers(4, 9)), int(rng.integers(5, 16))
+        C = sp.csr_matrix((rng.random((n_c, n_d)) < rng.uniform(0.15, 0.5)).astype(float))
+        Ct = sp.csr_matrix(C.T)
+        w = rng.integers(1, 9, n_d).astype(float)
+        p = int(rng.integers(1, n_c))
+        start = greedy_mclp(C, Ct, w, p)
+        sites, value = iterated_swap_mclp(C, Ct, w, start, rounds=200, kick=2)
+        assert len(sites) == len(set(sites)) == len(start)
+        got = w[np.asarray(C[sites].sum(axis=0)).ravel() > 0].sum()
+        assert value == pytest.approx(got)
+        best = max(w[np.asarray(C[list(s)].sum(axis=0)).ravel() > 0].sum()
+                   for s in itertools.combinations(range(n_c), p))
+        assert value == pytest.approx(best)

@@ -209,25 +209,36 @@ def _fetch(conn: psycopg.Connection, source: sql.Composable, what: str, declared
         column_crs = _crs_of_srid(cur, srid, what)
         if declared is None:
             declared = _declared_of_srid(srid, column_crs, what)
-        where = sql.SQL("")
         info: dict[str, Any] = {"driver": "PostGIS", "geometry_column": geom_col,
                                 "srid": srid, "database": conn.info.dbname,
                                 "primary_key": _primary_key(cur, table)}
-        if window is not None:
-            stored = window_in(window, window_crs, declared, storage_crs(declared, column_crs))
-            shape = sql.SQL("ST_GeomFromWKB(decode({}, 'hex'), {})").format(
-                sql.Literal(shapely.to_wkb(stored, hex=True)), sql.Literal(srid))
-            where = sql.SQL(" WHERE {g} && {w} AND ST_Intersects({g}, {w})").format(g=g, w=shape)
-            info["window"] = "pushed into SQL (&& and ST_Intersects)"
         others = [sql.SQL("q.{}").format(sql.Identifier(d.name)) for d in description
                   if d.name != geom_col]
         select = sql.SQL(", ").join([*others, sql.SQL("ST_AsBinary({g}) AS {w}, "
                                                       "ST_SRID({g}) AS {s}").format(
             g=g, w=sql.Identifier(_WKB), s=sql.Identifier(_SRID))])
-        statement = sql.SQL("SELECT {sel} FROM ({src}) AS q{where}").format(
-            sel=select, src=source, where=where)
-        info["sql"] = statement.as_string(conn)
-        cur.execute(statement)
+
+        def statement(wkb_hex: str | None) -> sql.Composed:
+            where = sql.SQL("")
+            if wkb_hex is not None:
+                shape = sql.SQL("ST_GeomFromWKB(decode({}, 'hex'), {})").format(
+                    sql.Literal(wkb_hex), sql.Literal(srid))
+                where = sql.SQL(" WHERE {g} && {w} AND ST_Intersects({g}, {w})").format(
+                    g=g, w=shape)
+            return sql.SQL("SELECT {sel} FROM ({src}) AS q{where}").format(
+                sel=select, src=source, where=where)
+
+        wkb_hex = shown = None
+        if window is not None:
+            stored = window_in(window, window_crs, declared, storage_crs(declared, column_crs))
+            wkb_hex = shapely.to_wkb(stored, hex=True)
+            shown = f"<the window, {shapely.get_num_coordinates(stored)} vertices>"
+            info["window"] = "pushed into SQL (&& and ST_Intersects)"
+        run = statement(wkb_hex)
+        info["sql"] = statement(shown).as_string(conn)  # the window elided: provenance
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("SQL of %s: %s", what, run.as_string(conn))
+        cur.execute(run)
         names = [d.name for d in cur.description]
         frame = pd.DataFrame(cur.fetchall(), columns=names)
     srids = pd.unique(frame.loc[frame[_WKB].notna(), _SRID])
@@ -317,8 +328,9 @@ def read_postgis_layer(
     -------
     geopandas.GeoDataFrame
         In ``to_crs`` with contract column names; ``attrs["geoplan"]`` holds the provenance
-        (table or ``"query"``, database name, SRID, primary key, window, the SQL run; never
-        the connection string).
+        (table or ``"query"``, database name, SRID, primary key, window, the SQL run with
+        the window's geometry elided — logged whole at DEBUG level; never the connection
+        string).
 
     Raises
     ------

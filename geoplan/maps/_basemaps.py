@@ -1,11 +1,10 @@
-"""Basemap tile layers and the small HTML controls (legend, notes, title) of geoplan maps."""
+"""Basemap tile layers, the page CSS and the small HTML boxes (notes, title) of geoplan maps."""
 
 from __future__ import annotations
 
 import html
 import os
 import re
-from collections.abc import Sequence
 
 import folium
 from branca.element import Element, MacroElement
@@ -40,8 +39,18 @@ html body .leaflet-container { background: #f2f1ec;
 .geoplan-box { background: rgba(255,255,255,0.92); padding: 6px 9px; border-radius: 4px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.3); font-size: 12px; line-height: 1.5; }
 .geoplan-box h4 { margin: 0 0 4px; font-size: 13px; }
-.geoplan-legend i { display: inline-block; width: 14px; height: 12px; margin-right: 6px;
+.geoplan-legend { max-height: 45vh; max-width: 260px; overflow-y: auto; font-size: 11px;
+  line-height: 1.35; }
+.geoplan-legend summary { cursor: pointer; font-weight: bold; font-size: 12px; }
+.geoplan-legend h4 { margin: 5px 0 2px; font-size: 12px; }
+.geoplan-legend i { display: inline-block; width: 14px; height: 11px; margin-right: 5px;
   vertical-align: middle; border: 1px solid #666; }
+.leaflet-div-icon.geoplan-label { background: none; border: none; }
+.geoplan-label span { display: inline-block; transform: translate(-50%, -50%);
+  white-space: nowrap; font-size: 12px; font-weight: bold; color: #222;
+  text-shadow: 0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff; pointer-events: none; }
+.geoplan-label.geoplan-label-right span { transform: translate(12px, -50%); color: #3f007d;
+  font-size: 11px; }
 .geoplan-title { font-size: 15px; font-weight: bold; }
 .geoplan-note { color: #a00; font-weight: bold; }
 img.geoplan-raster { image-rendering: pixelated; }
@@ -82,35 +91,6 @@ def add_page_css(m: folium.Map) -> None:
     if not getattr(m, "geoplan_css_added", False):
         m.get_root().header.add_child(Element(_CSS), name="geoplan_css")
         m.geoplan_css_added = True
-
-
-def add_legend(
-    m: folium.Map,
-    title: str,
-    entries: Sequence[tuple[str, str]],
-    *,
-    position: str = "bottomleft",
-) -> None:
-    """Add a legend box: a title and ``(colour, label)`` rows, labels in Chinese.
-
-    Parameters
-    ----------
-    m
-        The map.
-    title
-        Legend heading, e.g. ``"60岁以上老人覆盖率"``.
-    entries
-        ``(css colour, label)`` pairs in display order.
-    position
-        Leaflet control corner (``"topright"``, ``"bottomright"``, ``"bottomleft"``, ``"topleft"``).
-    """
-    add_page_css(m)
-    rows = "".join(
-        f'<div><i style="background:{html.escape(color)}"></i>{html.escape(label)}</div>'
-        for color, label in entries
-    )
-    box = f"<h4>{html.escape(title)}</h4>{rows}"
-    m.add_child(_BoxControl(box, css_class="geoplan-box geoplan-legend", position=position))
 
 
 def add_note(m: folium.Map, text: str, *, position: str = "bottomright") -> None:

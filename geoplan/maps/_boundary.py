@@ -12,8 +12,8 @@ import pandas as pd
 
 from geoplan.boundary.findings import FINDING_KINDS
 from geoplan.errors import OutputError, require_columns
-from geoplan.maps._basemaps import add_legend
 from geoplan.maps._core import add_layer
+from geoplan.maps._legend import add_legend
 
 _PALETTE = (
     "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
@@ -30,11 +30,13 @@ def add_boundary_lines(
     *,
     code_col: str = "line_code",
     level_col: str = "level",
+    show: bool = True,
 ) -> folium.GeoJson:
     """Add administrative boundary lines (界线), wider for higher levels.
 
     ``level_col`` (``province``/``county``/``town`` or 省级/县级/乡级) sets the width; a
-    layer without it is drawn at the township width, its level shown as 未注明.
+    layer without it is drawn at the township width, its level shown as 未注明. ``show``:
+    whether the layer is on when the map opens.
 
     Returns
     -------
@@ -55,12 +57,14 @@ def add_boundary_lines(
     else:
         levels = ["未注明"] * len(lines)
     shown = lines.assign(_level=levels)
-    return add_layer(
+    layer = add_layer(
         m, shown, name=f"行政区域界线（{len(lines)}）", layer_id="boundary-lines",
         popup_fields={code_col: "界线编号", "_level": "级别"}, tooltip_field=code_col,
         style=lambda row: {"color": "#333333", "weight": widths.get(row["_level"], 2),
-                           "dashArray": "8 4 2 4"},
+                           "dashArray": "8 4 2 4"}, show=show,
     )
+    add_legend(m, "行政区域界线", [("#333333", "界线（点划线）")], layers=layer)
+    return layer
 
 
 def _condition_class(value: object) -> str:
@@ -85,11 +89,13 @@ def add_boundary_markers(
     *,
     number_col: str = "marker_no",
     condition_col: str = "condition",
+    show: bool = True,
 ) -> folium.GeoJson:
     """Add boundary markers (界桩): 完好 blue, 损坏/丢失/移位 red, anything else orange.
 
     Conditions are compared as the joint-inspection checks do (full-width forms, spaces
-    and English synonyms such as ``damaged`` are accepted).
+    and English synonyms such as ``damaged`` are accepted). ``show``: whether the layer is
+    on when the map opens.
 
     Returns
     -------
@@ -107,16 +113,17 @@ def add_boundary_markers(
     classes = markers[condition_col].map(_condition_class)
     shown = markers.assign(_condition=markers[condition_col].map(
         lambda v: "—" if v is None or pd.isna(v) else str(v)), _class=classes)
-    add_legend(m, "界桩状况", [(_CONDITION_COLORS["good"], "完好"),
-                               (_CONDITION_COLORS["bad"], "损坏/丢失/移位"),
-                               (_CONDITION_COLORS["unknown"], "状况不明")])
-    return add_layer(
+    layer = add_layer(
         m, shown, name=f"界桩（{len(markers)}）", layer_id="boundary-markers",
         popup_fields={number_col: "界桩编号", "_condition": "状况"}, tooltip_field=number_col,
-        point_radius_px=5,
+        point_radius_px=5, show=show,
         style=lambda row: {"color": "#000000", "weight": 1, "fillOpacity": 1,
                            "fillColor": _CONDITION_COLORS[row["_class"]]},
     )
+    add_legend(m, "界桩状况", [(_CONDITION_COLORS["good"], "完好"),
+                               (_CONDITION_COLORS["bad"], "损坏/丢失/移位"),
+                               (_CONDITION_COLORS["unknown"], "状况不明")], layers=layer)
+    return layer
 
 
 def add_findings(
@@ -126,6 +133,7 @@ def add_findings(
     kind_col: str = "kind",
     detail_col: str = "detail",
     kind_labels: Mapping[str, str] | None = None,
+    show: bool = True,
 ) -> folium.GeoJson:
     """Add joint-inspection findings (gaps, overlaps, line changes, marker problems).
 
@@ -137,6 +145,8 @@ def add_findings(
         without a geometry (e.g. an overdue round) are not drawn.
     kind_labels
         Chinese names of the kinds, added to (and overriding) :data:`FINDING_KIND_ZH`.
+    show
+        Whether the layer is on when the map opens.
 
     Returns
     -------
@@ -155,10 +165,11 @@ def add_findings(
     kinds = sorted(findings.loc[located, kind_col].astype(str).unique())
     palette = {k: _PALETTE[i % len(_PALETTE)] for i, k in enumerate(kinds)}
     shown = findings.assign(_kind=findings[kind_col].astype(str).map(lambda k: labels.get(k, k)))
-    add_legend(m, "联检发现", [(palette[k], labels.get(k, k)) for k in kinds])
-    return add_layer(
+    layer = add_layer(
         m, shown, name=f"联检发现（{n_located}）", layer_id="findings",
-        popup_fields={"_kind": "类型", detail_col: "说明"}, tooltip_field="_kind",
+        popup_fields={"_kind": "类型", detail_col: "说明"}, tooltip_field="_kind", show=show,
         style=lambda row: {"color": palette[str(row[kind_col])], "weight": 3,
                            "fillColor": palette[str(row[kind_col])], "fillOpacity": 0.4},
     )
+    add_legend(m, "联检发现", [(palette[k], labels.get(k, k)) for k in kinds], layers=layer)
+    return layer

@@ -12,13 +12,15 @@ import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import Element
+from jinja2.utils import htmlsafe_json_dumps
 from scipy.spatial import cKDTree
 
 from geoplan._text import safe_text
@@ -26,12 +28,8 @@ from geoplan.crs import to_gcj02_display
 from geoplan.errors import CRSError, OutputError, require_columns
 from geoplan.io.atomic import write_text_atomically
 from geoplan.maps._assets import inline_assets
-from geoplan.maps._basemaps import (
-    add_basemap,
-    add_legend,
-    add_page_css,
-    add_title,
-)
+from geoplan.maps._basemaps import add_basemap, add_page_css, add_title
+from geoplan.maps._legend import add_legend
 from geoplan.maps._raster import cells_png_overlay
 
 logger = logging.getLogger(__name__)
@@ -50,8 +48,27 @@ Style = Mapping[str, Any] | Callable[[pd.Series], Mapping[str, Any]]
 # ---------------------------------------------------------------- the map itself
 
 
+def _uses_awesome_markers(element: Element) -> bool:
+    """Whether ``element`` or anything in it is a folium ``Icon`` (Leaflet.awesome-markers)."""
+    return isinstance(element, folium.Icon) or any(
+        _uses_awesome_markers(child) for child in element._children.values())
+
+
 class OfflineMap(folium.Map):
-    """A folium map that also displays in Jupyter with every asset inlined (no CDN)."""
+    """A folium map that also displays in Jupyter with every asset inlined (no CDN).
+
+    Its page carries only Leaflet: jQuery, Bootstrap, Font Awesome and awesome-markers
+    (about 1.8 MB once inlined) are added only when a folium ``Icon`` is on the map.
+    """
+
+    default_js: ClassVar = [item for item in folium.Map.default_js if item[0] == "leaflet"]
+    default_css: ClassVar = [item for item in folium.Map.default_css
+                             if item[0] == "leaflet_css"]
+
+    def render(self, **kwargs: Any) -> None:
+        if _uses_awesome_markers(self):
+            self.default_js, self.default_css = folium.Map.default_js, folium.Map.default_css
+        super().render(**kwargs)
 
     def _repr_html_(self, **kwargs: Any) -> str:
         try:
@@ -431,9 +448,14 @@ def add_value_cells(
     legend_labels: Sequence[str] | None = None,
     popup_fields: Mapping[str, str] | None = None,
     max_vector_features: int = MAX_VECTOR_FEATURES,
+    simplify_tolerance_m: float = 0.0,
     show: bool = True,
 ) -> folium.GeoJson | folium.raster_layers.ImageOverlay:
     """Add polygon cells coloured by ``value_col`` in classes; large layers become a PNG.
+
+    The legend (``legend_title``) is a section of the map's legend panel, shown while the
+    layer is on; ``simplify_tolerance_m`` simplifies drawn polygons (metres, see
+    :func:`add_layer`).
 
     Point cells (cell centres, e.g. a population raster read as points) are drawn as squares
     as wide as the median distance between neighbouring points.
@@ -455,16 +477,22 @@ def add_value_cells(
     """
     cells = _cells_as_squares(_drawable(cells, name))
     colors_per_cell = binned_colors(cells[value_col], bins, colors)
-    if legend_title:
-        labels = legend_labels or bin_labels(bins)
-        add_legend(m, legend_title, list(zip(colors, labels, strict=True)))
+
+    def legend(layer: folium.Layer) -> None:
+        if legend_title:
+            labels = legend_labels or bin_labels(bins)
+            add_legend(m, legend_title, list(zip(colors, labels, strict=True)), layers=layer)
+
     if len(cells) <= max_vector_features:
         styled = cells.assign(_fill=colors_per_cell)
-        return add_layer(
+        layer = add_layer(
             m, styled, name=name, layer_id=layer_id, popup_fields=popup_fields, show=show,
+            simplify_tolerance_m=simplify_tolerance_m,
             style=lambda row: {"color": row["_fill"], "weight": 0.5, "fillColor": row["_fill"],
                                "fillOpacity": 0.7},
         )
+        legend(layer)
+        return layer
     shown = display_layer(m, cells)
     uri, bounds = cells_png_overlay(shown, colors_per_cell)
     layer_id = css_layer_id(layer_id)
@@ -475,6 +503,7 @@ def add_value_cells(
     overlay.geoplan_layer_id = layer_id
     overlay.geoplan_feature_count = 1
     overlay.add_to(m)
+    legend(overlay)
     logger.info("map layer %s (%s): %d cells as one image", layer_id, name, len(cells))
     return overlay
 
@@ -490,8 +519,46 @@ def map_to_html(m: folium.Map, *, self_contained: bool = True) -> str:
     OutputError
         If the map uses a plugin whose assets geoplan does not vendor.
     """
-    page = m.get_root().render()
+    page = _unescape_non_ascii(_compact_layer_data(m, m.get_root().render()))
     return inline_assets(page) if self_contained else page
+
+
+def _compact_layer_data(m: folium.Map, page: str) -> str:
+    """Write the data of geoplan's vector layers without the spaces folium puts after ``,:``.
+
+    folium writes a layer's GeoJSON as jinja's ``tojson`` does (``json.dumps`` with sorted
+    keys); the same JSON without spaces is a tenth smaller. Only an exact match of that text
+    is replaced, so a folium that writes its data otherwise is left as it is.
+    """
+    for child in m._children.values():
+        if isinstance(child, folium.GeoJson) and hasattr(child, "geoplan_layer_id"):
+            loose = htmlsafe_json_dumps(child.data, sort_keys=True)
+            tight = htmlsafe_json_dumps(child.data, sort_keys=True, separators=(",", ":"))
+            page = page.replace(f"_add({loose});", f"_add({tight});", 1)
+    return page
+
+
+#: ``\uXXXX`` escapes in the rendered page that are not themselves escaped (an even number
+#: of backslashes before them).
+_U_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9a-fA-F]{4})")
+
+
+def _unescape_non_ascii(page: str) -> str:
+    r"""Write the ``\uXXXX`` escapes of non-ASCII text in the page's scripts as UTF-8.
+
+    folium writes its data with ``json.dumps``, which escapes every Chinese character as six
+    ASCII bytes (three in UTF-8). Inside a JavaScript string both mean the same character,
+    so they are written out, except the escapes that must stay: ASCII (``<``, ``&`` …),
+    surrogates and the line separators U+2028/U+2029.
+    """
+
+    def plain(match: re.Match[str]) -> str:
+        code = int(match.group(2), 16)
+        if code < 0x80 or 0xD800 <= code <= 0xDFFF or code in (0x2028, 0x2029):
+            return match.group(0)
+        return match.group(1) + chr(code)
+
+    return _U_ESCAPE.sub(plain, page)
 
 
 def save_map(

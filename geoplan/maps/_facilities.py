@@ -9,11 +9,12 @@ from typing import Any
 import folium
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from geoplan._text import codes_text
 from geoplan.errors import OutputError, require_columns
-from geoplan.maps._basemaps import add_legend
 from geoplan.maps._core import add_layer
+from geoplan.maps._legend import add_legend
 from geoplan.schema import FACILITY_TYPES
 
 #: Chinese names of facility statuses, as shown in popups and legends.
@@ -162,9 +163,32 @@ def add_facilities(
         show = shown_types is None or key in shown_types
         layers.append(add_layer(m, group, name=label, layer_id=f"facilities-{key}", show=show,
                                 style=style, popup_fields=popup, tooltip_field=name_col))
-        legend.append((color, facility_type_name(str(key))))
+        legend.append((color, facility_type_name(str(key)), layers[-1]))
     add_legend(m, "设施类型（实心=现有，虚线=在建/规划/拟建）", legend)
     return layers
+
+
+#: Fill opacity of one service-area tier; nested tiers stack, so shorter tiers look darker.
+_TIER_OPACITY = 0.2
+
+
+def _fill_small_holes(geom: shapely.Geometry, min_hole_m2: float) -> shapely.Geometry:
+    """Return ``geom`` without the interior rings smaller than ``min_hole_m2``."""
+    if min_hole_m2 <= 0 or geom is None or geom.is_empty:
+        return geom
+    polygons = [shapely.Polygon(p.exterior, [r for r in p.interiors
+                                             if shapely.Polygon(r).area >= min_hole_m2])
+                for p in shapely.get_parts(geom) if isinstance(p, shapely.Polygon)]
+    if not polygons:
+        return geom
+    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+
+
+def _tier_swatch(color: str, layers_over: int) -> str:
+    """Return the colour of a place under ``layers_over`` stacked tiers, as CSS ``rgba``."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    alpha = 1 - (1 - _TIER_OPACITY) ** layers_over
+    return f"rgba({r},{g},{b},{alpha:.2f})"
 
 
 def add_service_areas(
@@ -172,39 +196,93 @@ def add_service_areas(
     areas: gpd.GeoDataFrame,
     *,
     type_col: str = "facility_type",
+    tier_col: str = "tier_min",
     minutes: float | None = 15,
     show: bool = False,
+    shown_types: Collection[str] | None = None,
+    simplify_tolerance_m: float = 20.0,
+    min_hole_m2: float = 40_000.0,
+    color: str | None = None,
 ) -> list[folium.GeoJson]:
-    """Add service-area polygons (walking reach of each facility), one layer per type.
+    """Add filled service-area polygons (walking reach of facilities), one layer per type.
+
+    With several tiers (a ``tier_col`` column or index level, as
+    :func:`geoplan.access.service_areas` gives for ``tiers_min=[5, 10, 15]``), each type's
+    layer holds one filled polygon per tier, longest first, in the type's colour: the
+    tiers stack, so the 5-minute area is the darkest and the longest tier the lightest. The
+    legend panel shows the tiers of the layers that are on.
 
     Parameters
     ----------
     areas
-        Polygons with a facility ``type`` column, or indexed by type (as
-        :func:`geoplan.access.service_areas` returns them with ``dissolve_by="facility_type"``).
+        Polygons with a facility ``type`` column (or indexed by type, or by type and tier).
+    tier_col
+        Column or index level with the tier in minutes (``tier_min``); without it every
+        polygon is one area of ``minutes``.
     minutes
-        Walking time the areas stand for, used in the layer name (``None``: no time).
+        Walking time of areas without a tier, used in the layer name (``None``: no time).
     show
         Whether the layers are on when the map opens (off by default: they overlap).
+    shown_types
+        Types whose layers are on when the map opens (overrides ``show``).
+    simplify_tolerance_m
+        Drawn outlines are simplified by this many metres (layers in a metric CRS; layers
+        in degrees are drawn as they are). Street-buffer outlines are intricate: 20 m
+        keeps their shape at county and town scale and shrinks the page several times.
+    min_hole_m2
+        Holes smaller than this (square metres; default 4 ha, a city block) are filled for
+        display: the block inside reached streets is within reach too.
+    color
+        One ``#rrggbb`` colour for every type (default: each type's own colour, as its
+        facilities are drawn).
 
     Returns
     -------
     list of folium.GeoJson
         Ids ``service-areas-<type>``.
     """
-    if type_col not in areas.columns:  # dissolved by type: the type is the index
+    if isinstance(areas.index, pd.MultiIndex):  # by type and tier, as service_areas gives
+        first = areas.index.names[0]
+        areas = areas.reset_index()
+        if type_col not in areas.columns:
+            areas = areas.rename(columns={first if first is not None else "level_0": type_col})
+    elif type_col not in areas.columns:  # dissolved by type: the type is the index
         keys = list(areas.index.astype(str))
         areas = areas.reset_index(drop=True)
         areas[type_col] = keys
     layers = []
     metric = areas.crs is not None and areas.crs.is_projected  # degrees: drawn unsimplified
+    if metric and min_hole_m2 > 0:
+        areas = areas.set_geometry([_fill_small_holes(g, min_hole_m2) for g in areas.geometry],
+                                   crs=areas.crs)
     keys = areas[type_col].astype(object).where(areas[type_col].notna(), UNTYPED).astype(str)
     for key, group in areas.groupby(keys, sort=True):
-        color = type_color(key)
-        when = f"{minutes:g}分钟" if minutes is not None else ""
-        layers.append(add_layer(
-            m, group, name=f"{facility_type_name(str(key))}{when}服务范围",
-            layer_id=f"service-areas-{key}", show=show, simplify_tolerance_m=2.0 * metric,
-            style={"color": color, "weight": 1, "fillColor": color, "fillOpacity": 0.15},
-        ))
+        fill = color or type_color(key)
+        label = facility_type_name(str(key))
+        on = show if shown_types is None else key in shown_types
+        tol = simplify_tolerance_m * metric
+        if tier_col in group.columns:
+            group = group.sort_values(tier_col, ascending=False)
+            tiers = pd.to_numeric(group[tier_col]).tolist()
+            name = f"{label}服务范围（{'/'.join(f'{t:g}' for t in sorted(tiers))}分钟）"
+            layer = add_layer(
+                m, group, name=name, layer_id=f"service-areas-{key}", show=on,
+                simplify_tolerance_m=tol,
+                style={"color": fill, "weight": 0.8, "fillColor": fill,
+                       "fillOpacity": _TIER_OPACITY})
+            reach = (pd.to_numeric(group["reach_m"]).tolist() if "reach_m" in group.columns
+                     else [None] * len(tiers))
+            rows = [(_tier_swatch(fill, len(tiers) - i),
+                     f"{t:g}分钟" + (f"（{r:,.0f}米）" if r is not None else ""))
+                    for i, (t, r) in enumerate(sorted(zip(tiers, reach, strict=True)))]
+            add_legend(m, f"{label}步行服务范围", rows, layers=layer)
+        else:
+            when = f"{minutes:g}分钟" if minutes is not None else ""
+            layer = add_layer(
+                m, group, name=f"{label}{when}服务范围", layer_id=f"service-areas-{key}",
+                show=on, simplify_tolerance_m=tol,
+                style={"color": fill, "weight": 1, "fillColor": fill, "fillOpacity": 0.25})
+            add_legend(m, f"{label}步行服务范围", [(_tier_swatch(fill, 1), when or "服务范围")],
+                       layers=layer)
+        layers.append(layer)
     return layers

@@ -29,7 +29,7 @@ import shapely
 
 from geoplan._text import codes_text
 from geoplan.errors import OutputError, require_columns
-from geoplan.maps._basemaps import BASEMAPS, GAODE_NOTE, INTERNAL_NOTE, add_legend, add_note
+from geoplan.maps._basemaps import BASEMAPS, GAODE_NOTE, INTERNAL_NOTE, add_note
 from geoplan.maps._boundary import (
     FINDING_KIND_ZH,
     add_boundary_lines,
@@ -61,6 +61,8 @@ from geoplan.maps._facilities import (
     add_service_areas,
     facility_type_name,
 )
+from geoplan.maps._labels import add_labels
+from geoplan.maps._legend import add_legend
 
 __all__ = [
     "BASEMAPS",
@@ -69,16 +71,20 @@ __all__ = [
     "FACILITY_STATUS_ZH",
     "FINDING_KIND_ZH",
     "GAODE_NOTE",
+    "INSPECTION_KINDS",
     "INTERNAL_NOTE",
     "MAX_VECTOR_FEATURES",
+    "SERVICE_AREA_COLOR",
     "SHARE_BINS",
     "SHARE_COLORS",
+    "UNIT_TOLERANCE_M",
     "UNTYPED",
     "add_boundary_lines",
     "add_boundary_markers",
     "add_coverage_choropleth",
     "add_facilities",
     "add_findings",
+    "add_labels",
     "add_layer",
     "add_layer_control",
     "add_legend",
@@ -101,6 +107,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Admin-unit outlines are simplified by this many metres for display (a county map at
+#: street zoom shows no difference; the page gets smaller).
+UNIT_TOLERANCE_M = 5.0
 
 def units_with_coverage(
     units: gpd.GeoDataFrame,
@@ -176,6 +186,7 @@ def add_coverage_choropleth(
     name_col: str = "name",
     extra_popup: Mapping[str, str] | None = None,
     show: bool = True,
+    simplify_tolerance_m: float = UNIT_TOLERANCE_M,
 ) -> folium.GeoJson | folium.raster_layers.ImageOverlay:
     """Colour admin units by the share of people aged 60+ within reach of a facility.
 
@@ -195,6 +206,11 @@ def add_coverage_choropleth(
         More ``{column: label}`` pairs for the popup (e.g. ``{"households": "户数"}``); the
         covered and total 60+ counts (``pop_60plus_covered``, ``pop_60plus_total``) are shown
         whenever the units have them.
+    show
+        Whether the layer is on when the map opens.
+    simplify_tolerance_m
+        Unit outlines are simplified by this many metres before display (units in a metric
+        CRS; 0 keeps them as they are).
 
     Returns
     -------
@@ -226,7 +242,12 @@ def add_coverage_choropleth(
         layer_id=layer_id, bins=SHARE_BINS, colors=SHARE_COLORS, popup_fields=popup,
         legend_title=f"{level_name}60岁以上老人覆盖率", show=show,
         legend_labels=bin_labels(SHARE_BINS, percent=True),
+        simplify_tolerance_m=simplify_tolerance_m * _is_metric(units),
     )
+
+
+def _is_metric(layer: gpd.GeoDataFrame) -> bool:
+    return layer.crs is not None and layer.crs.is_projected
 
 
 _GAP_COLORS = ("#fbb4b9", "#f768a1", "#dd3497", "#ae017e", "#7a0177")  # magenta, unlike the reds
@@ -304,8 +325,10 @@ def add_proposed_sites(
     rank_col: str = "rank",
     name_col: str | None = "name",
     gain_label: str = "新增覆盖60岁以上人口",
+    label_col: str | None = "site_id",
+    show: bool = True,
 ) -> folium.GeoJson:
-    """Add proposed sites, sized by their marginal gain, labelled with their rank.
+    """Add proposed sites, sized by their marginal gain, labelled with their id.
 
     Parameters
     ----------
@@ -316,6 +339,12 @@ def add_proposed_sites(
         candidate points).
     gain_label
         Chinese label of the gain in the popup.
+    label_col
+        Column written beside each site on the map (its id; a label layer that follows the
+        sites layer, :func:`geoplan.maps.add_labels`); without that column, the rank
+        ("第1位" …). ``None``: no labels.
+    show
+        Whether the layer is on when the map opens.
 
     Returns
     -------
@@ -338,15 +367,23 @@ def add_proposed_sites(
         _gain_text=raw_gains.map(lambda g: "—" if pd.isna(g) else f"{g:,.0f}"),
     )
     popup = {"_rank_text": "建议顺序", "_gain_text": gain_label}
-    if name_col and name_col in sites:
-        popup = {name_col: "名称"} | popup
-    add_legend(m, "拟建选址", [("#6a3d9a", "圆越大，新增覆盖越多")])
-    return add_layer(
+    if label_col and label_col in sites:
+        popup = {label_col: "编号"} | popup
+    if name_col and name_col in sites and not (
+            label_col and label_col in sites and sites[name_col].equals(sites[label_col])):
+        popup = {name_col: "名称"} | popup  # a name that is only the id is not shown twice
+    layer = add_layer(
         m, shown, name=f"拟建选址（{len(sites)}）", layer_id="proposed-sites",
-        popup_fields=popup, tooltip_field="_rank_text",
+        popup_fields=popup, tooltip_field="_rank_text", show=show,
         style=lambda row: {"color": "#6a3d9a", "fillColor": "#cab2d6", "fillOpacity": 0.8,
                            "weight": 2, "radius": float(row["_radius"])},
     )
+    add_legend(m, "拟建选址", [("#cab2d6", "圆越大，新增覆盖越多")], layers=layer)
+    if label_col is not None and len(sites):
+        text = label_col if label_col in sites else "_rank_text"
+        add_labels(m, shown, text_col=text, name="拟建选址编号", layer_id="proposed-site-labels",
+                   follow=layer, side="right")
+    return layer
 
 
 def add_standards_shortfalls(
@@ -360,6 +397,7 @@ def add_standards_shortfalls(
     extra_popup: Mapping[str, str] | None = None,
     layer_id: str = "standards",
     show: bool = True,
+    simplify_tolerance_m: float = UNIT_TOLERANCE_M,
 ) -> folium.GeoJson:
     """Colour admin units by whether they meet a standard, with the shortfall in the popup.
 
@@ -377,6 +415,8 @@ def add_standards_shortfalls(
         More ``{column: label}`` pairs, e.g. ``{"value": "现状", "required": "要求"}``.
     show
         Whether the layer is switched on when the map opens.
+    simplify_tolerance_m
+        Unit outlines are simplified by this many metres before display (metric CRS).
 
     Returns
     -------
@@ -407,35 +447,31 @@ def add_standards_shortfalls(
     popup = {name_col: "名称", "_status_text": "是否达标", "_shortfall_text": "缺口"}
     popup |= dict(extra_popup or {})
     colors = {"达标": "#1a9641", "未达标": "#d7191c", "无法计算": "#bdbdbd"}
-    add_legend(m, rule_label, [(color, label) for label, color in colors.items()])
     n_fail = int((shown["_status_text"] == "未达标").sum())
-    return add_layer(
+    layer = add_layer(
         m, shown, name=f"{rule_label}（未达标 {n_fail}）", layer_id=layer_id, popup_fields=popup,
         style=lambda row: {"color": "#555555", "weight": 1, "fillOpacity": 0.55,
                            "fillColor": colors[row["_status_text"]]},
-        show=show,
+        show=show, simplify_tolerance_m=simplify_tolerance_m * _is_metric(units),
     )
-
-
-_OVERVIEW_BUILDERS = {
-    "towns": lambda m, g: add_coverage_choropleth(m, g),
-    "villages": lambda m, g: add_coverage_choropleth(
-        m, g, level_name="社区/村", layer_id="coverage-village", show=False),
-    "standards": lambda m, g: add_standards_shortfalls(
-        m, g, rule_label=g.attrs.get("rule_label", "标准"), show=False),
-    "uncovered_cells": lambda m, g: add_uncovered_cells(m, g),
-    "service_areas": lambda m, g: add_service_areas(m, g),
-    "boundary_lines": lambda m, g: add_boundary_lines(m, g),
-    "boundary_markers": lambda m, g: add_boundary_markers(m, g),
-    "findings": lambda m, g: add_findings(m, g),
-    "proposed_sites": lambda m, g: add_proposed_sites(m, g),
-}
+    add_legend(m, rule_label, [(color, label) for label, color in colors.items()],
+               layers=layer)
+    return layer
 
 
 _OVERVIEW_ORDER = (
     "towns", "villages", "standards", "uncovered_cells", "service_areas", "boundary_lines",
     "facilities", "boundary_markers", "proposed_sites", "findings",
 )
+#: Layer kinds of the boundary joint inspection: on when the map opens only when the map
+#: shows nothing else of a study (an inspection-only study).
+INSPECTION_KINDS = ("boundary_lines", "boundary_markers", "findings")
+#: Colour of the service areas of a map that shows one facility type's (blue: apart from the
+#: red-to-green coverage classes and the magenta gaps under them).
+SERVICE_AREA_COLOR = "#2166ac"
+#: Layer kinds of the service analysis.
+_ANALYSIS_KINDS = ("towns", "villages", "standards", "uncovered_cells", "service_areas",
+                   "proposed_sites")
 
 
 def overview_map(
@@ -446,26 +482,43 @@ def overview_map(
     tianditu_tk: str | None = None,
     title: str | None = None,
     shown_facility_types: Collection[str] | None = None,
+    shown_service_area_types: Collection[str] | None = None,
+    show_inspection: bool | None = None,
+    town_labels: bool = True,
 ) -> folium.Map:
     """Return a map with every layer given, drawn by its builder, plus a layer control.
+
+    What is on when the map opens: the 镇街 coverage, the uncovered cells, the service
+    areas, the proposed sites, the 镇街 names and the facility types asked for; the
+    社区/村 coverage and the standard are off (they cover the 镇街 coverage), and the
+    inspection layers are on only in an inspection map (see ``show_inspection``). One legend
+    panel shows the legends of the layers that are on.
 
     Parameters
     ----------
     layers
         ``{kind: layer}`` with kinds ``towns`` and ``villages`` (with ``pop_60plus_share``),
         ``standards`` (its ``attrs["rule_label"]`` names the rule), ``uncovered_cells``,
-        ``service_areas``, ``facilities``, ``proposed_sites``, ``boundary_lines``,
-        ``boundary_markers``, ``findings``; each with its builder's default columns. Drawn
-        areas first, then lines, then points (order: towns, villages, standards,
-        uncovered_cells, service_areas, boundary_lines, facilities, boundary_markers,
-        proposed_sites, findings).
+        ``service_areas`` (per type, or per type and tier), ``facilities``,
+        ``proposed_sites``, ``boundary_lines``, ``boundary_markers``, ``findings``; each with
+        its builder's default columns. Drawn areas first, then lines, then points (order:
+        towns, villages, standards, uncovered_cells, service_areas, boundary_lines,
+        facilities, boundary_markers, proposed_sites, findings).
     admin_units
-        Admin units to name each facility's 镇街 in popups.
+        Admin units to name each facility's 镇街 in popups (and to label the 镇街 when
+        there is no ``towns`` layer).
     basemap, tianditu_tk, title
         As in :func:`base_map`.
     shown_facility_types
         Facility types switched on when the map opens (default: all), see
         :func:`add_facilities`.
+    shown_service_area_types
+        Facility types whose service areas are on when the map opens (default: all).
+    show_inspection
+        Whether the boundary lines, markers and findings are on when the map opens;
+        ``None``: only when the map has no analysis layer (an inspection-only study).
+    town_labels
+        Write the 镇街 names on the map (a layer "镇街名称", on).
 
     Returns
     -------
@@ -476,7 +529,7 @@ def overview_map(
     OutputError
         An unknown kind, no layers at all, or only empty layers.
     """
-    unknown = set(layers) - set(_OVERVIEW_BUILDERS) - {"facilities"}
+    unknown = set(layers) - set(_OVERVIEW_ORDER)
     if unknown or not layers:
         msg = (f"overview_map: unknown layer kinds {sorted(unknown)}" if unknown
                else "overview_map needs at least one layer")
@@ -487,17 +540,47 @@ def overview_map(
     if not drawable:
         msg = "overview_map: every layer is empty, there is nothing to map"
         raise OutputError(msg)
+    if show_inspection is None:
+        show_inspection = not any(kind in layers for kind in _ANALYSIS_KINDS)
     extent = layers["towns" if "towns" in drawable else drawable[0]]
-    m = base_map(extent, basemap=basemap, tianditu_tk=tianditu_tk,
-                 title=title)
+    m = base_map(extent, basemap=basemap, tianditu_tk=tianditu_tk, title=title)
+    builders = {
+        "towns": lambda g: add_coverage_choropleth(m, g),
+        "villages": lambda g: add_coverage_choropleth(
+            m, g, level_name="社区/村", layer_id="coverage-village", show=False),
+        "standards": lambda g: add_standards_shortfalls(
+            m, g, rule_label=g.attrs.get("rule_label", "标准"), show=False),
+        "uncovered_cells": lambda g: add_uncovered_cells(m, g),
+        "service_areas": lambda g: add_service_areas(
+            m, g, show=True, shown_types=shown_service_area_types,
+            color=SERVICE_AREA_COLOR if _n_types(g) == 1 else None),
+        "boundary_lines": lambda g: add_boundary_lines(m, g, show=show_inspection),
+        "facilities": lambda g: add_facilities(m, g, admin_units=admin_units,
+                                               shown_types=shown_facility_types),
+        "boundary_markers": lambda g: add_boundary_markers(m, g, show=show_inspection),
+        "proposed_sites": lambda g: add_proposed_sites(m, g),
+        "findings": lambda g: add_findings(m, g, show=show_inspection),
+    }
     for kind in _OVERVIEW_ORDER:
-        if kind not in layers:
-            continue
-        if kind == "facilities":
-            add_facilities(m, layers[kind], admin_units=admin_units,
-                           shown_types=shown_facility_types)
-        else:
-            _OVERVIEW_BUILDERS[kind](m, layers[kind])
+        if kind in layers:
+            builders[kind](layers[kind])
+    if town_labels:
+        _add_town_labels(m, layers.get("towns"), admin_units)
     add_layer_control(m)
     return m
 
+
+def _n_types(areas: gpd.GeoDataFrame, type_col: str = "facility_type") -> int:
+    """Return how many facility types a service-area layer holds (column or first index level)."""
+    if type_col in areas.columns:
+        return int(areas[type_col].nunique())
+    return int(areas.index.get_level_values(0).nunique())
+
+
+def _add_town_labels(m: folium.Map, towns: gpd.GeoDataFrame | None,
+                     admin_units: gpd.GeoDataFrame | None) -> None:
+    """Label the 镇街 with their names, from the ``towns`` layer or the admin units."""
+    if towns is None and admin_units is not None and "level" in admin_units.columns:
+        towns = admin_units[admin_units["level"] == "town"]
+    if towns is not None and len(towns) and "name" in towns.columns:
+        add_labels(m, towns, text_col="name", name="镇街名称", layer_id="town-labels")

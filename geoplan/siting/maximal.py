@@ -4,7 +4,8 @@
 solves many on the same instance. Both go through :func:`prepare_mclp` (input checks,
 coverage within ``max_m``, demand covered by existing sites, the reductions of
 :func:`geoplan.siting.model.reduce_covering`) and :func:`solve_prepared` (greedy + swap from
-every start given, the Lagrangian bound and fixing for the plain model, HiGHS for the rest),
+every start given, then for the plain model an iterated swap search
+(:mod:`geoplan.siting._swap_kernel`), the Lagrangian bound and fixing; HiGHS for the rest),
 then :func:`result_from_answer` turns the reduced answer into a
 :class:`~geoplan.siting.base.SitingResult`.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from geoplan.errors import InfeasibleError
+from geoplan.siting._swap_kernel import iterated_swap_mclp
 from geoplan.siting.base import (
     Quota,
     SitingResult,
@@ -67,6 +69,10 @@ PROOF_OPTIONS: dict[str, object] = {
     "mip_heuristic_run_feasibility_jump": False,
     "mip_heuristic_run_root_reduced_cost": False,
 }
+
+#: Seconds the iterated swap search may spend improving the start of an exact plain MCLP
+#: (about 1,000 rounds on 2,000 demand cells x 300 candidates at p = 20).
+SEARCH_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -191,6 +197,13 @@ def solve_prepared(
             sel_r, heur_obj = improved, value
     heur_obj = max(heur_obj, 0.0)
     n_rc = R.cover.shape[0]
+    if P.plain and method == "exact" and 0 < len(sel_r) < n_rc:
+        ils_sel, ils_obj = iterated_swap_mclp(R.cover, R.Ct, R.w, sel_r,
+                                              kick=max(2, 2 * len(sel_r) // 5),
+                                              time_limit_s=min(SEARCH_S, time_limit_s / 10))
+        if ils_obj > heur_obj + 1e-9 * max(1.0, ils_obj):
+            sel_r, heur_obj = ils_sel, ils_obj
+            notes.append("iterated swap search improved the start")
     lag = None
     if P.plain and n_rc:
         lag = lagrangian_mclp_bound(R.cover, R.Ct, R.w, p, heur_obj,

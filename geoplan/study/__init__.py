@@ -7,7 +7,7 @@ layer below it.
 """
 
 from geoplan.study.config import LayerConfig, NetworkConfig, StudyConfig, read_study_config
-from geoplan.study.load import Study, load_study, read_study_layer
+from geoplan.study.load import Study, load_study, read_study_kind, read_study_layer
 
 __all__ = [
     "LayerConfig",
@@ -16,5 +16,6 @@ __all__ = [
     "StudyConfig",
     "load_study",
     "read_study_config",
+    "read_study_kind",
     "read_study_layer",
 ]

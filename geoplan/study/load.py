@@ -156,7 +156,7 @@ from geoplan.study.config import (  # the section models stay importable from he
 )
 
 __all__ = ["LayerConfig", "NetworkConfig", "Study", "StudyConfig", "load_study",
-           "read_study_layer"]
+           "read_study_kind", "read_study_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -393,6 +393,32 @@ def read_study_layer(config: StudyConfig | str | Path, name: str, *,
                  window=window, window_crs=window_crs)
 
 
+def read_study_kind(config: StudyConfig | str | Path, kind: str, *,
+                    window: Window | None = None, window_crs: str | int | None = None,
+                    to_crs: int | None = None,
+                    study_area: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Read every layer of one kind of a study within a window, joined as :func:`load_study` joins.
+
+    The facilities of a partition, say, from the facility register in PostGIS and the
+    canteens in an Excel file alike; each layer is read by :func:`read_study_layer`.
+
+    Raises
+    ------
+    StudyConfigError
+        If the study has no layer of ``kind``.
+    SchemaError, CRSError, DatabaseError
+        As :func:`read_study_layer`; ids repeated across the layers.
+    """
+    config = config if isinstance(config, StudyConfig) else read_study_config(config)
+    names = [n for n in config.layers if n != PREVIOUS_LINES and config.layer_kind(n) == kind]
+    if not names:
+        msg = f"{config.path}: no layer of kind {kind} in [layers]"
+        raise StudyConfigError(msg)
+    parts = [read_study_layer(config, n, window=window, window_crs=window_crs, to_crs=to_crs,
+                              study_area=study_area) for n in names]
+    return _join(parts, kind)
+
+
 def _join(parts: list[gpd.GeoDataFrame], kind: str) -> gpd.GeoDataFrame:
     if len(parts) == 1:
         return parts[0]
@@ -445,6 +471,15 @@ def _raise_failures(failed: list[tuple[str, GeoplanError]], config: StudyConfig)
                 problems.append(Problem(f"layers.{name}: {exc}"))
         raise SchemaError(f"{config.path}: {len(failed)} layers", problems,
                           docs=tuple(dict.fromkeys(docs)))
+
+
+def _read_outline(config: StudyConfig, name: str, epsg: int | None) -> gpd.GeoDataFrame:
+    """Read the study-area layer; its errors named as every layer's are."""
+    try:
+        return _read(name, config.layers[name], "study_area", None, epsg=epsg)
+    except (SchemaError, CRSError, DatabaseError) as exc:
+        _raise_failures([(name, exc)], config)
+        raise  # not reached: _raise_failures raises
 
 
 def _outline_of_units(config: StudyConfig, epsg: int | None
@@ -535,7 +570,7 @@ def load_study(path: str | Path | StudyConfig) -> Study:
     given = None if config.study.metric_crs is None else int(config.study.metric_crs[5:])
     read: dict[str, gpd.GeoDataFrame] = {}
     if outline:
-        area = _read(outline[0], config.layers[outline[0]], "study_area", None, epsg=given)
+        area = _read_outline(config, outline[0], given)
     else:  # the union of the admin units
         area, read = _outline_of_units(config, given)
     if config.study.metric_crs is not None:
@@ -547,10 +582,7 @@ def load_study(path: str | Path | StudyConfig) -> Study:
     aliases = config.types.aliases
     if given is None:  # read again, straight to the zone
         read = {}
-        if outline:
-            area = _read(outline[0], config.layers[outline[0]], "study_area", None, epsg=epsg)
-        else:
-            area = area.to_crs(epsg)
+        area = _read_outline(config, outline[0], epsg) if outline else area.to_crs(epsg)
     parts: dict[str, list[gpd.GeoDataFrame]] = {}
     previous = None
     failed: list[tuple[str, GeoplanError]] = []

@@ -11,7 +11,7 @@ Outputs (under ``out_dir``), by step:
 - always: ``layers.gpkg`` (the validated inputs in the study's metric CRS, the population
   grid spread to one denominator per unit: :mod:`geoplan.study.denominators`) and, with admin
   units, ``summary_by_town.csv`` (people, older people, households, facilities per 镇街);
-- ``[coverage]``: ``coverage.gpkg`` (uncovered cells, service areas);
+- ``[coverage]``: ``coverage.gpkg`` (uncovered cells, service areas per type and tier);
 - ``[standards]``: ``compliance.xlsx`` (standards and plan indicators);
 - ``[siting]``: ``siting.gpkg`` (layer ``proposed_sites``: the register of proposed sites,
   :func:`geoplan.siting.site_register`) and ``siting.kml`` (the same sites for field apps);
@@ -19,7 +19,9 @@ Outputs (under ``out_dir``), by step:
   the report, its table in ``report.xlsx``);
 - ``[boundary]``: ``boundary/联检报告.xlsx`` and ``boundary/联检成果归档/``;
 - with any step: ``map.html``, ``report.xlsx`` (说明, 方法, 标准依据, results per level and
-  tier: :mod:`geoplan.study.deliverables`), ``report.html`` and its print, ``report.pdf``;
+  tier: :mod:`geoplan.study.deliverables`), ``report.html`` and its print, ``report.pdf``,
+  and the thematic maps the run has data for, ``maps/01_服务圈覆盖率.png`` and ``.pdf`` …
+  (:mod:`geoplan.study.thematic`);
 - ``geoplan-manifest.json``: every file with its size and SHA-256, the version, the study.
 """
 
@@ -84,7 +86,7 @@ from geoplan.siting import (
     site_register,
 )
 from geoplan.standards import compliance_gdf
-from geoplan.study import deliverables
+from geoplan.study import deliverables, thematic
 from geoplan.study.compliance import compliance_tables, standards_results
 from geoplan.study.config import SitingTypeSection
 from geoplan.study.denominators import Denominators, one_denominator_per_unit
@@ -243,10 +245,10 @@ def analyse_coverage(study: Study, out_dir: Path, run: StudyRun) -> None:
                                     tier_min=max(study.tiers_min),
                                     speed_m_per_min=study.speed_m_per_min, types=types)
     run.service_areas = service_areas(
-        network, existing[existing["facility_type"].isin(types)],
-        max(study.tier_distances_m), dissolve_by="facility_type")
+        network, existing[existing["facility_type"].isin(types)], tiers_min=study.tiers_min,
+        speed_m_per_min=study.speed_m_per_min, dissolve_by="facility_type")
     run.outputs["coverage"] = write_layers_gpkg(
-        {"uncovered_cells": gaps, "service_areas": run.service_areas},
+        {"uncovered_cells": gaps, "service_areas": run.service_areas.reset_index()},
         out_dir / "coverage.gpkg")
 
 
@@ -498,7 +500,8 @@ def _map_layers(study: Study, run: StudyRun, key: str | None) -> dict[str, gpd.G
                 level=level)
         covered = (run.nearest[f"{key}_dist_m"] <= max(study.tier_distances_m)).to_numpy()
         layers["uncovered_cells"] = study.population.assign(covered=covered)
-        layers["service_areas"] = run.service_areas
+        areas = run.service_areas
+        layers["service_areas"] = areas[areas.index.get_level_values("facility_type") == key]
     rule_id, level = MAP_RULE
     if run.standards is not None and (run.standards["rule_id"] == rule_id).any():
         rows = run.standards[run.standards["rule_id"].eq(rule_id)
@@ -547,7 +550,7 @@ def _curve_text(curve: CoverageCurve, weight_label: str) -> str:
 
 
 def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
-    """Write ``map.html``, ``report.xlsx`` and ``report.html``."""
+    """Write ``map.html``, the thematic maps, ``report.xlsx``, ``report.html`` and its PDF."""
     max_min = max(study.tiers_min)
     present = [] if run.coverage is None else list(dict.fromkeys(run.coverage["facility_type"]))
     key = "elderly_station" if "elderly_station" in present else next(iter(present), None)
@@ -558,8 +561,11 @@ def write_map_and_reports(study: Study, out_dir: Path, run: StudyRun) -> None:
                           title=f"{study.name} {max_min:g}分钟{subject}服务圈" if key
                           else study.name,
                           shown_facility_types=("elderly_station", "senior_canteen",
-                                                "day_care_center"))
+                                                "day_care_center"),
+                          show_inspection=run.plan.steps == ("boundary",))
     run.outputs["map"] = maps.save_map(m, out_dir / "map.html")
+    run.outputs |= thematic.write_thematic_maps(study, layers, out_dir, key=key,
+                                                tier_min=max_min, proposals=run.proposals)
 
     run.outputs["report_xlsx"] = report.write_workbook(
         report_sheets(study, run), out_dir / "report.xlsx", lang=run.lang,
@@ -596,9 +602,8 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
     """
     profile = study.standards_profile if run.standards is not None else None
     sheets: dict[str, pd.DataFrame] = {
-        "说明": deliverables.about_table(
-            study, synthetic_note="标注为合成数据的图层仅供演示，不得用于规划决策"
-            if _has_synthetic(study) else ""),
+        "说明": _about(study, run, synthetic_note="标注为合成数据的图层仅供演示，不得用于规划决策"
+                     if _has_synthetic(study) else ""),
         "方法": deliverables.method_table(study, run.denominators),
         "标准依据": deliverables.standards_basis_table(study, profile),
     }
@@ -631,6 +636,15 @@ def report_sheets(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
     return sheets
 
 
+def _about(study: Study, run: StudyRun, *, synthetic_note: str = "") -> pd.DataFrame:
+    """说明 (:func:`geoplan.study.deliverables.about_table`) and the thematic maps written."""
+    about = deliverables.about_table(study, synthetic_note=synthetic_note)
+    if maps_text := thematic.thematic_maps_text(run.outputs):
+        about = pd.concat([about, pd.DataFrame({"item": ["专题图"], "content": [maps_text]})],
+                          ignore_index=True)
+    return about
+
+
 def _finding_counts(findings: pd.DataFrame) -> pd.DataFrame:
     """Boundary findings counted by kind (问题类型), most frequent first."""
     kind_col = "问题类型" if "问题类型" in findings.columns else findings.columns[0]
@@ -647,7 +661,7 @@ def _text_section(heading: str, table: pd.DataFrame) -> report.ReportSection:
 def report_sections(study: Study, run: StudyRun, key: str | None) -> list[report.ReportSection]:
     """Return the sections of ``report.html``: what, how, which standards, the results."""
     profile = study.standards_profile if run.standards is not None else None
-    sections = [_text_section("一、说明", deliverables.about_table(study)),
+    sections = [_text_section("一、说明", _about(study, run)),
                 _text_section("二、方法", deliverables.method_table(study, run.denominators))]
     basis = deliverables.standards_basis_table(study, profile)
     sections.append(report.ReportSection(
@@ -676,6 +690,8 @@ def report_sections(study: Study, run: StudyRun, key: str | None) -> list[report
             table=summary, percent_cols=["pass_share"]))
     for facility_type, gain in run.siting_gain.items():
         sections.append(_siting_section(study, run, facility_type, gain))
+    for facility_type, sites in run.proposals.items():
+        sections.append(_register_section(study, facility_type, sites))
     for facility_type, curve in run.curves.items():
         sections.append(_curve_section(facility_type, curve,
                                        _COVERED_LABELS[study.config.siting.demand]))
@@ -733,6 +749,27 @@ def _siting_section(study: Study, run: StudyRun, facility_type: str,
         table=table[[c for c in keep if c in table.columns]])
 
 
+def _register_section(study: Study, facility_type: str,
+                      sites: pd.DataFrame) -> report.ReportSection:
+    """Return the proposed sites of one type: id, place, coordinates, what each adds."""
+    tier = max(study.tiers_min)
+    demand = study.config.siting.demand
+    gain = f"new_{demand}_{tier:g}min"
+    table = pd.DataFrame(sites[["site_id", "town_name", "village_name"]]).reset_index(drop=True)
+    for col in ("lon_wgs84", "lat_wgs84", "lon_gcj02", "lat_gcj02"):
+        table[col] = [f"{v:.6f}" for v in sites[col]]  # degrees as text: 6 decimals, ~0.1 m
+    for col in (gain, "nearest_name", "nearest_dist_m"):
+        if col in sites.columns:
+            table[col] = sites[col].to_numpy()
+    name = FACILITY_TYPES[facility_type].name_zh
+    return report.ReportSection(
+        f"建议选址：{name}（位置）",
+        text=f"各新增{name}的编号、所在镇街和社区/村、坐标（WGS84；GCJ-02 供高德地图查询）、"
+             f"{tier:g}分钟内新增覆盖人数和最近现有同类设施的步行距离。CGCS2000 高斯-克吕格"
+             "平面坐标、各档新增覆盖人数见 report.xlsx “建议选址”表、siting.gpkg 和 siting.kml。",
+        table=table, headers=register_headers_zh(study.tiers_min))
+
+
 def _curve_section(facility_type: str, curve: CoverageCurve,
                    weight_label: str) -> report.ReportSection:
     """Return the coverage curve of one type: what it proves, and its chart."""
@@ -765,7 +802,8 @@ def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
         "nearest_by_cell": None if run.nearest is None else study.population[[
             study.population.geometry.name]].join(run.nearest),
         "uncovered_cells": run.gaps,
-        "service_areas": run.service_areas,
+        "service_areas": None if run.service_areas is None  # per (type, tier): as columns
+        else run.service_areas.reset_index(),
         "summary_by_town": run.summary,
         "standards": run.standards,
     }
