@@ -281,6 +281,10 @@ def _run_partitioned(path: Path, out: Path, *, scheduler: str | None = None,
 
     config = read_study_config(path)
     _say(f"分区计算 partitioned run: {config.study.name}")
+    for step in config.steps:
+        if step != "coverage":
+            _say(f"  跳过 skipped: [{step}] is not run partitioned (only [coverage]); run the "
+                 "study without [compute] for it")
     if not (_Settings.verbose or _Settings.debug):  # Dask's own INFO lines only with -v
         for name in ("distributed", "dask"):
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -39,7 +39,7 @@ __all__ = ["ALBERS", "PROVINCE_GENERATOR_VERSION", "province_study_path", "share
            "write_province_study"]
 
 #: Bumped whenever the generator's output changes (part of the cache key).
-PROVINCE_GENERATOR_VERSION = 2
+PROVINCE_GENERATOR_VERSION = 3
 #: The Albers projection of the county TopoJSON (declared when it is read).
 ALBERS = "+proj=aea +lat_0=36 +lat_1=24 +lat_2=48 +lon_0=104.5 +x_0=0 +y_0=0 +ellps=WGS84 +units=m"
 #: Nodes of two counties closer than this across a county line are joined by a street.
@@ -363,12 +363,21 @@ def write_province_study(folder: str | os.PathLike[str], province: str = "35", *
         edges.append(net)
         logger.info("county %d/%d %s %s: %d units, %d cells, %d edges", k + 1, len(outlines),
                     county["code"], county["name"], len(county_units), len(cells[-1]), len(net))
+    names = "、".join(outlines["name"].head(3)) + ("等" if len(outlines) > 3 else "")
     folder = Path(folder)
     for sub in ("boundaries", "population", "facilities", "network"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     admin = pd.concat(units, ignore_index=True)
     admin = gpd.GeoDataFrame(admin.set_index(admin["code"].rename("id")), crs=epsg)
     write_layers_gpkg({"admin_units": admin}, folder / "boundaries" / "admin_units.gpkg")
+    # the study area: the counties' union on a 1 m grid (the union of every 镇街 and 社区/村
+    # polygon is not robust at this size), 2 m wider so no point on a county line falls out
+    outline = shapely.union_all(admin.loc[admin["level"] == "county"].geometry.to_numpy(),
+                                grid_size=1.0).buffer(2.0)
+    area = gpd.GeoDataFrame({"code": [f"{province}0000"], "name": [f"{names}（研究区）"]},
+                            geometry=[outline], crs=epsg, index=pd.Index([f"{province}0000"],
+                                                                         name="id"))
+    write_layers_gpkg({"study_area": area}, folder / "boundaries" / "study_area.gpkg")
     pop = pd.concat(cells, ignore_index=True)
     write_layers_gpkg({"population": gpd.GeoDataFrame(pop.set_index(pop["cell_id"].rename("id")),
                                                       crs=epsg)},
@@ -379,7 +388,6 @@ def write_province_study(folder: str | os.PathLike[str], province: str = "35", *
                       folder / "facilities" / "facilities.gpkg")
     network = _stitch(edges, outlines)
     network.to_file(folder / "network" / "walk.gpkg", layer="walk", driver="GPKG")
-    names = "、".join(outlines["name"].head(3)) + ("等" if len(outlines) > 3 else "")
     study = folder / "study.toml"
     study.write_text(_STUDY_TOML.format(
         name=f"{names}{len(outlines)}个县级单位民政服务设施覆盖（合成数据）", province=province,
@@ -405,6 +413,12 @@ tiers_min = [5, 10, 15]
 
 [compute]                 # partitioned per county (large counties per 镇街), on Dask
 max_partition_km2 = 2500
+
+[layers.study_area]
+path = "boundaries/study_area.gpkg"
+layer = "study_area"
+coords = "EPSG:{epsg}"
+synthetic = true
 
 [layers.admin_units]
 path = "boundaries/admin_units.gpkg"
