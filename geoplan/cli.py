@@ -51,6 +51,16 @@ Curve = Annotated[str | None, typer.Option(
     "--curve", help="Coverage curve of the siting types: '5-40' (5 … 40 new sites) or "
                     "'5,10,20'; overrides \\[siting] curve.")]
 
+Scheduler = Annotated[str | None, typer.Option(
+    "--scheduler", help="Run the coverage step partitioned per county on this Dask scheduler "
+                        "(tcp://host:8786); overrides [compute] scheduler.")]
+Workers = Annotated[int | None, typer.Option(
+    "--workers", min=1, help="Partitioned runs on this machine: number of workers "
+                             "(default one per core, as the memory allows).")]
+MemoryLimit = Annotated[str | None, typer.Option(
+    "--memory-limit", help="Partitioned runs on this machine: memory limit per worker, e.g. "
+                           "4GB; overrides [compute] memory_limit.")]
+
 Lang = Annotated[str | None, typer.Option(
     "--lang", help="Table headers: 'zh' (Chinese, default) or 'en' (machine-readable names); "
                    "overrides [study] lang.")]
@@ -259,26 +269,125 @@ def _run(path: Path, out: Path, only: tuple[str, ...] | None = None,
         typer.secho(f"  提示 note: {note}", err=True, fg=typer.colors.YELLOW)
 
 
+def _run_partitioned(path: Path, out: Path, *, scheduler: str | None = None,
+                     workers: int | None = None, memory_limit: str | None = None,
+                     lang: str | None = None) -> None:
+    from geoplan.study.config import read_study_config
+    from geoplan.study.partitions import (
+        read_window,
+        run_partitioned_coverage,
+        write_partitioned_outputs,
+    )
+
+    config = read_study_config(path)
+    _say(f"分区计算 partitioned run: {config.study.name}")
+    for step in config.steps:
+        if step != "coverage":
+            _say(f"  跳过 skipped: [{step}] is not run partitioned (only [coverage]); run the "
+                 "study without [compute] for it")
+    if not (_Settings.verbose or _Settings.debug):  # Dask's own INFO lines only with -v
+        for name in ("distributed", "dask"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    bar = None
+    if sys.stderr.isatty() and not _Settings.quiet:
+        bar = tqdm(unit="partition", file=sys.stderr, leave=False, desc="分区 partitions")
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.total = total
+            bar.update(1)
+
+    try:
+        result = run_partitioned_coverage(config, scheduler=scheduler, workers=workers,
+                                          memory_limit=memory_limit, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    epsg = int(config.study.metric_crs.split(":")[1])
+    units = [read_window(config, n, None, epsg) for n in config.layers
+             if config.layer_kind(n) == "admin_units"]
+    written = write_partitioned_outputs(result, units[0], out, study_name=config.study.name,
+                                        lang=lang or config.study.lang)
+    gb = 1e9
+    peak = result.stats.groupby("pid")["peak_rss_bytes"].max()
+    limits = sorted(set(result.workers.values()))
+    _say(f"完成 done: {len(result.partitions)} 个分区 partitions on {len(result.workers)} "
+         f"workers (memory limit {', '.join(f'{v / gb:.1f} GB' for v in limits)}) in "
+         f"{result.wall_s:.0f} s; peak worker memory "
+         f"{', '.join(f'{v / gb:.2f}' for v in peak)} GB")
+    whole = result.coverage[(result.coverage["level"] == "study")
+                            & (result.coverage["tier_min"] == max(config.walking.tiers_min))]
+    for row in whole.itertuples():
+        _say(f"  {row.facility_type:22s} {max(config.walking.tiers_min):g} 分钟覆盖 60岁以上 "
+             f"{row.pop_60plus_share:.1%} of {row.pop_60plus_total:,.0f}")
+    _say(f"outputs in {out}:")
+    for name, file in written.items():
+        _say(f"  {name:20s} {file}")
+
+
 def _command(body: Callable[[], None]) -> None:
     with _failures():
         body()
 
 
+Province = Annotated[str | None, typer.Option(
+    "--province", help="Run a synthetic province study instead (real county outlines and 2020 "
+                       "census totals, e.g. 35 = 福建省), partitioned per county on Dask; it "
+                       "needs the reference data folder (GEOPLAN_SHARED_DATA).")]
+Counties = Annotated[str | None, typer.Option(
+    "--counties", help="With --province: only these county codes, e.g. 350581,350582.")]
+
+
 @app.command()
-def demo(out: OutDir = Path("out/demo"), curve: Curve = None, lang: Lang = None) -> None:
+def demo(out: OutDir = Path("out/demo"), curve: Curve = None, lang: Lang = None,
+         province: Province = None, counties: Counties = None, scheduler: Scheduler = None,
+         workers: Workers = None, memory_limit: MemoryLimit = None) -> None:
     """Run every analysis on the embedded Jinjiang (晋江市) demo study, offline."""
     from geoplan.datasets import demo_study_path
 
     points, language = _curve(curve), _lang(lang)
-    _command(lambda: _run(demo_study_path(), out, curve=points, lang=language))
+    if province is None:
+        _command(lambda: _run(demo_study_path(), out, curve=points, lang=language))
+        return
+    if not (province.isdigit() and len(province) == 2):
+        msg = f"--province {province!r}: give a two-digit province code, e.g. 35"
+        raise typer.BadParameter(msg)
+
+    def body() -> None:
+        from geoplan.datasets.province import province_study_path
+
+        codes = [c.strip() for c in counties.split(",") if c.strip()] if counties else None
+        started = time.perf_counter()
+        path = province_study_path(province, counties=codes)
+        _say(f"合成省级研究 synthetic province study: {path} "
+             f"({time.perf_counter() - started:.0f} s)")
+        _run_partitioned(path, out, scheduler=scheduler, workers=workers,
+                         memory_limit=memory_limit, lang=language)
+
+    _command(body)
 
 
 @app.command()
 def run(study: StudyArg, out: OutDir = Path("out"), curve: Curve = None,
-        lang: Lang = None) -> None:
-    """Run the steps a study file asks for and write their outputs."""
+        lang: Lang = None, scheduler: Scheduler = None, workers: Workers = None,
+        memory_limit: MemoryLimit = None) -> None:
+    """Run the steps a study file asks for and write their outputs.
+
+    A study with a [compute] section (or run with --scheduler) runs its coverage step
+    partitioned per county on Dask and writes the merged coverage.
+    """
     points, language = _curve(curve), _lang(lang)
-    _command(lambda: _run(study, out, curve=points, lang=language))
+
+    def body() -> None:
+        from geoplan.study.config import read_study_config
+
+        if scheduler is not None or read_study_config(study).compute is not None:
+            _run_partitioned(study, out, scheduler=scheduler, workers=workers,
+                             memory_limit=memory_limit, lang=language)
+        else:
+            _run(study, out, curve=points, lang=language)
+
+    _command(body)
 
 
 @app.command()

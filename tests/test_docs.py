@@ -24,6 +24,7 @@ import pytest
 from geoplan.cli import EXIT_CODES
 from geoplan.study.config import (
     BoundarySection,
+    ComputeSection,
     LayerConfig,
     MapSection,
     NetworkConfig,
@@ -97,7 +98,8 @@ SECTIONS = {
     "study": StudySection, "walking": WalkingSection, "standards": StandardsSection,
     "siting": SitingSection, "siting-types": SitingTypeSection, "boundary": BoundarySection,
     "map": MapSection, "types": TypesSection, "layers": LayerConfig, "tables": TableConfig,
-    "network": NetworkConfig, "output": OutputSection, "output-postgis": PostgisOutput,
+    "network": NetworkConfig, "compute": ComputeSection, "output": OutputSection,
+    "output-postgis": PostgisOutput,
 }
 
 

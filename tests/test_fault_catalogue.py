@@ -262,7 +262,7 @@ CASES = [
                                        "tiers_min = [5, 15]\nspeed_m_per_min = 0"),
          BAD_INPUT, "speed_m_per_min"),
     Case("toml: layer without path", toml('path = "boundaries/lines.gpkg"\n', ""), BAD_INPUT,
-         r"layers\.boundary_lines\.path: Field required"),
+         r"layers\.boundary_lines\.path: path is required"),
     Case("toml: layer file missing", toml('path = "boundaries/lines.gpkg"',
                                           'path = "boundaries/no_lines.gpkg"'), BAD_INPUT,
          "file not found"),

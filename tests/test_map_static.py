@@ -287,6 +287,21 @@ def test_long_title_is_shrunk_or_broken_to_fit_the_sheet(layers):
     assert title.get_fontsize() >= 11
 
 
+def test_long_sources_are_broken_to_the_sheet_width(layers):
+    sources = [f"图层{i}：synthetic 100 m grid reproducing the 2020 census totals of Jinjiang"
+               for i in range(4)]
+    fig = static.coverage_map(layers["towns"], title="来源很长", sources=sources)
+    (text,) = by_gid(fig, "sources")
+    box = text.get_window_extent(fig.canvas.get_renderer())
+    margin_px = 12 / 25.4 * fig.dpi
+    assert box.x1 <= fig.bbox.width - margin_px + 1
+    lines = text.get_text().split("\n")
+    assert 2 <= len(lines) <= 3
+    assert "；".join(lines) == "数据来源：" + "；".join(sources)  # broken at the ；, nothing lost
+    (date,) = by_gid(fig, "note")
+    assert box.y1 < date.get_window_extent(fig.canvas.get_renderer()).y0  # under the right column
+
+
 @pytest.mark.parametrize(("corner", "block", "speck"), [
     ("upper left", (5_000, 0, 10_000, 6_000), (0, 11_800, 200, 12_000)),
     ("lower right", (0, 6_000, 5_000, 12_000), (9_800, 0, 10_000, 200)),

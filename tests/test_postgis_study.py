@@ -151,6 +151,10 @@ def test_the_results_are_written_back_as_tables(runs, server):
     cells = _sql(f"SELECT count(*), min(ST_SRID(geometry)) FROM {out}.uncovered_cells")[0]
     assert cells == (len(run.gaps), study.metric_epsg)
     assert _sql(f"SELECT count(*) FROM {out}.nearest_by_cell") == [(len(study.population),)]
+    columns = {r[0] for r in _sql("SELECT column_name FROM information_schema.columns WHERE "
+                                  "table_schema = %s AND table_name = 'summary_by_town'",
+                                  (out,))}
+    assert {"code", "pop", "elderly_station"} <= columns  # machine-readable names
     record = dict(zip(["study", "steps", "tables"], _sql(
         f"SELECT study, steps, tables FROM {out}.geoplan_run")[0], strict=True))
     assert record["study"] == study.name
@@ -315,8 +319,11 @@ def test_the_study_file_keeps_database_keys_and_credentials_apart(tmp_path):
             read_study_config(path)
         return str(info.value)
 
-    assert "exactly one of path (a file), table or sql" in problems(
+    assert "layers.towns: give table or sql, not both" in problems(
         'table = "a.towns"\nsql = "SELECT * FROM a.towns"\n')
+    assert "layers.towns.path: give path (a file) or table (a PostGIS layer), not both" in (
+        problems('table = "a.towns"\npath = "towns.gpkg"\n'))
+    assert "layers.towns.path: path is required" in problems('coords = "cgcs2000"\n')
     assert "sheet: for files only" in problems('table = "a.towns"\nsheet = "x"\n')
     assert "dsn: for a PostGIS layer" in problems(
         'path = "towns.gpkg"\ncoords = "cgcs2000"\ndsn = "service=x"\n')
@@ -345,3 +352,11 @@ def test_rows_without_an_id_are_named_by_the_primary_key(server):
     good = read_postgis_layer("facilities", None, query=f"SELECT * FROM {server}.keyed "
                               "WHERE gid <> 8")  # a query has no key: rows by number
     assert list(good.index) == ["F1", "F2"]
+
+
+def test_a_table_with_a_multiindex_is_written_one_column_per_level(server):
+    frame = pd.DataFrame({"pop": [1.0, 2.0]}, index=pd.MultiIndex.from_tuples(
+        [("town", "350582001"), ("town", "350582002")], names=["level", None]))
+    write_postgis_table(frame, f"{server}.levels")
+    assert _sql(f"SELECT level, level_1, pop FROM {server}.levels ORDER BY level_1") == [
+        ("town", "350582001", 1.0), ("town", "350582002", 2.0)]

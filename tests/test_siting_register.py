@@ -252,7 +252,8 @@ def test_the_geopackage_reads_back_with_machine_names(sited):
                                 tolerance=1e-6).all()
     # the map labels the sites by the readable id
     html = (out / "map.html").read_text(encoding="utf-8")
-    assert reg["site_id"].iloc[0].encode("ascii", "backslashreplace").decode() in html
+    first = reg.loc[reg["facility_type"].eq("elderly_station"), "site_id"].iloc[0]
+    assert first in html or first.encode("ascii", "backslashreplace").decode() in html
 
 
 def test_lang_en_writes_machine_names_in_the_sheet_and_kml(sited, tmp_path):
@@ -348,3 +349,41 @@ def test_kml_writer_refuses_what_it_cannot_place(tmp_path: Path):
     with pytest.raises(OutputError, match="without a location"):
         write_points_kml(empty, tmp_path / "a.kml", name_column="site_id", fields={})
     assert not (tmp_path / "a.kml").exists()
+
+
+# --------------------------------------------------------------------------- real-file shapes
+def test_byod_register_agrees_with_the_planners_own_files(tmp_path):
+    """The files a planner hands over (GBK shapefile, GCJ-02 register) locate the same sites."""
+    from geoplan.datasets import byod_dir
+
+    folder = byod_dir()
+    study, plan = prepare_run(folder / "study.toml")
+    run = run_study(study, tmp_path / "out", plan=plan)
+    reg = run.site_register
+    assert len(reg) == 2
+    assert reg["site_id"].str.fullmatch(r"莲湖街道-养老服务站-0[12]").all()
+    # 社区 by point in polygon on the GBK shapefile itself, in its own lon/lat (CGCS2000)
+    communities = gpd.read_file(folder / "communities.shp", encoding="gbk")
+    town = gpd.read_file(folder / "town.geojson")
+    for _, site in reg.iterrows():
+        point = shapely.Point(site["lon_wgs84"], site["lat_wgs84"])
+        inside = communities[communities.geometry.contains(point)]
+        assert inside["名称"].tolist() == [site["village_name"]]
+        assert inside["区划代码"].astype(str).tolist() == [site["village_code"]]
+        assert town.geometry.contains(point).tolist() == [True]
+        assert site["town_name"] == town["名称"].iloc[0]
+    # the nearest existing station comes from the GCJ-02 register, named as it names it
+    register = pd.read_excel(folder / "facilities_gcj02.xlsx", sheet_name="养老服务设施",
+                             header=None).astype(str)
+    assert reg["nearest_name"].notna().all()
+    for name in reg["nearest_name"]:
+        assert register.eq(name).any().any(), name
+    # the KML and the GCJ-02 columns agree through geoplan.crs, within a metre
+    root = ET.parse(tmp_path / "out" / "siting.kml").getroot()
+    for mark in root.iter(f"{KML}Placemark"):
+        site = reg.loc[mark.findtext(f"{KML}name")]
+        lon, lat, _ = (float(v) for v in mark.findtext(f".//{KML}coordinates").split(","))
+        glon, glat = wgs84_to_gcj02(lon, lat)
+        east_m = (float(glon) - site["lon_gcj02"]) * 111_320 * np.cos(np.radians(lat))
+        north_m = (float(glat) - site["lat_gcj02"]) * 110_540
+        assert np.hypot(east_m, north_m) < 1.0

@@ -130,6 +130,8 @@ def test_boundary_only_study_runs_the_inspection_and_nothing_else(tmp_path, file
     written = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"boundary", "layers.gpkg", "map.html", "report.xlsx"} <= written
     assert not {"coverage.gpkg", "siting.gpkg", "compliance.xlsx"} & written
+    assert sorted(p.name for p in (tmp_path / "out" / "maps").iterdir()) == [
+        "05_联检发现.pdf", "05_联检发现.png"]  # the one theme it has data for
 
 
 def test_inspect_command_runs_only_the_boundary_step(tmp_path, files):

@@ -460,7 +460,8 @@ def write_postgis_table(
     (``geometry(type, srid)`` with the layer's EPSG code as SRID, and a GiST index). The
     frame's index becomes the first column (named after the index, or ``id``), unless a
     column already holds it (a layer's ``facility_id``, ``code`` …), and is the primary key
-    when its values are unique. Everything happens in one transaction.
+    when its values are unique (a MultiIndex becomes one column per level). Everything
+    happens in one transaction.
 
     Parameters
     ----------
@@ -568,7 +569,10 @@ def _prepared(frame: pd.DataFrame, table: str, index: bool
     """Return a frame's column names, SQL types, rows for COPY and primary key column."""
     data = frame.copy()
     key_col = None
-    if index:  # the index as the first column, unless a column holds it already
+    if index and isinstance(data.index, pd.MultiIndex):  # its levels as the first columns
+        names = [n if n is not None else f"level_{i}" for i, n in enumerate(data.index.names)]
+        data = data.reset_index(names=names)
+    elif index:  # the index as the first column, unless a column holds it already
         key_col = "id" if data.index.name is None else str(data.index.name)
         if data.index.name is None:
             geom = data.geometry.name if isinstance(data, gpd.GeoDataFrame) else None

@@ -192,6 +192,33 @@ def _fit_title(fig: Figure, renderer: RendererBase) -> None:
         title.set_text(f"{text[:cut].rstrip()}\n{text[cut:].lstrip()}")
 
 
+def _fit_sources(fig: Figure, renderer: RendererBase, *, max_lines: int = 3) -> None:
+    """Break the sources line at its ``；`` to the sheet's width; shrink it past ``max_lines``.
+
+    The sources are the last footer line on the left, under which the footer has room for
+    two more lines; the right column (date, note) stops above them.
+    """
+    (sources,) = (t for t in fig.texts if t.get_gid() == "sources")
+    room = fig.bbox.width * (1 - 2 * _MARGIN_MM / (fig.get_size_inches()[0] * _MM_PER_IN))
+    text = sources.get_text()
+    while True:
+        lines: list[str] = []
+        for part in text.split("；"):
+            candidate = f"{lines[-1]}；{part}" if lines else part
+            sources.set_text(candidate)
+            if lines and sources.get_window_extent(renderer).width > room:
+                lines.append(part)
+            elif lines:
+                lines[-1] = candidate
+            else:
+                lines.append(part)
+        sources.set_text("\n".join(lines))
+        too_wide = sources.get_window_extent(renderer).width > room
+        if (len(lines) <= max_lines and not too_wide) or sources.get_fontsize() <= 5:
+            return
+        sources.set_fontsize(sources.get_fontsize() - 0.5)
+
+
 def _place_legend(ax: Axes, legend: Legend, units: gpd.GeoDataFrame,
                   renderer: RendererBase) -> None:
     """Put the legend in the corner (lower right or upper left) where it hides least map."""
@@ -242,6 +269,7 @@ def finish_sheet(fig: Figure, ax: Axes, *, denominator: int, crs: CRS, legend_ti
                      ha=ha, gid=gid)
     renderer = fig.canvas.get_renderer()
     _fit_title(fig, renderer)
+    _fit_sources(fig, renderer)
     _place_legend(ax, legend, units, renderer)
     fig.canvas.draw()
     return fig

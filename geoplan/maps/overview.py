@@ -369,8 +369,9 @@ def add_proposed_sites(
     popup = {"_rank_text": "建议顺序", "_gain_text": gain_label}
     if label_col and label_col in sites:
         popup = {label_col: "编号"} | popup
-    if name_col and name_col in sites:
-        popup = {name_col: "名称"} | popup
+    if name_col and name_col in sites and not (
+            label_col and label_col in sites and sites[name_col].equals(sites[label_col])):
+        popup = {name_col: "名称"} | popup  # a name that is only the id is not shown twice
     layer = add_layer(
         m, shown, name=f"拟建选址（{len(sites)}）", layer_id="proposed-sites",
         popup_fields=popup, tooltip_field="_rank_text", show=show,

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+from pyproj import CRS, Transformer
 
 from geoplan.errors import CRSError, GeoplanError, NetworkError
 from geoplan.network.graph import (
@@ -141,6 +142,7 @@ def walk_network_from_file(
     metric_epsg: int | None = None,
     include_private: bool = False,
     node_crossings: bool = False,
+    window: tuple[float, float, float, float] | None = None,
 ) -> WalkNetwork:
     """Read a walking network from a local file.
 
@@ -160,6 +162,10 @@ def walk_network_from_file(
         Keep ``access=private`` paths.
     node_crossings
         Centreline layers only: also join lines where they merely cross.
+    window
+        Centreline layers only: just the streets meeting this box ``(xmin, ymin, xmax,
+        ymax)`` in ``EPSG:metric_epsg`` (a partition's window; the file's spatial index
+        is used, so the rest of the file is not read).
 
     Returns
     -------
@@ -193,7 +199,7 @@ def walk_network_from_file(
     try:
         return _network_from_file(path, coords=coords, metric_epsg=metric_epsg,
                                   include_private=include_private,
-                                  node_crossings=node_crossings)
+                                  node_crossings=node_crossings, window=window)
     except GeoplanError:
         raise
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, ParseError,
@@ -204,7 +210,8 @@ def walk_network_from_file(
 
 
 def _network_from_file(path: Path, *, coords: str | None, metric_epsg: int | None,
-                       include_private: bool, node_crossings: bool) -> WalkNetwork:
+                       include_private: bool, node_crossings: bool,
+                       window: tuple[float, float, float, float] | None = None) -> WalkNetwork:
     name = path.name.lower()
     declared = None if coords is None else coords.strip().lower()
     if name.endswith((".osm", ".osm.bz2", ".xml", ".osm.xml")):
@@ -230,8 +237,11 @@ def _network_from_file(path: Path, *, coords: str | None, metric_epsg: int | Non
         return walk_network_from_graph(
             graph, metric_epsg=metric_epsg, include_private=include_private
         )
+    if window is not None and not (name.endswith(_LAYER_SUFFIXES) and metric_epsg):
+        msg = f"{path.name}: a window is read from a centreline layer with a metric_epsg only"
+        raise GeoplanError(msg)
     if name.endswith(_LAYER_SUFFIXES):
-        layer = gpd.read_file(path)
+        layer = gpd.read_file(path, bbox=_file_window(path, window, metric_epsg, declared))
         lines = layer.geom_type.isin(["LineString", "MultiLineString"])
         if not lines.any():
             msg = (f"{path.name}: the layer has no lines ({len(layer)} features: "
@@ -244,6 +254,8 @@ def _network_from_file(path: Path, *, coords: str | None, metric_epsg: int | Non
             layer = layer.to_crs(metric_epsg or _default_metric_epsg(centre.x, centre.y))
         elif metric_epsg is not None:
             layer = layer.to_crs(metric_epsg)
+        if window is not None:
+            layer = layer[layer.geometry.intersects(shapely.box(*window)).to_numpy()]
         return walk_network_from_edges(
             layer,
             node_crossings=node_crossings,
@@ -255,6 +267,22 @@ def _network_from_file(path: Path, *, coords: str | None, metric_epsg: int | Non
         "(use .osm, .osm.bz2, .osm.pbf, .graphml, .gpkg, .shp)"
     )
     raise GeoplanError(msg)
+
+
+def _file_window(path: Path, window: tuple[float, float, float, float] | None,
+                 metric_epsg: int | None, declared: str | None
+                 ) -> tuple[float, float, float, float] | None:
+    """Return the window as a bbox in the file's own CRS (``None``: read the whole file)."""
+    if window is None:
+        return None
+    file_crs = pyogrio.read_info(path).get("crs") or (
+        declared if declared and declared.upper().startswith("EPSG:") else None)
+    if file_crs is None:
+        return None
+    if CRS.from_user_input(file_crs).equals(CRS.from_epsg(metric_epsg)):
+        return tuple(float(v) for v in window)
+    transformer = Transformer.from_crs(metric_epsg, file_crs, always_xy=True)
+    return tuple(float(v) for v in transformer.transform_bounds(*window, densify_pts=21))
 
 
 def _require_wgs84(declared: str | None, path: Path) -> None:

@@ -265,7 +265,7 @@ def _nearest(nearest: pd.DataFrame | None, existing: pd.DataFrame | None, facili
         ["nearest_id", "nearest_name", "nearest_status"]].astype(object)
     if nearest is None or f"{facility_type}_facility" not in nearest.columns:
         return out
-    found = nearest.reindex(index)
+    found = nearest if nearest.index.equals(index) else nearest.reindex(index)
     ids = found[f"{facility_type}_facility"]
     out["nearest_id"] = [str(i) if isinstance(i, str) or pd.notna(i) else None for i in ids]
     out["nearest_dist_m"] = found[f"{facility_type}_dist_m"].round(0).to_numpy()
@@ -295,7 +295,7 @@ def register_headers_zh(tiers_min: Sequence[float],
         "village_name": "所在社区/村",
         "x_east_m": "X 东坐标（米）",
         "y_north_m": "Y 北坐标（米）",
-        "gk_crs": "平面坐标系（CGCS2000 高斯-克吕格）",
+        "gk_crs": "平面坐标系（名称与 EPSG 代码）",
         "lon_wgs84": "经度（WGS84）",
         "lat_wgs84": "纬度（WGS84）",
         "lon_gcj02": "经度（GCJ-02，高德地图查询用）",

@@ -334,9 +334,9 @@ class LayerConfig(_Strict):
     ``coords`` out when its geometry column's SRID says it.
     """
 
-    path: Path | None = None
     table: str | None = Field(default=None, pattern=r"^[^.]+(\.[^.]+)?$")
     sql: str | None = Field(default=None, min_length=1)
+    path: Path | None = Field(default=None, validate_default=True)
     dsn: str | None = None
     geometry_column: str | None = None
     coords: str | None = Field(default=None, validate_default=True)
@@ -353,7 +353,18 @@ class LayerConfig(_Strict):
     type: str | None = None
     census: dict[Literal["pop", "households", "pop_60plus", "pop_80plus"], float] | None = None
 
-    check_path = field_validator("path")(_existing_file)
+    @field_validator("path")
+    @classmethod
+    def check_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        """Require a file that exists, or (without one) a table or query, not both."""
+        database = [k for k in ("table", "sql") if info.data.get(k) is not None]
+        if value is None and not database:
+            msg = "path is required: the layer's file (or table / sql for a PostGIS layer)"
+            raise ValueError(msg)
+        if value is not None and database:
+            msg = f"give path (a file) or {' / '.join(database)} (a PostGIS layer), not both"
+            raise ValueError(msg)
+        return None if value is None else _existing_file(value, info)
 
     @field_validator("coords", mode="before")
     @classmethod
@@ -369,11 +380,9 @@ class LayerConfig(_Strict):
 
     @model_validator(mode="after")
     def check_source(self) -> LayerConfig:
-        """Exactly one of path, table, sql; database keys only for a database layer."""
-        given = [k for k in ("path", "table", "sql") if getattr(self, k) is not None]
-        if len(given) != 1:
-            msg = ("give exactly one of path (a file), table or sql (a PostGIS layer) "
-                   f"(got {', '.join(given) or 'none'})")
+        """One of table and sql; database keys only for a database layer, file keys for files."""
+        if self.table is not None and self.sql is not None:
+            msg = "give table or sql, not both"
             raise ValueError(msg)
         if self.path is not None:
             wrong = [k for k in ("dsn", "geometry_column") if getattr(self, k) is not None]
@@ -459,6 +468,39 @@ class NetworkConfig(_Strict):
         return self
 
 
+class ComputeSection(_Strict):
+    """``[compute]``: run the coverage step partitioned per county, on Dask.
+
+    ``scheduler`` is the address of a running Dask scheduler (``"tcp://10.0.0.5:8786"``);
+    without it a local cluster is started: ``workers`` single-threaded workers (default one
+    per core, as many as the memory allows), each limited to ``memory_limit`` (``"4GB"``,
+    default 4 GB or less on a smaller machine), in their own processes unless
+    ``processes = false``. A county larger than ``max_partition_km2`` is split by its 镇街
+    (see :mod:`geoplan.study.partitions`).
+    """
+
+    scheduler: str | None = None
+    workers: int | None = Field(default=None, ge=1)
+    memory_limit: str | None = None
+    processes: bool = True
+    max_partition_km2: float = Field(default=2500.0, gt=0)
+
+    @field_validator("memory_limit")
+    @classmethod
+    def check_memory(cls, value: str | None) -> str | None:
+        """Accept a memory size such as ``"4GB"`` or ``"1500MiB"``."""
+        if value is None:
+            return None
+        from dask.utils import parse_bytes
+
+        try:
+            parse_bytes(value)
+        except ValueError:
+            msg = f"memory_limit {value!r} is not a size such as \"4GB\""
+            raise ValueError(msg) from None
+        return value
+
+
 class PostgisOutput(_Strict):
     """``[output.postgis]``: the run's result tables, written into one PostGIS schema.
 
@@ -497,6 +539,7 @@ class StudyConfig(_Strict):
     layers: dict[str, LayerConfig] = {}
     tables: dict[str, TableConfig] = {}
     network: NetworkConfig | None = None
+    compute: ComputeSection | None = None
     output: OutputSection = OutputSection()
 
     _path: Path | None = PrivateAttr(default=None)

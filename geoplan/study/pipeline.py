@@ -512,8 +512,7 @@ def _map_layers(study: Study, run: StudyRun, key: str | None) -> dict[str, gpd.G
             layers["standards"] = shown
     layers["facilities"] = study.facilities
     if key in run.proposals:
-        sites = run.proposals[key]
-        layers["proposed_sites"] = sites.assign(name=sites["site_id"].to_numpy())
+        layers["proposed_sites"] = run.proposals[key]  # labelled by its readable site_id
     if run.inspection is not None:
         layers |= {"boundary_lines": study.boundary_lines,
                    "boundary_markers": study.boundary_markers,
@@ -802,8 +801,10 @@ def result_tables(study: Study, run: StudyRun) -> dict[str, pd.DataFrame]:
         "nearest_by_cell": None if run.nearest is None else study.population[[
             study.population.geometry.name]].join(run.nearest),
         "uncovered_cells": run.gaps,
-        "service_areas": run.service_areas,
-        "summary_by_town": run.summary,
+        "service_areas": None if run.service_areas is None  # per (type, tier): as columns
+        else run.service_areas.reset_index(),
+        "summary_by_town": None if run.summary is None else run.summary.rename(
+            columns={FACILITY_TYPES[t].name_zh: t for t in FACILITY_TYPES}),
         "standards": run.standards,
     }
     for facility_type, sites in run.proposals.items():

@@ -49,8 +49,8 @@ def _file_part(text: str) -> str:
 def map_sources(study: Study, theme: str) -> list[str]:
     """Return the footer's data sources of ``theme``: each layer's kind and stated source.
 
-    Synthetic layers say so; a layer without a stated source is named with its file. The
-    walking network is named for the themes drawn from walking distances.
+    Synthetic layers say so; a layer without a stated source is named with its file (or its
+    PostGIS table). The walking network is named for the themes drawn from walking distances.
     """
     config = study.config
     sources = []
@@ -59,7 +59,7 @@ def map_sources(study: Study, theme: str) -> list[str]:
         if kind not in _THEME_SOURCES[theme]:
             continue
         label = LAYER_KINDS_ZH.get(name, LAYER_KINDS_ZH.get(kind or "", name))
-        text = layer.source or layer.path.name
+        text = layer.source or layer.label
         if layer.synthetic:
             text += "（合成数据，仅供演示）"
         sources.append(f"{label}：{text}")
