@@ -86,14 +86,28 @@ def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(tmp, final)
         logger.debug("wrote %s", final)
     except WRITE_ERRORS as exc:  # a full disk, a read-only folder, GDAL refusing to write
-        msg = f"cannot write {final.name}: {write_error_cause(exc)}"
+        msg = f"cannot write {final.name}: {write_error_cause(exc, final.parent)}"
         raise OutputError(msg) from exc
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def write_error_cause(exc: BaseException) -> str:
-    """Say why a write failed, in a planner's words (GDAL's message, or the OS's)."""
+#: Free space below which a write that failed for a reason its library did not name
+#: (GDAL's "Failed to commit transaction") is reported as a full disk.
+FULL_DISK_BYTES = 1 << 20
+
+
+def write_error_cause(exc: BaseException, folder: str | os.PathLike[str] | None = None) -> str:
+    """Say why a write failed, in a planner's words (GDAL's message, or the OS's).
+
+    Parameters
+    ----------
+    exc
+        The error the write raised.
+    folder
+        Where it wrote: when the message names no cause and less than
+        :data:`FULL_DISK_BYTES` are free there, the cause is a full disk.
+    """
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     text = str(exc)
@@ -103,6 +117,13 @@ def write_error_cause(exc: BaseException) -> str:
                          ("readonly", "Read-only file system")):
         if words.lower() in text.lower():
             return f"{cause} ({text})"
+    if folder is not None:
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return text
+        if free < FULL_DISK_BYTES:
+            return f"No space left on device (磁盘已满，剩余 {free // 1024} KB; {text})"
     return text
 
 

@@ -94,7 +94,7 @@ def _town_names(facilities: gpd.GeoDataFrame, admin_units: gpd.GeoDataFrame | No
     towns = admin_units[admin_units["level"] == "town"]
     by_code = dict(zip(codes_text(towns["code"]).str[:9], towns["name"], strict=True))
     codes = codes_text(facilities[admin_code_col]).str[:9]
-    return codes.map(by_code).fillna("—").astype(object)
+    return codes.map(by_code).astype(object).fillna("—")
 
 
 def add_facilities(

@@ -216,7 +216,7 @@ def coverage_sheets(coverage: pd.DataFrame, units: pd.DataFrame,
                 lambda t: FACILITY_TYPES[t].name_zh if t in FACILITY_TYPES else t)
             first = ["code", "name"]
             if level == "village":
-                mapped = part["code"].map(parents)
+                mapped = part["code"].map(parents).astype(object)
                 if "parent_code" in part.columns:  # the rows of people in no 社区/村
                     mapped = mapped.fillna(part["parent_code"])
                 part["parent_code"] = mapped

@@ -963,7 +963,7 @@ def run_study(study: Study, out_dir: str | Path, *, plan: RunPlan | None = None,
                            for k, v in run.outputs.items()}
     except WRITE_ERRORS as exc:  # disk full, read-only, GDAL: name the file and the cause
         name = Path(getattr(exc, "filename", None) or final).name
-        msg = f"cannot write {name}: {write_error_cause(exc)}"
+        msg = f"cannot write {name}: {write_error_cause(exc, final.parent)}"
         raise OutputError(msg) from exc
     return run
 
