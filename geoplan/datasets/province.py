@@ -436,7 +436,7 @@ synthetic = true
 path = "population/population.gpkg"
 layer = "population"
 coords = "EPSG:{epsg}"
-source = "synthetic {cell_m:g} m grid reproducing the 2020 census totals per county"
+source = "{cell_m:g} m 合成人口格网，各县总数与2020年人口普查一致"
 year = 2020
 synthetic = true
 

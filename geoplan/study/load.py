@@ -72,7 +72,7 @@ one of ``path`` (+ ``coords``), ``synthetic`` (a generator in :mod:`geoplan.data
     [layers.population]
     path = "population/population.tif"
     coords = "EPSG:4549"
-    source = "synthetic grid reproducing the 2020 census totals"
+    source = "合成人口格网，总数与2020年人口普查一致"
     year = 2020
 
     [layers.boundary_lines]
