@@ -38,6 +38,7 @@ __all__ = [
     "compliance_by_level",
     "compliance_summary",
     "coverage_sheets",
+    "layer_name_zh",
     "method_table",
     "standards_basis_table",
     "town_summary",
@@ -56,6 +57,12 @@ _LAYER_KINDS_ZH = {"study_area": "研究范围", "admin_units": "行政区划（
                    "boundary_lines_previous": "上轮界线（协议书附图）",
                    "boundary_markers": "界桩", "projects": "建设项目",
                    "candidate_sites": "候选点", "exclusion_zones": "禁建区"}
+
+
+def layer_name_zh(name: str, kind: str | None) -> str:
+    """Return a study layer's name as a planner reads it: by its key, its kind, else the key."""
+    return _LAYER_KINDS_ZH.get(name, _LAYER_KINDS_ZH.get(kind or "", name))
+
 
 _TABLES_ZH = {"inspection_rounds": "历轮联检记录", "staff": "工作人员", "denominators": "分母表"}
 
@@ -89,7 +96,7 @@ def about_table(study: Study, *, synthetic_note: str = "") -> pd.DataFrame:
     for name, layer in study.config.layers.items():
         synthetic = "是（合成数据，仅供演示）" if layer.synthetic else "否"
         source = layer.source or "图层未注明来源"
-        kind = _LAYER_KINDS_ZH.get(name, _LAYER_KINDS_ZH.get(layer.kind or "", name))
+        kind = layer_name_zh(name, layer.kind)
         pairs.append((f"图层：{kind}（{layer.label}）", f"来源 {source}；合成数据 {synthetic}"
                       + (f"；年份 {layer.year}" if layer.year else "")))
     for name, table in study.config.tables.items():

@@ -16,7 +16,7 @@ import geopandas as gpd
 
 from geoplan.maps import static
 from geoplan.schema import FACILITY_TYPES
-from geoplan.study.deliverables import _LAYER_KINDS_ZH as LAYER_KINDS_ZH
+from geoplan.study.deliverables import layer_name_zh
 from geoplan.study.denominators import MEASURE_NAMES_ZH
 from geoplan.study.load import Study
 
@@ -58,7 +58,7 @@ def map_sources(study: Study, theme: str) -> list[str]:
         kind = config.layer_kind(name)
         if kind not in _THEME_SOURCES[theme]:
             continue
-        label = LAYER_KINDS_ZH.get(name, LAYER_KINDS_ZH.get(kind or "", name))
+        label = layer_name_zh(name, kind)
         text = layer.source or layer.label
         if layer.synthetic:
             text += "（合成数据，仅供演示）"
